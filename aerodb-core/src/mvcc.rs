@@ -1,0 +1,94 @@
+//! A replica's MVCC visibility summary: is what readers see a whole-commit prefix of the WAL? (P6-S3)
+
+use serde::{Deserialize, Serialize};
+
+use crate::wal::Lsn;
+
+/// A commit whose records are only partly applied on the replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartialCommit {
+    /// LSN of the commit record.
+    pub commit_lsn: Lsn,
+    /// Records of the commit already applied.
+    pub applied: u32,
+    /// Records the commit has in all.
+    pub total: u32,
+}
+
+/// What a replica's readers can see, summarised for promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MvccBoundary {
+    /// LSN of the newest commit visible to new snapshots.
+    pub visible_commit: Lsn,
+    /// A commit being applied right now, if any.
+    pub applying: Option<PartialCommit>,
+}
+
+/// Why a replica's visible state is not a commit boundary of its WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BoundaryViolation {
+    /// Part of a commit is applied: promoting now could expose a partial commit.
+    PartialCommitVisible {
+        /// The half-applied commit.
+        commit: PartialCommit,
+    },
+    /// Readers see a commit the replica's WAL does not hold (a phantom commit).
+    PhantomCommit {
+        /// Newest visible commit.
+        visible_commit: Lsn,
+        /// End of the replica's WAL.
+        wal_end: Lsn,
+    },
+}
+
+impl MvccBoundary {
+    /// A replica at rest: everything through `visible_commit` applied, nothing half-done.
+    pub const fn at_rest(visible_commit: Lsn) -> Self {
+        MvccBoundary { visible_commit, applying: None }
+    }
+
+    /// Whether the visible state is a whole-commit prefix of a WAL ending at `wal_end` (P6-S3).
+    pub fn check(&self, wal_end: Lsn) -> Result<(), BoundaryViolation> {
+        if let Some(commit) = self.applying {
+            if commit.applied < commit.total {
+                return Err(BoundaryViolation::PartialCommitVisible { commit });
+            }
+        }
+        if self.visible_commit > wal_end {
+            return Err(BoundaryViolation::PhantomCommit { visible_commit: self.visible_commit, wal_end });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_at_rest_is_on_a_boundary() {
+        assert_eq!(MvccBoundary::at_rest(Lsn(10)).check(Lsn(12)), Ok(()));
+    }
+
+    #[test]
+    fn a_half_applied_commit_is_not() {
+        let commit = PartialCommit { commit_lsn: Lsn(11), applied: 1, total: 3 };
+        let boundary = MvccBoundary { visible_commit: Lsn(10), applying: Some(commit) };
+        assert_eq!(boundary.check(Lsn(12)), Err(BoundaryViolation::PartialCommitVisible { commit }));
+    }
+
+    #[test]
+    fn a_fully_applied_commit_is() {
+        let commit = PartialCommit { commit_lsn: Lsn(11), applied: 3, total: 3 };
+        let boundary = MvccBoundary { visible_commit: Lsn(11), applying: Some(commit) };
+        assert_eq!(boundary.check(Lsn(12)), Ok(()));
+    }
+
+    #[test]
+    fn a_commit_beyond_the_wal_is_a_phantom() {
+        assert_eq!(
+            MvccBoundary::at_rest(Lsn(20)).check(Lsn(12)),
+            Err(BoundaryViolation::PhantomCommit { visible_commit: Lsn(20), wal_end: Lsn(12) })
+        );
+    }
+}

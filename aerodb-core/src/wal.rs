@@ -1,0 +1,329 @@
+//! WAL positions and the epoch history that says which WAL is authoritative (P6-S2).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A log sequence number: a byte offset into the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Lsn(pub u64);
+
+/// An authority epoch: raised by exactly one on every successful promotion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Epoch(pub u64);
+
+impl Lsn {
+    /// The start of every WAL.
+    pub const ZERO: Lsn = Lsn(0);
+}
+
+impl Epoch {
+    /// The epoch a bootstrapped primary starts in.
+    pub const INITIAL: Epoch = Epoch(1);
+
+    /// The following epoch, or `None` at `u64::MAX`.
+    pub fn next(self) -> Option<Epoch> {
+        self.0.checked_add(1).map(Epoch)
+    }
+}
+
+impl fmt::Display for Lsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The position of the last WAL record a node holds, tagged with the epoch that wrote it.
+///
+/// Ordered by epoch first, then LSN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct WalPosition {
+    /// Epoch of the primary that wrote the record.
+    pub epoch: Epoch,
+    /// Offset of the record.
+    pub lsn: Lsn,
+}
+
+impl WalPosition {
+    /// A position in `epoch` at `lsn`.
+    pub const fn new(epoch: Epoch, lsn: Lsn) -> Self {
+        WalPosition { epoch, lsn }
+    }
+}
+
+impl fmt::Display for WalPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.epoch, self.lsn)
+    }
+}
+
+/// One switch point: `epoch` owns the WAL after `start` (records at or before it are older epochs').
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EpochStart {
+    /// The epoch that begins here.
+    pub epoch: Epoch,
+    /// The last LSN of the previous epoch; [`Lsn::ZERO`] for the first.
+    pub start: Lsn,
+}
+
+/// Why an epoch history was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    /// No entries at all.
+    #[error("epoch history is empty")]
+    Empty,
+    /// Epochs must strictly rise.
+    #[error("epoch history is out of order: epoch {next} follows epoch {previous}")]
+    EpochNotRising {
+        /// Epoch of the earlier entry.
+        previous: Epoch,
+        /// Epoch of the entry that does not rise above it.
+        next: Epoch,
+    },
+    /// Start positions must never go back.
+    #[error("epoch history goes backwards: epoch {epoch} starts at LSN {start}, before LSN {previous_start}")]
+    StartGoesBack {
+        /// The entry that goes back.
+        epoch: Epoch,
+        /// Its start.
+        start: Lsn,
+        /// The previous entry's start.
+        previous_start: Lsn,
+    },
+}
+
+/// The ordered switch points of a WAL, like a PostgreSQL timeline history.
+///
+/// Never empty; epochs strictly rise and starts never go back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Vec<EpochStart>", into = "Vec<EpochStart>")]
+pub struct EpochHistory {
+    entries: Vec<EpochStart>,
+}
+
+/// How a replica's `(history, position)` relates to the authoritative history (P6-S2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Continuation {
+    /// The replica's WAL is a prefix of the authoritative WAL: it can continue from it.
+    Compatible,
+    /// The replica holds WAL the authority does not: the histories split at `at` in `epoch`.
+    Diverged {
+        /// First epoch whose extent differs.
+        epoch: Epoch,
+        /// LSN after which the two WALs differ.
+        at: Lsn,
+    },
+    /// The replica knows an epoch newer than any the authority knows.
+    Ahead {
+        /// The unknown newer epoch.
+        epoch: Epoch,
+    },
+    /// The replica's position names an epoch its own history does not contain.
+    UnknownEpoch {
+        /// The epoch named by the position.
+        epoch: Epoch,
+    },
+}
+
+impl EpochHistory {
+    /// A validated history.
+    pub fn new(entries: Vec<EpochStart>) -> Result<Self, HistoryError> {
+        let Some(first) = entries.first() else {
+            return Err(HistoryError::Empty);
+        };
+        let mut previous = *first;
+        for entry in &entries[1..] {
+            if entry.epoch <= previous.epoch {
+                return Err(HistoryError::EpochNotRising { previous: previous.epoch, next: entry.epoch });
+            }
+            if entry.start < previous.start {
+                return Err(HistoryError::StartGoesBack {
+                    epoch: entry.epoch,
+                    start: entry.start,
+                    previous_start: previous.start,
+                });
+            }
+            previous = *entry;
+        }
+        Ok(EpochHistory { entries })
+    }
+
+    /// A history with one epoch starting at [`Lsn::ZERO`].
+    pub fn initial(epoch: Epoch) -> Self {
+        EpochHistory { entries: vec![EpochStart { epoch, start: Lsn::ZERO }] }
+    }
+
+    /// The switch points, oldest first.
+    pub fn entries(&self) -> &[EpochStart] {
+        &self.entries
+    }
+
+    /// The newest switch point.
+    pub fn latest(&self) -> EpochStart {
+        // Never empty by construction.
+        self.entries[self.entries.len() - 1]
+    }
+
+    /// This history with `epoch` beginning after `start`, if that keeps it valid.
+    pub fn extended(&self, epoch: Epoch, start: Lsn) -> Result<Self, HistoryError> {
+        let mut entries = self.entries.clone();
+        entries.push(EpochStart { epoch, start });
+        EpochHistory::new(entries)
+    }
+
+    /// Whether a replica with history `self` at `position` can continue the authoritative
+    /// `authority` history without losing or inventing WAL (P6-S2).
+    ///
+    /// Compatible means: the replica's history is an exact prefix of the authority's, and if the
+    /// authority moved past the replica's epoch, the replica stopped at or before that switch point.
+    pub fn continuation_of(&self, position: WalPosition, authority: &EpochHistory) -> Continuation {
+        if !self.entries.iter().any(|e| e.epoch == position.epoch) {
+            return Continuation::UnknownEpoch { epoch: position.epoch };
+        }
+        let newest_known = authority.latest().epoch;
+        for (index, mine) in self.entries.iter().enumerate() {
+            if mine.epoch > newest_known {
+                return Continuation::Ahead { epoch: mine.epoch };
+            }
+            match authority.entries.get(index) {
+                Some(theirs) if theirs == mine => {}
+                Some(theirs) => {
+                    return Continuation::Diverged {
+                        epoch: theirs.epoch.min(mine.epoch),
+                        at: theirs.start.min(mine.start),
+                    };
+                }
+                // Longer than the authority's but not newer: an epoch the authority never had.
+                None => return Continuation::Diverged { epoch: mine.epoch, at: mine.start },
+            }
+        }
+        let next_switch = authority.entries.iter().find(|e| e.epoch > position.epoch);
+        match next_switch {
+            Some(next) if position.lsn > next.start => {
+                Continuation::Diverged { epoch: position.epoch, at: next.start }
+            }
+            _ => Continuation::Compatible,
+        }
+    }
+}
+
+impl TryFrom<Vec<EpochStart>> for EpochHistory {
+    type Error = HistoryError;
+
+    fn try_from(entries: Vec<EpochStart>) -> Result<Self, Self::Error> {
+        EpochHistory::new(entries)
+    }
+}
+
+impl From<EpochHistory> for Vec<EpochStart> {
+    fn from(history: EpochHistory) -> Self {
+        history.entries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(points: &[(u64, u64)]) -> EpochHistory {
+        EpochHistory::new(
+            points.iter().map(|&(e, s)| EpochStart { epoch: Epoch(e), start: Lsn(s) }).collect(),
+        )
+        .unwrap()
+    }
+
+    fn pos(e: u64, l: u64) -> WalPosition {
+        WalPosition::new(Epoch(e), Lsn(l))
+    }
+
+    #[test]
+    fn positions_order_by_epoch_then_lsn() {
+        assert!(pos(1, 900) < pos(2, 0));
+        assert!(pos(2, 5) < pos(2, 6));
+        assert_eq!(pos(3, 4).to_string(), "3/4");
+    }
+
+    #[test]
+    fn invalid_histories_are_refused() {
+        assert_eq!(EpochHistory::new(vec![]), Err(HistoryError::Empty));
+        let e = |e, s| EpochStart { epoch: Epoch(e), start: Lsn(s) };
+        assert!(matches!(
+            EpochHistory::new(vec![e(2, 0), e(2, 5)]),
+            Err(HistoryError::EpochNotRising { .. })
+        ));
+        assert!(matches!(EpochHistory::new(vec![e(1, 9), e(2, 5)]), Err(HistoryError::StartGoesBack { .. })));
+    }
+
+    #[test]
+    fn same_history_at_the_tip_is_compatible() {
+        let authority = history(&[(1, 0), (2, 100)]);
+        assert_eq!(authority.continuation_of(pos(2, 150), &authority), Continuation::Compatible);
+    }
+
+    #[test]
+    fn replica_behind_a_switch_point_is_compatible() {
+        let authority = history(&[(1, 0), (2, 100)]);
+        let replica = history(&[(1, 0)]);
+        assert_eq!(replica.continuation_of(pos(1, 100), &authority), Continuation::Compatible);
+        assert_eq!(replica.continuation_of(pos(1, 40), &authority), Continuation::Compatible);
+    }
+
+    #[test]
+    fn replica_past_a_switch_point_has_diverged_there() {
+        let authority = history(&[(1, 0), (2, 100)]);
+        let replica = history(&[(1, 0)]);
+        assert_eq!(
+            replica.continuation_of(pos(1, 101), &authority),
+            Continuation::Diverged { epoch: Epoch(1), at: Lsn(100) }
+        );
+    }
+
+    #[test]
+    fn different_switch_point_is_divergence() {
+        let authority = history(&[(1, 0), (2, 100)]);
+        let replica = history(&[(1, 0), (2, 120)]);
+        assert_eq!(
+            replica.continuation_of(pos(2, 130), &authority),
+            Continuation::Diverged { epoch: Epoch(2), at: Lsn(100) }
+        );
+    }
+
+    #[test]
+    fn skipped_epoch_is_divergence() {
+        let authority = history(&[(1, 0), (2, 100), (3, 200)]);
+        let replica = history(&[(1, 0), (3, 200)]);
+        assert_eq!(
+            replica.continuation_of(pos(3, 210), &authority),
+            Continuation::Diverged { epoch: Epoch(2), at: Lsn(100) }
+        );
+    }
+
+    #[test]
+    fn newer_epoch_than_the_authority_is_ahead() {
+        let authority = history(&[(1, 0)]);
+        let replica = history(&[(1, 0), (2, 50)]);
+        assert_eq!(replica.continuation_of(pos(2, 60), &authority), Continuation::Ahead { epoch: Epoch(2) });
+    }
+
+    #[test]
+    fn position_outside_own_history_is_unknown() {
+        let authority = history(&[(1, 0)]);
+        assert_eq!(
+            authority.continuation_of(pos(7, 1), &authority),
+            Continuation::UnknownEpoch { epoch: Epoch(7) }
+        );
+    }
+
+    #[test]
+    fn conversion_from_entries_validates() {
+        let e = |e, s| EpochStart { epoch: Epoch(e), start: Lsn(s) };
+        assert!(EpochHistory::try_from(vec![e(2, 0), e(1, 0)]).is_err());
+        assert_eq!(Vec::from(history(&[(1, 0), (2, 7)])), vec![e(1, 0), e(2, 7)]);
+    }
+}
