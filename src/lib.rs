@@ -1,1 +1,19 @@
-//! placeholder
+//! `aerodb`: facade over [`aerodb_core`] (what promotion reads) and [`aerodb_promotion`]
+//! (the typestate promotion machine, validator and durable authority).
+//!
+//! `use aerodb::prelude::*;` brings in everything a control plane needs to drive a promotion.
+
+pub use aerodb_core as core;
+pub use aerodb_promotion as promotion;
+
+/// The types a control plane uses to drive a promotion.
+pub mod prelude {
+    pub use aerodb_core::{
+        Epoch, EpochHistory, GateRole, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition,
+        WriteAuthority,
+    };
+    pub use aerodb_promotion::{
+        AuthorityView, Decision, NodeView, OldPrimary, Promotion, PromotionPolicy, PromotionRequest,
+        PromotionSlot, ValidationInputs, Verdict, assess,
+    };
+}

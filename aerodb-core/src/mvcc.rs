@@ -49,10 +49,8 @@ impl MvccBoundary {
 
     /// Whether the visible state is a whole-commit prefix of a WAL ending at `wal_end` (P6-S3).
     pub fn check(&self, wal_end: Lsn) -> Result<(), BoundaryViolation> {
-        if let Some(commit) = self.applying {
-            if commit.applied < commit.total {
-                return Err(BoundaryViolation::PartialCommitVisible { commit });
-            }
+        if let Some(commit) = self.applying.filter(|c| c.applied < c.total) {
+            return Err(BoundaryViolation::PartialCommitVisible { commit });
         }
         if self.visible_commit > wal_end {
             return Err(BoundaryViolation::PhantomCommit { visible_commit: self.visible_commit, wal_end });

@@ -1,1 +1,55 @@
-//! placeholder
+//! Safe replica promotion for AeroDB.
+//!
+//! A promotion proves from replication, WAL and MVCC state that no acknowledged write can be
+//! lost and no second primary can appear — or refuses and says exactly why. Every state is its
+//! own type ([`Promotion<S>`]), so only the nine transitions of the spec compile.
+//!
+//! ```
+//! use aerodb_core::*;
+//! use aerodb_promotion::*;
+//!
+//! let id = |s: &str| NodeId::new(s).unwrap();
+//! let history = EpochHistory::initial(Epoch(1));
+//! let replica = NodeView {
+//!     id: id("replica-1"),
+//!     replication: ReplicationState::ReplicaActive,
+//!     position: WalPosition::new(Epoch(1), Lsn(120)),
+//!     history: Some(history.clone()),
+//!     mvcc: Some(MvccBoundary::at_rest(Lsn(120))),
+//! };
+//! let inputs = ValidationInputs {
+//!     authority: Some(AuthorityView { primary: id("primary-0"), history }),
+//!     nodes: vec![replica],
+//!     old_primary: OldPrimary::ConfirmedStopped,
+//!     acknowledged: Some(WalPosition::new(Epoch(1), Lsn(120))),
+//! };
+//! let request = PromotionRequest::builder("replica-1").reason("primary host lost").build()?;
+//!
+//! // A dry run changes nothing.
+//! assert!(matches!(assess(&request, &inputs).verdict, Verdict::Approve(_)));
+//!
+//! let slot = PromotionSlot::new();
+//! let validating = Promotion::new(&slot).request(request).begin_validation(PromotionPolicy::Enabled, &inputs)?;
+//! match validating.decide(&inputs) {
+//!     Decision::Approved(approved) => assert_eq!(approved.approval().plan().new_epoch, Epoch(2)),
+//!     Decision::Denied(denied) => panic!("{}", denied.denial().reason()),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod invariant;
+pub mod request;
+pub mod state;
+pub mod validator;
+
+pub use invariant::Invariant;
+pub use request::{PromotionPolicy, PromotionRequest, PromotionRequestBuilder, Rejection, RequestError};
+pub use state::{
+    ALLOWED_TRANSITIONS, AuthorityTransitioning, Decision, Promotion, PromotionApproved, PromotionDenied,
+    PromotionRequested, PromotionSlot, PromotionState, PromotionSucceeded, PromotionValidating, Rejected,
+    StateKind, Steady, Transition, transition_reason,
+};
+pub use validator::{
+    Approval, Assessment, AuthorityPlan, AuthorityView, CheckId, CheckRecord, Denial, DenialReason, NodeView,
+    OldPrimary, ValidationInputs, Verdict, assess,
+};

@@ -1,0 +1,468 @@
+//! The promotion state machine in the type system (PROMOTION_SPEC §2–§3).
+//!
+//! Seven zero-sized markers; `Promotion<S>` is an attempt in state `S`. Only the nine allowed
+//! edges implement [`Transition`], each transition method requires it, so a forbidden move
+//! does not compile and its error names the pair. The edges are declared once, below, and the
+//! runtime table [`ALLOWED_TRANSITIONS`] and its docs are generated from that one list.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
+use crate::validator::{self, Approval, Denial, Validated, ValidationInputs};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Per-state payloads. Public types in a private module: nameable only inside this crate.
+pub(crate) mod data {
+    use super::Claim;
+
+    /// A payload held while this attempt owns its authority's [`PromotionSlot`](super::PromotionSlot).
+    #[derive(Debug)]
+    pub struct Claimed<T> {
+        pub(crate) _claim: Claim,
+        pub(crate) value: T,
+    }
+}
+
+use data::Claimed;
+
+/// A promotion state: one of the seven markers. Sealed: no other type can be a state.
+pub trait PromotionState: sealed::Sealed + 'static {
+    /// This state at run time.
+    const KIND: StateKind;
+    #[doc(hidden)]
+    type Data;
+}
+
+/// `Self → To` is one of the nine allowed transitions (§3). Sealed through [`PromotionState`].
+#[diagnostic::on_unimplemented(
+    message = "forbidden promotion transition `{Self}` → `{To}`",
+    label = "`{Self}` → `{To}` is not one of the nine allowed promotion transitions",
+    note = "PROMOTION_SPEC §3: only the nine transitions listed in `aerodb_promotion::ALLOWED_TRANSITIONS` exist; every other move, self-loops included, is forbidden"
+)]
+pub trait Transition<To: PromotionState>: PromotionState {
+    #[doc(hidden)]
+    type Source;
+    #[doc(hidden)]
+    fn source(data: Self::Data) -> Self::Source;
+}
+
+macro_rules! states {
+    ($($(#[$doc:meta])* $name:ident => $data:ty;)+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $name;
+            impl sealed::Sealed for $name {}
+            impl PromotionState for $name {
+                const KIND: StateKind = StateKind::$name;
+                type Data = $data;
+            }
+        )+
+
+        /// A promotion state at run time, for events, recovery and docs.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum StateKind {
+            $($(#[$doc])* $name,)+
+        }
+
+        impl StateKind {
+            /// All seven states, in spec order.
+            pub const ALL: [StateKind; 7] = [$(StateKind::$name,)+];
+
+            /// The state's name, exactly as the spec writes it.
+            pub const fn name(self) -> &'static str {
+                match self { $(StateKind::$name => stringify!($name),)+ }
+            }
+        }
+    };
+}
+
+states! {
+    /// No promotion in progress; roles stable. Every path ends here.
+    Steady => ();
+    /// An explicit request was accepted; nothing validated yet.
+    PromotionRequested => PromotionRequest;
+    /// Safety checks running; no authority change.
+    PromotionValidating => Claimed<PromotionRequest>;
+    /// All checks passed; nothing applied; no durable effect.
+    PromotionApproved => Claimed<Approval>;
+    /// The atomic authority switch is being applied.
+    AuthorityTransitioning => Claimed<Approval>;
+    /// The switch is durable; the candidate is the primary.
+    PromotionSucceeded => Claimed<Approval>;
+    /// A check failed; explicit reasons; no authority change.
+    PromotionDenied => Claimed<Denial>;
+}
+
+macro_rules! transitions {
+    ($($from:ident => $to:ident: $why:literal,)+) => {
+        $(
+            #[doc = concat!("§3: `", stringify!($from), "` → `", stringify!($to), "`: ", $why, ".")]
+            impl Transition<$to> for $from {
+                type Source = <$from as PromotionState>::Data;
+                fn source(data: Self::Data) -> Self::Source {
+                    data
+                }
+            }
+        )+
+
+        /// The nine allowed transitions of PROMOTION_SPEC §3, generated from the same list as
+        /// the [`Transition`] impls; every other pair of states is forbidden:
+        ///
+        $(#[doc = concat!("- `", stringify!($from), "` → `", stringify!($to), "`: ", $why)])+
+        pub const ALLOWED_TRANSITIONS: [(StateKind, StateKind); 9] = [$((StateKind::$from, StateKind::$to),)+];
+
+        /// Why `from → to` happens, or `None` for a forbidden pair.
+        pub fn transition_reason(from: StateKind, to: StateKind) -> Option<&'static str> {
+            $(if (from, to) == (StateKind::$from, StateKind::$to) { return Some($why); })+
+            None
+        }
+    };
+}
+
+transitions! {
+    Steady => PromotionRequested: "an explicit request was accepted",
+    PromotionRequested => PromotionValidating: "the request passed screening; safety checks begin",
+    PromotionRequested => Steady: "the request was rejected immediately",
+    PromotionValidating => PromotionApproved: "every safety check passed",
+    PromotionValidating => PromotionDenied: "a safety check failed",
+    PromotionApproved => AuthorityTransitioning: "the atomic authority switch begins",
+    AuthorityTransitioning => PromotionSucceeded: "the new authority record is durable",
+    PromotionSucceeded => Steady: "the new primary holds authority; the attempt is complete",
+    PromotionDenied => Steady: "the denial was reported; authority is unchanged",
+}
+
+impl StateKind {
+    /// Whether `self → to` is one of the nine allowed transitions.
+    pub fn may_transition_to(self, to: StateKind) -> bool {
+        ALLOWED_TRANSITIONS.contains(&(self, to))
+    }
+}
+
+impl fmt::Display for StateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One authority's promotion slot: at most one attempt holds it between screening and the
+/// return to `Steady`, so a second concurrent attempt in this process is rejected (P6-A1).
+#[derive(Debug, Clone, Default)]
+pub struct PromotionSlot {
+    busy: Arc<AtomicBool>,
+}
+
+/// Holding the slot; dropping it frees the slot, whichever way the attempt ended.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    busy: Arc<AtomicBool>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.busy.store(false, Ordering::Release);
+    }
+}
+
+impl PromotionSlot {
+    /// A free slot for one authority.
+    pub fn new() -> Self {
+        PromotionSlot::default()
+    }
+
+    /// Whether an attempt holds the slot now.
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    fn try_claim(&self) -> Option<Claim> {
+        self.busy
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Claim { busy: Arc::clone(&self.busy) })
+    }
+}
+
+/// A promotion attempt in state `S`. Its type is its state: only allowed transitions compile.
+///
+/// Not `Clone`; every transition consumes it. One word of slot handle and one of payload,
+/// whatever `S` is.
+#[must_use = "a promotion state must be driven back to `Steady`; dropping it abandons the attempt"]
+pub struct Promotion<S: PromotionState> {
+    slot: PromotionSlot,
+    data: Box<S::Data>,
+}
+
+impl<S: PromotionState> fmt::Debug for Promotion<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Promotion").field("state", &S::KIND).finish_non_exhaustive()
+    }
+}
+
+/// The validator's decision, as the next state.
+#[must_use]
+#[derive(Debug)]
+pub enum Decision {
+    /// Every check passed: `PromotionValidating → PromotionApproved`.
+    Approved(Promotion<PromotionApproved>),
+    /// A check failed: `PromotionValidating → PromotionDenied`.
+    Denied(Promotion<PromotionDenied>),
+}
+
+/// A request refused at once (`PromotionRequested → Steady`); nothing was validated or kept.
+#[derive(Debug, thiserror::Error)]
+#[error("promotion request for {} rejected: {rejection}", request.candidate())]
+pub struct Rejected {
+    /// Back in `Steady`.
+    pub steady: Promotion<Steady>,
+    /// Why.
+    pub rejection: Rejection,
+    /// The refused request.
+    pub request: PromotionRequest,
+}
+
+impl<S: PromotionState> Promotion<S> {
+    /// The state this attempt is in.
+    pub fn kind(&self) -> StateKind {
+        S::KIND
+    }
+
+    fn to<T: PromotionState>(self, data: T::Data) -> Promotion<T> {
+        Promotion { slot: self.slot, data: Box::new(data) }
+    }
+
+    fn into_source<T: PromotionState>(self) -> (PromotionSlot, S::Source)
+    where
+        S: Transition<T>,
+    {
+        (self.slot, S::source(*self.data))
+    }
+
+    /// `Steady → PromotionRequested`: accepts an explicit request. Nothing is checked yet.
+    pub fn request(self, request: PromotionRequest) -> Promotion<PromotionRequested>
+    where
+        S: Transition<PromotionRequested, Source = ()>,
+    {
+        self.to(request)
+    }
+
+    /// `PromotionRequested → PromotionValidating`, or `→ Steady` when the request is refused at
+    /// once: promotion disabled (§7), another attempt holds this authority's slot, the candidate
+    /// is not in `inputs`, or it is already the primary.
+    pub fn begin_validation(
+        self,
+        policy: PromotionPolicy,
+        inputs: &ValidationInputs,
+    ) -> Result<Promotion<PromotionValidating>, Box<Rejected>>
+    where
+        S: Transition<PromotionValidating, Source = PromotionRequest>
+            + Transition<Steady, Source = PromotionRequest>,
+    {
+        let (slot, request) = <Self>::into_source::<PromotionValidating>(self);
+        let candidate = request.candidate();
+        let claim = match policy {
+            PromotionPolicy::Disabled => Err(Rejection::Disabled),
+            PromotionPolicy::Enabled => slot.try_claim().ok_or(Rejection::AlreadyInProgress),
+        };
+        let screened = claim.and_then(|claim| {
+            if inputs.node(candidate).is_none() {
+                return Err(Rejection::UnknownCandidate { candidate });
+            }
+            match &inputs.authority {
+                Some(authority) if authority.primary == candidate => {
+                    Err(Rejection::AlreadyPrimary { candidate, epoch: authority.epoch() })
+                }
+                _ => Ok(claim),
+            }
+        });
+        match screened {
+            Ok(claim) => Ok(Promotion { slot, data: Box::new(Claimed { _claim: claim, value: request }) }),
+            Err(rejection) => {
+                Err(Box::new(Rejected { steady: Promotion { slot, data: Box::new(()) }, rejection, request }))
+            }
+        }
+    }
+
+    /// `PromotionValidating → PromotionApproved | PromotionDenied`: runs the validator on `inputs`.
+    pub fn decide(self, inputs: &ValidationInputs) -> Decision
+    where
+        S: Transition<PromotionApproved, Source = Claimed<PromotionRequest>>
+            + Transition<PromotionDenied, Source = Claimed<PromotionRequest>>,
+    {
+        let (slot, Claimed { _claim, value: request }) = <Self>::into_source::<PromotionApproved>(self);
+        match validator::validate(request, inputs) {
+            Validated::Approved(approval) => {
+                Decision::Approved(Promotion { slot, data: Box::new(Claimed { _claim, value: approval }) })
+            }
+            Validated::Denied(denial) => {
+                Decision::Denied(Promotion { slot, data: Box::new(Claimed { _claim, value: denial }) })
+            }
+        }
+    }
+
+    /// `PromotionApproved → AuthorityTransitioning`: the approval is about to be applied.
+    pub fn begin_transition(self) -> Promotion<AuthorityTransitioning>
+    where
+        S: Transition<AuthorityTransitioning, Source = Claimed<Approval>>,
+    {
+        let (slot, claimed) = <Self>::into_source::<AuthorityTransitioning>(self);
+        Promotion { slot, data: Box::new(claimed) }
+    }
+
+    /// `PromotionDenied → Steady`: hands back the denial; authority is unchanged.
+    pub fn conclude(self) -> (Promotion<Steady>, Denial)
+    where
+        S: Transition<Steady, Source = Claimed<Denial>>,
+    {
+        let (slot, Claimed { value, .. }) = <Self>::into_source::<Steady>(self);
+        (Promotion { slot, data: Box::new(()) }, value)
+    }
+}
+
+impl Promotion<Steady> {
+    /// An idle promotion for the authority guarded by `slot`.
+    pub fn new(slot: &PromotionSlot) -> Self {
+        Promotion { slot: slot.clone(), data: Box::new(()) }
+    }
+}
+
+impl Promotion<PromotionRequested> {
+    /// The request awaiting screening.
+    pub fn pending_request(&self) -> &PromotionRequest {
+        &self.data
+    }
+}
+
+impl Promotion<PromotionValidating> {
+    /// The request being validated.
+    pub fn pending_request(&self) -> &PromotionRequest {
+        &self.data.value
+    }
+}
+
+impl Promotion<PromotionApproved> {
+    /// The validator's approval.
+    pub fn approval(&self) -> &Approval {
+        &self.data.value
+    }
+}
+
+impl Promotion<AuthorityTransitioning> {
+    /// The approval being applied.
+    pub fn approval(&self) -> &Approval {
+        &self.data.value
+    }
+}
+
+impl Promotion<PromotionDenied> {
+    /// The validator's denial.
+    pub fn denial(&self) -> &Denial {
+        &self.data.value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_zero_sized_and_promotions_all_one_size() {
+        assert_eq!(size_of::<Steady>(), 0);
+        assert_eq!(size_of::<PromotionRequested>(), 0);
+        assert_eq!(size_of::<PromotionValidating>(), 0);
+        assert_eq!(size_of::<PromotionApproved>(), 0);
+        assert_eq!(size_of::<AuthorityTransitioning>(), 0);
+        assert_eq!(size_of::<PromotionSucceeded>(), 0);
+        assert_eq!(size_of::<PromotionDenied>(), 0);
+        let size = size_of::<Promotion<Steady>>();
+        assert_eq!(size, 2 * size_of::<usize>());
+        assert_eq!(size_of::<Promotion<PromotionRequested>>(), size);
+        assert_eq!(size_of::<Promotion<PromotionValidating>>(), size);
+        assert_eq!(size_of::<Promotion<PromotionApproved>>(), size);
+        assert_eq!(size_of::<Promotion<AuthorityTransitioning>>(), size);
+        assert_eq!(size_of::<Promotion<PromotionSucceeded>>(), size);
+        assert_eq!(size_of::<Promotion<PromotionDenied>>(), size);
+    }
+
+    #[test]
+    fn the_runtime_table_is_exactly_the_spec_edges() {
+        use StateKind::*;
+        let spec = [
+            (Steady, PromotionRequested),
+            (PromotionRequested, PromotionValidating),
+            (PromotionRequested, Steady),
+            (PromotionValidating, PromotionApproved),
+            (PromotionValidating, PromotionDenied),
+            (PromotionApproved, AuthorityTransitioning),
+            (AuthorityTransitioning, PromotionSucceeded),
+            (PromotionSucceeded, Steady),
+            (PromotionDenied, Steady),
+        ];
+        assert_eq!(ALLOWED_TRANSITIONS, spec);
+        let forbidden = StateKind::ALL
+            .iter()
+            .flat_map(|f| StateKind::ALL.iter().map(move |t| (*f, *t)))
+            .filter(|(f, t)| !f.may_transition_to(*t))
+            .count();
+        assert_eq!(forbidden, 40);
+        for (from, to) in ALLOWED_TRANSITIONS {
+            assert!(transition_reason(from, to).is_some());
+        }
+        assert_eq!(transition_reason(Steady, AuthorityTransitioning), None);
+    }
+
+    /// The compile-time impls agree with the runtime table, edge by edge.
+    #[test]
+    fn trait_impls_match_the_runtime_table() {
+        fn edge<F: Transition<T>, T: PromotionState>() -> (StateKind, StateKind) {
+            (F::KIND, T::KIND)
+        }
+        let from_impls = [
+            edge::<Steady, PromotionRequested>(),
+            edge::<PromotionRequested, PromotionValidating>(),
+            edge::<PromotionRequested, Steady>(),
+            edge::<PromotionValidating, PromotionApproved>(),
+            edge::<PromotionValidating, PromotionDenied>(),
+            edge::<PromotionApproved, AuthorityTransitioning>(),
+            edge::<AuthorityTransitioning, PromotionSucceeded>(),
+            edge::<PromotionSucceeded, Steady>(),
+            edge::<PromotionDenied, Steady>(),
+        ];
+        assert_eq!(from_impls, ALLOWED_TRANSITIONS);
+    }
+
+    #[test]
+    fn state_names_are_the_spec_names() {
+        let names: Vec<_> = StateKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "Steady",
+                "PromotionRequested",
+                "PromotionValidating",
+                "PromotionApproved",
+                "AuthorityTransitioning",
+                "PromotionSucceeded",
+                "PromotionDenied"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_slot_admits_one_claim_at_a_time() {
+        let slot = PromotionSlot::new();
+        let claim = slot.try_claim().unwrap();
+        assert!(slot.is_busy());
+        assert!(slot.try_claim().is_none());
+        drop(claim);
+        assert!(!slot.is_busy());
+        assert!(slot.try_claim().is_some());
+    }
+}

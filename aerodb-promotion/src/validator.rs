@@ -1,0 +1,627 @@
+//! The safety validator (stage 6.3): a pure, deterministic function of (request, inputs) (P6-D1).
+//!
+//! It always runs all seven checks in one fixed order and records each with the values it
+//! compared. Only [`validate`] can mint an [`Approval`]; a [`Denial`] names the first failed check.
+
+use std::fmt;
+
+use aerodb_core::{
+    BoundaryViolation, Continuation, Epoch, EpochHistory, HaltReason, Lsn, MvccBoundary, NodeId,
+    PartialCommit, ReplicationState, RoleKind, WalPosition,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::invariant::Invariant;
+use crate::request::PromotionRequest;
+
+/// The durable authority a promotion would replace: its primary and its epoch history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorityView {
+    /// The node holding write authority.
+    pub primary: NodeId,
+    /// The authoritative epoch history; its newest epoch is the current epoch.
+    pub history: EpochHistory,
+}
+
+impl AuthorityView {
+    /// The current authority epoch.
+    pub fn epoch(&self) -> Epoch {
+        self.history.latest().epoch
+    }
+}
+
+/// What the controller knows of one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// The node.
+    pub id: NodeId,
+    /// Its Phase 5 role.
+    pub replication: ReplicationState,
+    /// Its last WAL record.
+    pub position: WalPosition,
+    /// Its epoch history, if known.
+    pub history: Option<EpochHistory>,
+    /// Its MVCC visibility summary, if known.
+    pub mvcc: Option<MvccBoundary>,
+}
+
+/// What is known of the current primary's liveness. Never inferred from timeouts (§5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OldPrimary {
+    /// Confirmed stopped (e.g. its process or host was shut down by the operator).
+    ConfirmedStopped,
+    /// Confirmed fenced: it has seen a higher epoch or its writes are blocked.
+    Fenced,
+    /// Known to be running and admitting writes.
+    KnownActive,
+    /// Cannot be told (partition, no report).
+    Unknown,
+}
+
+/// Everything the validator reads. Plain values, gathered by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationInputs {
+    /// The durable authority, or `None` when no authority record exists.
+    pub authority: Option<AuthorityView>,
+    /// Every node the controller has a view of, the candidate included.
+    pub nodes: Vec<NodeView>,
+    /// What is known of the current primary.
+    pub old_primary: OldPrimary,
+    /// Highest acknowledged (committed) WAL position, if known.
+    pub acknowledged: Option<WalPosition>,
+}
+
+impl ValidationInputs {
+    /// The view of node `id`, if the inputs describe it.
+    pub fn node(&self, id: NodeId) -> Option<&NodeView> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+}
+
+/// The seven checks, in the order they always run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    /// 1. The candidate is an active replica.
+    CandidateRole,
+    /// 2. Exactly one authority is visible, and the candidate is not ahead of it.
+    AuthorityUnambiguous,
+    /// 3. The old primary is not known to be active (unknown passes only with force).
+    OldPrimaryInactive,
+    /// 4. The highest acknowledged position is known.
+    AcknowledgedKnown,
+    /// 5. The candidate holds every acknowledged write.
+    CandidateCaughtUp,
+    /// 6. The candidate's WAL continues the authoritative history.
+    WalPrefix,
+    /// 7. The candidate's visible state is a commit boundary.
+    CommitBoundary,
+}
+
+impl CheckId {
+    /// Every check, in run order.
+    pub const ALL: [CheckId; 7] = [
+        CheckId::CandidateRole,
+        CheckId::AuthorityUnambiguous,
+        CheckId::OldPrimaryInactive,
+        CheckId::AcknowledgedKnown,
+        CheckId::CandidateCaughtUp,
+        CheckId::WalPrefix,
+        CheckId::CommitBoundary,
+    ];
+
+    /// Stable snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CheckId::CandidateRole => "candidate_role",
+            CheckId::AuthorityUnambiguous => "authority_unambiguous",
+            CheckId::OldPrimaryInactive => "old_primary_inactive",
+            CheckId::AcknowledgedKnown => "acknowledged_known",
+            CheckId::CandidateCaughtUp => "candidate_caught_up",
+            CheckId::WalPrefix => "wal_prefix",
+            CheckId::CommitBoundary => "commit_boundary",
+        }
+    }
+
+    /// The invariants this check enforces.
+    pub const fn invariants(self) -> &'static [Invariant] {
+        match self {
+            CheckId::CandidateRole => &[Invariant::P6A3],
+            CheckId::AuthorityUnambiguous => &[Invariant::P6A1, Invariant::P6F1],
+            CheckId::OldPrimaryInactive => &[Invariant::P6A1, Invariant::P6A1a],
+            CheckId::AcknowledgedKnown => &[Invariant::P6S1, Invariant::P6F1],
+            CheckId::CandidateCaughtUp => &[Invariant::P6S1],
+            CheckId::WalPrefix => &[Invariant::P6S2],
+            CheckId::CommitBoundary => &[Invariant::P6S3],
+        }
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a check failed. Each variant names the one invariant it protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DenialReason {
+    /// The inputs hold no view of the candidate.
+    #[error("the inputs hold no view of the candidate")]
+    CandidateMissing,
+    /// The candidate is not a replica.
+    #[error("the candidate's replication role is {role:?}, not ReplicaActive")]
+    CandidateNotReplica {
+        /// Its role.
+        role: RoleKind,
+    },
+    /// The candidate's replication halted.
+    #[error("the candidate's replication is halted: {reason}")]
+    CandidateHalted {
+        /// Why it halted.
+        reason: HaltReason,
+    },
+    /// No durable authority exists to take over from.
+    #[error("no durable authority record exists to take over from")]
+    NoAuthority,
+    /// The authority epoch cannot be raised further.
+    #[error("authority epoch {epoch} cannot be raised further")]
+    EpochExhausted {
+        /// The current epoch.
+        epoch: Epoch,
+    },
+    /// Two views of one node disagree.
+    #[error("the inputs describe node {node} more than once")]
+    DuplicateNode {
+        /// The node described twice.
+        node: NodeId,
+    },
+    /// A node other than the recorded primary reports being primary.
+    #[error("node {node} reports PrimaryActive but the authority record names {primary}")]
+    SecondPrimary {
+        /// The node claiming to be primary.
+        node: NodeId,
+        /// The recorded primary.
+        primary: NodeId,
+    },
+    /// The candidate knows an epoch the authority does not.
+    #[error("the candidate knows epoch {epoch}, newer than the authority's epoch {authority}")]
+    CandidateAhead {
+        /// The unknown epoch.
+        epoch: Epoch,
+        /// The authority's epoch.
+        authority: Epoch,
+    },
+    /// The old primary is known to be active; force does not override this.
+    #[error("the current primary {primary} is known to be active")]
+    OldPrimaryActive {
+        /// The current primary.
+        primary: NodeId,
+    },
+    /// The old primary's state is unknown and force was not given.
+    #[error("the current primary's state is unknown and the request does not assert it is down (force)")]
+    OldPrimaryUnknown,
+    /// The highest acknowledged position is unknown.
+    #[error("the highest acknowledged WAL position is unknown")]
+    AcknowledgedUnknown,
+    /// The candidate lacks acknowledged writes.
+    #[error("the candidate's WAL ends at {candidate}, before the acknowledged position {acknowledged}")]
+    CandidateBehind {
+        /// The candidate's position.
+        candidate: WalPosition,
+        /// The highest acknowledged position.
+        acknowledged: WalPosition,
+    },
+    /// The candidate's epoch history is unknown.
+    #[error("the candidate's epoch history is unknown")]
+    HistoryUnknown,
+    /// The candidate's WAL diverged from the authoritative history.
+    #[error("the candidate's WAL diverges from the authoritative history in epoch {epoch} after LSN {at}")]
+    HistoryDiverged {
+        /// First epoch that differs.
+        epoch: Epoch,
+        /// LSN after which they differ.
+        at: Lsn,
+    },
+    /// The candidate's position names an epoch its history lacks.
+    #[error("the candidate's position names epoch {epoch}, which its own history does not contain")]
+    PositionEpochUnknown {
+        /// The epoch.
+        epoch: Epoch,
+    },
+    /// The candidate stops before the current epoch's switch point: it lacks authoritative WAL.
+    #[error("the candidate's WAL ends at LSN {candidate}, before epoch {epoch} begins at LSN {start}")]
+    BehindSwitchPoint {
+        /// The current epoch.
+        epoch: Epoch,
+        /// Where it begins.
+        start: Lsn,
+        /// Where the candidate ends.
+        candidate: Lsn,
+    },
+    /// The candidate's MVCC summary is unknown.
+    #[error("the candidate's MVCC visibility boundary is unknown")]
+    MvccUnknown,
+    /// A commit is partly visible on the candidate.
+    #[error("commit at LSN {} is partly applied on the candidate ({} of {} records)", commit.commit_lsn, commit.applied, commit.total)]
+    PartialCommitVisible {
+        /// The half-applied commit.
+        commit: PartialCommit,
+    },
+    /// The candidate shows a commit its WAL does not hold.
+    #[error("the candidate shows commit LSN {visible_commit} but its WAL ends at LSN {wal_end}")]
+    PhantomCommit {
+        /// Newest visible commit.
+        visible_commit: Lsn,
+        /// End of its WAL.
+        wal_end: Lsn,
+    },
+}
+
+impl DenialReason {
+    /// The invariant this denial upholds.
+    pub const fn invariant(&self) -> Invariant {
+        use DenialReason::*;
+        match self {
+            CandidateNotReplica { .. } | CandidateHalted { .. } => Invariant::P6A3,
+            DuplicateNode { .. } | SecondPrimary { .. } | CandidateAhead { .. } => Invariant::P6A1,
+            OldPrimaryActive { .. } | OldPrimaryUnknown => Invariant::P6A1,
+            CandidateBehind { .. } => Invariant::P6S1,
+            HistoryDiverged { .. } | PositionEpochUnknown { .. } | BehindSwitchPoint { .. } => {
+                Invariant::P6S2
+            }
+            PartialCommitVisible { .. } | PhantomCommit { .. } => Invariant::P6S3,
+            CandidateMissing
+            | NoAuthority
+            | EpochExhausted { .. }
+            | AcknowledgedUnknown
+            | HistoryUnknown
+            | MvccUnknown => Invariant::P6F1,
+        }
+    }
+}
+
+/// One check's outcome: what it compared and, if it failed, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// Which check.
+    pub check: CheckId,
+    /// The values compared, rendered deterministically.
+    pub compared: String,
+    /// `None` if the check passed.
+    pub failure: Option<DenialReason>,
+}
+
+impl CheckRecord {
+    /// Whether the check passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// The authority an approved promotion would make durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorityPlan {
+    /// The epoch validated against; the commit succeeds only if it is still current.
+    pub basis_epoch: Epoch,
+    /// The new epoch: `basis_epoch + 1`.
+    pub new_epoch: Epoch,
+    /// The new primary.
+    pub primary: NodeId,
+    /// The primary being replaced.
+    pub previous_primary: NodeId,
+    /// The candidate's WAL position where the new epoch begins.
+    pub start: WalPosition,
+    /// The authoritative history extended with the new epoch.
+    pub history: EpochHistory,
+    /// The operator asserted the old primary is down because it could not be observed (P6-A1a).
+    pub force_asserted: bool,
+}
+
+/// The validator's full answer: every check and the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessment {
+    /// All seven checks, in run order.
+    pub checks: Vec<CheckRecord>,
+    /// Approve with a plan, or deny with the first failed check's reason.
+    pub verdict: Verdict,
+}
+
+/// Approve or deny.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every check passed.
+    Approve(AuthorityPlan),
+    /// The first failed check's reason.
+    Deny(DenialReason),
+}
+
+/// Proof that the validator approved this request on these inputs. Only [`validate`] makes one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Approval {
+    request: PromotionRequest,
+    checks: Vec<CheckRecord>,
+    plan: AuthorityPlan,
+}
+
+/// A validator denial: the request, every check, and the first failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    request: PromotionRequest,
+    checks: Vec<CheckRecord>,
+    reason: DenialReason,
+}
+
+impl Approval {
+    /// The approved request.
+    pub fn request(&self) -> &PromotionRequest {
+        &self.request
+    }
+    /// Every check, all passed.
+    pub fn checks(&self) -> &[CheckRecord] {
+        &self.checks
+    }
+    /// The authority the commit will make durable.
+    pub fn plan(&self) -> &AuthorityPlan {
+        &self.plan
+    }
+}
+
+impl Denial {
+    /// The denied request.
+    pub fn request(&self) -> &PromotionRequest {
+        &self.request
+    }
+    /// Every check, in order.
+    pub fn checks(&self) -> &[CheckRecord] {
+        &self.checks
+    }
+    /// The first failed check's reason.
+    pub fn reason(&self) -> DenialReason {
+        self.reason
+    }
+}
+
+/// Runs every check on `request` against `inputs` without changing anything: the dry run.
+///
+/// The same inputs always give an equal [`Assessment`] (P6-D1).
+pub fn assess(request: &PromotionRequest, inputs: &ValidationInputs) -> Assessment {
+    let candidate = inputs.node(request.candidate());
+    let (r1, role) = candidate_role(candidate);
+    let (r2, authority) = authority_unambiguous(inputs, candidate);
+    let (r3, force_asserted) = old_primary_inactive(request, inputs);
+    let (r4, acknowledged) = acknowledged_known(inputs);
+    let (r5, caught_up) = candidate_caught_up(inputs, candidate);
+    let (r6, history) = wal_prefix(inputs, candidate);
+    let (r7, boundary) = commit_boundary(candidate);
+    let plan = (|| {
+        let candidate = role?;
+        let (current, new_epoch) = authority?;
+        let force_asserted = force_asserted?;
+        acknowledged?;
+        caught_up?;
+        let history = history?;
+        boundary?;
+        Ok(AuthorityPlan {
+            basis_epoch: current.epoch(),
+            new_epoch,
+            primary: candidate.id,
+            previous_primary: current.primary,
+            start: candidate.position,
+            history,
+            force_asserted,
+        })
+    })();
+    Assessment {
+        checks: vec![r1, r2, r3, r4, r5, r6, r7],
+        verdict: match plan {
+            Ok(plan) => Verdict::Approve(plan),
+            Err(reason) => Verdict::Deny(reason),
+        },
+    }
+}
+
+/// Validates `request` against `inputs`: an [`Approval`] only if all seven checks pass.
+pub(crate) fn validate(request: PromotionRequest, inputs: &ValidationInputs) -> Validated {
+    let Assessment { checks, verdict } = assess(&request, inputs);
+    match verdict {
+        Verdict::Approve(plan) => Validated::Approved(Approval { request, checks, plan }),
+        Verdict::Deny(reason) => Validated::Denied(Denial { request, checks, reason }),
+    }
+}
+
+/// [`validate`]'s answer: the proof or the denial.
+pub(crate) enum Validated {
+    Approved(Approval),
+    Denied(Denial),
+}
+
+type Checked<T> = (CheckRecord, Result<T, DenialReason>);
+
+fn record<T>(check: CheckId, compared: String, result: Result<T, DenialReason>) -> Checked<T> {
+    (CheckRecord { check, compared, failure: result.as_ref().err().copied() }, result)
+}
+
+fn missing<T>(check: CheckId) -> Checked<T> {
+    record(check, "candidate: not described by the inputs".to_owned(), Err(DenialReason::CandidateMissing))
+}
+
+/// P6-A3: only an active replica may be promoted; each halt reason is its own denial.
+fn candidate_role(candidate: Option<&NodeView>) -> Checked<&NodeView> {
+    let check = CheckId::CandidateRole;
+    let Some(node) = candidate else { return missing(check) };
+    let compared = format!("candidate {} role {:?}; required ReplicaActive", node.id, node.replication);
+    let result = match node.replication {
+        ReplicationState::ReplicaActive => Ok(node),
+        ReplicationState::ReplicationHalted { reason } => Err(DenialReason::CandidateHalted { reason }),
+        other => Err(DenialReason::CandidateNotReplica { role: other.kind() }),
+    };
+    record(check, compared, result)
+}
+
+/// P6-A1, P6-F1: one durable authority, no second primary, the candidate not ahead of it.
+fn authority_unambiguous<'a>(
+    inputs: &'a ValidationInputs,
+    candidate: Option<&NodeView>,
+) -> Checked<(&'a AuthorityView, Epoch)> {
+    let check = CheckId::AuthorityUnambiguous;
+    let Some(authority) = &inputs.authority else {
+        return record(check, "authority record: none".to_owned(), Err(DenialReason::NoAuthority));
+    };
+    let epoch = authority.epoch();
+    let mut ids: Vec<NodeId> = inputs.nodes.iter().map(|n| n.id).collect();
+    ids.sort_unstable();
+    let duplicate = ids.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
+    let mut claimants: Vec<NodeId> = inputs
+        .nodes
+        .iter()
+        .filter(|n| n.replication == ReplicationState::PrimaryActive && n.id != authority.primary)
+        .map(|n| n.id)
+        .collect();
+    claimants.sort_unstable();
+    let candidate_epoch = candidate.map(|c| {
+        let known = c.history.as_ref().map_or(c.position.epoch, |h| h.latest().epoch);
+        known.max(c.position.epoch)
+    });
+    let compared = format!(
+        "authority epoch {epoch} primary {}; other nodes reporting PrimaryActive: [{}]; candidate's newest epoch: {}",
+        authority.primary,
+        claimants.iter().map(NodeId::to_string).collect::<Vec<_>>().join(", "),
+        candidate_epoch.map_or_else(|| "unknown".to_owned(), |e| e.to_string()),
+    );
+    let result = if let Some(node) = duplicate {
+        Err(DenialReason::DuplicateNode { node })
+    } else if let Some(&node) = claimants.first() {
+        Err(DenialReason::SecondPrimary { node, primary: authority.primary })
+    } else if let Some(newer) = candidate_epoch.filter(|e| *e > epoch) {
+        Err(DenialReason::CandidateAhead { epoch: newer, authority: epoch })
+    } else {
+        epoch.next().map(|next| (authority, next)).ok_or(DenialReason::EpochExhausted { epoch })
+    };
+    record(check, compared, result)
+}
+
+/// P6-A1, P6-A1a: the old primary must not be known active; unknown passes only with force.
+/// Returns whether the pass rests on the operator's force assertion.
+fn old_primary_inactive(request: &PromotionRequest, inputs: &ValidationInputs) -> Checked<bool> {
+    let check = CheckId::OldPrimaryInactive;
+    let primary = inputs.authority.as_ref().map(|a| a.primary);
+    let seen_active = primary
+        .and_then(|p| inputs.node(p))
+        .is_some_and(|n| n.replication == ReplicationState::PrimaryActive);
+    let status = if seen_active { OldPrimary::KnownActive } else { inputs.old_primary };
+    let compared = format!(
+        "old primary {}: reported {:?}, observed {}; force {}",
+        primary.map_or_else(|| "none".to_owned(), |p| p.to_string()),
+        inputs.old_primary,
+        if seen_active { "PrimaryActive" } else { "not active" },
+        request.force(),
+    );
+    let result = match (status, request.force()) {
+        (OldPrimary::KnownActive, _) => Err(match primary {
+            Some(primary) => DenialReason::OldPrimaryActive { primary },
+            None => DenialReason::NoAuthority,
+        }),
+        (OldPrimary::Unknown, false) => Err(DenialReason::OldPrimaryUnknown),
+        (OldPrimary::Unknown, true) => Ok(true),
+        (OldPrimary::ConfirmedStopped | OldPrimary::Fenced, _) => Ok(false),
+    };
+    record(check, compared, result)
+}
+
+/// P6-S1, P6-F1: without the acknowledged position no loss can be ruled out.
+fn acknowledged_known(inputs: &ValidationInputs) -> Checked<WalPosition> {
+    let compared = format!("acknowledged position: {}", display_opt(inputs.acknowledged));
+    record(CheckId::AcknowledgedKnown, compared, inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown))
+}
+
+/// P6-S1: the candidate must hold every acknowledged write.
+fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checked<()> {
+    let check = CheckId::CandidateCaughtUp;
+    let Some(node) = candidate else { return missing(check) };
+    let compared =
+        format!("candidate position {} >= acknowledged {}", node.position, display_opt(inputs.acknowledged));
+    let result = match inputs.acknowledged {
+        None => Err(DenialReason::AcknowledgedUnknown),
+        Some(acknowledged) if node.position < acknowledged => {
+            Err(DenialReason::CandidateBehind { candidate: node.position, acknowledged })
+        }
+        Some(_) => Ok(()),
+    };
+    record(check, compared, result)
+}
+
+/// P6-S2: the candidate's WAL must continue the authoritative history with no gap or divergence.
+/// Yields the history extended with the new epoch.
+fn wal_prefix(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checked<EpochHistory> {
+    let check = CheckId::WalPrefix;
+    let Some(node) = candidate else { return missing(check) };
+    let Some(authority) = &inputs.authority else {
+        return record(check, "authority history: none".to_owned(), Err(DenialReason::NoAuthority));
+    };
+    let Some(history) = &node.history else {
+        return record(check, "candidate history: unknown".to_owned(), Err(DenialReason::HistoryUnknown));
+    };
+    let continuation = history.continuation_of(node.position, &authority.history);
+    let compared = format!(
+        "candidate history {} at {} against authority history {}: {:?}",
+        render_history(history),
+        node.position,
+        render_history(&authority.history),
+        continuation,
+    );
+    let latest = authority.history.latest();
+    let result = match continuation {
+        Continuation::Diverged { epoch, at } => Err(DenialReason::HistoryDiverged { epoch, at }),
+        Continuation::Ahead { epoch } => {
+            Err(DenialReason::CandidateAhead { epoch, authority: authority.epoch() })
+        }
+        Continuation::UnknownEpoch { epoch } => Err(DenialReason::PositionEpochUnknown { epoch }),
+        Continuation::Compatible => latest
+            .epoch
+            .next()
+            .and_then(|next| authority.history.extended(next, node.position.lsn).ok())
+            .ok_or(DenialReason::BehindSwitchPoint {
+                epoch: latest.epoch,
+                start: latest.start,
+                candidate: node.position.lsn,
+            }),
+    };
+    record(check, compared, result)
+}
+
+/// P6-S3: the candidate's readers must see a whole-commit prefix of its WAL.
+fn commit_boundary(candidate: Option<&NodeView>) -> Checked<()> {
+    let check = CheckId::CommitBoundary;
+    let Some(node) = candidate else { return missing(check) };
+    let Some(boundary) = &node.mvcc else {
+        return record(check, "candidate MVCC boundary: unknown".to_owned(), Err(DenialReason::MvccUnknown));
+    };
+    let compared = format!(
+        "visible commit LSN {}, applying {}, WAL end LSN {}",
+        boundary.visible_commit,
+        boundary.applying.map_or_else(
+            || "nothing".to_owned(),
+            |c| format!("commit LSN {} ({}/{} records)", c.commit_lsn, c.applied, c.total)
+        ),
+        node.position.lsn,
+    );
+    let result = boundary.check(node.position.lsn).map_err(|violation| match violation {
+        BoundaryViolation::PartialCommitVisible { commit } => DenialReason::PartialCommitVisible { commit },
+        BoundaryViolation::PhantomCommit { visible_commit, wal_end } => {
+            DenialReason::PhantomCommit { visible_commit, wal_end }
+        }
+    });
+    record(check, compared, result)
+}
+
+fn display_opt(position: Option<WalPosition>) -> String {
+    position.map_or_else(|| "unknown".to_owned(), |p| p.to_string())
+}
+
+fn render_history(history: &EpochHistory) -> String {
+    let points: Vec<String> = history.entries().iter().map(|e| format!("{}@{}", e.epoch, e.start)).collect();
+    format!("[{}]", points.join(", "))
+}

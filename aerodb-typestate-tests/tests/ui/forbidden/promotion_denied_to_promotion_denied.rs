@@ -1,0 +1,7 @@
+//! Forbidden: `PromotionDenied` → `PromotionDenied` (PROMOTION_SPEC §3). Must not compile.
+
+fn require<From: aerodb_promotion::Transition<To>, To: aerodb_promotion::PromotionState>() {}
+
+fn main() {
+    require::<aerodb_promotion::PromotionDenied, aerodb_promotion::PromotionDenied>();
+}

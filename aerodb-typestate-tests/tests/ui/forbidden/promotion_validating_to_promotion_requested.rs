@@ -1,0 +1,7 @@
+//! Forbidden: `PromotionValidating` → `PromotionRequested` (PROMOTION_SPEC §3). Must not compile.
+
+fn require<From: aerodb_promotion::Transition<To>, To: aerodb_promotion::PromotionState>() {}
+
+fn main() {
+    require::<aerodb_promotion::PromotionValidating, aerodb_promotion::PromotionRequested>();
+}
