@@ -1,7 +1,8 @@
 //! The safety validator (stage 6.3): a pure, deterministic function of (request, inputs) (P6-D1).
 //!
 //! It always runs all seven checks in one fixed order and records each with the values it
-//! compared. Only [`validate`] can mint an [`Approval`]; a [`Denial`] names the first failed check.
+//! compared. Only the validator mints an [`Approval`], inside [`Promotion::decide`](crate::Promotion::decide);
+//! a [`Denial`] names the first failed check.
 
 use std::fmt;
 
@@ -338,7 +339,8 @@ pub enum Verdict {
     Deny(DenialReason),
 }
 
-/// Proof that the validator approved this request on these inputs. Only [`validate`] makes one.
+/// Proof that the validator approved this request on these inputs; minted only inside
+/// [`Promotion::decide`](crate::Promotion::decide).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Approval {
     request: PromotionRequest,
