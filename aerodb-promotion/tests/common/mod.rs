@@ -1,0 +1,78 @@
+//! Shared fixture: a three-node cluster whose inputs approve promoting `replica-1`.
+#![allow(dead_code)]
+
+use aerodb_core::*;
+use aerodb_promotion::*;
+
+pub fn id(s: &str) -> NodeId {
+    NodeId::new(s).unwrap()
+}
+
+pub fn pos(e: u64, l: u64) -> WalPosition {
+    WalPosition::new(Epoch(e), Lsn(l))
+}
+
+pub fn history(points: &[(u64, u64)]) -> EpochHistory {
+    EpochHistory::new(points.iter().map(|&(e, s)| EpochStart { epoch: Epoch(e), start: Lsn(s) }).collect())
+        .unwrap()
+}
+
+pub fn replica(name: &str, position: WalPosition, hist: EpochHistory) -> NodeView {
+    NodeView {
+        id: id(name),
+        replication: ReplicationState::ReplicaActive,
+        position,
+        history: Some(hist),
+        mvcc: Some(MvccBoundary::at_rest(position.lsn)),
+    }
+}
+
+/// Authority at epoch 2 (switch at LSN 100) led by `primary-0`, which is confirmed stopped;
+/// acknowledged through 2/150; `replica-1` at 2/150 (caught up), `replica-2` at 2/120 (lagging).
+pub fn approving_inputs() -> ValidationInputs {
+    let h = history(&[(1, 0), (2, 100)]);
+    ValidationInputs {
+        authority: Some(AuthorityView { primary: id("primary-0"), history: h.clone() }),
+        nodes: vec![
+            NodeView {
+                id: id("primary-0"),
+                replication: ReplicationState::ReplicationHalted { reason: HaltReason::AuthorityAmbiguity },
+                position: pos(2, 150),
+                history: Some(h.clone()),
+                mvcc: Some(MvccBoundary::at_rest(Lsn(150))),
+            },
+            replica("replica-1", pos(2, 150), h.clone()),
+            replica("replica-2", pos(2, 120), h),
+        ],
+        old_primary: OldPrimary::ConfirmedStopped,
+        acknowledged: Some(pos(2, 150)),
+    }
+}
+
+pub fn request(candidate: &str) -> PromotionRequest {
+    PromotionRequest::builder(candidate).build().unwrap()
+}
+
+pub fn forced(candidate: &str) -> PromotionRequest {
+    PromotionRequest::builder(candidate)
+        .force(true)
+        .reason("operator confirmed host power-off")
+        .build()
+        .unwrap()
+}
+
+pub fn node_mut<'a>(inputs: &'a mut ValidationInputs, name: &str) -> &'a mut NodeView {
+    inputs.nodes.iter_mut().find(|n| n.id == id(name)).unwrap()
+}
+
+/// The failed checks of an assessment, in order.
+pub fn failed(assessment: &Assessment) -> Vec<CheckId> {
+    assessment.checks.iter().filter(|c| !c.passed()).map(|c| c.check).collect()
+}
+
+pub fn denial(assessment: &Assessment) -> Option<DenialReason> {
+    match &assessment.verdict {
+        Verdict::Deny(reason) => Some(*reason),
+        Verdict::Approve(_) => None,
+    }
+}

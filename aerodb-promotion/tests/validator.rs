@@ -1,0 +1,358 @@
+//! Validator (stage 6.3): each check passes, fails, and is the one that flips the verdict.
+//!
+//! Each "only" test mutates the approving fixture so that exactly the named check fails and
+//! asserts the verdict is that check's denial: with the check removed, the verdict would be an
+//! approval and the test would fail.
+
+mod common;
+
+use aerodb_core::*;
+use aerodb_promotion::*;
+use common::*;
+
+fn assert_only(inputs: &ValidationInputs, req: &PromotionRequest, check: CheckId, reason: DenialReason) {
+    let assessment = assess(req, inputs);
+    assert_eq!(failed(&assessment), vec![check], "{assessment:#?}");
+    assert_eq!(denial(&assessment), Some(reason));
+    let invariant = reason.invariant();
+    assert!(
+        check.invariants().contains(&invariant) || invariant == Invariant::P6F1,
+        "{reason:?} cites {invariant}"
+    );
+}
+
+#[test]
+fn the_fixture_passes_every_check_in_order() {
+    let assessment = assess(&request("replica-1"), &approving_inputs());
+    let order: Vec<_> = assessment.checks.iter().map(|c| c.check).collect();
+    assert_eq!(order, CheckId::ALL);
+    assert!(assessment.checks.iter().all(CheckRecord::passed));
+    let Verdict::Approve(plan) = assessment.verdict else { panic!("fixture must approve") };
+    assert_eq!(plan.basis_epoch, Epoch(2));
+    assert_eq!(plan.new_epoch, Epoch(3));
+    assert_eq!(plan.primary, id("replica-1"));
+    assert_eq!(plan.previous_primary, id("primary-0"));
+    assert_eq!(plan.start, pos(2, 150));
+    assert_eq!(plan.history, history(&[(1, 0), (2, 100), (3, 150)]));
+    assert!(!plan.force_asserted);
+}
+
+// 1. candidate_role (P6-A3)
+
+#[test]
+fn only_candidate_role_each_halt_reason_is_its_own_denial() {
+    for reason in HaltReason::ALL {
+        let mut inputs = approving_inputs();
+        node_mut(&mut inputs, "replica-1").replication = ReplicationState::ReplicationHalted { reason };
+        assert_only(
+            &inputs,
+            &request("replica-1"),
+            CheckId::CandidateRole,
+            DenialReason::CandidateHalted { reason },
+        );
+    }
+}
+
+#[test]
+fn only_candidate_role_not_a_replica() {
+    for (state, role) in [
+        (ReplicationState::Uninitialized, RoleKind::Uninitialized),
+        (ReplicationState::Disabled, RoleKind::Disabled),
+    ] {
+        let mut inputs = approving_inputs();
+        node_mut(&mut inputs, "replica-1").replication = state;
+        assert_only(
+            &inputs,
+            &request("replica-1"),
+            CheckId::CandidateRole,
+            DenialReason::CandidateNotReplica { role },
+        );
+    }
+}
+
+#[test]
+fn a_candidate_missing_from_the_inputs_fails_every_candidate_check() {
+    let assessment = assess(&request("replica-9"), &approving_inputs());
+    assert_eq!(
+        failed(&assessment),
+        [CheckId::CandidateRole, CheckId::CandidateCaughtUp, CheckId::WalPrefix, CheckId::CommitBoundary]
+    );
+    assert_eq!(denial(&assessment), Some(DenialReason::CandidateMissing));
+}
+
+// 2. authority_unambiguous (P6-A1, P6-F1)
+
+#[test]
+fn only_authority_a_second_primary_is_visible() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-2").replication = ReplicationState::PrimaryActive;
+    assert_only(
+        &inputs,
+        &request("replica-1"),
+        CheckId::AuthorityUnambiguous,
+        DenialReason::SecondPrimary { node: id("replica-2"), primary: id("primary-0") },
+    );
+}
+
+#[test]
+fn only_authority_a_node_described_twice() {
+    let mut inputs = approving_inputs();
+    let twin = node_mut(&mut inputs, "replica-2").clone();
+    inputs.nodes.push(twin);
+    assert_only(
+        &inputs,
+        &request("replica-1"),
+        CheckId::AuthorityUnambiguous,
+        DenialReason::DuplicateNode { node: id("replica-2") },
+    );
+}
+
+#[test]
+fn no_authority_record_denies_fail_closed() {
+    let mut inputs = approving_inputs();
+    inputs.authority = None;
+    let assessment = assess(&request("replica-1"), &inputs);
+    assert_eq!(failed(&assessment), [CheckId::AuthorityUnambiguous, CheckId::WalPrefix]);
+    assert_eq!(denial(&assessment), Some(DenialReason::NoAuthority));
+    assert_eq!(DenialReason::NoAuthority.invariant(), Invariant::P6F1);
+}
+
+#[test]
+fn a_candidate_ahead_of_the_authority_is_ambiguous_authority() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-1").history = Some(history(&[(1, 0), (2, 100), (3, 140)]));
+    let assessment = assess(&request("replica-1"), &inputs);
+    assert_eq!(failed(&assessment), [CheckId::AuthorityUnambiguous, CheckId::WalPrefix]);
+    assert_eq!(
+        denial(&assessment),
+        Some(DenialReason::CandidateAhead { epoch: Epoch(3), authority: Epoch(2) })
+    );
+}
+
+#[test]
+fn an_exhausted_epoch_cannot_be_raised() {
+    let mut inputs = approving_inputs();
+    let top = history(&[(u64::MAX, 0)]);
+    inputs.authority = Some(AuthorityView { primary: id("primary-0"), history: top.clone() });
+    for node in &mut inputs.nodes {
+        node.history = Some(top.clone());
+        node.position = pos(u64::MAX, 150);
+    }
+    inputs.acknowledged = Some(pos(u64::MAX, 150));
+    let assessment = assess(&request("replica-1"), &inputs);
+    assert_eq!(denial(&assessment), Some(DenialReason::EpochExhausted { epoch: Epoch(u64::MAX) }));
+}
+
+// 3. old_primary_inactive (P6-A1, P6-A1a)
+
+#[test]
+fn only_old_primary_known_active_denies_even_with_force() {
+    for req in [request("replica-1"), forced("replica-1")] {
+        let mut inputs = approving_inputs();
+        inputs.old_primary = OldPrimary::KnownActive;
+        assert_only(
+            &inputs,
+            &req,
+            CheckId::OldPrimaryInactive,
+            DenialReason::OldPrimaryActive { primary: id("primary-0") },
+        );
+    }
+}
+
+#[test]
+fn only_old_primary_seen_as_primary_active_overrides_a_stopped_report() {
+    for req in [request("replica-1"), forced("replica-1")] {
+        let mut inputs = approving_inputs();
+        node_mut(&mut inputs, "primary-0").replication = ReplicationState::PrimaryActive;
+        assert_only(
+            &inputs,
+            &req,
+            CheckId::OldPrimaryInactive,
+            DenialReason::OldPrimaryActive { primary: id("primary-0") },
+        );
+    }
+}
+
+#[test]
+fn only_old_primary_unknown_without_force() {
+    let mut inputs = approving_inputs();
+    inputs.old_primary = OldPrimary::Unknown;
+    assert_only(&inputs, &request("replica-1"), CheckId::OldPrimaryInactive, DenialReason::OldPrimaryUnknown);
+}
+
+#[test]
+fn unknown_old_primary_passes_with_force_and_the_plan_records_it() {
+    let mut inputs = approving_inputs();
+    inputs.old_primary = OldPrimary::Unknown;
+    let Verdict::Approve(plan) = assess(&forced("replica-1"), &inputs).verdict else {
+        panic!("force must pass")
+    };
+    assert!(plan.force_asserted);
+    // Force is recorded as asserted only when it was needed.
+    let Verdict::Approve(plan) = assess(&forced("replica-1"), &approving_inputs()).verdict else { panic!() };
+    assert!(!plan.force_asserted);
+}
+
+#[test]
+fn a_fenced_old_primary_passes() {
+    let mut inputs = approving_inputs();
+    inputs.old_primary = OldPrimary::Fenced;
+    assert!(matches!(assess(&request("replica-1"), &inputs).verdict, Verdict::Approve(_)));
+}
+
+// 4. acknowledged_known (P6-S1, P6-F1) and 5. candidate_caught_up (P6-S1)
+
+#[test]
+fn unknown_acknowledged_position_denies() {
+    let mut inputs = approving_inputs();
+    inputs.acknowledged = None;
+    let assessment = assess(&request("replica-1"), &inputs);
+    assert_eq!(failed(&assessment), [CheckId::AcknowledgedKnown, CheckId::CandidateCaughtUp]);
+    assert_eq!(denial(&assessment), Some(DenialReason::AcknowledgedUnknown));
+}
+
+#[test]
+fn only_caught_up_a_stale_replica_is_denied() {
+    assert_only(
+        &approving_inputs(),
+        &request("replica-2"),
+        CheckId::CandidateCaughtUp,
+        DenialReason::CandidateBehind { candidate: pos(2, 120), acknowledged: pos(2, 150) },
+    );
+}
+
+#[test]
+fn a_replica_exactly_at_the_acknowledged_position_passes() {
+    let mut inputs = approving_inputs();
+    inputs.acknowledged = Some(pos(2, 120));
+    assert!(matches!(assess(&request("replica-2"), &inputs).verdict, Verdict::Approve(_)));
+}
+
+// 6. wal_prefix (P6-S2)
+
+#[test]
+fn only_wal_prefix_unknown_history() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-1").history = None;
+    assert_only(&inputs, &request("replica-1"), CheckId::WalPrefix, DenialReason::HistoryUnknown);
+}
+
+#[test]
+fn only_wal_prefix_diverged_history_says_where() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-1").history = Some(history(&[(1, 0), (2, 90)]));
+    assert_only(
+        &inputs,
+        &request("replica-1"),
+        CheckId::WalPrefix,
+        DenialReason::HistoryDiverged { epoch: Epoch(2), at: Lsn(90) },
+    );
+}
+
+#[test]
+fn only_wal_prefix_a_replica_short_of_the_current_switch_point() {
+    let mut inputs = approving_inputs();
+    inputs.acknowledged = Some(pos(1, 90));
+    let candidate = node_mut(&mut inputs, "replica-1");
+    candidate.history = Some(history(&[(1, 0)]));
+    candidate.position = pos(1, 90);
+    candidate.mvcc = Some(MvccBoundary::at_rest(Lsn(90)));
+    assert_only(
+        &inputs,
+        &request("replica-1"),
+        CheckId::WalPrefix,
+        DenialReason::BehindSwitchPoint { epoch: Epoch(2), start: Lsn(100), candidate: Lsn(90) },
+    );
+}
+
+#[test]
+fn a_position_outside_the_candidates_own_history_is_denied() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-1").history = Some(history(&[(1, 0)]));
+    let assessment = assess(&request("replica-1"), &inputs);
+    assert!(failed(&assessment).contains(&CheckId::WalPrefix));
+    assert_eq!(assessment.checks[5].failure, Some(DenialReason::PositionEpochUnknown { epoch: Epoch(2) }));
+}
+
+// 7. commit_boundary (P6-S3)
+
+#[test]
+fn only_commit_boundary_unknown_mvcc() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-1").mvcc = None;
+    assert_only(&inputs, &request("replica-1"), CheckId::CommitBoundary, DenialReason::MvccUnknown);
+}
+
+#[test]
+fn only_commit_boundary_partial_commit() {
+    let mut inputs = approving_inputs();
+    let commit = PartialCommit { commit_lsn: Lsn(150), applied: 2, total: 5 };
+    node_mut(&mut inputs, "replica-1").mvcc =
+        Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
+    assert_only(
+        &inputs,
+        &request("replica-1"),
+        CheckId::CommitBoundary,
+        DenialReason::PartialCommitVisible { commit },
+    );
+}
+
+#[test]
+fn only_commit_boundary_phantom_commit() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-1").mvcc = Some(MvccBoundary::at_rest(Lsn(170)));
+    assert_only(
+        &inputs,
+        &request("replica-1"),
+        CheckId::CommitBoundary,
+        DenialReason::PhantomCommit { visible_commit: Lsn(170), wal_end: Lsn(150) },
+    );
+}
+
+// Determinism (P6-D1) and the order of reasons.
+
+#[test]
+fn same_inputs_give_equal_assessments_and_identical_renderings() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-2").replication = ReplicationState::PrimaryActive;
+    inputs.acknowledged = None;
+    let a = assess(&request("replica-1"), &inputs);
+    let b = assess(&request("replica-1"), &inputs.clone());
+    assert_eq!(a, b);
+    assert_eq!(format!("{:?}", a.checks), format!("{:?}", b.checks));
+    let mut reversed = inputs.clone();
+    reversed.nodes.reverse();
+    assert_eq!(assess(&request("replica-1"), &reversed), a, "node order must not matter");
+}
+
+#[test]
+fn the_first_failed_check_is_the_primary_reason_and_all_checks_still_run() {
+    let mut inputs = approving_inputs();
+    inputs.old_primary = OldPrimary::KnownActive;
+    node_mut(&mut inputs, "replica-1").mvcc = None;
+    let assessment = assess(&request("replica-1"), &inputs);
+    assert_eq!(assessment.checks.len(), 7);
+    assert_eq!(failed(&assessment), [CheckId::OldPrimaryInactive, CheckId::CommitBoundary]);
+    assert_eq!(denial(&assessment), Some(DenialReason::OldPrimaryActive { primary: id("primary-0") }));
+}
+
+#[test]
+fn every_check_records_what_it_compared() {
+    let assessment = assess(&request("replica-1"), &approving_inputs());
+    let compared: Vec<&str> = assessment.checks.iter().map(|c| c.compared.as_str()).collect();
+    assert_eq!(compared[0], "candidate replica-1 role ReplicaActive; required ReplicaActive");
+    assert_eq!(compared[4], "candidate position 2/150 >= acknowledged 2/150");
+    assert!(compared.iter().all(|c| !c.is_empty()));
+}
+
+#[test]
+fn denial_reasons_map_to_invariants() {
+    assert_eq!(DenialReason::OldPrimaryUnknown.invariant(), Invariant::P6A1);
+    assert_eq!(
+        DenialReason::CandidateBehind { candidate: pos(1, 1), acknowledged: pos(1, 2) }.invariant(),
+        Invariant::P6S1
+    );
+    assert_eq!(DenialReason::HistoryDiverged { epoch: Epoch(1), at: Lsn(0) }.invariant(), Invariant::P6S2);
+    assert_eq!(DenialReason::MvccUnknown.invariant(), Invariant::P6F1);
+    assert_eq!(DenialReason::CandidateHalted { reason: HaltReason::WalGap }.invariant(), Invariant::P6A3);
+}
