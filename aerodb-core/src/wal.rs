@@ -124,7 +124,8 @@ pub enum Continuation {
         /// The unknown newer epoch.
         epoch: Epoch,
     },
-    /// The replica's position names an epoch its own history does not contain.
+    /// The replica's position names an epoch that its own history does not contain, or that is
+    /// older than every epoch the authority retains.
     UnknownEpoch {
         /// The epoch named by the position.
         epoch: Epoch,
@@ -186,8 +187,15 @@ impl EpochHistory {
         if !self.entries.iter().any(|e| e.epoch == position.epoch) {
             return Continuation::UnknownEpoch { epoch: position.epoch };
         }
+        // The authority may retain only its newest epochs; compare from its oldest one on.
+        let oldest_retained = authority.entries[0].epoch;
+        if position.epoch < oldest_retained {
+            return Continuation::UnknownEpoch { epoch: position.epoch };
+        }
+        let first =
+            self.entries.iter().position(|e| e.epoch >= oldest_retained).unwrap_or(self.entries.len());
         let newest_known = authority.latest().epoch;
-        for (index, mine) in self.entries.iter().enumerate() {
+        for (index, mine) in self.entries[first..].iter().enumerate() {
             if mine.epoch > newest_known {
                 return Continuation::Ahead { epoch: mine.epoch };
             }
@@ -317,6 +325,23 @@ mod tests {
         assert_eq!(
             authority.continuation_of(pos(7, 1), &authority),
             Continuation::UnknownEpoch { epoch: Epoch(7) }
+        );
+    }
+
+    #[test]
+    fn a_truncated_authority_history_compares_from_its_oldest_retained_epoch() {
+        let authority = history(&[(3, 200), (4, 300)]);
+        let replica = history(&[(1, 0), (2, 100), (3, 200)]);
+        assert_eq!(replica.continuation_of(pos(3, 300), &authority), Continuation::Compatible);
+        let diverged = history(&[(1, 0), (3, 250)]);
+        assert_eq!(
+            diverged.continuation_of(pos(3, 260), &authority),
+            Continuation::Diverged { epoch: Epoch(3), at: Lsn(200) }
+        );
+        let too_old = history(&[(1, 0), (2, 100)]);
+        assert_eq!(
+            too_old.continuation_of(pos(2, 150), &authority),
+            Continuation::UnknownEpoch { epoch: Epoch(2) }
         );
     }
 

@@ -37,18 +37,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod codec;
 pub mod invariant;
+pub mod io;
+pub mod record;
+pub mod recovery;
 pub mod request;
 pub mod state;
+pub mod store;
+pub mod testing;
+pub mod transition;
 pub mod validator;
 
+pub use codec::{DecodeError, EncodeError};
 pub use invariant::Invariant;
+pub use record::{AuthorityRecord, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
+pub use recovery::{Recovered, recover};
 pub use request::{PromotionPolicy, PromotionRequest, PromotionRequestBuilder, Rejection, RequestError};
 pub use state::{
-    ALLOWED_TRANSITIONS, AuthorityTransitioning, Decision, Promotion, PromotionApproved, PromotionDenied,
-    PromotionRequested, PromotionSlot, PromotionState, PromotionSucceeded, PromotionValidating, Rejected,
-    StateKind, Steady, Transition, transition_reason,
+    ALLOWED_TRANSITIONS, AuthorityTransitioning, Committed, Decision, Promotion, PromotionApproved,
+    PromotionDenied, PromotionRequested, PromotionSlot, PromotionState, PromotionSucceeded,
+    PromotionValidating, Rejected, StateKind, Steady, Transition, transition_reason,
 };
+pub use store::{
+    AuthorityStore, FileAuthorityStore, IoStep, OpenReport, StoreError, check_commit, read_record,
+};
+pub use transition::{CommitError, CommitFailure, RebindError, Resolution};
 pub use validator::{
     Approval, Assessment, AuthorityPlan, AuthorityView, CheckId, CheckRecord, Denial, DenialReason, NodeView,
     OldPrimary, ValidationInputs, Verdict, assess,

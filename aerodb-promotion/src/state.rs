@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::AuthorityRecord;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 use crate::validator::{self, Approval, Denial, Validated, ValidationInputs};
 
@@ -31,6 +32,24 @@ pub(crate) mod data {
 }
 
 use data::Claimed;
+
+/// A durable promotion: the approval and the record it made authoritative.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub(crate) approval: Approval,
+    pub(crate) record: AuthorityRecord,
+}
+
+impl Committed {
+    /// The approval that was applied.
+    pub fn approval(&self) -> &Approval {
+        &self.approval
+    }
+    /// The record now durable.
+    pub fn record(&self) -> &AuthorityRecord {
+        &self.record
+    }
+}
 
 /// A promotion state: one of the seven markers. Sealed: no other type can be a state.
 pub trait PromotionState: sealed::Sealed + 'static {
@@ -96,7 +115,7 @@ states! {
     /// The atomic authority switch is being applied.
     AuthorityTransitioning => Claimed<Approval>;
     /// The switch is durable; the candidate is the primary.
-    PromotionSucceeded => Claimed<Approval>;
+    PromotionSucceeded => Claimed<Committed>;
     /// A check failed; explicit reasons; no authority change.
     PromotionDenied => Claimed<Denial>;
 }
@@ -234,11 +253,16 @@ impl<S: PromotionState> Promotion<S> {
         S::KIND
     }
 
+    /// A promotion in state `S` from its parts; only transitions call this.
+    pub(crate) fn assemble(slot: PromotionSlot, data: S::Data) -> Self {
+        Promotion { slot, data: Box::new(data) }
+    }
+
     fn to<T: PromotionState>(self, data: T::Data) -> Promotion<T> {
         Promotion { slot: self.slot, data: Box::new(data) }
     }
 
-    fn into_source<T: PromotionState>(self) -> (PromotionSlot, S::Source)
+    pub(crate) fn into_source<T: PromotionState>(self) -> (PromotionSlot, S::Source)
     where
         S: Transition<T>,
     {
@@ -316,6 +340,15 @@ impl<S: PromotionState> Promotion<S> {
         Promotion { slot, data: Box::new(claimed) }
     }
 
+    /// `PromotionSucceeded → Steady`: the attempt is complete; hands back what was committed.
+    pub fn complete(self) -> (Promotion<Steady>, Committed)
+    where
+        S: Transition<Steady, Source = Claimed<Committed>>,
+    {
+        let (slot, Claimed { value, .. }) = <Self>::into_source::<Steady>(self);
+        (Promotion { slot, data: Box::new(()) }, value)
+    }
+
     /// `PromotionDenied → Steady`: hands back the denial; authority is unchanged.
     pub fn conclude(self) -> (Promotion<Steady>, Denial)
     where
@@ -357,6 +390,13 @@ impl Promotion<PromotionApproved> {
 impl Promotion<AuthorityTransitioning> {
     /// The approval being applied.
     pub fn approval(&self) -> &Approval {
+        &self.data.value
+    }
+}
+
+impl Promotion<PromotionSucceeded> {
+    /// The approval and the record now durable.
+    pub fn committed(&self) -> &Committed {
         &self.data.value
     }
 }

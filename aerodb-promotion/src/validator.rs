@@ -226,7 +226,9 @@ pub enum DenialReason {
         at: Lsn,
     },
     /// The candidate's position names an epoch its history lacks.
-    #[error("the candidate's position names epoch {epoch}, which its own history does not contain")]
+    #[error(
+        "the candidate's WAL position is in epoch {epoch}, which neither its own history nor the retained authoritative history accounts for"
+    )]
     PositionEpochUnknown {
         /// The epoch.
         epoch: Epoch,

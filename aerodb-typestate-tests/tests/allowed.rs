@@ -21,3 +21,35 @@ fn the_nine_allowed_edges_compile() {
     ];
     assert_eq!(edges, ALLOWED_TRANSITIONS);
 }
+
+/// Every allowed edge, taken through its method on real inputs.
+#[test]
+fn the_nine_edges_as_methods() {
+    use aerodb_core::NodeId;
+    use aerodb_promotion::testing::{MemoryStore, caught_up_inputs};
+
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(NodeId::new("primary-0").unwrap()).unwrap();
+    let inputs = caught_up_inputs(&record, NodeId::new("replica-1").unwrap(), 10);
+    let request = || PromotionRequest::builder("replica-1").build().unwrap();
+    let steady = recover(&store).unwrap().steady;
+
+    // Steady → PromotionRequested → Steady (rejected at once).
+    let rejected =
+        steady.request(request()).begin_validation(PromotionPolicy::Disabled, &inputs).unwrap_err();
+    // Steady → PromotionRequested → PromotionValidating → PromotionDenied → Steady.
+    let mut lagging = inputs.clone();
+    lagging.acknowledged = Some(aerodb_core::WalPosition::new(aerodb_core::Epoch(1), aerodb_core::Lsn(11)));
+    let validating =
+        rejected.steady.request(request()).begin_validation(PromotionPolicy::Enabled, &lagging).unwrap();
+    let Decision::Denied(denied) = validating.decide(&lagging) else { panic!("lagging must deny") };
+    let (steady, _denial) = denied.conclude();
+    // … → PromotionApproved → AuthorityTransitioning → PromotionSucceeded → Steady.
+    let validating = steady.request(request()).begin_validation(PromotionPolicy::Enabled, &inputs).unwrap();
+    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("caught up must approve") };
+    let transitioning: Promotion<AuthorityTransitioning> = approved.begin_transition();
+    let succeeded: Promotion<PromotionSucceeded> = transitioning.commit(&mut store).unwrap();
+    let (steady, committed) = succeeded.complete();
+    assert_eq!(steady.kind(), StateKind::Steady);
+    assert_eq!(committed.record().epoch(), aerodb_core::Epoch(2));
+}

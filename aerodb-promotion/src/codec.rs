@@ -1,0 +1,266 @@
+//! The on-disk frame of an authority record; the only code that knows its bytes.
+//!
+//! ```text
+//! magic "AERODBAR" (8) | version u16 LE | payload length u32 LE | bincode payload | CRC32 u32 LE
+//! ```
+//! The CRC covers every byte before it. Decoding checks magic, version, length bounds (before
+//! allocating anything), CRC, then the payload — each failure its own [`DecodeError`].
+
+use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
+
+use crate::record::{AuthorityRecord, RecordBody, RecordError};
+
+/// First bytes of every record file.
+pub const MAGIC: [u8; 8] = *b"AERODBAR";
+/// The frame format this code writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Largest payload accepted, in bytes.
+pub const MAX_PAYLOAD: usize = 16 * 1024;
+/// Bytes before the payload.
+pub const HEADER_LEN: usize = MAGIC.len() + 2 + 4;
+/// Bytes after the payload.
+pub const TRAILER_LEN: usize = 4;
+/// Largest whole frame accepted.
+pub const MAX_FRAME: usize = HEADER_LEN + MAX_PAYLOAD + TRAILER_LEN;
+
+fn config() -> Configuration<LittleEndian, Fixint, Limit<MAX_PAYLOAD>> {
+    bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<MAX_PAYLOAD>()
+}
+
+/// Why bytes are not a valid authority record. Never read as "old" or "new": fail closed (§9).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Shorter than the fixed header and trailer, or than the length it declares.
+    #[error("authority record is truncated: {actual} bytes, expected {expected}")]
+    Truncated {
+        /// Bytes present.
+        actual: usize,
+        /// Bytes needed.
+        expected: usize,
+    },
+    /// Not an authority record.
+    #[error("authority record has bad magic bytes {found:02x?}")]
+    BadMagic {
+        /// The first eight bytes found.
+        found: [u8; 8],
+    },
+    /// Written by an unknown format version.
+    #[error("authority record has unsupported format version {found} (this build reads {FORMAT_VERSION})")]
+    UnsupportedVersion {
+        /// The version found.
+        found: u16,
+    },
+    /// Declares a payload larger than any valid record.
+    #[error("authority record declares a {declared}-byte payload; at most {MAX_PAYLOAD} are allowed")]
+    LengthOutOfBounds {
+        /// The declared length.
+        declared: u64,
+    },
+    /// Bytes follow the declared frame.
+    #[error("authority record has {extra} bytes after its checksum")]
+    TrailingBytes {
+        /// How many.
+        extra: usize,
+    },
+    /// The checksum does not match.
+    #[error("authority record checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    ChecksumMismatch {
+        /// CRC32 in the file.
+        stored: u32,
+        /// CRC32 of the bytes.
+        computed: u32,
+    },
+    /// The payload is not a well-formed record body.
+    #[error("authority record payload does not decode: {0}")]
+    Payload(String),
+    /// The payload decodes but breaks a record rule.
+    #[error("authority record is invalid: {0}")]
+    Invalid(#[from] RecordError),
+}
+
+/// Why a record could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("authority record does not encode: {0}")]
+pub struct EncodeError(String);
+
+/// The framed bytes of `record`.
+pub fn encode(record: &AuthorityRecord) -> Result<Vec<u8>, EncodeError> {
+    let payload =
+        bincode::serde::encode_to_vec(record.body(), config()).map_err(|e| EncodeError(e.to_string()))?;
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|l| (*l as usize) <= MAX_PAYLOAD)
+        .ok_or_else(|| EncodeError(format!("payload of {} bytes exceeds {MAX_PAYLOAD}", payload.len())))?;
+    let mut frame = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);
+    frame.extend_from_slice(&MAGIC);
+    frame.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&payload);
+    let crc = crc32fast::hash(&frame);
+    frame.extend_from_slice(&crc.to_le_bytes());
+    Ok(frame)
+}
+
+/// The record in `bytes`, after every check.
+pub fn decode(bytes: &[u8]) -> Result<AuthorityRecord, DecodeError> {
+    let minimum = HEADER_LEN + TRAILER_LEN;
+    let (Some(magic), Some(version), Some(declared)) = (bytes.get(..8), bytes.get(8..10), bytes.get(10..14))
+    else {
+        return Err(DecodeError::Truncated { actual: bytes.len(), expected: minimum });
+    };
+    if magic != MAGIC {
+        let mut found = [0u8; 8];
+        found.copy_from_slice(magic);
+        return Err(DecodeError::BadMagic { found });
+    }
+    let version = u16::from_le_bytes([version[0], version[1]]);
+    if version != FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedVersion { found: version });
+    }
+    let declared = u32::from_le_bytes([declared[0], declared[1], declared[2], declared[3]]) as usize;
+    if declared > MAX_PAYLOAD {
+        return Err(DecodeError::LengthOutOfBounds { declared: declared as u64 });
+    }
+    let expected = HEADER_LEN + declared + TRAILER_LEN;
+    if bytes.len() < expected {
+        return Err(DecodeError::Truncated { actual: bytes.len(), expected });
+    }
+    if bytes.len() > expected {
+        return Err(DecodeError::TrailingBytes { extra: bytes.len() - expected });
+    }
+    let body_end = HEADER_LEN + declared;
+    let stored =
+        u32::from_le_bytes([bytes[body_end], bytes[body_end + 1], bytes[body_end + 2], bytes[body_end + 3]]);
+    let computed = crc32fast::hash(&bytes[..body_end]);
+    if stored != computed {
+        return Err(DecodeError::ChecksumMismatch { stored, computed });
+    }
+    let payload = &bytes[HEADER_LEN..body_end];
+    let (body, read): (RecordBody, usize) = bincode::serde::decode_from_slice(payload, config())
+        .map_err(|e| DecodeError::Payload(e.to_string()))?;
+    if read != payload.len() {
+        return Err(DecodeError::Payload(format!("{} unread payload bytes", payload.len() - read)));
+    }
+    Ok(AuthorityRecord::try_from(body)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{PastAuthority, RequestSummary};
+    use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
+
+    fn id(s: &str) -> NodeId {
+        NodeId::new(s).unwrap()
+    }
+
+    /// Epoch 2 led by `replica-1` after `primary-0`, forced, with a reason and request id.
+    pub(crate) fn sample() -> AuthorityRecord {
+        AuthorityRecord::try_from(RecordBody {
+            epoch: Epoch(2),
+            primary: id("replica-1"),
+            previous_primary: Some(id("primary-0")),
+            start: WalPosition::new(Epoch(1), Lsn(4096)),
+            history: vec![PastAuthority {
+                epoch: Epoch(1),
+                primary: id("primary-0"),
+                start: WalPosition::new(Epoch(1), Lsn(0)),
+            }],
+            request: Some(RequestSummary {
+                candidate: id("replica-1"),
+                forced: true,
+                reason: Some("primary host lost".to_owned()),
+                request_id: Some("op-7".to_owned()),
+            }),
+        })
+        .unwrap()
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The on-disk format, pinned. If this changes, FORMAT_VERSION must change with it.
+    #[test]
+    fn golden_bytes() {
+        assert_eq!(hex(&encode(&sample()).unwrap()), GOLDEN);
+        assert_eq!(decode(&unhex(GOLDEN)).unwrap(), sample());
+    }
+
+    /// Magic, version 1, payload length 166, fixed-int little-endian body, CRC32.
+    const GOLDEN: &str = concat!(
+        "4145524f444241520100a6000000020000000000000009000000000000007265",
+        "706c6963612d310109000000000000007072696d6172792d3001000000000000",
+        "0000100000000000000100000000000000010000000000000009000000000000",
+        "007072696d6172792d3001000000000000000000000000000000010900000000",
+        "0000007265706c6963612d31010111000000000000007072696d61727920686f",
+        "7374206c6f73740104000000000000006f702d37fbc7ced0",
+    );
+
+    fn unhex(text: &str) -> Vec<u8> {
+        (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn round_trip_and_size() {
+        let record = sample();
+        let bytes = encode(&record).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), record);
+        assert!(bytes.len() <= 512, "a typical record is {} bytes; at most 512 expected", bytes.len());
+        let bootstrap = AuthorityRecord::bootstrap(id("primary-0"));
+        assert_eq!(decode(&encode(&bootstrap).unwrap()).unwrap(), bootstrap);
+    }
+
+    fn reframe(payload: &[u8]) -> Vec<u8> {
+        let mut frame = MAGIC.to_vec();
+        frame.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        frame.extend_from_slice(payload);
+        let crc = crc32fast::hash(&frame);
+        frame.extend_from_slice(&crc.to_le_bytes());
+        frame
+    }
+
+    #[test]
+    fn every_check_has_its_own_error() {
+        let good = encode(&sample()).unwrap();
+        assert!(matches!(decode(&good[..5]), Err(DecodeError::Truncated { actual: 5, expected: 18 })));
+        assert!(matches!(decode(&good[..good.len() - 1]), Err(DecodeError::Truncated { .. })));
+
+        let mut magic = good.clone();
+        magic[0] = b'X';
+        assert!(matches!(decode(&magic), Err(DecodeError::BadMagic { .. })));
+
+        let mut version = good.clone();
+        version[8] = 9;
+        assert_eq!(decode(&version), Err(DecodeError::UnsupportedVersion { found: 9 }));
+
+        let mut huge = good.clone();
+        huge[10..14].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(decode(&huge), Err(DecodeError::LengthOutOfBounds { declared: u64::from(u32::MAX) }));
+
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(decode(&trailing), Err(DecodeError::TrailingBytes { extra: 1 }));
+
+        let mut flipped = good.clone();
+        flipped[20] ^= 0x40;
+        assert!(matches!(decode(&flipped), Err(DecodeError::ChecksumMismatch { .. })));
+
+        assert!(matches!(decode(&reframe(&[0xff; 7])), Err(DecodeError::Payload(_))));
+
+        let mut payload = bincode::serde::encode_to_vec(sample().body(), config()).unwrap();
+        payload.push(0);
+        assert!(matches!(decode(&reframe(&payload)), Err(DecodeError::Payload(_))));
+
+        let mut body = sample().body().clone();
+        body.previous_primary = Some(id("someone-else"));
+        let invalid = reframe(&bincode::serde::encode_to_vec(&body, config()).unwrap());
+        assert_eq!(decode(&invalid), Err(DecodeError::Invalid(RecordError::PreviousPrimary)));
+    }
+
+    #[test]
+    fn identical_records_encode_to_identical_bytes() {
+        assert_eq!(encode(&sample()).unwrap(), encode(&sample().clone()).unwrap());
+    }
+}

@@ -1,0 +1,254 @@
+//! The authority record: the only durable output of promotion (§9). No clock anywhere in it.
+
+use aerodb_core::{Epoch, EpochHistory, EpochStart, NodeId, WalPosition};
+use serde::{Deserialize, Serialize};
+
+use crate::request::{MAX_REASON_LEN, MAX_REQUEST_ID_LEN, PromotionRequest};
+use crate::validator::{AuthorityPlan, AuthorityView};
+
+/// Earlier authorities kept in a record; the oldest is dropped beyond this.
+pub const HISTORY_CAP: usize = 64;
+
+/// An earlier authority: who led which epoch from where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PastAuthority {
+    /// Its epoch.
+    pub epoch: Epoch,
+    /// Its primary.
+    pub primary: NodeId,
+    /// Where its epoch began.
+    pub start: WalPosition,
+}
+
+/// What the promotion that wrote a record was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RequestSummary {
+    /// The promoted candidate.
+    pub candidate: NodeId,
+    /// `force` was used to assert an unobservable old primary was down (P6-A1a).
+    pub forced: bool,
+    /// The operator's reason.
+    pub reason: Option<String>,
+    /// The caller's request id.
+    pub request_id: Option<String>,
+}
+
+/// Who holds write authority, from which epoch and WAL position, and how it got there.
+///
+/// Every value is checked on construction and on decoding: epochs rise, the history is
+/// bounded and consistent with the current epoch, text fields are within their limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RecordBody", into = "RecordBody")]
+pub struct AuthorityRecord {
+    body: RecordBody,
+    epochs: EpochHistory,
+}
+
+/// The serialized fields, in on-disk order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RecordBody {
+    pub(crate) epoch: Epoch,
+    pub(crate) primary: NodeId,
+    pub(crate) previous_primary: Option<NodeId>,
+    pub(crate) start: WalPosition,
+    pub(crate) history: Vec<PastAuthority>,
+    pub(crate) request: Option<RequestSummary>,
+}
+
+/// A record that breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The history has more than [`HISTORY_CAP`] entries.
+    #[error("authority history has {0} entries; at most {HISTORY_CAP} are kept")]
+    HistoryTooLong(usize),
+    /// Epochs do not strictly rise up to the current one, or starts go back.
+    #[error("authority history is inconsistent: {0}")]
+    History(#[from] aerodb_core::HistoryError),
+    /// A later authority must have a previous primary, and it must be the last history entry's.
+    #[error("previous primary does not match the history")]
+    PreviousPrimary,
+    /// The request summary's text is over its limits.
+    #[error("request summary text exceeds its limits")]
+    RequestText,
+    /// The epoch cannot be raised further.
+    #[error("authority epoch {0} cannot be raised further")]
+    EpochExhausted(Epoch),
+}
+
+impl TryFrom<RecordBody> for AuthorityRecord {
+    type Error = RecordError;
+
+    fn try_from(body: RecordBody) -> Result<Self, RecordError> {
+        if body.history.len() > HISTORY_CAP {
+            return Err(RecordError::HistoryTooLong(body.history.len()));
+        }
+        let mut points: Vec<EpochStart> =
+            body.history.iter().map(|p| EpochStart { epoch: p.epoch, start: p.start.lsn }).collect();
+        points.push(EpochStart { epoch: body.epoch, start: body.start.lsn });
+        let epochs = EpochHistory::new(points)?;
+        if body.previous_primary != body.history.last().map(|p| p.primary) {
+            return Err(RecordError::PreviousPrimary);
+        }
+        if let Some(r) = &body.request {
+            let too_long = |t: &Option<String>, max: usize| t.as_ref().is_some_and(|t| t.len() > max);
+            if too_long(&r.reason, MAX_REASON_LEN) || too_long(&r.request_id, MAX_REQUEST_ID_LEN) {
+                return Err(RecordError::RequestText);
+            }
+        }
+        Ok(AuthorityRecord { body, epochs })
+    }
+}
+
+impl From<AuthorityRecord> for RecordBody {
+    fn from(record: AuthorityRecord) -> Self {
+        record.body
+    }
+}
+
+impl RequestSummary {
+    /// The durable summary of `request`; `forced` is whether force carried the decision.
+    pub fn of(request: &PromotionRequest, forced: bool) -> Self {
+        RequestSummary {
+            candidate: request.candidate(),
+            forced,
+            reason: request.reason().map(str::to_owned),
+            request_id: request.request_id().map(str::to_owned),
+        }
+    }
+}
+
+impl AuthorityRecord {
+    /// The first authority: `primary` at [`Epoch::INITIAL`], starting at the beginning of the WAL.
+    pub fn bootstrap(primary: NodeId) -> Self {
+        let start = WalPosition::new(Epoch::INITIAL, aerodb_core::Lsn::ZERO);
+        let body = RecordBody {
+            epoch: Epoch::INITIAL,
+            primary,
+            previous_primary: None,
+            start,
+            history: Vec::new(),
+            request: None,
+        };
+        AuthorityRecord { body, epochs: EpochHistory::initial(Epoch::INITIAL) }
+    }
+
+    /// The record an approved `plan` makes durable after this one: epoch + 1, history extended
+    /// (oldest dropped beyond [`HISTORY_CAP`]).
+    pub fn succeeded_by(&self, plan: &AuthorityPlan, request: RequestSummary) -> Result<Self, RecordError> {
+        let epoch = self.body.epoch.next().ok_or(RecordError::EpochExhausted(self.body.epoch))?;
+        let mut history = self.body.history.clone();
+        history.push(PastAuthority {
+            epoch: self.body.epoch,
+            primary: self.body.primary,
+            start: self.body.start,
+        });
+        if history.len() > HISTORY_CAP {
+            history.drain(..history.len() - HISTORY_CAP);
+        }
+        AuthorityRecord::try_from(RecordBody {
+            epoch,
+            primary: plan.primary,
+            previous_primary: Some(self.body.primary),
+            start: plan.start,
+            history,
+            request: Some(request),
+        })
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> Epoch {
+        self.body.epoch
+    }
+    /// The primary holding write authority.
+    pub fn primary(&self) -> NodeId {
+        self.body.primary
+    }
+    /// The primary this one replaced, if any.
+    pub fn previous_primary(&self) -> Option<NodeId> {
+        self.body.previous_primary
+    }
+    /// Where this authority's epoch began.
+    pub fn start(&self) -> WalPosition {
+        self.body.start
+    }
+    /// Earlier authorities, oldest first, at most [`HISTORY_CAP`].
+    pub fn history(&self) -> &[PastAuthority] {
+        &self.body.history
+    }
+    /// The request that produced this record; `None` for a bootstrap.
+    pub fn request(&self) -> Option<&RequestSummary> {
+        self.body.request.as_ref()
+    }
+    /// The authoritative epoch history (retained part).
+    pub fn epoch_history(&self) -> &EpochHistory {
+        &self.epochs
+    }
+    /// The fields as they are serialized.
+    pub(crate) fn body(&self) -> &RecordBody {
+        &self.body
+    }
+
+    /// The authority as the validator reads it.
+    pub fn view(&self) -> AuthorityView {
+        AuthorityView { primary: self.body.primary, history: self.epochs.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aerodb_core::Lsn;
+
+    fn id(s: &str) -> NodeId {
+        NodeId::new(s).unwrap()
+    }
+
+    fn plan_for(record: &AuthorityRecord, primary: &str, lsn: u64) -> AuthorityPlan {
+        let new_epoch = record.epoch().next().unwrap();
+        AuthorityPlan {
+            basis_epoch: record.epoch(),
+            new_epoch,
+            primary: id(primary),
+            previous_primary: record.primary(),
+            start: WalPosition::new(record.epoch(), Lsn(lsn)),
+            history: record.epoch_history().extended(new_epoch, Lsn(lsn)).unwrap(),
+            force_asserted: false,
+        }
+    }
+
+    #[test]
+    fn succession_raises_the_epoch_and_keeps_history_bounded() {
+        let mut record = AuthorityRecord::bootstrap(id("a"));
+        for i in 0..(HISTORY_CAP as u64 + 5) {
+            let next = if i % 2 == 0 { "b" } else { "a" };
+            let plan = plan_for(&record, next, 10 * (i + 1));
+            let summary =
+                RequestSummary { candidate: id(next), forced: false, reason: None, request_id: None };
+            let successor = record.succeeded_by(&plan, summary).unwrap();
+            assert_eq!(successor.epoch(), Epoch(record.epoch().0 + 1));
+            assert_eq!(successor.previous_primary(), Some(record.primary()));
+            assert_eq!(successor.view().epoch(), successor.epoch());
+            record = successor;
+        }
+        assert_eq!(record.history().len(), HISTORY_CAP);
+        assert_eq!(record.history()[0].epoch, Epoch(record.epoch().0 - HISTORY_CAP as u64));
+    }
+
+    #[test]
+    fn inconsistent_bodies_are_refused() {
+        let good = AuthorityRecord::bootstrap(id("a"));
+        let mut body = RecordBody::from(good.clone());
+        body.previous_primary = Some(id("z"));
+        assert_eq!(AuthorityRecord::try_from(body), Err(RecordError::PreviousPrimary));
+
+        let mut body = RecordBody::from(good.clone());
+        body.history.push(PastAuthority { epoch: Epoch(5), primary: id("z"), start: body.start });
+        body.previous_primary = Some(id("z"));
+        assert!(matches!(AuthorityRecord::try_from(body), Err(RecordError::History(_))));
+
+        let mut body = RecordBody::from(good);
+        let entry = PastAuthority { epoch: Epoch(0), primary: id("z"), start: body.start };
+        body.history = vec![entry; HISTORY_CAP + 1];
+        assert_eq!(AuthorityRecord::try_from(body), Err(RecordError::HistoryTooLong(HISTORY_CAP + 1)));
+    }
+}

@@ -1,0 +1,294 @@
+//! Durable authority stores: the trait, and the file store for one data directory (§9, P6-A2, P6-F2).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aerodb_core::{Epoch, NodeId};
+
+use crate::codec::{self, DecodeError, EncodeError};
+use crate::io::{Backend, StdBackend};
+use crate::record::AuthorityRecord;
+use crate::state::PromotionSlot;
+
+/// Where a data directory keeps promotion metadata.
+pub const METADATA_DIR: &str = "metadata";
+/// The authority record's file name inside [`METADATA_DIR`]: `<data-dir>/metadata/authority.record`.
+pub const RECORD_FILE: &str = "authority.record";
+/// The temporary file a commit writes before renaming it over the record.
+pub const TEMP_FILE: &str = "authority.record.tmp";
+/// The lock file held by the controller that owns the data directory.
+pub const LOCK_FILE: &str = "authority.lock";
+
+/// A durable home for one authority record, replaced only by compare-and-swap on its epoch.
+pub trait AuthorityStore {
+    /// The current record; `None` if no authority was ever bootstrapped.
+    /// A record that fails any check is an error, never a guess (P6-F1).
+    fn load(&self) -> Result<Option<AuthorityRecord>, StoreError>;
+
+    /// Makes `record` the authority atomically and durably, if the current epoch is `expected`
+    /// (`None`: no record yet) and `record` is its successor. Any I/O error is final for this
+    /// handle: it is reported and never retried.
+    fn commit(&mut self, expected: Option<Epoch>, record: &AuthorityRecord) -> Result<(), StoreError>;
+
+    /// The slot that keeps promotions of this authority one at a time within the process.
+    fn slot(&self) -> &PromotionSlot;
+
+    /// Writes the first authority, epoch 1 led by `primary`; refused if any record exists.
+    fn bootstrap(&mut self, primary: NodeId) -> Result<AuthorityRecord, StoreError> {
+        let record = AuthorityRecord::bootstrap(primary);
+        self.commit(None, &record)?;
+        Ok(record)
+    }
+}
+
+/// The compare-and-swap rule every store applies before writing: the current epoch is
+/// `expected`, and `record` is its successor (epoch + 1, or [`Epoch::INITIAL`] when empty).
+pub fn check_commit(
+    current: Option<Epoch>,
+    expected: Option<Epoch>,
+    record: &AuthorityRecord,
+) -> Result<(), StoreError> {
+    if current != expected {
+        return Err(StoreError::Conflict { expected, found: current });
+    }
+    if Some(record.epoch()) != current.map_or(Some(Epoch::INITIAL), Epoch::next) {
+        return Err(StoreError::NotSuccessor { current, proposed: record.epoch() });
+    }
+    Ok(())
+}
+
+/// Reads and checks the record at `path`: opened directly, never more than one frame's bytes.
+fn load_from<B: Backend>(backend: &B, path: &Path) -> Result<Option<AuthorityRecord>, StoreError> {
+    let limit = codec::MAX_FRAME as u64 + 1;
+    let bytes = backend.read(path, limit).map_err(io_error(IoStep::Read, path))?;
+    bytes
+        .map(|bytes| codec::decode(&bytes))
+        .transpose()
+        .map_err(|source| StoreError::Corrupt { path: path.to_owned(), source })
+}
+
+/// Reads `<data_dir>/metadata/authority.record` without locking or changing anything, for
+/// inspection tools. A controller uses [`FileAuthorityStore::open`] instead.
+pub fn read_record(data_dir: impl AsRef<Path>) -> Result<Option<AuthorityRecord>, StoreError> {
+    load_from(&StdBackend, &data_dir.as_ref().join(METADATA_DIR).join(RECORD_FILE))
+}
+
+/// One step of the file store's I/O, named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoStep {
+    /// Creating the metadata directory.
+    CreateDir,
+    /// Taking the data directory lock.
+    Lock,
+    /// Reading the record.
+    Read,
+    /// Creating the temporary file.
+    CreateTemp,
+    /// Writing the temporary file.
+    Write,
+    /// fsync of the temporary file.
+    SyncFile,
+    /// Renaming the temporary file over the record.
+    Rename,
+    /// fsync of a directory.
+    SyncDir,
+    /// Removing a leftover temporary file.
+    Remove,
+}
+
+impl fmt::Display for IoStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IoStep::CreateDir => "create directory",
+            IoStep::Lock => "lock",
+            IoStep::Read => "read",
+            IoStep::CreateTemp => "create temporary file",
+            IoStep::Write => "write",
+            IoStep::SyncFile => "fsync file",
+            IoStep::Rename => "rename",
+            IoStep::SyncDir => "fsync directory",
+            IoStep::Remove => "remove leftover",
+        })
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// Another controller holds the data directory.
+    #[error("data directory {} is locked by another controller", .path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The record exists but fails a check: no authority is assumed (P6-F1).
+    #[error("authority record {} is invalid: {source}", .path.display())]
+    Corrupt {
+        /// The record file.
+        path: PathBuf,
+        /// The failed check.
+        source: DecodeError,
+    },
+    /// The current record is not the one the caller expected (compare-and-swap failed).
+    #[error("authority changed: expected epoch {}, found {}", show(*.expected), show(*.found))]
+    Conflict {
+        /// The epoch the caller expected.
+        expected: Option<Epoch>,
+        /// The epoch found.
+        found: Option<Epoch>,
+    },
+    /// The proposed record is not the current one's successor (epoch + 1, or 1 when empty).
+    #[error("epoch {proposed} does not follow {}", show(*.current))]
+    NotSuccessor {
+        /// The current epoch.
+        current: Option<Epoch>,
+        /// The proposed epoch.
+        proposed: Epoch,
+    },
+    /// The record does not encode.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// An I/O step failed. During a commit this is fatal for the handle (never retried).
+    #[error("{step} failed on {}: {source}", .path.display())]
+    Io {
+        /// The step.
+        step: IoStep,
+        /// The path it acted on.
+        path: PathBuf,
+        /// The OS error.
+        source: Arc<std::io::Error>,
+    },
+    /// An earlier commit failed; this handle refuses all use. Reopen the store to recover.
+    #[error("this authority store handle failed earlier ({0}); reopen the store to recover")]
+    Poisoned(String),
+}
+
+/// Maps an OS error at `step` on `path` into a [`StoreError::Io`].
+fn io_error(step: IoStep, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_owned();
+    move |e| StoreError::Io { step, path, source: Arc::new(e) }
+}
+
+fn show(epoch: Option<Epoch>) -> String {
+    epoch.map_or_else(|| "no record".to_owned(), |e| format!("epoch {e}"))
+}
+
+/// What opening a data directory found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The metadata directory did not exist and was created.
+    pub created_metadata: bool,
+    /// Temporary files left by a crashed commit, now removed.
+    pub removed_leftovers: Vec<PathBuf>,
+}
+
+/// The authority store of one data directory: `<data-dir>/metadata/authority.record`.
+///
+/// Holds an exclusive lock on the directory for its lifetime (released by the kernel if the
+/// process dies). A commit writes a temporary file, fsyncs it, renames it over the record and
+/// fsyncs the directory: the rename is the one atomic commit point (P6-A2).
+#[derive(Debug)]
+pub struct FileAuthorityStore<B: Backend = StdBackend> {
+    backend: B,
+    metadata: PathBuf,
+    record: PathBuf,
+    temp: PathBuf,
+    report: OpenReport,
+    poisoned: Option<String>,
+    slot: PromotionSlot,
+    _lock: B::Lock,
+}
+
+impl FileAuthorityStore {
+    /// Opens (creating if needed) the store of `data_dir`, locking it and removing crash leftovers.
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        FileAuthorityStore::open_with(StdBackend, data_dir)
+    }
+}
+
+impl<B: Backend> FileAuthorityStore<B> {
+    /// [`open`](FileAuthorityStore::open) over another I/O backend.
+    pub fn open_with(backend: B, data_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let data_dir = data_dir.as_ref();
+        let metadata = data_dir.join(METADATA_DIR);
+
+        let created_metadata =
+            backend.create_dir(&metadata).map_err(io_error(IoStep::CreateDir, &metadata))?;
+        if created_metadata {
+            backend.sync_dir(data_dir).map_err(io_error(IoStep::SyncDir, data_dir))?;
+        }
+        let lock_path = metadata.join(LOCK_FILE);
+        let lock = backend
+            .try_lock(&lock_path)
+            .map_err(io_error(IoStep::Lock, &lock_path))?
+            .ok_or_else(|| StoreError::Locked { path: lock_path.clone() })?;
+
+        let temp = metadata.join(TEMP_FILE);
+        let mut removed_leftovers = Vec::new();
+        if backend.remove(&temp).map_err(io_error(IoStep::Remove, &temp))? {
+            backend.sync_dir(&metadata).map_err(io_error(IoStep::SyncDir, &metadata))?;
+            removed_leftovers.push(temp.clone());
+        }
+        Ok(FileAuthorityStore {
+            backend,
+            record: metadata.join(RECORD_FILE),
+            metadata,
+            temp,
+            report: OpenReport { created_metadata, removed_leftovers },
+            poisoned: None,
+            slot: PromotionSlot::new(),
+            _lock: lock,
+        })
+    }
+
+    /// What opening found.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// `<data-dir>/metadata/authority.record`.
+    pub fn record_path(&self) -> &Path {
+        &self.record
+    }
+
+    /// The backend, for tests that inspect what it did.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    fn check_usable(&self) -> Result<(), StoreError> {
+        match &self.poisoned {
+            Some(cause) => Err(StoreError::Poisoned(cause.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// temp write → fsync → rename over the record → fsync directory. Stops at the first error.
+    fn write_durably(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut file = self.backend.create(&self.temp).map_err(io_error(IoStep::CreateTemp, &self.temp))?;
+        self.backend.write_all(&mut file, bytes).map_err(io_error(IoStep::Write, &self.temp))?;
+        self.backend.sync(&mut file).map_err(io_error(IoStep::SyncFile, &self.temp))?;
+        drop(file);
+        self.backend.rename(&self.temp, &self.record).map_err(io_error(IoStep::Rename, &self.record))?;
+        self.backend.sync_dir(&self.metadata).map_err(io_error(IoStep::SyncDir, &self.metadata))
+    }
+}
+
+impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
+    fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
+        self.check_usable()?;
+        load_from(&self.backend, &self.record)
+    }
+
+    fn commit(&mut self, expected: Option<Epoch>, record: &AuthorityRecord) -> Result<(), StoreError> {
+        check_commit(self.load()?.map(|r| r.epoch()), expected, record)?;
+        let bytes = codec::encode(record)?;
+        // An I/O error leaves the data's fate unknown: fatal for this handle, never retried (§5).
+        self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))
+    }
+
+    fn slot(&self) -> &PromotionSlot {
+        &self.slot
+    }
+}

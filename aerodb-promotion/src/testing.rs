@@ -1,0 +1,320 @@
+//! A conformance suite for any [`AuthorityStore`], and an in-memory store.
+//!
+//! Implement [`StoreHarness`] for your store and call [`Suite::run`] from a test: it checks
+//! compare-and-swap, successor epochs, durability across reopen, fail-closed corruption, crash
+//! leftovers and lock exclusivity (the last three where your harness supports them).
+//!
+//! ```
+//! use aerodb_promotion::testing::{MemoryHarness, Suite};
+//! let report = Suite::run(&mut MemoryHarness::default());
+//! assert!(report.passed.len() >= 6);
+//! ```
+
+use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
+
+use crate::codec;
+use crate::record::AuthorityRecord;
+use crate::recovery::recover;
+use crate::request::{PromotionPolicy, PromotionRequest};
+use crate::state::{Decision, PromotionSlot};
+use crate::store::{AuthorityStore, StoreError, check_commit};
+use crate::validator::{NodeView, OldPrimary, ValidationInputs};
+
+/// How the suite creates, restarts and tampers with your store.
+pub trait StoreHarness {
+    /// The store under test.
+    type Store: AuthorityStore;
+    /// A store for a new, empty authority.
+    fn fresh(&mut self) -> Self::Store;
+    /// Drops `store` and opens the same authority again, as after a restart.
+    fn reopen(&mut self, store: Self::Store) -> Self::Store;
+    /// Replaces the durable record's bytes behind the store's back; `false` if unsupported.
+    fn overwrite_record(&mut self, store: &mut Self::Store, bytes: &[u8]) -> bool;
+    /// Leaves what a commit killed after writing its temporary file leaves; `false` if unsupported.
+    fn leave_crash_leftovers(&mut self, store: &mut Self::Store) -> bool;
+    /// Opens a second handle on `store`'s authority while it is open; `None` if the store
+    /// does not lock (then the case is skipped).
+    fn open_second(&mut self, store: &Self::Store) -> Option<Result<Self::Store, StoreError>>;
+}
+
+/// Which cases ran and which were skipped because the harness does not support them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SuiteReport {
+    /// Cases that passed.
+    pub passed: Vec<&'static str>,
+    /// Cases the harness does not support.
+    pub skipped: Vec<&'static str>,
+}
+
+/// One suite case: `false` when the harness does not support it.
+type Case<H> = fn(&mut H) -> bool;
+
+/// The store conformance suite.
+#[derive(Debug)]
+pub struct Suite;
+
+fn node(name: &str) -> NodeId {
+    NodeId::new(name).unwrap_or_else(|e| panic!("suite node id {name:?}: {e}"))
+}
+
+/// Inputs under which promoting `candidate` over `record`'s authority is safe: the old primary
+/// is confirmed stopped and every acknowledged write, through `lsn` of the current epoch, is on
+/// the candidate, which is an active replica on a commit boundary.
+pub fn caught_up_inputs(record: &AuthorityRecord, candidate: NodeId, lsn: u64) -> ValidationInputs {
+    let history: EpochHistory = record.epoch_history().clone();
+    let position = WalPosition::new(record.epoch(), Lsn(lsn));
+    ValidationInputs {
+        authority: Some(record.view()),
+        nodes: vec![NodeView {
+            id: candidate,
+            replication: ReplicationState::ReplicaActive,
+            position,
+            history: Some(history),
+            mvcc: Some(MvccBoundary::at_rest(Lsn(lsn))),
+        }],
+        old_primary: OldPrimary::ConfirmedStopped,
+        acknowledged: Some(position),
+    }
+}
+
+/// Drives one approved promotion of `candidate` through the typestate API into `store`.
+fn promote<St: AuthorityStore>(store: &mut St, candidate: &str, lsn: u64) -> AuthorityRecord {
+    let current = match store.load() {
+        Ok(Some(record)) => record,
+        other => panic!("promote: expected a record, got {other:?}"),
+    };
+    let inputs = caught_up_inputs(&current, node(candidate), lsn);
+    let request = PromotionRequest::builder(candidate).build().unwrap_or_else(|e| panic!("{e}"));
+    let steady = recover(store).unwrap_or_else(|e| panic!("recover: {e}")).steady;
+    let validating = steady
+        .request(request)
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap_or_else(|e| panic!("screening: {e}"));
+    let Decision::Approved(approved) = validating.decide(&inputs) else {
+        panic!("suite inputs must approve")
+    };
+    let succeeded = approved.begin_transition().commit(store).unwrap_or_else(|e| panic!("commit: {e}"));
+    let (_steady, committed) = succeeded.complete();
+    committed.record().clone()
+}
+
+impl Suite {
+    /// Runs every case against stores from `harness`; panics naming the first violated guarantee.
+    pub fn run<H: StoreHarness>(harness: &mut H) -> SuiteReport {
+        let mut report = SuiteReport::default();
+        let cases: [(&'static str, Case<H>); 9] = [
+            ("empty_store_has_no_authority", Self::empty_store_has_no_authority),
+            ("bootstrap_writes_epoch_one_once", Self::bootstrap_writes_epoch_one_once),
+            ("commit_is_compare_and_swap", Self::commit_is_compare_and_swap),
+            ("commit_requires_the_successor_epoch", Self::commit_requires_the_successor_epoch),
+            ("promotions_survive_reopen", Self::promotions_survive_reopen),
+            ("corruption_fails_closed", Self::corruption_fails_closed),
+            ("commit_over_corruption_fails_closed", Self::commit_over_corruption_fails_closed),
+            ("crash_leftovers_are_ignored_and_cleaned", Self::crash_leftovers_are_ignored_and_cleaned),
+            ("second_handle_is_locked_out", Self::second_handle_is_locked_out),
+        ];
+        for (name, case) in cases {
+            if case(harness) { report.passed.push(name) } else { report.skipped.push(name) }
+        }
+        report
+    }
+
+    fn empty_store_has_no_authority<H: StoreHarness>(h: &mut H) -> bool {
+        let store = h.fresh();
+        assert!(matches!(store.load(), Ok(None)), "a fresh store must hold no authority");
+        true
+    }
+
+    fn bootstrap_writes_epoch_one_once<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let record = store.bootstrap(node("primary-a")).expect("bootstrap of an empty store");
+        assert_eq!(record.epoch(), aerodb_core::Epoch::INITIAL);
+        assert_eq!(store.load().expect("load").as_ref(), Some(&record));
+        let again = store.bootstrap(node("primary-b"));
+        assert!(
+            matches!(again, Err(StoreError::Conflict { .. })),
+            "second bootstrap must be refused: {again:?}"
+        );
+        assert_eq!(
+            store.load().expect("load").as_ref(),
+            Some(&record),
+            "a refused bootstrap changes nothing"
+        );
+        true
+    }
+
+    fn commit_is_compare_and_swap<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let first = store.bootstrap(node("primary-a")).expect("bootstrap");
+        let second = promote(&mut store, "replica-b", 10);
+        let stale = second.clone();
+        let result = store.commit(Some(first.epoch()), &stale);
+        assert!(
+            matches!(result, Err(StoreError::Conflict { .. })),
+            "stale expected epoch must conflict: {result:?}"
+        );
+        let none = store.commit(None, &AuthorityRecord::bootstrap(node("primary-z")));
+        assert!(
+            matches!(none, Err(StoreError::Conflict { .. })),
+            "expected 'no record' must conflict: {none:?}"
+        );
+        assert_eq!(store.load().expect("load"), Some(second), "conflicts change nothing");
+        true
+    }
+
+    fn commit_requires_the_successor_epoch<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let first = store.bootstrap(node("primary-a")).expect("bootstrap");
+        let result = store.commit(Some(first.epoch()), &first);
+        assert!(
+            matches!(result, Err(StoreError::NotSuccessor { .. })),
+            "same epoch must be refused: {result:?}"
+        );
+        let result = store.commit(None, &first);
+        assert!(matches!(result, Err(StoreError::Conflict { .. })), "{result:?}");
+        true
+    }
+
+    fn promotions_survive_reopen<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        store.bootstrap(node("primary-a")).expect("bootstrap");
+        promote(&mut store, "replica-b", 10);
+        let last = promote(&mut store, "primary-a", 25);
+        assert_eq!(last.epoch(), aerodb_core::Epoch(3));
+        let store = h.reopen(store);
+        let recovered = recover(&store).expect("recover after reopen");
+        assert_eq!(recovered.authority.as_ref(), Some(&last), "reopen must find the last committed record");
+        let again = recover(&store).expect("recover twice");
+        assert_eq!(again.authority, recovered.authority, "recovery is deterministic (P6-D2)");
+        true
+    }
+
+    fn corruption_fails_closed<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let record = store.bootstrap(node("primary-a")).expect("bootstrap");
+        let good = codec::encode(&record).expect("encode");
+        let mut flipped = good.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0x01;
+        for bytes in [&flipped[..], &good[..good.len() - 1], &[][..], b"not a record"] {
+            if !h.overwrite_record(&mut store, bytes) {
+                return false;
+            }
+            let loaded = store.load();
+            assert!(
+                matches!(loaded, Err(StoreError::Corrupt { .. })),
+                "corrupt bytes must not load: {loaded:?}"
+            );
+            assert!(recover(&store).is_err(), "recovery must refuse a corrupt record");
+        }
+        true
+    }
+
+    fn commit_over_corruption_fails_closed<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let record = store.bootstrap(node("primary-a")).expect("bootstrap");
+        if !h.overwrite_record(&mut store, b"garbage") {
+            return false;
+        }
+        let successor = AuthorityRecord::bootstrap(node("primary-b"));
+        for expected in [None, Some(record.epoch())] {
+            let result = store.commit(expected, &successor);
+            assert!(matches!(result, Err(StoreError::Corrupt { .. })), "commit over corruption: {result:?}");
+        }
+        true
+    }
+
+    fn crash_leftovers_are_ignored_and_cleaned<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let record = store.bootstrap(node("primary-a")).expect("bootstrap");
+        if !h.leave_crash_leftovers(&mut store) {
+            return false;
+        }
+        let mut store = h.reopen(store);
+        assert_eq!(store.load().expect("load after leftovers"), Some(record.clone()), "leftovers never win");
+        let next = promote(&mut store, "replica-b", 5);
+        assert_eq!(next.epoch(), aerodb_core::Epoch(record.epoch().0 + 1));
+        true
+    }
+
+    fn second_handle_is_locked_out<H: StoreHarness>(h: &mut H) -> bool {
+        let store = h.fresh();
+        match h.open_second(&store) {
+            None => false,
+            Some(Ok(_)) => panic!("a second handle must be refused while the first is open"),
+            Some(Err(StoreError::Locked { .. })) => {
+                let _reopened = h.reopen(store);
+                true
+            }
+            Some(Err(other)) => panic!("a second handle must fail with Locked, got {other}"),
+        }
+    }
+}
+
+/// An authority store in memory: the same framing and checks as on disk, no durability.
+/// For tests and benchmarks of the promotion flow.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    bytes: Option<Vec<u8>>,
+    slot: PromotionSlot,
+}
+
+impl MemoryStore {
+    /// The stored frame, if any.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.bytes.as_deref()
+    }
+}
+
+impl AuthorityStore for MemoryStore {
+    fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
+        self.bytes
+            .as_deref()
+            .map(codec::decode)
+            .transpose()
+            .map_err(|source| StoreError::Corrupt { path: "<memory>".into(), source })
+    }
+
+    fn commit(
+        &mut self,
+        expected: Option<aerodb_core::Epoch>,
+        record: &AuthorityRecord,
+    ) -> Result<(), StoreError> {
+        check_commit(self.load()?.map(|r| r.epoch()), expected, record)?;
+        self.bytes = Some(codec::encode(record)?);
+        Ok(())
+    }
+
+    fn slot(&self) -> &PromotionSlot {
+        &self.slot
+    }
+}
+
+/// Runs the suite on [`MemoryStore`]: no leftovers, no lock.
+#[derive(Debug, Default)]
+pub struct MemoryHarness;
+
+impl StoreHarness for MemoryHarness {
+    type Store = MemoryStore;
+
+    fn fresh(&mut self) -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn reopen(&mut self, store: MemoryStore) -> MemoryStore {
+        MemoryStore { bytes: store.bytes, slot: PromotionSlot::new() }
+    }
+
+    fn overwrite_record(&mut self, store: &mut MemoryStore, bytes: &[u8]) -> bool {
+        store.bytes = Some(bytes.to_vec());
+        true
+    }
+
+    fn leave_crash_leftovers(&mut self, _store: &mut MemoryStore) -> bool {
+        false
+    }
+
+    fn open_second(&mut self, _store: &MemoryStore) -> Option<Result<MemoryStore, StoreError>> {
+        None
+    }
+}

@@ -1,0 +1,164 @@
+//! The authority transition (stages 6.4 and 6.5): one durable commit, then role rebinding.
+
+use aerodb_core::{Epoch, GateError, ReplicationState, RoleChangeError, WriteAuthority};
+
+use crate::record::{AuthorityRecord, RecordError, RequestSummary};
+use crate::recovery::{Recovered, recover};
+use crate::state::data::Claimed;
+use crate::state::{Committed, Promotion, PromotionState, PromotionSucceeded, Transition};
+use crate::store::{AuthorityStore, StoreError};
+use crate::validator::Approval;
+
+/// Why the authority switch did not happen (or may not have).
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The durable authority is no longer the one validated against: nothing was written (P6-A1).
+    #[error("authority changed since validation: validated epoch {expected}, found {}", found.map_or_else(|| "no record".to_owned(), |e| format!("epoch {e}")))]
+    Conflict {
+        /// The epoch validated against.
+        expected: Epoch,
+        /// The epoch found.
+        found: Option<Epoch>,
+    },
+    /// The durable record at the validated epoch differs from the validated authority view.
+    #[error("the durable authority at epoch {epoch} is not the authority that was validated")]
+    StaleAuthority {
+        /// The epoch.
+        epoch: Epoch,
+    },
+    /// The successor record breaks a record rule.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The store failed; whether the new record is durable is decided only by what is on disk.
+    #[error("authority store failed during the commit: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for CommitError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { expected: Some(expected), found } => {
+                CommitError::Conflict { expected, found }
+            }
+            other => CommitError::Store(other),
+        }
+    }
+}
+
+/// A commit that did not complete. Its only use is [`recover`](Self::recover): the outcome is
+/// whatever the durable record says, old or new, never a guess (§2, P6-F2).
+#[derive(Debug, thiserror::Error)]
+#[error("promotion of {} to epoch {} did not complete: {error}", approval.plan().primary, approval.plan().new_epoch)]
+pub struct CommitFailure {
+    error: CommitError,
+    approval: Approval,
+    _held: Claimed<()>,
+}
+
+/// What recovery after a failed commit found on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The new record is durable: the promotion took effect.
+    Applied,
+    /// The old authority stands: the promotion did not take effect.
+    NotApplied,
+}
+
+impl CommitFailure {
+    /// Why the commit did not complete.
+    pub fn error(&self) -> &CommitError {
+        &self.error
+    }
+
+    /// The approval that was being applied.
+    pub fn approval(&self) -> &Approval {
+        &self.approval
+    }
+
+    /// Reads the durable authority from `store` (a fresh handle after an I/O failure) and says
+    /// whether this promotion took effect. Frees the promotion slot.
+    pub fn recover<St: AuthorityStore + ?Sized>(
+        self,
+        store: &St,
+    ) -> Result<(Recovered, Resolution), StoreError> {
+        let recovered = recover(store)?;
+        let plan = self.approval.plan();
+        let applied = recovered.authority.as_ref().is_some_and(|r| {
+            r.epoch() == plan.new_epoch && r.primary() == plan.primary && r.start() == plan.start
+        });
+        Ok((recovered, if applied { Resolution::Applied } else { Resolution::NotApplied }))
+    }
+}
+
+/// Why role rebinding after a durable promotion was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RebindError {
+    /// Phase 5 refuses the role change.
+    #[error(transparent)]
+    Role(#[from] RoleChangeError),
+    /// The candidate's write gate refuses the new epoch.
+    #[error(transparent)]
+    Gate(#[from] GateError),
+}
+
+/// The record that succeeds the durable one, if it is still exactly the authority validated against.
+fn successor<St: AuthorityStore + ?Sized>(
+    store: &St,
+    approval: &Approval,
+) -> Result<AuthorityRecord, CommitError> {
+    let plan = approval.plan();
+    let current = store.load()?;
+    let found = current.as_ref().map(AuthorityRecord::epoch);
+    let Some(current) = current.filter(|c| c.epoch() == plan.basis_epoch) else {
+        return Err(CommitError::Conflict { expected: plan.basis_epoch, found });
+    };
+    let validated = current.primary() == plan.previous_primary
+        && current.epoch_history().extended(plan.new_epoch, plan.start.lsn).as_ref() == Ok(&plan.history);
+    if !validated {
+        return Err(CommitError::StaleAuthority { epoch: current.epoch() });
+    }
+    let summary = RequestSummary::of(approval.request(), approval.request().force());
+    Ok(current.succeeded_by(plan, summary)?)
+}
+
+impl<S: PromotionState> Promotion<S> {
+    /// `AuthorityTransitioning → PromotionSucceeded`: writes the successor record (epoch + 1,
+    /// history extended) with compare-and-swap on the validated epoch — the one atomic commit
+    /// point (P6-A2). If the authority changed since validation nothing is written (P6-A1);
+    /// on any failure the state is consumed and only recovery from disk remains (P6-F2).
+    pub fn commit<St: AuthorityStore + ?Sized>(
+        self,
+        store: &mut St,
+    ) -> Result<Promotion<PromotionSucceeded>, Box<CommitFailure>>
+    where
+        S: Transition<PromotionSucceeded, Source = Claimed<Approval>>,
+    {
+        let (slot, Claimed { _claim, value: approval }) = <Self>::into_source::<PromotionSucceeded>(self);
+        let committed = successor(store, &approval).and_then(|record| {
+            store.commit(Some(approval.plan().basis_epoch), &record)?;
+            Ok(record)
+        });
+        match committed {
+            Ok(record) => {
+                Ok(Promotion::assemble(slot, Claimed { _claim, value: Committed { approval, record } }))
+            }
+            Err(error) => {
+                Err(Box::new(CommitFailure { error, approval, _held: Claimed { _claim, value: () } }))
+            }
+        }
+    }
+}
+
+impl Promotion<PromotionSucceeded> {
+    /// Stage 6.5: the candidate becomes `PrimaryActive` through Phase 5's promotion-only change,
+    /// and its write gate takes the new epoch. Returns the candidate's new role.
+    pub fn rebind(
+        &self,
+        candidate: ReplicationState,
+        gate: &WriteAuthority,
+    ) -> Result<ReplicationState, RebindError> {
+        let role = candidate.promote()?;
+        gate.assume_primary(self.committed().record().epoch())?;
+        Ok(role)
+    }
+}

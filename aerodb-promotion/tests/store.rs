@@ -1,0 +1,137 @@
+//! The file store: conformance suite, lock exclusivity across processes, crash leftovers.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use aerodb_promotion::testing::{MemoryHarness, StoreHarness, Suite};
+use aerodb_promotion::*;
+use common::*;
+
+/// Runs the public conformance suite against `FileAuthorityStore` on real directories.
+#[derive(Default)]
+struct FileHarness {
+    dirs: Vec<TempDir>,
+}
+
+fn data_dir(store: &FileAuthorityStore) -> PathBuf {
+    store.record_path().parent().and_then(Path::parent).unwrap().to_owned()
+}
+
+impl StoreHarness for FileHarness {
+    type Store = FileAuthorityStore;
+
+    fn fresh(&mut self) -> FileAuthorityStore {
+        let dir = TempDir::new("suite");
+        let store = FileAuthorityStore::open(dir.path()).unwrap();
+        self.dirs.push(dir);
+        store
+    }
+
+    fn reopen(&mut self, store: FileAuthorityStore) -> FileAuthorityStore {
+        let dir = data_dir(&store);
+        drop(store);
+        FileAuthorityStore::open(dir).unwrap()
+    }
+
+    fn overwrite_record(&mut self, store: &mut FileAuthorityStore, bytes: &[u8]) -> bool {
+        std::fs::write(store.record_path(), bytes).unwrap();
+        true
+    }
+
+    fn leave_crash_leftovers(&mut self, store: &mut FileAuthorityStore) -> bool {
+        let temp = store.record_path().with_file_name("authority.record.tmp");
+        std::fs::write(temp, b"AERODBAR\x01\x00half-written").unwrap();
+        true
+    }
+
+    fn open_second(&mut self, store: &FileAuthorityStore) -> Option<Result<FileAuthorityStore, StoreError>> {
+        Some(FileAuthorityStore::open(data_dir(store)))
+    }
+}
+
+#[test]
+fn the_file_store_passes_the_conformance_suite() {
+    let report = Suite::run(&mut FileHarness::default());
+    assert!(report.skipped.is_empty(), "file store must support every case: skipped {:?}", report.skipped);
+    assert_eq!(report.passed.len(), 9);
+}
+
+#[test]
+fn the_memory_store_passes_what_it_supports() {
+    let report = Suite::run(&mut MemoryHarness);
+    assert_eq!(report.skipped, ["crash_leftovers_are_ignored_and_cleaned", "second_handle_is_locked_out"]);
+}
+
+#[test]
+fn the_record_lives_at_the_documented_path() {
+    let dir = TempDir::new("path");
+    let mut store = FileAuthorityStore::open(dir.path()).unwrap();
+    assert!(store.open_report().created_metadata);
+    store.bootstrap(id("primary-0")).unwrap();
+    let path = dir.path().join("metadata").join("authority.record");
+    assert_eq!(store.record_path(), path);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(codec::decode(&bytes).unwrap(), store.load().unwrap().unwrap());
+    drop(store);
+    let again = FileAuthorityStore::open(dir.path()).unwrap();
+    assert!(!again.open_report().created_metadata);
+}
+
+#[test]
+fn crash_leftovers_are_reported_and_removed() {
+    let dir = TempDir::new("leftovers");
+    let mut store = FileAuthorityStore::open(dir.path()).unwrap();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let temp = dir.path().join("metadata/authority.record.tmp");
+    std::fs::write(&temp, b"partial").unwrap();
+    drop(store);
+    let store = FileAuthorityStore::open(dir.path()).unwrap();
+    assert_eq!(store.open_report().removed_leftovers, vec![temp.clone()]);
+    assert!(!temp.exists());
+    assert_eq!(store.load().unwrap(), Some(record));
+}
+
+#[test]
+fn a_second_controller_is_locked_out_with_a_clear_error() {
+    let dir = TempDir::new("lock");
+    let _first = FileAuthorityStore::open(dir.path()).unwrap();
+    let err = FileAuthorityStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }));
+    assert!(err.to_string().contains("is locked by another controller"), "{err}");
+}
+
+const CHILD_DIR: &str = "AERODB_LOCK_CHILD_DIR";
+
+/// Child half of the kill test: holds the lock until killed. A no-op in a normal run.
+#[test]
+fn child_holds_lock() {
+    let Some(dir) = std::env::var_os(CHILD_DIR) else { return };
+    let _store = FileAuthorityStore::open(dir).unwrap();
+    println!("locked");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line); // blocks until the parent kills us
+}
+
+#[test]
+fn a_killed_controller_leaves_no_lock_behind() {
+    let dir = TempDir::new("killed");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_holds_lock", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DIR, dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let holding = stdout.lines().map_while(Result::ok).any(|line| line.contains("locked"));
+    assert!(holding, "child never reported holding the lock");
+    assert!(matches!(FileAuthorityStore::open(dir.path()), Err(StoreError::Locked { .. })));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = FileAuthorityStore::open(dir.path()).expect("the kernel released the dead child's lock");
+    assert_eq!(store.load().unwrap(), None);
+}

@@ -1,0 +1,285 @@
+//! Authority transition (stage 6.4), recovery, and replication rebinding (stage 6.5).
+
+mod common;
+
+use std::cell::Cell;
+use std::io;
+use std::path::Path;
+
+use aerodb_core::*;
+use aerodb_promotion::io::{Backend, StdBackend};
+use aerodb_promotion::testing::caught_up_inputs;
+use aerodb_promotion::*;
+use common::*;
+
+/// Inputs approving `candidate` over `record`, everyone caught up at `lsn`, old primary as given.
+fn inputs_over(
+    record: &AuthorityRecord,
+    candidate: &str,
+    lsn: u64,
+    old_primary: OldPrimary,
+) -> ValidationInputs {
+    ValidationInputs { old_primary, ..caught_up_inputs(record, id(candidate), lsn) }
+}
+
+fn approved<St: AuthorityStore>(
+    store: &St,
+    candidate: &str,
+    inputs: &ValidationInputs,
+) -> Promotion<AuthorityTransitioning> {
+    let steady = recover(store).unwrap().steady;
+    let validating =
+        steady.request(request(candidate)).begin_validation(PromotionPolicy::Enabled, inputs).unwrap();
+    match validating.decide(inputs) {
+        Decision::Approved(approved) => approved.begin_transition(),
+        Decision::Denied(denied) => panic!("expected approval: {}", denied.denial().reason()),
+    }
+}
+
+#[test]
+fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
+    let dir = TempDir::new("success");
+    let mut store = FileAuthorityStore::open(dir.path()).unwrap();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = inputs_over(&first, "replica-1", 300, OldPrimary::Fenced);
+
+    let old_gate = WriteAuthority::new(GateRole::Primary, first.epoch()).unwrap();
+    let new_gate = WriteAuthority::new(GateRole::Replica, first.epoch()).unwrap();
+    let follower = WriteAuthority::new(GateRole::Replica, first.epoch()).unwrap();
+    let never_both = || !(old_gate.admit_write().is_ok() && new_gate.admit_write().is_ok());
+    assert!(never_both());
+
+    // The operator fences the old primary before promoting (OldPrimary::Fenced).
+    old_gate.observe_epoch(Epoch(2));
+    assert!(never_both());
+
+    let transitioning = approved(&store, "replica-1", &inputs);
+    assert!(never_both());
+    let succeeded = transitioning.commit(&mut store).unwrap();
+    assert!(never_both());
+    let record = succeeded.committed().record().clone();
+    assert_eq!(record.epoch(), Epoch(2));
+    assert_eq!(record.primary(), id("replica-1"));
+    assert_eq!(record.previous_primary(), Some(id("primary-0")));
+    assert_eq!(record.start(), WalPosition::new(Epoch(1), Lsn(300)));
+    assert_eq!(
+        record.history(),
+        [PastAuthority { epoch: Epoch(1), primary: id("primary-0"), start: first.start() }]
+    );
+    assert_eq!(record.request().unwrap().candidate, id("replica-1"));
+    assert!(!record.request().unwrap().forced);
+
+    let role = succeeded.rebind(ReplicationState::ReplicaActive, &new_gate).unwrap();
+    assert_eq!(role, ReplicationState::PrimaryActive);
+    assert_eq!(new_gate.admit_write(), Ok(Epoch(2)));
+    assert!(never_both());
+    assert!(matches!(old_gate.admit_write(), Err(WriteRefused::Fenced { .. })));
+
+    // A replica that follows the new epoch refuses WAL from the deposed primary.
+    follower.admit_wal(Epoch(2)).unwrap();
+    assert_eq!(follower.admit_wal(Epoch(1)), Err(WalRefused::StaleEpoch { sender: Epoch(1), own: Epoch(2) }));
+
+    let (steady, committed) = succeeded.complete();
+    assert_eq!(steady.kind(), StateKind::Steady);
+    assert_eq!(committed.record(), &record);
+    assert!(!store.slot().is_busy());
+    assert_eq!(store.load().unwrap(), Some(record));
+}
+
+#[test]
+fn rebinding_refuses_a_candidate_that_is_not_a_replica() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    let succeeded = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap();
+    let gate = WriteAuthority::new(GateRole::Replica, Epoch(1)).unwrap();
+    let halted = ReplicationState::ReplicationHalted { reason: HaltReason::WalGap };
+    assert!(matches!(succeeded.rebind(halted, &gate), Err(RebindError::Role(_))));
+    assert!(gate.admit_write().is_err(), "a refused rebind leaves the gate untouched");
+}
+
+#[test]
+fn a_forced_promotion_is_recorded_durably() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::Unknown);
+    let validating = recover(&store)
+        .unwrap()
+        .steady
+        .request(forced("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap();
+    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("force approves") };
+    assert!(approved.approval().plan().force_asserted);
+    let succeeded = approved.begin_transition().commit(&mut store).unwrap();
+    let summary = succeeded.committed().record().request().unwrap().clone();
+    assert!(summary.forced);
+    assert_eq!(summary.reason.as_deref(), Some("operator confirmed host power-off"));
+}
+
+#[test]
+fn the_authority_changing_after_validation_fails_closed() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    let slot = PromotionSlot::new();
+    let validating = Promotion::new(&slot)
+        .request(request("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap();
+    let Decision::Approved(stale) = validating.decide(&inputs) else { panic!() };
+
+    // Meanwhile another promotion commits epoch 2.
+    let other = inputs_over(&first, "replica-2", 10, OldPrimary::ConfirmedStopped);
+    let (_, winner) = approved(&store, "replica-2", &other).commit(&mut store).unwrap().complete();
+
+    let failure = stale.begin_transition().commit(&mut store).unwrap_err();
+    assert!(matches!(failure.error(), CommitError::Conflict { expected: Epoch(1), found: Some(Epoch(2)) }));
+    assert!(slot.is_busy(), "the failed attempt holds its slot until recovered");
+    let (recovered, resolution) = failure.recover(&store).unwrap();
+    assert_eq!(resolution, Resolution::NotApplied);
+    assert_eq!(recovered.authority.as_ref(), Some(winner.record()));
+    assert!(!slot.is_busy());
+}
+
+#[test]
+fn a_validated_view_that_differs_from_the_durable_record_fails_closed() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let mut inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    inputs.authority =
+        Some(AuthorityView { primary: id("someone-else"), history: first.epoch_history().clone() });
+    let failure = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap_err();
+    assert!(matches!(failure.error(), CommitError::StaleAuthority { epoch: Epoch(1) }));
+    assert_eq!(store.load().unwrap(), Some(first));
+}
+
+#[test]
+fn promotion_without_any_authority_is_denied() {
+    let dir = TempDir::new("unbootstrapped");
+    let store = FileAuthorityStore::open(dir.path()).unwrap();
+    let recovered = recover(&store).unwrap();
+    assert_eq!(recovered.authority, None);
+    let position = WalPosition::new(Epoch(1), Lsn(5));
+    let inputs = ValidationInputs {
+        authority: recovered.authority.as_ref().map(AuthorityRecord::view),
+        nodes: vec![replica("replica-1", position, EpochHistory::initial(Epoch(1)))],
+        old_primary: OldPrimary::ConfirmedStopped,
+        acknowledged: Some(position),
+    };
+    let validating = recovered
+        .steady
+        .request(request("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap();
+    let Decision::Denied(denied) = validating.decide(&inputs) else { panic!("no authority must deny") };
+    assert_eq!(denied.denial().reason(), DenialReason::NoAuthority);
+    assert_eq!(denied.denial().reason().invariant(), Invariant::P6F1);
+    assert_eq!(store.load().unwrap(), None, "a denial writes nothing");
+}
+
+#[test]
+fn recovery_is_deterministic_and_records_are_byte_identical_for_identical_inputs() {
+    let run = |tag: &str| {
+        let dir = TempDir::new(tag);
+        let mut store = FileAuthorityStore::open(dir.path()).unwrap();
+        let first = store.bootstrap(id("primary-0")).unwrap();
+        let inputs = inputs_over(&first, "replica-1", 77, OldPrimary::ConfirmedStopped);
+        let _ = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete();
+        let a = recover(&store).unwrap().authority;
+        drop(store);
+        let store = FileAuthorityStore::open(dir.path()).unwrap();
+        let b = recover(&store).unwrap().authority;
+        assert_eq!(a, b, "recovery after reopen reconstructs the same authority (P6-D2)");
+        std::fs::read(store.record_path()).unwrap()
+    };
+    assert_eq!(run("determinism-a"), run("determinism-b"));
+}
+
+/// The real backend with one injected EIO: on the file fsync, or on the commit's directory fsync.
+struct FailOnce {
+    fsync_file: bool,
+    calls: Cell<usize>,
+}
+
+impl FailOnce {
+    fn tick(&self, wanted: bool) -> io::Result<()> {
+        self.calls.set(self.calls.get() + 1);
+        if wanted { Err(io::Error::other("injected EIO")) } else { Ok(()) }
+    }
+}
+
+impl Backend for FailOnce {
+    type File = std::fs::File;
+    type Lock = std::fs::File;
+    fn create_dir(&self, path: &Path) -> io::Result<bool> {
+        StdBackend.create_dir(path)
+    }
+    fn try_lock(&self, path: &Path) -> io::Result<Option<std::fs::File>> {
+        StdBackend.try_lock(path)
+    }
+    fn read(&self, path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        StdBackend.read(path, limit)
+    }
+    fn create(&self, path: &Path) -> io::Result<std::fs::File> {
+        StdBackend.create(path)
+    }
+    fn write_all(&self, file: &mut std::fs::File, bytes: &[u8]) -> io::Result<()> {
+        StdBackend.write_all(file, bytes)
+    }
+    fn sync(&self, file: &mut std::fs::File) -> io::Result<()> {
+        self.tick(self.fsync_file)?;
+        StdBackend.sync(file)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        StdBackend.rename(from, to)
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        // Only the commit's directory fsync fails: opening succeeded before any sync of a file.
+        let commit_phase = self.calls.get() > 0;
+        if commit_phase {
+            self.tick(!self.fsync_file)?;
+        }
+        StdBackend.sync_dir(path)
+    }
+    fn remove(&self, path: &Path) -> io::Result<bool> {
+        StdBackend.remove(path)
+    }
+}
+
+fn commit_with_fault(fsync_file: bool) -> (Resolution, Option<AuthorityRecord>, OpenReport) {
+    let dir = TempDir::new(if fsync_file { "fault-file" } else { "fault-dir" });
+    let first = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
+    let mut store =
+        FileAuthorityStore::open_with(FailOnce { fsync_file, calls: Cell::new(0) }, dir.path()).unwrap();
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    let failure = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap_err();
+    let CommitError::Store(StoreError::Io { step, .. }) = failure.error() else {
+        panic!("{}", failure.error())
+    };
+    assert_eq!(*step, if fsync_file { IoStep::SyncFile } else { IoStep::SyncDir });
+    assert!(matches!(store.load(), Err(StoreError::Poisoned(_))), "an fsync error is fatal for the handle");
+    assert!(matches!(store.bootstrap(id("x")), Err(StoreError::Poisoned(_))), "and never retried");
+    drop(store);
+    let fresh = FileAuthorityStore::open(dir.path()).unwrap();
+    let report = fresh.open_report().clone();
+    let (recovered, resolution) = failure.recover(&fresh).unwrap();
+    (resolution, recovered.authority, report)
+}
+
+#[test]
+fn a_failed_file_fsync_aborts_before_the_switch_and_recovery_finds_the_old_authority() {
+    let (resolution, authority, report) = commit_with_fault(true);
+    assert_eq!(resolution, Resolution::NotApplied);
+    assert_eq!(authority.unwrap().epoch(), Epoch(1));
+    assert_eq!(report.removed_leftovers.len(), 1, "the unsynced temporary file is a crash leftover");
+}
+
+#[test]
+fn a_failed_directory_fsync_is_fatal_and_recovery_reports_what_the_disk_says() {
+    let (resolution, authority, report) = commit_with_fault(false);
+    // The rename reached the file system, so this machine's disk shows the new record.
+    assert_eq!(resolution, Resolution::Applied);
+    assert_eq!(authority.unwrap().epoch(), Epoch(2));
+    assert!(report.removed_leftovers.is_empty());
+}

@@ -1,0 +1,81 @@
+//! Prints the authority record of a data directory, read-only.
+//!
+//! ```sh
+//! cargo run --example inspect -- DATA_DIR [--json]
+//! ```
+//! Exit 0 with the record; 3 with "no authority record"; 1 naming the failed check for any
+//! invalid record; 2 for bad usage.
+
+use std::process::ExitCode;
+
+use aerodb::promotion::{AuthorityRecord, StoreError, read_record};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let dirs: Vec<&String> = args.iter().filter(|a| *a != "--json").collect();
+    let [dir] = dirs.as_slice() else {
+        eprintln!("usage: inspect DATA_DIR [--json]");
+        return ExitCode::from(2);
+    };
+    match read_record(dir) {
+        Ok(Some(record)) => {
+            if json {
+                println!("{}", as_json(&record));
+            } else {
+                print!("{}", as_text(&record));
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!("no authority record in {dir}/metadata/authority.record");
+            ExitCode::from(3)
+        }
+        Err(error @ StoreError::Corrupt { .. }) => {
+            eprintln!("invalid authority record: {error}");
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            eprintln!("cannot read authority record: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn as_text(record: &AuthorityRecord) -> String {
+    let request = record.request();
+    let mut out = format!(
+        "epoch:            {}\nprimary:          {}\nprevious primary: {}\nstart position:   {}\nforced:           {}\nreason:           {}\nhistory:\n",
+        record.epoch(),
+        record.primary(),
+        record.previous_primary().map_or_else(|| "none".to_owned(), |p| p.to_string()),
+        record.start(),
+        request.is_some_and(|r| r.forced),
+        request.and_then(|r| r.reason.as_deref()).unwrap_or("none"),
+    );
+    if record.history().is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for past in record.history() {
+        out.push_str(&format!("  epoch {} primary {} from {}\n", past.epoch, past.primary, past.start));
+    }
+    out
+}
+
+fn as_json(record: &AuthorityRecord) -> serde_json::Value {
+    let request = record.request();
+    serde_json::json!({
+        "epoch": record.epoch().0,
+        "primary": record.primary().to_string(),
+        "previous_primary": record.previous_primary().map(|p| p.to_string()),
+        "start": { "epoch": record.start().epoch.0, "lsn": record.start().lsn.0 },
+        "forced": request.is_some_and(|r| r.forced),
+        "reason": request.and_then(|r| r.reason.clone()),
+        "request_id": request.and_then(|r| r.request_id.clone()),
+        "history": record.history().iter().map(|p| serde_json::json!({
+            "epoch": p.epoch.0,
+            "primary": p.primary.to_string(),
+            "start": { "epoch": p.start.epoch.0, "lsn": p.start.lsn.0 },
+        })).collect::<Vec<_>>(),
+    })
+}
