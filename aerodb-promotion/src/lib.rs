@@ -38,8 +38,10 @@
 //! ```
 
 pub mod codec;
+pub mod explain;
 pub mod invariant;
 pub mod io;
+pub mod observe;
 pub mod record;
 pub mod recovery;
 pub mod request;
@@ -50,7 +52,9 @@ pub mod transition;
 pub mod validator;
 
 pub use codec::{DecodeError, EncodeError};
+pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation, RequestParameters};
 pub use invariant::Invariant;
+pub use observe::{MetricsSnapshot, PromotionMetrics};
 pub use record::{AuthorityRecord, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use recovery::{Recovered, recover};
 pub use request::{PromotionPolicy, PromotionRequest, PromotionRequestBuilder, Rejection, RequestError};

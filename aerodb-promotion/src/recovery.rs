@@ -20,5 +20,8 @@ pub struct Recovered {
 /// a record that fails any check is an error, never read as old or new (P6-F1).
 pub fn recover<St: AuthorityStore + ?Sized>(store: &St) -> Result<Recovered, StoreError> {
     let authority = store.load()?;
+    if let Some(record) = &authority {
+        store.slot().metrics().set_primary(record.primary());
+    }
     Ok(Recovered { steady: Promotion::new(store.slot()), authority })
 }

@@ -5,6 +5,8 @@ use std::fmt;
 use aerodb_core::{Epoch, NodeId, NodeIdError};
 use serde::{Deserialize, Serialize};
 
+use crate::invariant::Invariant;
+
 /// Longest operator reason, in bytes.
 pub const MAX_REASON_LEN: usize = 256;
 /// Longest caller-chosen request id, in bytes.
@@ -191,6 +193,17 @@ pub enum Rejection {
         /// The current epoch.
         epoch: Epoch,
     },
+}
+
+impl Rejection {
+    /// The invariant the rejection upholds: fail closed when promotion is off or the candidate
+    /// is unknown (P6-F1); one authority, one attempt (P6-A1).
+    pub const fn invariant(&self) -> Invariant {
+        match self {
+            Rejection::Disabled | Rejection::UnknownCandidate { .. } => Invariant::P6F1,
+            Rejection::AlreadyInProgress | Rejection::AlreadyPrimary { .. } => Invariant::P6A1,
+        }
+    }
 }
 
 impl fmt::Display for PromotionPolicy {

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::invariant::Invariant;
+use crate::observe::{self, PromotionMetrics};
 use crate::record::AuthorityRecord;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 use crate::validator::{self, Approval, Denial, Validated, ValidationInputs};
@@ -66,6 +68,8 @@ pub trait PromotionState: sealed::Sealed + 'static {
     note = "PROMOTION_SPEC §3: only the nine transitions listed in `aerodb_promotion::ALLOWED_TRANSITIONS` exist; every other move, self-loops included, is forbidden"
 )]
 pub trait Transition<To: PromotionState>: PromotionState {
+    /// Why this transition happens (§3), as events and docs state it.
+    const REASON: &'static str;
     #[doc(hidden)]
     type Source;
     #[doc(hidden)]
@@ -125,6 +129,7 @@ macro_rules! transitions {
         $(
             #[doc = concat!("§3: `", stringify!($from), "` → `", stringify!($to), "`: ", $why, ".")]
             impl Transition<$to> for $from {
+                const REASON: &'static str = $why;
                 type Source = <$from as PromotionState>::Data;
                 fn source(data: Self::Data) -> Self::Source {
                     data
@@ -173,20 +178,28 @@ impl fmt::Display for StateKind {
 
 /// One authority's promotion slot: at most one attempt holds it between screening and the
 /// return to `Steady`, so a second concurrent attempt in this process is rejected (P6-A1).
+/// It also carries the authority's passive [`PromotionMetrics`].
 #[derive(Debug, Clone, Default)]
 pub struct PromotionSlot {
-    busy: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    busy: AtomicBool,
+    metrics: PromotionMetrics,
 }
 
 /// Holding the slot; dropping it frees the slot, whichever way the attempt ended.
 #[derive(Debug)]
 pub(crate) struct Claim {
-    busy: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.busy.store(false, Ordering::Release);
+        self.shared.busy.store(false, Ordering::Release);
+        self.shared.metrics.set_in_progress(false);
     }
 }
 
@@ -198,16 +211,36 @@ impl PromotionSlot {
 
     /// Whether an attempt holds the slot now.
     pub fn is_busy(&self) -> bool {
-        self.busy.load(Ordering::Acquire)
+        self.shared.busy.load(Ordering::Acquire)
+    }
+
+    /// This authority's promotion metrics.
+    pub fn metrics(&self) -> &PromotionMetrics {
+        &self.shared.metrics
     }
 
     fn try_claim(&self) -> Option<Claim> {
-        self.busy
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| Claim { busy: Arc::clone(&self.busy) })
+        self.shared.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).ok()?;
+        self.shared.metrics.set_in_progress(true);
+        Some(Claim { shared: Arc::clone(&self.shared) })
     }
 }
+
+/// The event fields of edge `F → T`, concerning `invariants`.
+pub(crate) fn edge<F: Transition<T>, T: PromotionState>(invariants: &[Invariant]) -> observe::Transition<'_> {
+    observe::Transition { from: F::KIND.name(), to: T::KIND.name(), reason: F::REASON, invariants }
+}
+
+/// The invariants the seven checks enforce, in spec order.
+const VALIDATED: &[Invariant] = &[
+    Invariant::P6A1,
+    Invariant::P6A1a,
+    Invariant::P6A3,
+    Invariant::P6S1,
+    Invariant::P6S2,
+    Invariant::P6S3,
+    Invariant::P6F1,
+];
 
 /// A promotion attempt in state `S`. Its type is its state: only allowed transitions compile.
 ///
@@ -274,6 +307,10 @@ impl<S: PromotionState> Promotion<S> {
     where
         S: Transition<PromotionRequested, Source = ()>,
     {
+        let metrics = self.slot.metrics();
+        metrics.request();
+        let t = edge::<Steady, PromotionRequested>(&[Invariant::P6A3, Invariant::P6F3]);
+        observe::requested(t, &request, metrics.current_primary());
         self.to(request)
     }
 
@@ -307,8 +344,19 @@ impl<S: PromotionState> Promotion<S> {
             }
         });
         match screened {
-            Ok(claim) => Ok(Promotion { slot, data: Box::new(Claimed { _claim: claim, value: request }) }),
+            Ok(claim) => {
+                observe::validation_started(
+                    edge::<PromotionRequested, PromotionValidating>(VALIDATED),
+                    &request,
+                );
+                Ok(Promotion { slot, data: Box::new(Claimed { _claim: claim, value: request }) })
+            }
             Err(rejection) => {
+                slot.metrics().denied();
+                let violated = [rejection.invariant()];
+                let t = edge::<PromotionRequested, Steady>(&violated);
+                observe::validation_failed(t, &request, violated[0], &rejection);
+                observe::completed(t, &request, "rejected");
                 Err(Box::new(Rejected { steady: Promotion { slot, data: Box::new(()) }, rejection, request }))
             }
         }
@@ -323,9 +371,15 @@ impl<S: PromotionState> Promotion<S> {
         let (slot, Claimed { _claim, value: request }) = <Self>::into_source::<PromotionApproved>(self);
         match validator::validate(request, inputs) {
             Validated::Approved(approval) => {
+                let t = edge::<PromotionValidating, PromotionApproved>(VALIDATED);
+                observe::validation_succeeded(t, approval.request(), approval.plan().force_asserted);
                 Decision::Approved(Promotion { slot, data: Box::new(Claimed { _claim, value: approval }) })
             }
             Validated::Denied(denial) => {
+                slot.metrics().denied();
+                let violated = [denial.reason().invariant()];
+                let t = edge::<PromotionValidating, PromotionDenied>(&violated);
+                observe::validation_failed(t, denial.request(), violated[0], &denial.reason());
                 Decision::Denied(Promotion { slot, data: Box::new(Claimed { _claim, value: denial }) })
             }
         }
@@ -337,6 +391,9 @@ impl<S: PromotionState> Promotion<S> {
         S: Transition<AuthorityTransitioning, Source = Claimed<Approval>>,
     {
         let (slot, claimed) = <Self>::into_source::<AuthorityTransitioning>(self);
+        let approval = &claimed.value;
+        let t = edge::<PromotionApproved, AuthorityTransitioning>(&[Invariant::P6A2]);
+        observe::transition_started(t, approval.request(), approval.plan().new_epoch.0);
         Promotion { slot, data: Box::new(claimed) }
     }
 
@@ -346,6 +403,8 @@ impl<S: PromotionState> Promotion<S> {
         S: Transition<Steady, Source = Claimed<Committed>>,
     {
         let (slot, Claimed { value, .. }) = <Self>::into_source::<Steady>(self);
+        let t = edge::<PromotionSucceeded, Steady>(&[Invariant::P6A1, Invariant::P6A2]);
+        observe::completed(t, value.approval.request(), "succeeded");
         (Promotion { slot, data: Box::new(()) }, value)
     }
 
@@ -355,6 +414,8 @@ impl<S: PromotionState> Promotion<S> {
         S: Transition<Steady, Source = Claimed<Denial>>,
     {
         let (slot, Claimed { value, .. }) = <Self>::into_source::<Steady>(self);
+        let violated = [value.reason().invariant()];
+        observe::completed(edge::<PromotionDenied, Steady>(&violated), value.request(), "denied");
         (Promotion { slot, data: Box::new(()) }, value)
     }
 }

@@ -8,8 +8,9 @@ use aerodb_core::{Epoch, NodeId};
 
 use crate::codec::{self, DecodeError, EncodeError};
 use crate::io::{Backend, StdBackend};
+use crate::observe;
 use crate::record::AuthorityRecord;
-use crate::state::PromotionSlot;
+use crate::state::{AuthorityTransitioning, PromotionSlot, PromotionState};
 
 /// Where a data directory keeps promotion metadata.
 pub const METADATA_DIR: &str = "metadata";
@@ -230,6 +231,12 @@ impl<B: Backend> FileAuthorityStore<B> {
             backend.sync_dir(&metadata).map_err(io_error(IoStep::SyncDir, &metadata))?;
             removed_leftovers.push(temp.clone());
         }
+        let slot = PromotionSlot::new();
+        if !removed_leftovers.is_empty() {
+            // A commit died mid-switch; the record on disk decides (P6-F2).
+            slot.metrics().crash_abort();
+            observe::leftovers_found(AuthorityTransitioning::KIND.name(), removed_leftovers.len());
+        }
         Ok(FileAuthorityStore {
             backend,
             record: metadata.join(RECORD_FILE),
@@ -237,7 +244,7 @@ impl<B: Backend> FileAuthorityStore<B> {
             temp,
             report: OpenReport { created_metadata, removed_leftovers },
             poisoned: None,
-            slot: PromotionSlot::new(),
+            slot,
             _lock: lock,
         })
     }

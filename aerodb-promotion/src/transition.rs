@@ -2,10 +2,14 @@
 
 use aerodb_core::{Epoch, GateError, ReplicationState, RoleChangeError, WriteAuthority};
 
+use crate::invariant::Invariant;
+use crate::observe;
 use crate::record::{AuthorityRecord, RecordError, RequestSummary};
 use crate::recovery::{Recovered, recover};
 use crate::state::data::Claimed;
-use crate::state::{Committed, Promotion, PromotionState, PromotionSucceeded, Transition};
+use crate::state::{
+    AuthorityTransitioning, Committed, Promotion, PromotionState, PromotionSucceeded, Transition, edge,
+};
 use crate::store::{AuthorityStore, StoreError};
 use crate::validator::Approval;
 
@@ -138,11 +142,24 @@ impl<S: PromotionState> Promotion<S> {
             store.commit(Some(approval.plan().basis_epoch), &record)?;
             Ok(record)
         });
+        let metrics = slot.metrics();
+        let t = edge::<AuthorityTransitioning, PromotionSucceeded>(&[Invariant::P6A2, Invariant::P6F2]);
         match committed {
             Ok(record) => {
+                metrics.success();
+                metrics.set_primary(record.primary());
+                observe::transition_completed(t, approval.request(), record.primary(), record.epoch().0);
                 Ok(Promotion::assemble(slot, Claimed { _claim, value: Committed { approval, record } }))
             }
             Err(error) => {
+                if let CommitError::Conflict { .. } | CommitError::StaleAuthority { .. } = error {
+                    // Fail closed: the validated authority is gone, so this is a denial (P6-A1).
+                    metrics.denied();
+                    observe::validation_failed(t, approval.request(), Invariant::P6A1, &error);
+                } else {
+                    metrics.crash_abort();
+                    observe::commit_aborted(approval.request(), AuthorityTransitioning::KIND.name(), &error);
+                }
                 Err(Box::new(CommitFailure { error, approval, _held: Claimed { _claim, value: () } }))
             }
         }

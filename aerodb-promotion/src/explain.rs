@@ -1,0 +1,330 @@
+//! Explanation artifacts (§6, P6-O2): for every attempt, what was asked, every check in order,
+//! the invariants satisfied or the one violated, a deterministic reason, and what became of
+//! the authority. No clock, no map order: identical inputs give identical text and JSON (P6-D1).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::invariant::Invariant;
+use crate::record::AuthorityRecord;
+use crate::request::PromotionRequest;
+use crate::state::{Committed, Rejected};
+use crate::transition::{CommitError, CommitFailure};
+use crate::validator::{Assessment, CheckId, CheckRecord, Denial, Verdict};
+
+/// Why a promotion was allowed or refused, and what it did to the authority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionExplanation {
+    /// The request's parameters.
+    pub request: RequestParameters,
+    /// How the attempt ended.
+    pub outcome: Outcome,
+    /// Every check performed, in run order (empty when refused before validation).
+    pub checks: Vec<CheckLine>,
+    /// Invariants every check upheld (spec order), when nothing was violated.
+    pub invariants_satisfied: Vec<Invariant>,
+    /// The invariant that blocked the promotion, if one did.
+    pub invariant_violated: Option<Invariant>,
+    /// One deterministic sentence.
+    pub reason: String,
+    /// The authority afterwards.
+    pub authority: AuthorityResult,
+}
+
+/// A request as explained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestParameters {
+    /// The candidate.
+    pub candidate: String,
+    /// The operator asserted the old primary is down (P6-A1a).
+    pub force: bool,
+    /// The operator's reason.
+    pub reason: Option<String>,
+    /// The caller's request id.
+    pub request_id: Option<String>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Durably promoted.
+    Promoted,
+    /// A dry run that would approve; nothing was changed.
+    WouldApprove,
+    /// Denied by the validator.
+    Denied,
+    /// Refused before validation.
+    Rejected,
+    /// The authority changed after validation; nothing was written.
+    Conflict,
+    /// The commit failed; recovery from disk decides.
+    CommitFault,
+}
+
+/// One check as explained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckLine {
+    /// 1-based position in the run order.
+    pub order: usize,
+    /// Which check.
+    pub check: CheckId,
+    /// The invariants it enforces.
+    pub invariants: Vec<Invariant>,
+    /// Whether it passed.
+    pub passed: bool,
+    /// The values it compared.
+    pub compared: String,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+/// The authority after the attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AuthorityResult {
+    /// A new record is durable.
+    Changed {
+        /// New epoch.
+        epoch: u64,
+        /// New primary.
+        primary: String,
+        /// The primary replaced.
+        previous_primary: Option<String>,
+        /// Force was used (recorded durably, P6-A1a).
+        forced: bool,
+    },
+    /// Nothing was written.
+    Unchanged,
+    /// The commit's fate is whatever recovery reads from disk: old or new, never mixed.
+    DecidedByRecovery,
+}
+
+impl RequestParameters {
+    fn of(request: &PromotionRequest) -> Self {
+        RequestParameters {
+            candidate: request.candidate().to_string(),
+            force: request.force(),
+            reason: request.reason().map(str::to_owned),
+            request_id: request.request_id().map(str::to_owned),
+        }
+    }
+}
+
+fn lines(checks: &[CheckRecord]) -> Vec<CheckLine> {
+    checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CheckLine {
+            order: i + 1,
+            check: c.check,
+            invariants: c.check.invariants().to_vec(),
+            passed: c.passed(),
+            compared: c.compared.clone(),
+            failure: c.failure.map(|f| f.to_string()),
+        })
+        .collect()
+}
+
+fn upheld(checks: &[CheckRecord]) -> Vec<Invariant> {
+    let mut all: Vec<Invariant> = checks.iter().flat_map(|c| c.check.invariants().iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+impl PromotionExplanation {
+    /// A dry run or validator verdict for `request`.
+    pub fn of_assessment(request: &PromotionRequest, assessment: &Assessment) -> Self {
+        let checks = lines(&assessment.checks);
+        match &assessment.verdict {
+            Verdict::Approve(plan) => PromotionExplanation {
+                request: RequestParameters::of(request),
+                outcome: Outcome::WouldApprove,
+                checks,
+                invariants_satisfied: upheld(&assessment.checks),
+                invariant_violated: None,
+                reason: if plan.force_asserted {
+                    format!(
+                        "every check passed; would raise epoch {} to {} with {} as primary, on the operator's assertion that {} is down",
+                        plan.basis_epoch, plan.new_epoch, plan.primary, plan.previous_primary
+                    )
+                } else {
+                    format!(
+                        "every check passed; would raise epoch {} to {} with {} as primary",
+                        plan.basis_epoch, plan.new_epoch, plan.primary
+                    )
+                },
+                authority: AuthorityResult::Unchanged,
+            },
+            Verdict::Deny(reason) => PromotionExplanation {
+                request: RequestParameters::of(request),
+                outcome: Outcome::Denied,
+                checks,
+                invariants_satisfied: Vec::new(),
+                invariant_violated: Some(reason.invariant()),
+                reason: format!("denied: {reason}"),
+                authority: AuthorityResult::Unchanged,
+            },
+        }
+    }
+}
+
+impl Denial {
+    /// Why the validator denied the request.
+    pub fn explain(&self) -> PromotionExplanation {
+        let reason = self.reason();
+        PromotionExplanation {
+            request: RequestParameters::of(self.request()),
+            outcome: Outcome::Denied,
+            checks: lines(self.checks()),
+            invariants_satisfied: Vec::new(),
+            invariant_violated: Some(reason.invariant()),
+            reason: format!("denied: {reason}"),
+            authority: AuthorityResult::Unchanged,
+        }
+    }
+}
+
+impl Rejected {
+    /// Why the request was refused before validation.
+    pub fn explain(&self) -> PromotionExplanation {
+        PromotionExplanation {
+            request: RequestParameters::of(&self.request),
+            outcome: Outcome::Rejected,
+            checks: Vec::new(),
+            invariants_satisfied: Vec::new(),
+            invariant_violated: Some(self.rejection.invariant()),
+            reason: format!("rejected before validation: {}", self.rejection),
+            authority: AuthorityResult::Unchanged,
+        }
+    }
+}
+
+fn changed(record: &AuthorityRecord) -> AuthorityResult {
+    AuthorityResult::Changed {
+        epoch: record.epoch().0,
+        primary: record.primary().to_string(),
+        previous_primary: record.previous_primary().map(|p| p.to_string()),
+        forced: record.request().is_some_and(|r| r.forced),
+    }
+}
+
+impl Committed {
+    /// Why the promotion was allowed, and the authority it made durable.
+    pub fn explain(&self) -> PromotionExplanation {
+        let approval = self.approval();
+        let plan = approval.plan();
+        let record = self.record();
+        let force = if plan.force_asserted {
+            format!(", on the operator's assertion that {} is down (P6-A1a)", plan.previous_primary)
+        } else {
+            String::new()
+        };
+        PromotionExplanation {
+            request: RequestParameters::of(approval.request()),
+            outcome: Outcome::Promoted,
+            checks: lines(approval.checks()),
+            invariants_satisfied: upheld(approval.checks()),
+            invariant_violated: None,
+            reason: format!(
+                "every check passed; epoch {} is durable with {} as primary from WAL position {}{force}",
+                record.epoch(),
+                record.primary(),
+                record.start()
+            ),
+            authority: changed(record),
+        }
+    }
+}
+
+impl CommitFailure {
+    /// Why the durable switch did not complete.
+    pub fn explain(&self) -> PromotionExplanation {
+        let approval = self.approval();
+        let (outcome, violated, authority) = match self.error() {
+            CommitError::Conflict { .. } | CommitError::StaleAuthority { .. } => {
+                (Outcome::Conflict, Some(Invariant::P6A1), AuthorityResult::Unchanged)
+            }
+            CommitError::Record(_) | CommitError::Store(_) => {
+                (Outcome::CommitFault, Some(Invariant::P6F2), AuthorityResult::DecidedByRecovery)
+            }
+        };
+        PromotionExplanation {
+            request: RequestParameters::of(approval.request()),
+            outcome,
+            checks: lines(approval.checks()),
+            invariants_satisfied: Vec::new(),
+            invariant_violated: violated,
+            reason: format!("approved but not applied: {}", self.error()),
+            authority,
+        }
+    }
+}
+
+impl PromotionExplanation {
+    /// Pretty JSON: fields in declaration order, so identical explanations give identical bytes.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+}
+
+fn ids(invariants: &[Invariant]) -> String {
+    if invariants.is_empty() {
+        return "none".to_owned();
+    }
+    invariants.iter().map(|i| i.id()).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Display for PromotionExplanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.request;
+        let outcome = match self.outcome {
+            Outcome::Promoted => "PROMOTED",
+            Outcome::WouldApprove => "WOULD APPROVE (dry run)",
+            Outcome::Denied => "DENIED",
+            Outcome::Rejected => "REJECTED",
+            Outcome::Conflict => "NOT APPLIED (authority changed)",
+            Outcome::CommitFault => "NOT COMPLETED (commit failed)",
+        };
+        writeln!(f, "promotion of {}: {outcome}", r.candidate)?;
+        writeln!(
+            f,
+            "  request: force={} reason={} request_id={}",
+            r.force,
+            r.reason.as_deref().map_or_else(|| "none".to_owned(), |s| format!("{s:?}")),
+            r.request_id.as_deref().unwrap_or("none")
+        )?;
+        if self.checks.is_empty() {
+            writeln!(f, "  checks: none run")?;
+        } else {
+            writeln!(f, "  checks:")?;
+        }
+        for c in &self.checks {
+            let verdict = if c.passed { "pass" } else { "FAIL" };
+            writeln!(f, "    {}. {} [{}] {verdict}: {}", c.order, c.check, ids(&c.invariants), c.compared)?;
+            if let Some(failure) = &c.failure {
+                writeln!(f, "       -> {failure}")?;
+            }
+        }
+        writeln!(f, "  invariants satisfied: {}", ids(&self.invariants_satisfied))?;
+        writeln!(f, "  invariant violated: {}", self.invariant_violated.map_or("none", |i| i.id()))?;
+        writeln!(f, "  reason: {}", self.reason)?;
+        match &self.authority {
+            AuthorityResult::Changed { epoch, primary, previous_primary, forced } => writeln!(
+                f,
+                "  authority: epoch {epoch}, primary {primary} (was {}){}",
+                previous_primary.as_deref().unwrap_or("none"),
+                if *forced { ", forced" } else { "" }
+            ),
+            AuthorityResult::Unchanged => writeln!(f, "  authority: unchanged"),
+            AuthorityResult::DecidedByRecovery => {
+                writeln!(
+                    f,
+                    "  authority: decided by recovery from the durable record (old or new, never mixed)"
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Passive observability (§6, P6-O1): spec-named `tracing` events and [`PromotionMetrics`].
+//!
+//! Nothing here is read by a decision. Events go to whatever subscriber is installed (or
+//! none); metrics are atomics read only by [`PromotionMetrics::snapshot`] and
+//! [`PromotionMetrics::prometheus`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use aerodb_core::NodeId;
+use serde::{Deserialize, Serialize};
+
+use crate::invariant::Invariant;
+use crate::request::PromotionRequest;
+
+/// The `tracing` target of every promotion event.
+pub const TARGET: &str = "aerodb::promotion";
+
+/// The event names of PROMOTION_SPEC §6, plus `completed`, the final outcome of an attempt (P6-O1).
+pub mod names {
+    /// A request entered `PromotionRequested`.
+    pub const REQUESTED: &str = "replication.promotion.requested";
+    /// Screening passed; the validator runs.
+    pub const VALIDATION_STARTED: &str = "replication.promotion.validation_started";
+    /// The request was refused, at screening or by the validator.
+    pub const VALIDATION_FAILED: &str = "replication.promotion.validation_failed";
+    /// Every check passed.
+    pub const VALIDATION_SUCCEEDED: &str = "replication.promotion.validation_succeeded";
+    /// The authority switch began.
+    pub const TRANSITION_STARTED: &str = "replication.promotion.transition_started";
+    /// The new authority record is durable.
+    pub const TRANSITION_COMPLETED: &str = "replication.promotion.transition_completed";
+    /// A promotion was cut short (crash leftovers found, or a failed commit): recovery decides.
+    pub const ABORTED_ON_CRASH: &str = "replication.promotion.aborted_on_crash";
+    /// The attempt ended and the machine is back in `Steady`, with its outcome.
+    pub const COMPLETED: &str = "replication.promotion.completed";
+}
+
+/// The fields every request-related event carries.
+#[derive(Clone, Copy)]
+pub(crate) struct Transition<'a> {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub reason: &'static str,
+    pub invariants: &'a [Invariant],
+}
+
+fn joined(invariants: &[Invariant]) -> String {
+    invariants.iter().map(|i| i.id()).collect::<Vec<_>>().join(",")
+}
+
+fn opt(id: Option<NodeId>) -> String {
+    id.map_or_else(|| "unknown".to_owned(), |id| id.to_string())
+}
+
+macro_rules! promotion_event {
+    ($name:expr, $t:expr, $request:expr $(, $($field:tt)+)?) => {
+        tracing::event!(
+            name: $name,
+            target: "aerodb::promotion",
+            tracing::Level::INFO,
+            event = $name,
+            requested_replica_id = %$request.candidate(),
+            force = $request.force(),
+            transition = %format_args!("{} -> {}", $t.from, $t.to),
+            transition_reason = $t.reason,
+            $($($field)+,)?
+            invariants = %joined($t.invariants)
+        )
+    };
+}
+
+pub(crate) fn requested(t: Transition<'_>, request: &PromotionRequest, current_primary: Option<NodeId>) {
+    promotion_event!(
+        names::REQUESTED,
+        t,
+        request,
+        current_primary_id = %opt(current_primary),
+        reason = request.reason().unwrap_or(""),
+        request_id = request.request_id().unwrap_or("")
+    );
+}
+
+pub(crate) fn validation_started(t: Transition<'_>, request: &PromotionRequest) {
+    promotion_event!(names::VALIDATION_STARTED, t, request);
+}
+
+pub(crate) fn validation_failed(
+    t: Transition<'_>,
+    request: &PromotionRequest,
+    failed: Invariant,
+    failure_reason: &dyn std::fmt::Display,
+) {
+    promotion_event!(
+        names::VALIDATION_FAILED,
+        t,
+        request,
+        failed_invariant = failed.id(),
+        failure_reason = %failure_reason
+    );
+}
+
+pub(crate) fn validation_succeeded(t: Transition<'_>, request: &PromotionRequest, force_asserted: bool) {
+    promotion_event!(names::VALIDATION_SUCCEEDED, t, request, force_asserted = force_asserted);
+}
+
+pub(crate) fn transition_started(t: Transition<'_>, request: &PromotionRequest, new_epoch: u64) {
+    promotion_event!(names::TRANSITION_STARTED, t, request, new_epoch = new_epoch);
+}
+
+pub(crate) fn transition_completed(
+    t: Transition<'_>,
+    request: &PromotionRequest,
+    new_primary: NodeId,
+    epoch: u64,
+) {
+    promotion_event!(names::TRANSITION_COMPLETED, t, request, new_primary_id = %new_primary, epoch = epoch);
+}
+
+pub(crate) fn completed(t: Transition<'_>, request: &PromotionRequest, outcome: &'static str) {
+    promotion_event!(names::COMPLETED, t, request, outcome = outcome);
+}
+
+/// A commit fault: the attempt was cut short in `last_known_state`.
+pub(crate) fn commit_aborted(
+    request: &PromotionRequest,
+    last_known_state: &'static str,
+    cause: &dyn std::fmt::Display,
+) {
+    tracing::event!(
+        name: names::ABORTED_ON_CRASH,
+        target: "aerodb::promotion",
+        tracing::Level::WARN,
+        event = names::ABORTED_ON_CRASH,
+        last_known_state = last_known_state,
+        requested_replica_id = %request.candidate(),
+        force = request.force(),
+        invariants = %joined(&[Invariant::P6F2, Invariant::P6D2]),
+        cause = %cause,
+    );
+}
+
+/// Crash leftovers found when opening a store: a commit was interrupted mid-switch.
+pub(crate) fn leftovers_found(last_known_state: &'static str, leftovers: usize) {
+    tracing::event!(
+        name: names::ABORTED_ON_CRASH,
+        target: "aerodb::promotion",
+        tracing::Level::WARN,
+        event = names::ABORTED_ON_CRASH,
+        last_known_state = last_known_state,
+        requested_replica_id = "unknown",
+        invariants = %joined(&[Invariant::P6F2, Invariant::P6D2]),
+        leftovers = leftovers,
+    );
+}
+
+/// Passive promotion metrics for one authority, updated with atomics as attempts move.
+#[derive(Debug, Default)]
+pub struct PromotionMetrics {
+    requests: AtomicU64,
+    success: AtomicU64,
+    denied: AtomicU64,
+    crash_abort: AtomicU64,
+    in_progress: AtomicU64,
+    primaries: Mutex<BTreeMap<NodeId, u8>>,
+}
+
+/// A point-in-time copy of [`PromotionMetrics`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsSnapshot {
+    /// `replication_promotion_requests_total`.
+    pub requests_total: u64,
+    /// `replication_promotion_success_total`.
+    pub success_total: u64,
+    /// `replication_promotion_denied_total` (validator denials and immediate rejections).
+    pub denied_total: u64,
+    /// `replication_promotion_crash_abort_total` (crash leftovers found, failed commits).
+    pub crash_abort_total: u64,
+    /// `replication_promotion_in_progress`: 1 while an attempt holds the slot.
+    pub in_progress: u64,
+    /// `replication_current_primary` by replica id: 1 for the primary, 0 for earlier ones.
+    pub current_primary: BTreeMap<String, u8>,
+}
+
+impl PromotionMetrics {
+    pub(crate) fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn success(&self) {
+        self.success.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn denied(&self) {
+        self.denied.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn crash_abort(&self) {
+        self.crash_abort.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn set_in_progress(&self, busy: bool) {
+        self.in_progress.store(u64::from(busy), Ordering::Relaxed);
+    }
+    pub(crate) fn set_primary(&self, primary: NodeId) {
+        let mut primaries = self.primaries.lock().unwrap_or_else(PoisonError::into_inner);
+        primaries.values_mut().for_each(|v| *v = 0);
+        primaries.insert(primary, 1);
+    }
+    pub(crate) fn current_primary(&self) -> Option<NodeId> {
+        let primaries = self.primaries.lock().unwrap_or_else(PoisonError::into_inner);
+        primaries.iter().find(|(_, v)| **v == 1).map(|(id, _)| *id)
+    }
+
+    /// The current values.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let primaries = self.primaries.lock().unwrap_or_else(PoisonError::into_inner);
+        MetricsSnapshot {
+            requests_total: self.requests.load(Ordering::Relaxed),
+            success_total: self.success.load(Ordering::Relaxed),
+            denied_total: self.denied.load(Ordering::Relaxed),
+            crash_abort_total: self.crash_abort.load(Ordering::Relaxed),
+            in_progress: self.in_progress.load(Ordering::Relaxed),
+            current_primary: primaries.iter().map(|(id, v)| (id.to_string(), *v)).collect(),
+        }
+    }
+
+    /// The metrics in Prometheus text exposition format.
+    pub fn prometheus(&self) -> String {
+        self.snapshot().prometheus()
+    }
+}
+
+impl MetricsSnapshot {
+    /// Prometheus text exposition format, `# HELP` and `# TYPE` lines included.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let counters = [
+            ("replication_promotion_requests_total", "Promotion requests received.", self.requests_total),
+            ("replication_promotion_success_total", "Promotions made durable.", self.success_total),
+            ("replication_promotion_denied_total", "Promotions denied or rejected.", self.denied_total),
+            (
+                "replication_promotion_crash_abort_total",
+                "Promotions aborted by a crash or failed commit.",
+                self.crash_abort_total,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP replication_current_primary 1 for the replica holding write authority.\n# TYPE replication_current_primary gauge"
+        );
+        for (id, value) in &self.current_primary {
+            let _ = writeln!(out, "replication_current_primary{{replica_id=\"{id}\"}} {value}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP replication_promotion_in_progress 1 while a promotion attempt is in flight.\n# TYPE replication_promotion_in_progress gauge\nreplication_promotion_in_progress {}",
+            self.in_progress
+        );
+        out
+    }
+}

@@ -1,0 +1,253 @@
+//! Explanation artifacts: golden text and JSON for every outcome and every denial reason.
+//!
+//! Re-bless after a deliberate wording change with
+//! `AERODB_BLESS_GOLDEN=1 cargo test -p aerodb-promotion --test explain`, then review the diff.
+
+mod common;
+
+use std::path::PathBuf;
+
+use aerodb_core::*;
+use aerodb_promotion::testing::{MemoryStore, caught_up_inputs};
+use aerodb_promotion::*;
+use common::*;
+
+fn golden(name: &str, explanation: &PromotionExplanation) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/explain");
+    let text = explanation.to_string();
+    let json = format!("{}\n", explanation.to_json().unwrap());
+    let parsed: PromotionExplanation = serde_json::from_str(&json).unwrap();
+    assert_eq!(&parsed, explanation, "{name}: JSON must round-trip");
+    for (ext, actual) in [("txt", &text), ("json", &json)] {
+        let path = dir.join(format!("{name}.{ext}"));
+        if std::env::var_os("AERODB_BLESS_GOLDEN").is_some() {
+            std::fs::write(&path, actual).unwrap();
+        }
+        let expected =
+            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {path:?}"));
+        assert_eq!(actual, &expected, "{name}.{ext} differs from its golden file");
+    }
+}
+
+/// An attempt on `inputs` (whose authority need not be durable: it never commits).
+fn denied(candidate: &str, inputs: &ValidationInputs) -> PromotionExplanation {
+    let explanation =
+        attempt(&mut MemoryStore::default(), request(candidate), inputs, PromotionPolicy::Enabled);
+    assert_eq!(explanation.outcome, Outcome::Denied, "{explanation}");
+    explanation
+}
+
+fn with(change: impl FnOnce(&mut ValidationInputs)) -> ValidationInputs {
+    let mut inputs = approving_inputs();
+    change(&mut inputs);
+    inputs
+}
+
+/// Every denial reason, each produced by a real attempt (or, where screening refuses first,
+/// by the dry run).
+fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
+    let r1 = |inputs: ValidationInputs| denied("replica-1", &inputs);
+    let top = history(&[(u64::MAX, 0)]);
+    vec![
+        (
+            "candidate_missing",
+            PromotionExplanation::of_assessment(
+                &request("replica-9"),
+                &assess(&request("replica-9"), &approving_inputs()),
+            ),
+        ),
+        (
+            "candidate_not_replica",
+            r1(with(|i| node_mut(i, "replica-1").replication = ReplicationState::Uninitialized)),
+        ),
+        (
+            "candidate_halted",
+            r1(with(|i| {
+                node_mut(i, "replica-1").replication =
+                    ReplicationState::ReplicationHalted { reason: HaltReason::WalGap }
+            })),
+        ),
+        ("no_authority", r1(with(|i| i.authority = None))),
+        (
+            "epoch_exhausted",
+            r1(with(|i| {
+                i.authority = Some(AuthorityView { primary: id("primary-0"), history: top.clone() });
+                for n in &mut i.nodes {
+                    n.history = Some(top.clone());
+                    n.position = pos(u64::MAX, 150);
+                }
+                i.acknowledged = Some(pos(u64::MAX, 150));
+            })),
+        ),
+        (
+            "duplicate_node",
+            r1(with(|i| {
+                let twin = node_mut(i, "replica-2").clone();
+                i.nodes.push(twin)
+            })),
+        ),
+        (
+            "second_primary",
+            r1(with(|i| node_mut(i, "replica-2").replication = ReplicationState::PrimaryActive)),
+        ),
+        (
+            "candidate_ahead",
+            r1(with(|i| node_mut(i, "replica-1").history = Some(history(&[(1, 0), (2, 100), (3, 140)])))),
+        ),
+        ("old_primary_active", r1(with(|i| i.old_primary = OldPrimary::KnownActive))),
+        ("old_primary_unknown", r1(with(|i| i.old_primary = OldPrimary::Unknown))),
+        ("acknowledged_unknown", r1(with(|i| i.acknowledged = None))),
+        ("candidate_behind", denied("replica-2", &approving_inputs())),
+        ("history_unknown", r1(with(|i| node_mut(i, "replica-1").history = None))),
+        (
+            "history_diverged",
+            r1(with(|i| node_mut(i, "replica-1").history = Some(history(&[(1, 0), (2, 90)])))),
+        ),
+        ("position_epoch_unknown", r1(with(|i| node_mut(i, "replica-1").history = Some(history(&[(1, 0)]))))),
+        (
+            "behind_switch_point",
+            r1(with(|i| {
+                i.acknowledged = Some(pos(1, 90));
+                let c = node_mut(i, "replica-1");
+                c.history = Some(history(&[(1, 0)]));
+                c.position = pos(1, 90);
+                c.mvcc = Some(MvccBoundary::at_rest(Lsn(90)));
+            })),
+        ),
+        ("mvcc_unknown", r1(with(|i| node_mut(i, "replica-1").mvcc = None))),
+        (
+            "partial_commit_visible",
+            r1(with(|i| {
+                let commit = PartialCommit { commit_lsn: Lsn(150), applied: 2, total: 5 };
+                node_mut(i, "replica-1").mvcc =
+                    Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
+            })),
+        ),
+        (
+            "phantom_commit",
+            r1(with(|i| node_mut(i, "replica-1").mvcc = Some(MvccBoundary::at_rest(Lsn(170))))),
+        ),
+    ]
+}
+
+#[test]
+fn every_denial_reason_has_a_golden_explanation() {
+    let scenarios = denial_scenarios();
+    for (name, explanation) in &scenarios {
+        golden(&format!("denied_{name}"), explanation);
+    }
+    let mut reasons: Vec<&str> = scenarios.iter().map(|(_, e)| e.reason.as_str()).collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    assert_eq!(reasons.len(), 19, "one distinct reason per DenialReason variant");
+}
+
+#[test]
+fn a_success_is_explained_with_every_check_and_the_new_authority() {
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = caught_up_inputs(&record, id("replica-1"), 40);
+    let req = PromotionRequest::builder("replica-1")
+        .reason("primary host lost")
+        .request_id("op-1")
+        .build()
+        .unwrap();
+    let explanation = attempt(&mut store, req, &inputs, PromotionPolicy::Enabled);
+    assert_eq!(explanation.outcome, Outcome::Promoted);
+    assert_eq!(explanation.checks.len(), 7);
+    assert_eq!(explanation.invariant_violated, None);
+    golden("promoted", &explanation);
+}
+
+#[test]
+fn a_forced_promotion_says_so() {
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = ValidationInputs {
+        old_primary: OldPrimary::Unknown,
+        ..caught_up_inputs(&record, id("replica-1"), 40)
+    };
+    let explanation = attempt(&mut store, forced("replica-1"), &inputs, PromotionPolicy::Enabled);
+    assert!(matches!(explanation.authority, AuthorityResult::Changed { forced: true, .. }));
+    assert!(explanation.reason.contains("operator's assertion"), "{}", explanation.reason);
+    golden("promoted_forced", &explanation);
+}
+
+#[test]
+fn rejections_are_explained() {
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = caught_up_inputs(&record, id("replica-1"), 40);
+    golden(
+        "rejected_disabled",
+        &attempt(&mut store, request("replica-1"), &inputs, PromotionPolicy::Disabled),
+    );
+    golden(
+        "rejected_unknown_candidate",
+        &attempt(&mut store, request("replica-7"), &inputs, PromotionPolicy::Enabled),
+    );
+    golden(
+        "rejected_already_primary",
+        &attempt(&mut store, request("primary-0"), &inputs, PromotionPolicy::Enabled),
+    );
+    let _holder = recover(&store)
+        .unwrap()
+        .steady
+        .request(request("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap();
+    golden(
+        "rejected_in_progress",
+        &attempt(&mut store, request("replica-1"), &inputs, PromotionPolicy::Enabled),
+    );
+}
+
+#[test]
+fn a_cas_conflict_and_a_commit_fault_are_explained() {
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let stale = caught_up_inputs(&record, id("replica-1"), 40);
+    attempt(
+        &mut store,
+        request("replica-2"),
+        &caught_up_inputs(&record, id("replica-2"), 40),
+        PromotionPolicy::Enabled,
+    );
+    let conflict = attempt(&mut store, request("replica-1"), &stale, PromotionPolicy::Enabled);
+    assert_eq!(conflict.outcome, Outcome::Conflict);
+    assert_eq!(conflict.authority, AuthorityResult::Unchanged);
+    golden("conflict", &conflict);
+
+    let mut failing = FailingCommits::default();
+    failing.bootstrap(id("primary-0")).unwrap();
+    let fault = attempt(&mut failing, request("replica-1"), &stale, PromotionPolicy::Enabled);
+    assert_eq!(fault.authority, AuthorityResult::DecidedByRecovery);
+    golden("commit_fault", &fault);
+}
+
+#[test]
+fn a_dry_run_is_explained_without_changing_anything() {
+    let explanation = PromotionExplanation::of_assessment(
+        &request("replica-1"),
+        &assess(&request("replica-1"), &approving_inputs()),
+    );
+    assert_eq!(explanation.outcome, Outcome::WouldApprove);
+    golden("dry_run_would_approve", &explanation);
+}
+
+#[test]
+fn identical_inputs_give_byte_identical_explanations() {
+    let first: Vec<String> =
+        denial_scenarios().iter().map(|(_, e)| format!("{e}{}", e.to_json().unwrap())).collect();
+    let second: Vec<String> =
+        denial_scenarios().iter().map(|(_, e)| format!("{e}{}", e.to_json().unwrap())).collect();
+    assert_eq!(first, second);
+}
+
+#[test]
+fn the_denial_explanation_matches_the_dry_run() {
+    let inputs = approving_inputs();
+    let dry =
+        PromotionExplanation::of_assessment(&request("replica-2"), &assess(&request("replica-2"), &inputs));
+    assert_eq!(dry, denied("replica-2", &inputs));
+}

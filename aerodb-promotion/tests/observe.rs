@@ -1,0 +1,240 @@
+//! Events (§6), their passivity, and metrics (stage 6.6).
+
+mod common;
+
+use aerodb_promotion::observe::names;
+use aerodb_promotion::testing::{MemoryStore, caught_up_inputs};
+use aerodb_promotion::*;
+use common::*;
+
+fn captured<T>(run: impl FnOnce() -> T) -> (T, Vec<Captured>) {
+    let capture = Capture::default();
+    let result = tracing::subscriber::with_default(capture.clone(), run);
+    (result, capture.take())
+}
+
+fn bootstrapped() -> (MemoryStore, ValidationInputs) {
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = caught_up_inputs(&record, id("replica-1"), 50);
+    (store, inputs)
+}
+
+fn lagging(inputs: &ValidationInputs) -> ValidationInputs {
+    ValidationInputs { acknowledged: Some(pos(1, 60)), ..inputs.clone() }
+}
+
+fn sequence(events: &[Captured]) -> Vec<&str> {
+    events.iter().map(|e| e.name.as_str()).collect()
+}
+
+#[test]
+fn a_success_emits_every_stage_with_its_fields() {
+    let (mut store, inputs) = bootstrapped();
+    let request = PromotionRequest::builder("replica-1").reason("host lost").build().unwrap();
+    let (_, events) = captured(|| attempt(&mut store, request, &inputs, PromotionPolicy::Enabled));
+    assert_eq!(
+        sequence(&events),
+        [
+            names::REQUESTED,
+            names::VALIDATION_STARTED,
+            names::VALIDATION_SUCCEEDED,
+            names::TRANSITION_STARTED,
+            names::TRANSITION_COMPLETED,
+            names::COMPLETED
+        ]
+    );
+    let requested = &events[0];
+    assert_eq!(requested.field("requested_replica_id"), "replica-1");
+    assert_eq!(requested.field("current_primary_id"), "primary-0");
+    assert_eq!(requested.field("reason"), "host lost");
+    assert_eq!(requested.field("force"), "false");
+    assert_eq!(requested.field("transition"), "Steady -> PromotionRequested");
+    assert_eq!(requested.field("transition_reason"), "an explicit request was accepted");
+    assert_eq!(requested.field("invariants"), "P6-A3,P6-F3");
+    assert_eq!(events[4].field("new_primary_id"), "replica-1");
+    assert_eq!(events[4].field("epoch"), "2");
+    assert_eq!(events[4].field("transition"), "AuthorityTransitioning -> PromotionSucceeded");
+    assert_eq!(events[5].field("outcome"), "succeeded");
+    assert_eq!(events[5].field("transition"), "PromotionSucceeded -> Steady");
+    for event in &events {
+        assert_eq!(event.field("event"), event.name, "the name is also a field for log pipelines");
+        assert_eq!(event.field("requested_replica_id"), "replica-1");
+    }
+}
+
+#[test]
+fn every_one_of_the_nine_transitions_emits_an_event() {
+    let (mut store, inputs) = bootstrapped();
+    let mut seen = std::collections::BTreeSet::new();
+    let runs = [
+        (request("replica-1"), lagging(&inputs), PromotionPolicy::Enabled),
+        (request("replica-1"), inputs.clone(), PromotionPolicy::Disabled),
+        (request("replica-1"), inputs.clone(), PromotionPolicy::Enabled),
+    ];
+    for (req, inputs, policy) in runs {
+        let (_, events) = captured(|| attempt(&mut store, req, &inputs, policy));
+        seen.extend(events.iter().map(|e| e.field("transition").to_owned()));
+    }
+    let expected: std::collections::BTreeSet<String> =
+        ALLOWED_TRANSITIONS.iter().map(|(f, t)| format!("{f} -> {t}")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn a_denial_names_the_violated_invariant() {
+    let (mut store, inputs) = bootstrapped();
+    let (_, events) =
+        captured(|| attempt(&mut store, request("replica-1"), &lagging(&inputs), PromotionPolicy::Enabled));
+    assert_eq!(
+        sequence(&events),
+        [names::REQUESTED, names::VALIDATION_STARTED, names::VALIDATION_FAILED, names::COMPLETED]
+    );
+    assert_eq!(events[2].field("failed_invariant"), "P6-S1");
+    assert_eq!(
+        events[2].field("failure_reason"),
+        "the candidate's WAL ends at 1/50, before the acknowledged position 1/60"
+    );
+    assert_eq!(events[3].field("outcome"), "denied");
+}
+
+#[test]
+fn an_immediate_rejection_emits_its_failure() {
+    let (mut store, inputs) = bootstrapped();
+    let (_, events) =
+        captured(|| attempt(&mut store, forced("replica-1"), &inputs, PromotionPolicy::Disabled));
+    assert_eq!(sequence(&events), [names::REQUESTED, names::VALIDATION_FAILED, names::COMPLETED]);
+    assert_eq!(events[1].field("failure_reason"), "promotion is disabled by policy");
+    assert_eq!(events[1].field("failed_invariant"), "P6-F1");
+    assert_eq!(events[1].field("transition"), "PromotionRequested -> Steady");
+    assert!(events.iter().all(|e| e.field("force") == "true"), "force is on every request event");
+}
+
+#[test]
+fn a_commit_fault_emits_aborted_on_crash() {
+    let mut store = FailingCommits::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = caught_up_inputs(&record, id("replica-1"), 50);
+    let (explanation, events) =
+        captured(|| attempt(&mut store, request("replica-1"), &inputs, PromotionPolicy::Enabled));
+    assert_eq!(explanation.outcome, Outcome::CommitFault);
+    assert_eq!(
+        sequence(&events),
+        [
+            names::REQUESTED,
+            names::VALIDATION_STARTED,
+            names::VALIDATION_SUCCEEDED,
+            names::TRANSITION_STARTED,
+            names::ABORTED_ON_CRASH
+        ]
+    );
+    assert_eq!(events[4].field("last_known_state"), "AuthorityTransitioning");
+    assert_eq!(events[4].field("requested_replica_id"), "replica-1");
+}
+
+#[test]
+fn opening_a_store_with_crash_leftovers_emits_aborted_on_crash() {
+    let dir = TempDir::new("observe-leftovers");
+    FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
+    std::fs::write(dir.path().join("metadata/authority.record.tmp"), b"partial").unwrap();
+    let (store, events) = captured(|| FileAuthorityStore::open(dir.path()).unwrap());
+    assert_eq!(sequence(&events), [names::ABORTED_ON_CRASH]);
+    assert_eq!(events[0].field("last_known_state"), "AuthorityTransitioning");
+    assert_eq!(events[0].field("requested_replica_id"), "unknown");
+    assert_eq!(store.slot().metrics().snapshot().crash_abort_total, 1);
+}
+
+/// The same attempts with no subscriber, a recording one and one that filters everything:
+/// decisions, records and explanations are identical (events are passive).
+#[test]
+fn subscribers_change_no_outcome() {
+    fn run() -> (Vec<String>, Vec<u8>) {
+        let (mut store, inputs) = bootstrapped();
+        let mut explanations = Vec::new();
+        for (req, inputs, policy) in [
+            (request("replica-1"), inputs.clone(), PromotionPolicy::Disabled),
+            (request("replica-1"), lagging(&inputs), PromotionPolicy::Enabled),
+            (forced("replica-1"), inputs.clone(), PromotionPolicy::Enabled),
+        ] {
+            let e = attempt(&mut store, req, &inputs, policy);
+            explanations.push(format!("{e}{}", e.to_json().unwrap()));
+        }
+        (explanations, store.bytes().unwrap().to_vec())
+    }
+    let bare = run();
+    let recording = Capture::default();
+    let with_recording = tracing::subscriber::with_default(recording.clone(), run);
+    let filtering = Capture { reject_all: true, ..Capture::default() };
+    let with_filtering = tracing::subscriber::with_default(filtering.clone(), run);
+    assert_eq!(bare, with_recording);
+    assert_eq!(bare, with_filtering);
+    assert!(recording.names().len() >= 13);
+    assert!(filtering.names().is_empty());
+}
+
+#[test]
+fn metrics_count_a_scripted_series_of_attempts() {
+    let (mut store, inputs) = bootstrapped();
+    let _ = recover(&store).unwrap();
+    assert_eq!(store.slot().metrics().snapshot().current_primary.get("primary-0"), Some(&1));
+
+    attempt(&mut store, request("replica-1"), &inputs, PromotionPolicy::Disabled);
+    attempt(&mut store, request("replica-1"), &lagging(&inputs), PromotionPolicy::Enabled);
+    attempt(&mut store, request("primary-0"), &inputs, PromotionPolicy::Enabled);
+    attempt(&mut store, request("replica-1"), &inputs, PromotionPolicy::Enabled);
+    // Validated against epoch 1, committed after epoch 2 exists: a conflict, counted as denied.
+    attempt(&mut store, request("replica-1"), &inputs, PromotionPolicy::Enabled);
+
+    let snapshot = store.slot().metrics().snapshot();
+    assert_eq!(snapshot.requests_total, 5);
+    assert_eq!(snapshot.success_total, 1);
+    assert_eq!(snapshot.denied_total, 4);
+    assert_eq!(snapshot.crash_abort_total, 0);
+    assert_eq!(snapshot.in_progress, 0);
+    assert_eq!(
+        snapshot.current_primary.into_iter().collect::<Vec<_>>(),
+        [("primary-0".to_owned(), 0), ("replica-1".to_owned(), 1)]
+    );
+    assert_eq!(
+        store.slot().metrics().prometheus(),
+        "# HELP replication_promotion_requests_total Promotion requests received.
+# TYPE replication_promotion_requests_total counter
+replication_promotion_requests_total 5
+# HELP replication_promotion_success_total Promotions made durable.
+# TYPE replication_promotion_success_total counter
+replication_promotion_success_total 1
+# HELP replication_promotion_denied_total Promotions denied or rejected.
+# TYPE replication_promotion_denied_total counter
+replication_promotion_denied_total 4
+# HELP replication_promotion_crash_abort_total Promotions aborted by a crash or failed commit.
+# TYPE replication_promotion_crash_abort_total counter
+replication_promotion_crash_abort_total 0
+# HELP replication_current_primary 1 for the replica holding write authority.
+# TYPE replication_current_primary gauge
+replication_current_primary{replica_id=\"primary-0\"} 0
+replication_current_primary{replica_id=\"replica-1\"} 1
+# HELP replication_promotion_in_progress 1 while a promotion attempt is in flight.
+# TYPE replication_promotion_in_progress gauge
+replication_promotion_in_progress 0
+"
+    );
+}
+
+#[test]
+fn in_progress_is_one_while_an_attempt_holds_the_slot_and_faults_count_as_crash_aborts() {
+    let mut store = FailingCommits::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = caught_up_inputs(&record, id("replica-1"), 50);
+    let validating = recover(&store)
+        .unwrap()
+        .steady
+        .request(request("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap();
+    assert_eq!(store.slot().metrics().snapshot().in_progress, 1);
+    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!() };
+    let failure = approved.begin_transition().commit(&mut store).unwrap_err();
+    assert_eq!(store.slot().metrics().snapshot().crash_abort_total, 1);
+    drop(failure);
+    assert_eq!(store.slot().metrics().snapshot().in_progress, 0);
+}
