@@ -11,7 +11,7 @@ use crate::record::AuthorityRecord;
 use crate::request::PromotionRequest;
 use crate::state::{Committed, Rejected};
 use crate::transition::{CommitError, CommitFailure};
-use crate::validator::{Assessment, CheckId, CheckRecord, Denial, Verdict};
+use crate::validator::{Assessment, CheckId, CheckRecord, Denial, DenialReason, Verdict};
 
 /// Why a promotion was allowed or refused, and what it did to the authority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,12 +137,11 @@ fn upheld(checks: &[CheckRecord]) -> Vec<Invariant> {
 impl PromotionExplanation {
     /// A dry run or validator verdict for `request`.
     pub fn of_assessment(request: &PromotionRequest, assessment: &Assessment) -> Self {
-        let checks = lines(&assessment.checks);
         match &assessment.verdict {
             Verdict::Approve(plan) => PromotionExplanation {
                 request: RequestParameters::of(request),
                 outcome: Outcome::WouldApprove,
-                checks,
+                checks: lines(&assessment.checks),
                 invariants_satisfied: upheld(&assessment.checks),
                 invariant_violated: None,
                 reason: if plan.force_asserted {
@@ -158,15 +157,19 @@ impl PromotionExplanation {
                 },
                 authority: AuthorityResult::Unchanged,
             },
-            Verdict::Deny(reason) => PromotionExplanation {
-                request: RequestParameters::of(request),
-                outcome: Outcome::Denied,
-                checks,
-                invariants_satisfied: Vec::new(),
-                invariant_violated: Some(reason.invariant()),
-                reason: format!("denied: {reason}"),
-                authority: AuthorityResult::Unchanged,
-            },
+            Verdict::Deny(reason) => PromotionExplanation::denied(request, &assessment.checks, *reason),
+        }
+    }
+
+    fn denied(request: &PromotionRequest, checks: &[CheckRecord], reason: DenialReason) -> Self {
+        PromotionExplanation {
+            request: RequestParameters::of(request),
+            outcome: Outcome::Denied,
+            checks: lines(checks),
+            invariants_satisfied: Vec::new(),
+            invariant_violated: Some(reason.invariant()),
+            reason: format!("denied: {reason}"),
+            authority: AuthorityResult::Unchanged,
         }
     }
 }
@@ -174,16 +177,7 @@ impl PromotionExplanation {
 impl Denial {
     /// Why the validator denied the request.
     pub fn explain(&self) -> PromotionExplanation {
-        let reason = self.reason();
-        PromotionExplanation {
-            request: RequestParameters::of(self.request()),
-            outcome: Outcome::Denied,
-            checks: lines(self.checks()),
-            invariants_satisfied: Vec::new(),
-            invariant_violated: Some(reason.invariant()),
-            reason: format!("denied: {reason}"),
-            authority: AuthorityResult::Unchanged,
-        }
+        PromotionExplanation::denied(self.request(), self.checks(), self.reason())
     }
 }
 

@@ -123,10 +123,11 @@ pub(crate) fn completed(t: Transition<'_>, request: &PromotionRequest, outcome: 
     promotion_event!(names::COMPLETED, t, request, outcome = outcome);
 }
 
-/// A commit fault: the attempt was cut short in `last_known_state`.
-pub(crate) fn commit_aborted(
-    request: &PromotionRequest,
+/// A promotion cut short in `last_known_state` (a failed commit, or leftovers of a crashed one
+/// found at open): recovery decides from the durable record (P6-F2, P6-D2).
+pub(crate) fn aborted_on_crash(
     last_known_state: &'static str,
+    request: Option<&PromotionRequest>,
     cause: &dyn std::fmt::Display,
 ) {
     tracing::event!(
@@ -135,24 +136,10 @@ pub(crate) fn commit_aborted(
         tracing::Level::WARN,
         event = names::ABORTED_ON_CRASH,
         last_known_state = last_known_state,
-        requested_replica_id = %request.candidate(),
-        force = request.force(),
+        requested_replica_id = %opt(request.map(PromotionRequest::candidate)),
+        force = request.is_some_and(PromotionRequest::force),
         invariants = %joined(&[Invariant::P6F2, Invariant::P6D2]),
         cause = %cause,
-    );
-}
-
-/// Crash leftovers found when opening a store: a commit was interrupted mid-switch.
-pub(crate) fn leftovers_found(last_known_state: &'static str, leftovers: usize) {
-    tracing::event!(
-        name: names::ABORTED_ON_CRASH,
-        target: "aerodb::promotion",
-        tracing::Level::WARN,
-        event = names::ABORTED_ON_CRASH,
-        last_known_state = last_known_state,
-        requested_replica_id = "unknown",
-        invariants = %joined(&[Invariant::P6F2, Invariant::P6D2]),
-        leftovers = leftovers,
     );
 }
 

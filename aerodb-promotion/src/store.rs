@@ -235,7 +235,9 @@ impl<B: Backend> FileAuthorityStore<B> {
         if !removed_leftovers.is_empty() {
             // A commit died mid-switch; the record on disk decides (P6-F2).
             slot.metrics().crash_abort();
-            observe::leftovers_found(AuthorityTransitioning::KIND.name(), removed_leftovers.len());
+            let cause =
+                format!("{} temporary file(s) of an interrupted commit removed", removed_leftovers.len());
+            observe::aborted_on_crash(AuthorityTransitioning::KIND.name(), None, &cause);
         }
         Ok(FileAuthorityStore {
             backend,

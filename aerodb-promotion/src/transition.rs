@@ -158,7 +158,11 @@ impl<S: PromotionState> Promotion<S> {
                     observe::validation_failed(t, approval.request(), Invariant::P6A1, &error);
                 } else {
                     metrics.crash_abort();
-                    observe::commit_aborted(approval.request(), AuthorityTransitioning::KIND.name(), &error);
+                    observe::aborted_on_crash(
+                        AuthorityTransitioning::KIND.name(),
+                        Some(approval.request()),
+                        &error,
+                    );
                 }
                 Err(Box::new(CommitFailure { error, approval, _held: Claimed { _claim, value: () } }))
             }
