@@ -2,14 +2,10 @@
 
 mod common;
 
-use std::cell::Cell;
-use std::io;
-use std::path::Path;
-
 use aerodb_core::*;
-use aerodb_promotion::io::{Backend, StdBackend};
 use aerodb_promotion::testing::caught_up_inputs;
 use aerodb_promotion::*;
+use common::faulty::{FaultKind, Faulty, Plan};
 use common::*;
 
 /// Inputs approving `candidate` over `record`, everyone caught up at `lsn`, old primary as given.
@@ -196,64 +192,15 @@ fn recovery_is_deterministic_and_records_are_byte_identical_for_identical_inputs
     assert_eq!(run("determinism-a"), run("determinism-b"));
 }
 
-/// The real backend with one injected EIO: on the file fsync, or on the commit's directory fsync.
-struct FailOnce {
-    fsync_file: bool,
-    calls: Cell<usize>,
-}
-
-impl FailOnce {
-    fn tick(&self, wanted: bool) -> io::Result<()> {
-        self.calls.set(self.calls.get() + 1);
-        if wanted { Err(io::Error::other("injected EIO")) } else { Ok(()) }
-    }
-}
-
-impl Backend for FailOnce {
-    type File = std::fs::File;
-    type Lock = std::fs::File;
-    fn create_dir(&self, path: &Path) -> io::Result<bool> {
-        StdBackend.create_dir(path)
-    }
-    fn try_lock(&self, path: &Path) -> io::Result<Option<std::fs::File>> {
-        StdBackend.try_lock(path)
-    }
-    fn read(&self, path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
-        StdBackend.read(path, limit)
-    }
-    fn create(&self, path: &Path) -> io::Result<std::fs::File> {
-        StdBackend.create(path)
-    }
-    fn write_all(&self, file: &mut std::fs::File, bytes: &[u8]) -> io::Result<()> {
-        StdBackend.write_all(file, bytes)
-    }
-    fn sync(&self, file: &mut std::fs::File) -> io::Result<()> {
-        self.tick(self.fsync_file)?;
-        StdBackend.sync(file)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdBackend.rename(from, to)
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        // Only the commit's directory fsync fails: opening succeeded before any sync of a file.
-        let commit_phase = self.calls.get() > 0;
-        if commit_phase {
-            self.tick(!self.fsync_file)?;
-        }
-        StdBackend.sync_dir(path)
-    }
-    fn remove(&self, path: &Path) -> io::Result<bool> {
-        StdBackend.remove(path)
-    }
-}
-
 fn commit_with_fault(fsync_file: bool) -> (Resolution, Option<AuthorityRecord>, OpenReport) {
     let dir = TempDir::new(if fsync_file { "fault-file" } else { "fault-dir" });
     let first = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
-    let mut store =
-        FileAuthorityStore::open_with(FailOnce { fsync_file, calls: Cell::new(0) }, dir.path()).unwrap();
+    let mut store = FileAuthorityStore::open_with(Faulty::default(), dir.path()).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
-    let failure = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap_err();
+    let transitioning = approved(&store, "replica-1", &inputs);
+    // Commit operations: read, CAS read, create, write, fsync file (4), rename, fsync dir (6).
+    store.backend().arm(Plan { at: if fsync_file { 4 } else { 6 }, persistent: false, kind: FaultKind::Eio });
+    let failure = transitioning.commit(&mut store).unwrap_err();
     let CommitError::Store(StoreError::Io { step, .. }) = failure.error() else {
         panic!("{}", failure.error())
     };

@@ -1,6 +1,9 @@
 //! Shared fixture: a three-node cluster whose inputs approve promoting `replica-1`.
 #![allow(dead_code)]
 
+pub mod faulty;
+pub mod simfs;
+
 use aerodb_core::*;
 use aerodb_promotion::*;
 

@@ -1,0 +1,122 @@
+//! I/O fault injection at every operation of a commit and of an open + recover (stage 6.7).
+//!
+//! Each point is tested twice, as SQLite does: a fault that happens once, and one that persists
+//! for every later operation; with EIO, ENOSPC and a short write. After each, the failure is
+//! typed, nothing is retried, and a fresh open finds exactly the old or the new record, with
+//! crash leftovers removed. Figures: `cargo test -p aerodb-promotion --test faults -- --nocapture`.
+
+mod common;
+
+use aerodb_promotion::testing::caught_up_inputs;
+use aerodb_promotion::*;
+use common::faulty::{FaultKind, Faulty, Plan};
+use common::*;
+
+/// The record epoch 1 led by `primary-0`, durable in a fresh directory.
+fn setup(tag: &str) -> (TempDir, AuthorityRecord) {
+    let dir = TempDir::new(tag);
+    let record = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
+    (dir, record)
+}
+
+/// Reopens with the real backend: the authority must be exactly `old` or its promoted successor.
+fn assert_old_or_new(dir: &TempDir, old: &AuthorityRecord) -> &'static str {
+    let store = FileAuthorityStore::open(dir.path()).expect("a fresh open after a fault must succeed");
+    let record = recover(&store).expect("recovery after a fault must succeed").authority.expect("a record");
+    assert!(!dir.path().join("metadata/authority.record.tmp").exists(), "leftovers are cleaned");
+    if &record == old {
+        return "old";
+    }
+    assert_eq!(record.epoch().0, old.epoch().0 + 1, "a third state: {record:?}");
+    assert_eq!(record.primary(), id("replica-1"));
+    assert_eq!(record.previous_primary(), Some(old.primary()));
+    "new"
+}
+
+#[test]
+fn a_fault_at_every_commit_operation_leaves_old_or_new() {
+    let mut points = 0;
+    let mut outcomes = std::collections::BTreeMap::new();
+    let mut commit_ops = 0;
+    for persistent in [false, true] {
+        for kind in FaultKind::ALL {
+            for at in 0.. {
+                let (dir, old) = setup("fault-commit");
+                let mut store = FileAuthorityStore::open_with(Faulty::default(), dir.path()).unwrap();
+                let inputs = caught_up_inputs(&old, id("replica-1"), 64);
+                let validating = recover(&store)
+                    .unwrap()
+                    .steady
+                    .request(request("replica-1"))
+                    .begin_validation(PromotionPolicy::Enabled, &inputs)
+                    .unwrap();
+                let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+                let transitioning = approved.begin_transition();
+                store.backend().arm(Plan { at, persistent, kind });
+                let result = transitioning.commit(&mut store);
+                if !store.backend().hit() {
+                    assert!(result.is_ok(), "no fault, so the commit succeeds");
+                    commit_ops = store.backend().ops();
+                    drop(store);
+                    assert_eq!(assert_old_or_new(&dir, &old), "new");
+                    break;
+                }
+                let failure = result.expect_err("an injected fault must fail the commit");
+                assert!(
+                    matches!(failure.error(), CommitError::Store(StoreError::Io { .. })),
+                    "{}",
+                    failure.error()
+                );
+                assert_eq!(
+                    store.backend().ops(),
+                    at + 1,
+                    "no operation after the failing one: never retried"
+                );
+                drop(store);
+                let outcome = assert_old_or_new(&dir, &old);
+                *outcomes.entry((at, outcome)).or_insert(0) += 1;
+                points += 1;
+            }
+        }
+    }
+    assert_eq!(commit_ops, 7, "read, read (CAS), create, write, fsync, rename, fsync dir");
+    assert_eq!(points, 2 * 3 * commit_ops);
+    eprintln!(
+        "fault injection, commit: {points} faulted runs over {commit_ops} operations x 3 kinds x once/persistent; outcomes (op, state): {outcomes:?}"
+    );
+}
+
+#[test]
+fn a_fault_at_every_open_and_recover_operation_is_typed_and_harmless() {
+    let mut points = 0;
+    let mut open_ops = 0;
+    for persistent in [false, true] {
+        for kind in FaultKind::ALL {
+            for at in 0.. {
+                let (dir, old) = setup("fault-open");
+                std::fs::write(dir.path().join("metadata/authority.record.tmp"), b"crashed commit").unwrap();
+                let backend = Faulty::armed(Plan { at, persistent, kind });
+                let outcome = FileAuthorityStore::open_with(backend, dir.path()).and_then(|store| {
+                    let authority = recover(&store)?.authority;
+                    Ok((authority, store.backend().hit(), store.backend().ops()))
+                });
+                match outcome {
+                    Ok((authority, false, ops)) => {
+                        assert_eq!(authority, Some(old.clone()));
+                        open_ops = ops;
+                        break;
+                    }
+                    Ok((_, true, _)) => panic!("a fault at op {at} went unreported"),
+                    Err(error) => assert!(matches!(error, StoreError::Io { .. }), "untyped failure: {error}"),
+                }
+                assert_eq!(assert_old_or_new(&dir, &old), "old");
+                points += 1;
+            }
+        }
+    }
+    assert_eq!(open_ops, 5, "create dir, lock, remove leftover, fsync dir, read");
+    assert_eq!(points, 2 * 3 * open_ops);
+    eprintln!(
+        "fault injection, open + recover: {points} faulted runs over {open_ops} operations x 3 kinds x once/persistent"
+    );
+}
