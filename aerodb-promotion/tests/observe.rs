@@ -30,6 +30,7 @@ fn sequence(events: &[Captured]) -> Vec<&str> {
 
 #[test]
 fn a_success_emits_every_stage_with_its_fields() {
+    init_tracing();
     let (mut store, inputs) = bootstrapped();
     let request = PromotionRequest::builder("replica-1").reason("host lost").build().unwrap();
     let (_, events) = captured(|| attempt(&mut store, request, &inputs, PromotionPolicy::Enabled));
@@ -65,6 +66,7 @@ fn a_success_emits_every_stage_with_its_fields() {
 
 #[test]
 fn every_one_of_the_nine_transitions_emits_an_event() {
+    init_tracing();
     let (mut store, inputs) = bootstrapped();
     let mut seen = std::collections::BTreeSet::new();
     let runs = [
@@ -83,6 +85,7 @@ fn every_one_of_the_nine_transitions_emits_an_event() {
 
 #[test]
 fn a_denial_names_the_violated_invariant() {
+    init_tracing();
     let (mut store, inputs) = bootstrapped();
     let (_, events) =
         captured(|| attempt(&mut store, request("replica-1"), &lagging(&inputs), PromotionPolicy::Enabled));
@@ -100,6 +103,7 @@ fn a_denial_names_the_violated_invariant() {
 
 #[test]
 fn an_immediate_rejection_emits_its_failure() {
+    init_tracing();
     let (mut store, inputs) = bootstrapped();
     let (_, events) =
         captured(|| attempt(&mut store, forced("replica-1"), &inputs, PromotionPolicy::Disabled));
@@ -112,6 +116,7 @@ fn an_immediate_rejection_emits_its_failure() {
 
 #[test]
 fn a_commit_fault_emits_aborted_on_crash() {
+    init_tracing();
     let mut store = FailingCommits::default();
     let record = store.bootstrap(id("primary-0")).unwrap();
     let inputs = caught_up_inputs(&record, id("replica-1"), 50);
@@ -134,6 +139,7 @@ fn a_commit_fault_emits_aborted_on_crash() {
 
 #[test]
 fn opening_a_store_with_crash_leftovers_emits_aborted_on_crash() {
+    init_tracing();
     let dir = TempDir::new("observe-leftovers");
     FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
     std::fs::write(dir.path().join("metadata/authority.record.tmp"), b"partial").unwrap();
@@ -148,6 +154,7 @@ fn opening_a_store_with_crash_leftovers_emits_aborted_on_crash() {
 /// decisions, records and explanations are identical (events are passive).
 #[test]
 fn subscribers_change_no_outcome() {
+    init_tracing();
     fn run() -> (Vec<String>, Vec<u8>) {
         let (mut store, inputs) = bootstrapped();
         let mut explanations = Vec::new();
@@ -174,6 +181,7 @@ fn subscribers_change_no_outcome() {
 
 #[test]
 fn metrics_count_a_scripted_series_of_attempts() {
+    init_tracing();
     let (mut store, inputs) = bootstrapped();
     let _ = recover(&store).unwrap();
     assert_eq!(store.slot().metrics().snapshot().current_primary.get("primary-0"), Some(&1));
@@ -222,6 +230,7 @@ replication_promotion_in_progress 0
 
 #[test]
 fn in_progress_is_one_while_an_attempt_holds_the_slot_and_faults_count_as_crash_aborts() {
+    init_tracing();
     let mut store = FailingCommits::default();
     let record = store.bootstrap(id("primary-0")).unwrap();
     let inputs = caught_up_inputs(&record, id("replica-1"), 50);

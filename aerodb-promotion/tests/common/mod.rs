@@ -216,3 +216,15 @@ impl AuthorityStore for FailingCommits {
         self.0.slot()
     }
 }
+
+/// Installs, once per test binary, a global subscriber that takes no events but keeps every
+/// promotion callsite's interest at "sometimes". Without it, a test thread running with no
+/// subscriber can cache "never" for a callsite while another thread installs its scoped
+/// `Capture`, which then misses events. Call it first in every test of a binary that captures.
+pub fn init_tracing() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let quiet = Capture { reject_all: true, ..Capture::default() };
+        tracing::subscriber::set_global_default(quiet).expect("no other global subscriber in tests");
+    });
+}

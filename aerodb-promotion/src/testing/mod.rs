@@ -10,6 +10,8 @@
 //! assert!(report.passed.len() >= 6);
 //! ```
 
+pub mod cluster;
+
 use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 
 use crate::codec;
