@@ -541,6 +541,15 @@ impl Cluster {
                     "a writer at epoch {top} beyond the durable one"
                 )));
             }
+            let leader = self.nodes.iter().find(|n| n.id == writers[0]);
+            if top == self.authority.epoch()
+                && leader.is_some_and(|n| &n.history != self.authority.epoch_history())
+            {
+                return Err(ClusterError::Invariant(format!(
+                    "{} leads without the authoritative history",
+                    writers[0]
+                )));
+            }
         }
         let durable = recover(self.store()?)?.authority;
         if durable.as_ref() != Some(&self.authority) {
