@@ -38,8 +38,13 @@ fn a_successful_promotion_moves_authority_and_fences_the_old_primary() {
     cluster.replicate(2, 20, false).unwrap();
     assert_eq!(cluster.nodes()[2].position(), cluster.nodes()[1].position());
 
-    // The old primary comes back: it rejoins as a replica and never admits a write.
+    // The old primary comes back leading epoch 1, meets epoch 2, and is fenced.
     cluster.restart(0).unwrap();
+    assert!(matches!(cluster.nodes()[0].gate().admit_write(), Err(WriteRefused::Fenced { .. })));
+    assert!(matches!(cluster.nodes()[0].role(), ReplicationState::ReplicationHalted { .. }));
+    cluster.check_invariants().unwrap();
+    // It rejoins as a replica through Phase 5's role changes and never admits a write.
+    assert!(cluster.rejoin(0).unwrap());
     assert_eq!(cluster.nodes()[0].role(), ReplicationState::ReplicaActive);
     assert!(cluster.nodes()[0].gate().admit_write().is_err());
     cluster.check_invariants().unwrap();

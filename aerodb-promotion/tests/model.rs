@@ -23,6 +23,7 @@ enum Op {
     Settle(usize),
     Crash(usize),
     Restart(usize),
+    Rejoin(usize),
     Partition(usize),
     Heal(usize),
     Promote { node: usize, force: bool, crash_at: Option<Boundary> },
@@ -38,7 +39,8 @@ impl Arbitrary for Op {
             }
             50..55 => Op::Settle(node),
             55..63 => Op::Crash(node),
-            63..73 => Op::Restart(node),
+            63..70 => Op::Restart(node),
+            70..73 => Op::Rejoin(node),
             73..78 => Op::Partition(node),
             78..85 => Op::Heal(node),
             _ => {
@@ -80,6 +82,7 @@ fn run(script: &Script) -> Result<(), String> {
                 Op::Settle(node) => cluster.settle(node).map(|()| false),
                 Op::Crash(node) => cluster.crash(node).map(|()| false),
                 Op::Restart(node) => cluster.restart(node).map(|()| false),
+                Op::Rejoin(node) => cluster.rejoin(node).map(|_| false),
                 Op::Partition(node) => cluster.partition(node).map(|()| false),
                 Op::Heal(node) => cluster.heal(node).map(|()| false),
                 Op::Promote { node, force, crash_at } => {

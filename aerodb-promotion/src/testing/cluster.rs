@@ -331,9 +331,10 @@ impl Cluster {
         Ok(())
     }
 
-    /// Node `index` restarts and rejoins from the durable authority: as the primary if the
-    /// record names it, else as a replica if its WAL continues the authoritative history,
-    /// else halted.
+    /// Node `index` restarts with the role it had. The durable record's primary leads at the
+    /// record's epoch; a deposed primary comes back leading its old epoch and, on contacting
+    /// the cluster, learns the new one and is fenced; a replica follows if its WAL continues
+    /// the authoritative history, else halts.
     pub fn restart(&mut self, index: usize) -> Result<(), ClusterError> {
         let record = self.authority.clone();
         let node = self.node(index)?;
@@ -346,14 +347,39 @@ impl Cluster {
             node.gate = gate(GateRole::Primary, record.epoch())?;
             node.role = ReplicationState::PrimaryActive;
             node.history = record.epoch_history().clone();
-        } else {
+        } else if node.role == ReplicationState::ReplicaActive {
             node.gate = gate(GateRole::Replica, record.epoch())?;
-            node.role = match node.history.continuation_of(node.position(), record.epoch_history()) {
-                Continuation::Compatible => ReplicationState::ReplicaActive,
-                _ => ReplicationState::ReplicationHalted { reason: HaltReason::HistoryDivergence },
-            };
+            if node.history.continuation_of(node.position(), record.epoch_history())
+                != Continuation::Compatible
+            {
+                node.role = ReplicationState::ReplicationHalted { reason: HaltReason::HistoryDivergence };
+            }
+        }
+        if node.reachable() {
+            learn_epoch(node, record.epoch());
         }
         Ok(())
+    }
+
+    /// A halted node rejoins as a replica through Phase 5's role changes (halted →
+    /// uninitialized → replica), if its WAL continues the authoritative history.
+    pub fn rejoin(&mut self, index: usize) -> Result<bool, ClusterError> {
+        let record = self.authority.clone();
+        let node = self.node(index)?;
+        let halted = matches!(node.role, ReplicationState::ReplicationHalted { .. });
+        let continues =
+            node.history.continuation_of(node.position(), record.epoch_history()) == Continuation::Compatible;
+        if !node.reachable() || !halted || !continues {
+            return Ok(false);
+        }
+        let role = node
+            .role
+            .change_to(ReplicationState::Uninitialized)
+            .and_then(|r| r.change_to(ReplicationState::ReplicaActive))
+            .map_err(|e| ClusterError::Invariant(e.to_string()))?;
+        node.role = role;
+        node.gate = gate(GateRole::Replica, record.epoch())?;
+        Ok(true)
     }
 
     /// What the controller can observe when asked to promote.
@@ -391,7 +417,7 @@ impl Cluster {
         let inputs = self.inputs();
         let request = PromotionRequest::builder(candidate.as_str())
             .force(force)
-            .reason("cluster model")
+            .reason("operator request")
             .build()
             .map_err(|e| ClusterError::Invariant(e.to_string()))?;
         self.attempts += 1;

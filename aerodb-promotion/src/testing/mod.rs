@@ -11,6 +11,7 @@
 //! ```
 
 pub mod cluster;
+pub mod events;
 
 use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 

@@ -104,71 +104,7 @@ impl Drop for TempDir {
     }
 }
 
-/// One captured event: its name and fields rendered as text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Captured {
-    pub name: String,
-    pub fields: std::collections::BTreeMap<String, String>,
-}
-
-impl Captured {
-    pub fn field(&self, key: &str) -> &str {
-        self.fields
-            .get(key)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("{} has no field {key}: {self:?}", self.name))
-    }
-}
-
-/// A `tracing` subscriber that records every `aerodb::promotion` event (or, with `accept`
-/// false, filters everything out).
-#[derive(Clone, Default)]
-pub struct Capture {
-    pub events: std::sync::Arc<std::sync::Mutex<Vec<Captured>>>,
-    pub reject_all: bool,
-}
-
-impl Capture {
-    pub fn names(&self) -> Vec<String> {
-        self.events.lock().unwrap().iter().map(|e| e.name.clone()).collect()
-    }
-    pub fn take(&self) -> Vec<Captured> {
-        std::mem::take(&mut *self.events.lock().unwrap())
-    }
-}
-
-struct Fields<'a>(&'a mut std::collections::BTreeMap<String, String>);
-
-impl tracing::field::Visit for Fields<'_> {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::sometimes()
-    }
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        !self.reject_all && metadata.target() == "aerodb::promotion"
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = std::collections::BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        let name = event.metadata().name().to_owned();
-        self.events.lock().unwrap().push(Captured { name, fields });
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
+pub use aerodb_promotion::testing::events::Capture;
 
 /// One whole attempt through the typestate API against `store`, explained.
 pub fn attempt<St: AuthorityStore>(
