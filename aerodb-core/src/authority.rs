@@ -32,15 +32,15 @@ pub enum WriteRefused {
         /// The replica's epoch.
         epoch: Epoch,
     },
-    /// This node was the primary at `own` but has seen epoch `observed`: it lost authority for good.
+    /// This node was the primary at `own` but has seen a higher epoch: it lost authority for
+    /// good. ([`WriteAuthority::observed_epoch`] says which; one field keeps the result in
+    /// registers on the write path.)
     #[error(
-        "write refused: this node was primary at epoch {own} but epoch {observed} exists; it is fenced (P6-A1)"
+        "write refused: this node was primary at epoch {own} but a newer epoch exists; it is fenced (P6-A1)"
     )]
     Fenced {
         /// The epoch this node led.
         own: Epoch,
-        /// The higher epoch it observed.
-        observed: Epoch,
     },
 }
 
@@ -112,18 +112,23 @@ impl WriteAuthority {
         if state & (PRIMARY | FENCED) == PRIMARY {
             Ok(Epoch(state & EPOCH_MASK))
         } else {
-            Err(self.refusal(state))
+            Err(Self::refusal(state))
         }
     }
 
     #[cold]
-    fn refusal(&self, state: u64) -> WriteRefused {
+    fn refusal(state: u64) -> WriteRefused {
         let own = Epoch(state & EPOCH_MASK);
         if state & FENCED != 0 {
-            WriteRefused::Fenced { own, observed: Epoch(self.observed.load(Ordering::Acquire)) }
+            WriteRefused::Fenced { own }
         } else {
             WriteRefused::NotPrimary { epoch: own }
         }
+    }
+
+    /// The highest epoch this node has seen (its own, or the one that fenced it).
+    pub fn observed_epoch(&self) -> Epoch {
+        Epoch(self.observed.load(Ordering::Acquire))
     }
 
     /// Records that epoch `epoch` exists. A primary below it is fenced forever (P6-A1);
@@ -217,7 +222,8 @@ mod tests {
     fn a_higher_epoch_fences_a_primary_for_good() {
         let gate = WriteAuthority::new(GateRole::Primary, Epoch(3)).unwrap();
         gate.observe_epoch(Epoch(4));
-        assert_eq!(gate.admit_write(), Err(WriteRefused::Fenced { own: Epoch(3), observed: Epoch(4) }));
+        assert_eq!(gate.admit_write(), Err(WriteRefused::Fenced { own: Epoch(3) }));
+        assert_eq!(gate.observed_epoch(), Epoch(4));
         assert!(gate.is_fenced());
         assert_eq!(gate.assume_primary(Epoch(9)), Err(GateError::NotReplica));
         assert!(gate.admit_write().is_err());
@@ -253,6 +259,11 @@ mod tests {
         assert_eq!(gate.assume_primary(Epoch(6)), Ok(()));
         assert_eq!(gate.admit_write(), Ok(Epoch(6)));
         assert_eq!(gate.role(), GateRole::Primary);
+    }
+
+    #[test]
+    fn the_admission_result_fits_in_two_registers() {
+        assert_eq!(size_of::<Result<Epoch, WriteRefused>>(), 2 * size_of::<u64>());
     }
 
     #[test]

@@ -121,7 +121,7 @@ fn lines(checks: &[CheckRecord]) -> Vec<CheckLine> {
             check: c.check,
             invariants: c.check.invariants().to_vec(),
             passed: c.passed(),
-            compared: c.compared.clone(),
+            compared: c.compared.to_string(),
             failure: c.failure.map(|f| f.to_string()),
         })
         .collect()

@@ -68,6 +68,6 @@ pub use store::{
 };
 pub use transition::{CommitError, CommitFailure, RebindError, Resolution};
 pub use validator::{
-    Approval, Assessment, AuthorityPlan, AuthorityView, CheckId, CheckRecord, Denial, DenialReason, NodeView,
-    OldPrimary, ValidationInputs, Verdict, assess,
+    Approval, Assessment, AuthorityPlan, AuthorityView, CheckId, CheckRecord, Compared, Denial, DenialReason,
+    NodeView, OldPrimary, ValidationInputs, Verdict, assess,
 };

@@ -290,8 +290,8 @@ impl DenialReason {
 pub struct CheckRecord {
     /// Which check.
     pub check: CheckId,
-    /// The values compared, rendered deterministically.
-    pub compared: String,
+    /// The values compared; rendered deterministically by `Display`.
+    pub compared: Compared,
     /// `None` if the check passed.
     pub failure: Option<DenialReason>,
 }
@@ -444,19 +444,19 @@ pub(crate) enum Validated {
 
 type Checked<T> = (CheckRecord, Result<T, DenialReason>);
 
-fn record<T>(check: CheckId, compared: String, result: Result<T, DenialReason>) -> Checked<T> {
+fn record<T>(check: CheckId, compared: Compared, result: Result<T, DenialReason>) -> Checked<T> {
     (CheckRecord { check, compared, failure: result.as_ref().err().copied() }, result)
 }
 
 fn missing<T>(check: CheckId) -> Checked<T> {
-    record(check, "candidate: not described by the inputs".to_owned(), Err(DenialReason::CandidateMissing))
+    record(check, Compared::CandidateMissing, Err(DenialReason::CandidateMissing))
 }
 
 /// P6-A3: only an active replica may be promoted; each halt reason is its own denial.
 fn candidate_role(candidate: Option<&NodeView>) -> Checked<&NodeView> {
     let check = CheckId::CandidateRole;
     let Some(node) = candidate else { return missing(check) };
-    let compared = format!("candidate {} role {:?}; required ReplicaActive", node.id, node.replication);
+    let compared = Compared::Role { candidate: node.id, role: node.replication };
     let result = match node.replication {
         ReplicationState::ReplicaActive => Ok(node),
         ReplicationState::ReplicationHalted { reason } => Err(DenialReason::CandidateHalted { reason }),
@@ -472,7 +472,7 @@ fn authority_unambiguous<'a>(
 ) -> Checked<(&'a AuthorityView, Epoch)> {
     let check = CheckId::AuthorityUnambiguous;
     let Some(authority) = &inputs.authority else {
-        return record(check, "authority record: none".to_owned(), Err(DenialReason::NoAuthority));
+        return record(check, Compared::NoAuthorityRecord, Err(DenialReason::NoAuthority));
     };
     let epoch = authority.epoch();
     let mut ids: Vec<NodeId> = inputs.nodes.iter().map(|n| n.id).collect();
@@ -489,12 +489,6 @@ fn authority_unambiguous<'a>(
         let known = c.history.as_ref().map_or(c.position.epoch, |h| h.latest().epoch);
         known.max(c.position.epoch)
     });
-    let compared = format!(
-        "authority epoch {epoch} primary {}; other nodes reporting PrimaryActive: [{}]; candidate's newest epoch: {}",
-        authority.primary,
-        claimants.iter().map(NodeId::to_string).collect::<Vec<_>>().join(", "),
-        candidate_epoch.map_or_else(|| "unknown".to_owned(), |e| e.to_string()),
-    );
     let result = if let Some(node) = duplicate {
         Err(DenialReason::DuplicateNode { node })
     } else if let Some(&node) = claimants.first() {
@@ -504,6 +498,7 @@ fn authority_unambiguous<'a>(
     } else {
         epoch.next().map(|next| (authority, next)).ok_or(DenialReason::EpochExhausted { epoch })
     };
+    let compared = Compared::Authority { epoch, primary: authority.primary, claimants, candidate_epoch };
     record(check, compared, result)
 }
 
@@ -516,13 +511,8 @@ fn old_primary_inactive(request: &PromotionRequest, inputs: &ValidationInputs) -
         .and_then(|p| inputs.node(p))
         .is_some_and(|n| n.replication == ReplicationState::PrimaryActive);
     let status = if seen_active { OldPrimary::KnownActive } else { inputs.old_primary };
-    let compared = format!(
-        "old primary {}: reported {:?}, observed {}; force {}",
-        primary.map_or_else(|| "none".to_owned(), |p| p.to_string()),
-        inputs.old_primary,
-        if seen_active { "PrimaryActive" } else { "not active" },
-        request.force(),
-    );
+    let compared =
+        Compared::OldPrimary { primary, reported: inputs.old_primary, seen_active, force: request.force() };
     let result = match (status, request.force()) {
         (OldPrimary::KnownActive, _) => Err(match primary {
             Some(primary) => DenialReason::OldPrimaryActive { primary },
@@ -537,7 +527,7 @@ fn old_primary_inactive(request: &PromotionRequest, inputs: &ValidationInputs) -
 
 /// P6-S1, P6-F1: without the acknowledged position no loss can be ruled out.
 fn acknowledged_known(inputs: &ValidationInputs) -> Checked<WalPosition> {
-    let compared = format!("acknowledged position: {}", display_opt(inputs.acknowledged));
+    let compared = Compared::Acknowledged { acknowledged: inputs.acknowledged };
     record(CheckId::AcknowledgedKnown, compared, inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown))
 }
 
@@ -545,8 +535,7 @@ fn acknowledged_known(inputs: &ValidationInputs) -> Checked<WalPosition> {
 fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checked<()> {
     let check = CheckId::CandidateCaughtUp;
     let Some(node) = candidate else { return missing(check) };
-    let compared =
-        format!("candidate position {} >= acknowledged {}", node.position, display_opt(inputs.acknowledged));
+    let compared = Compared::CaughtUp { candidate: node.position, acknowledged: inputs.acknowledged };
     let result = match inputs.acknowledged {
         None => Err(DenialReason::AcknowledgedUnknown),
         Some(acknowledged) if node.position < acknowledged => {
@@ -563,19 +552,18 @@ fn wal_prefix(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checke
     let check = CheckId::WalPrefix;
     let Some(node) = candidate else { return missing(check) };
     let Some(authority) = &inputs.authority else {
-        return record(check, "authority history: none".to_owned(), Err(DenialReason::NoAuthority));
+        return record(check, Compared::NoAuthorityHistory, Err(DenialReason::NoAuthority));
     };
     let Some(history) = &node.history else {
-        return record(check, "candidate history: unknown".to_owned(), Err(DenialReason::HistoryUnknown));
+        return record(check, Compared::HistoryUnknown, Err(DenialReason::HistoryUnknown));
     };
     let continuation = history.continuation_of(node.position, &authority.history);
-    let compared = format!(
-        "candidate history {} at {} against authority history {}: {:?}",
-        render_history(history),
-        node.position,
-        render_history(&authority.history),
+    let compared = Compared::Prefix {
+        candidate: history.clone(),
+        position: node.position,
+        authority: authority.history.clone(),
         continuation,
-    );
+    };
     let latest = authority.history.latest();
     let result = match continuation {
         Continuation::Diverged { epoch, at } => Err(DenialReason::HistoryDiverged { epoch, at }),
@@ -601,17 +589,13 @@ fn commit_boundary(candidate: Option<&NodeView>) -> Checked<()> {
     let check = CheckId::CommitBoundary;
     let Some(node) = candidate else { return missing(check) };
     let Some(boundary) = &node.mvcc else {
-        return record(check, "candidate MVCC boundary: unknown".to_owned(), Err(DenialReason::MvccUnknown));
+        return record(check, Compared::MvccUnknown, Err(DenialReason::MvccUnknown));
     };
-    let compared = format!(
-        "visible commit LSN {}, applying {}, WAL end LSN {}",
-        boundary.visible_commit,
-        boundary.applying.map_or_else(
-            || "nothing".to_owned(),
-            |c| format!("commit LSN {} ({}/{} records)", c.commit_lsn, c.applied, c.total)
-        ),
-        node.position.lsn,
-    );
+    let compared = Compared::Boundary {
+        visible_commit: boundary.visible_commit,
+        applying: boundary.applying,
+        wal_end: node.position.lsn,
+    };
     let result = boundary.check(node.position.lsn).map_err(|violation| match violation {
         BoundaryViolation::PartialCommitVisible { commit } => DenialReason::PartialCommitVisible { commit },
         BoundaryViolation::PhantomCommit { visible_commit, wal_end } => {
@@ -621,11 +605,159 @@ fn commit_boundary(candidate: Option<&NodeView>) -> Checked<()> {
     record(check, compared, result)
 }
 
-fn display_opt(position: Option<WalPosition>) -> String {
-    position.map_or_else(|| "unknown".to_owned(), |p| p.to_string())
+/// The values a check compared, kept as values so the validator renders nothing; `Display`
+/// gives the deterministic text explanations show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Compared {
+    /// The inputs hold no view of the candidate.
+    CandidateMissing,
+    /// Check 1: the candidate's role against `ReplicaActive`.
+    Role {
+        /// The candidate.
+        candidate: NodeId,
+        /// Its role.
+        role: ReplicationState,
+    },
+    /// Check 2 without an authority record.
+    NoAuthorityRecord,
+    /// Check 2: the authority, other claimants, the candidate's newest epoch.
+    Authority {
+        /// Current epoch.
+        epoch: Epoch,
+        /// Recorded primary.
+        primary: NodeId,
+        /// Other nodes reporting `PrimaryActive`, sorted.
+        claimants: Vec<NodeId>,
+        /// The candidate's newest known epoch.
+        candidate_epoch: Option<Epoch>,
+    },
+    /// Check 3: what is known of the old primary, and the force flag.
+    OldPrimary {
+        /// The recorded primary.
+        primary: Option<NodeId>,
+        /// What the caller reported.
+        reported: OldPrimary,
+        /// Whether the inputs show it `PrimaryActive`.
+        seen_active: bool,
+        /// The request's force flag.
+        force: bool,
+    },
+    /// Check 4: the acknowledged position.
+    Acknowledged {
+        /// Highest acknowledged position, if known.
+        acknowledged: Option<WalPosition>,
+    },
+    /// Check 5: the candidate's position against the acknowledged one.
+    CaughtUp {
+        /// Candidate position.
+        candidate: WalPosition,
+        /// Highest acknowledged position, if known.
+        acknowledged: Option<WalPosition>,
+    },
+    /// Check 6 without an authority history.
+    NoAuthorityHistory,
+    /// Check 6 without the candidate's history.
+    HistoryUnknown,
+    /// Check 6: both histories and the verdict of the prefix rule.
+    Prefix {
+        /// Candidate history.
+        candidate: EpochHistory,
+        /// Candidate position.
+        position: WalPosition,
+        /// Authoritative history.
+        authority: EpochHistory,
+        /// The prefix rule's answer.
+        continuation: Continuation,
+    },
+    /// Check 7 without an MVCC summary.
+    MvccUnknown,
+    /// Check 7: the visibility boundary against the WAL end.
+    Boundary {
+        /// Newest visible commit.
+        visible_commit: Lsn,
+        /// A commit being applied.
+        applying: Option<PartialCommit>,
+        /// End of the candidate's WAL.
+        wal_end: Lsn,
+    },
 }
 
-fn render_history(history: &EpochHistory) -> String {
-    let points: Vec<String> = history.entries().iter().map(|e| format!("{}@{}", e.epoch, e.start)).collect();
-    format!("[{}]", points.join(", "))
+struct Opt(Option<WalPosition>);
+
+impl fmt::Display for Opt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, "{p}"),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
+struct History<'a>(&'a EpochHistory);
+
+impl fmt::Display for History<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, e) in self.0.entries().iter().enumerate() {
+            write!(f, "{}{}@{}", if i == 0 { "" } else { ", " }, e.epoch, e.start)?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl fmt::Display for Compared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Compared::CandidateMissing => f.write_str("candidate: not described by the inputs"),
+            Compared::Role { candidate, role } => {
+                write!(f, "candidate {candidate} role {role:?}; required ReplicaActive")
+            }
+            Compared::NoAuthorityRecord => f.write_str("authority record: none"),
+            Compared::Authority { epoch, primary, claimants, candidate_epoch } => {
+                write!(
+                    f,
+                    "authority epoch {epoch} primary {primary}; other nodes reporting PrimaryActive: ["
+                )?;
+                for (i, c) in claimants.iter().enumerate() {
+                    write!(f, "{}{c}", if i == 0 { "" } else { ", " })?;
+                }
+                match candidate_epoch {
+                    Some(e) => write!(f, "]; candidate's newest epoch: {e}"),
+                    None => f.write_str("]; candidate's newest epoch: unknown"),
+                }
+            }
+            Compared::OldPrimary { primary, reported, seen_active, force } => {
+                match primary {
+                    Some(p) => write!(f, "old primary {p}")?,
+                    None => f.write_str("old primary none")?,
+                }
+                let observed = if *seen_active { "PrimaryActive" } else { "not active" };
+                write!(f, ": reported {reported:?}, observed {observed}; force {force}")
+            }
+            Compared::Acknowledged { acknowledged } => {
+                write!(f, "acknowledged position: {}", Opt(*acknowledged))
+            }
+            Compared::CaughtUp { candidate, acknowledged } => {
+                write!(f, "candidate position {candidate} >= acknowledged {}", Opt(*acknowledged))
+            }
+            Compared::NoAuthorityHistory => f.write_str("authority history: none"),
+            Compared::HistoryUnknown => f.write_str("candidate history: unknown"),
+            Compared::Prefix { candidate, position, authority, continuation } => write!(
+                f,
+                "candidate history {} at {position} against authority history {}: {continuation:?}",
+                History(candidate),
+                History(authority)
+            ),
+            Compared::MvccUnknown => f.write_str("candidate MVCC boundary: unknown"),
+            Compared::Boundary { visible_commit, applying, wal_end } => {
+                write!(f, "visible commit LSN {visible_commit}, applying ")?;
+                match applying {
+                    Some(c) => write!(f, "commit LSN {} ({}/{} records)", c.commit_lsn, c.applied, c.total)?,
+                    None => f.write_str("nothing")?,
+                }
+                write!(f, ", WAL end LSN {wal_end}")
+            }
+        }
+    }
 }

@@ -339,7 +339,7 @@ fn the_first_failed_check_is_the_primary_reason_and_all_checks_still_run() {
 #[test]
 fn every_check_records_what_it_compared() {
     let assessment = assess(&request("replica-1"), &approving_inputs());
-    let compared: Vec<&str> = assessment.checks.iter().map(|c| c.compared.as_str()).collect();
+    let compared: Vec<String> = assessment.checks.iter().map(|c| c.compared.to_string()).collect();
     assert_eq!(compared[0], "candidate replica-1 role ReplicaActive; required ReplicaActive");
     assert_eq!(compared[4], "candidate position 2/150 >= acknowledged 2/150");
     assert!(compared.iter().all(|c| !c.is_empty()));

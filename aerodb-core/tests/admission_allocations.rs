@@ -1,0 +1,24 @@
+//! The write path allocates nothing: a million admissions (and refusals) under a counting
+//! allocator. Alone in its binary so no other test's allocations are counted.
+
+use aerodb_core::{Epoch, GateRole, WriteAuthority};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn admit_write_allocates_nothing() {
+    let primary = WriteAuthority::new(GateRole::Primary, Epoch(3)).unwrap();
+    let fenced = WriteAuthority::new(GateRole::Primary, Epoch(3)).unwrap();
+    fenced.observe_epoch(Epoch(4));
+    let region = Region::new(GLOBAL);
+    let mut admitted = 0u64;
+    for _ in 0..1_000_000 {
+        admitted += u64::from(std::hint::black_box(&primary).admit_write().is_ok());
+        admitted += u64::from(std::hint::black_box(&fenced).admit_write().is_ok());
+    }
+    let change = region.change();
+    assert_eq!(admitted, 1_000_000);
+    assert_eq!((change.allocations, change.reallocations), (0, 0), "the write path must not allocate");
+}

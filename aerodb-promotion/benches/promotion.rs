@@ -1,0 +1,287 @@
+//! Promotion benchmarks; each compares against a baseline measured in the same run where one
+//! exists. Figures and targets: BENCHMARKS.md.
+//!
+//! `cargo bench -p aerodb-promotion --bench promotion`
+
+use std::fs::{File, OpenOptions};
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use aerodb_core::{Epoch, EpochHistory, EpochStart, Lsn, NodeId, WalPosition};
+use aerodb_promotion::testing::{MemoryStore, caught_up_inputs};
+use aerodb_promotion::*;
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+
+fn id(name: &str) -> NodeId {
+    NodeId::new(name).expect("valid id")
+}
+
+fn store_at_epoch_one() -> (MemoryStore, ValidationInputs) {
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(id("primary-0")).expect("bootstrap");
+    let inputs = caught_up_inputs(&record, id("replica-1"), 4096);
+    (store, inputs)
+}
+
+fn request() -> PromotionRequest {
+    PromotionRequest::builder("replica-1").reason("bench").build().expect("valid request")
+}
+
+/// The same lifecycle as a runtime-checked enum: one `match` per transition, `Result` on misuse.
+enum Machine {
+    Steady,
+    Requested(PromotionRequest),
+    Validating(PromotionRequest),
+    Approved(PromotionRequest, AuthorityPlan),
+    Transitioning(PromotionRequest, AuthorityPlan),
+    Succeeded(AuthorityRecord),
+    Denied,
+}
+
+#[derive(Debug)]
+struct Misuse;
+
+impl Machine {
+    fn request(self, request: PromotionRequest) -> Result<Machine, Misuse> {
+        match self {
+            Machine::Steady => Ok(Machine::Requested(request)),
+            _ => Err(Misuse),
+        }
+    }
+
+    fn begin_validation(self, policy: PromotionPolicy, inputs: &ValidationInputs) -> Result<Machine, Misuse> {
+        match self {
+            Machine::Requested(request) => {
+                let candidate = request.candidate();
+                let known = inputs.node(candidate).is_some();
+                let primary = inputs.authority.as_ref().is_some_and(|a| a.primary == candidate);
+                Ok(if policy == PromotionPolicy::Enabled && known && !primary {
+                    Machine::Validating(request)
+                } else {
+                    Machine::Steady
+                })
+            }
+            _ => Err(Misuse),
+        }
+    }
+
+    fn decide(self, inputs: &ValidationInputs) -> Result<Machine, Misuse> {
+        match self {
+            Machine::Validating(request) => Ok(match assess(&request, inputs).verdict {
+                Verdict::Approve(plan) => Machine::Approved(request, plan),
+                Verdict::Deny(_) => Machine::Denied,
+            }),
+            _ => Err(Misuse),
+        }
+    }
+
+    fn begin_transition(self) -> Result<Machine, Misuse> {
+        match self {
+            Machine::Approved(request, plan) => Ok(Machine::Transitioning(request, plan)),
+            _ => Err(Misuse),
+        }
+    }
+
+    fn commit(self, store: &mut MemoryStore) -> Result<Machine, Misuse> {
+        match self {
+            Machine::Transitioning(request, plan) => {
+                let current = store.load().ok().flatten().ok_or(Misuse)?;
+                if current.epoch() != plan.basis_epoch || current.primary() != plan.previous_primary {
+                    return Err(Misuse);
+                }
+                let summary = RequestSummary::of(&request, request.force());
+                let next = current.succeeded_by(&plan, summary).map_err(|_| Misuse)?;
+                store.commit(Some(plan.basis_epoch), &next).map_err(|_| Misuse)?;
+                Ok(Machine::Succeeded(next))
+            }
+            _ => Err(Misuse),
+        }
+    }
+
+    fn complete(self) -> Result<(Machine, AuthorityRecord), Misuse> {
+        match self {
+            Machine::Succeeded(record) => Ok((Machine::Steady, record)),
+            _ => Err(Misuse),
+        }
+    }
+}
+
+fn lifecycle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("lifecycle");
+    group.bench_function("typestate Promotion<S>", |b| {
+        b.iter_batched(
+            store_at_epoch_one,
+            |(mut store, inputs)| {
+                let steady = Promotion::new(store.slot());
+                let validating = steady
+                    .request(request())
+                    .begin_validation(PromotionPolicy::Enabled, &inputs)
+                    .expect("screened");
+                let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+                let succeeded = approved.begin_transition().commit(&mut store).expect("commits");
+                black_box(succeeded.complete())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("baseline: runtime enum machine", |b| {
+        b.iter_batched(
+            store_at_epoch_one,
+            |(mut store, inputs)| {
+                let machine = Machine::Steady
+                    .request(request())
+                    .and_then(|m| m.begin_validation(PromotionPolicy::Enabled, &inputs))
+                    .and_then(|m| m.decide(&inputs))
+                    .and_then(Machine::begin_transition)
+                    .and_then(|m| m.commit(&mut store))
+                    .and_then(Machine::complete);
+                black_box(machine.expect("lifecycle"))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn sample_record() -> AuthorityRecord {
+    let (mut store, inputs) = store_at_epoch_one();
+    let validating = Promotion::new(store.slot())
+        .request(request())
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .expect("screened");
+    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+    approved.begin_transition().commit(&mut store).expect("commits").complete().1.record().clone()
+}
+
+fn codec(c: &mut Criterion) {
+    let record = sample_record();
+    let bytes = codec::encode(&record).expect("encodes");
+    let mut group = c.benchmark_group("record");
+    group.bench_function("encode + CRC", |b| b.iter(|| codec::encode(black_box(&record))));
+    group.bench_function("decode + verify", |b| b.iter(|| codec::decode(black_box(&bytes))));
+    group.finish();
+}
+
+/// Inputs whose authority and candidate share a history of `len` epochs.
+fn inputs_with_history(len: u64) -> ValidationInputs {
+    let history =
+        EpochHistory::new((1..=len).map(|e| EpochStart { epoch: Epoch(e), start: Lsn(e * 100) }).collect())
+            .expect("rising history");
+    let position = WalPosition::new(Epoch(len), Lsn(len * 100 + 50));
+    let node = |name: &str, replication| NodeView {
+        id: id(name),
+        replication,
+        position,
+        history: Some(history.clone()),
+        mvcc: Some(aerodb_core::MvccBoundary::at_rest(position.lsn)),
+    };
+    ValidationInputs {
+        authority: Some(AuthorityView { primary: id("primary-0"), history: history.clone() }),
+        nodes: vec![
+            node(
+                "primary-0",
+                aerodb_core::ReplicationState::ReplicationHalted {
+                    reason: aerodb_core::HaltReason::AuthorityAmbiguity,
+                },
+            ),
+            node("replica-1", aerodb_core::ReplicationState::ReplicaActive),
+            node("replica-2", aerodb_core::ReplicationState::ReplicaActive),
+        ],
+        old_primary: OldPrimary::ConfirmedStopped,
+        acknowledged: Some(position),
+    }
+}
+
+fn validator(c: &mut Criterion) {
+    let mut group = c.benchmark_group("validator");
+    let request = request();
+    for len in [1, 16, 64] {
+        let inputs = inputs_with_history(len);
+        assert!(matches!(assess(&request, &inputs).verdict, Verdict::Approve(_)));
+        group.bench_with_input(BenchmarkId::new("assess, history entries", len), &inputs, |b, inputs| {
+            b.iter(|| assess(black_box(&request), black_box(inputs)))
+        });
+    }
+    group.finish();
+}
+
+/// A fresh directory under Cargo's target tmp dir (on the real file system, not tmpfs).
+fn bench_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    dir
+}
+
+/// The same bytes made durable with bare std calls: temp write + fsync + rename + dir fsync.
+fn bare_durable_write(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = dir.join("authority.record.tmp");
+    let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temp, dir.join("authority.record"))?;
+    File::open(dir)?.sync_all()
+}
+
+/// `count` records, each the approved successor of the one before, starting after `from`.
+fn successors(from: &AuthorityRecord, count: u64) -> Vec<AuthorityRecord> {
+    let mut chain = Vec::new();
+    let mut current = from.clone();
+    for _ in 0..count {
+        let candidate = if current.primary() == id("node-a") { "node-b" } else { "node-a" };
+        let inputs = caught_up_inputs(&current, id(candidate), current.start().lsn.0 + 1);
+        let request = PromotionRequest::builder(candidate).build().expect("valid");
+        let Verdict::Approve(plan) = assess(&request, &inputs).verdict else { panic!("approves") };
+        current = current.succeeded_by(&plan, RequestSummary::of(&request, false)).expect("successor");
+        chain.push(current.clone());
+    }
+    chain
+}
+
+fn durable_commit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("durable_commit");
+    group.sample_size(30);
+    let dir = bench_dir("commit");
+    let mut store = FileAuthorityStore::open(&dir).expect("open");
+    let mut current = store.bootstrap(id("node-a")).expect("bootstrap");
+    group.bench_function("FileAuthorityStore::commit", |b| {
+        b.iter_custom(|iters| {
+            // Successor records are prepared outside the timed region: only the commit is measured.
+            let chain = successors(&current, iters);
+            let start = std::time::Instant::now();
+            for next in &chain {
+                store.commit(Some(current.epoch()), next).expect("commit");
+                current = next.clone();
+            }
+            start.elapsed()
+        })
+    });
+    let bytes = codec::encode(&current).expect("encodes");
+    let bare = bench_dir("bare");
+    group.bench_function("baseline: bare std temp+fsync+rename+dir fsync", |b| {
+        b.iter(|| bare_durable_write(&bare, black_box(&bytes)).expect("durable write"))
+    });
+    group.finish();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&bare);
+}
+
+fn recovery(c: &mut Criterion) {
+    let dir = bench_dir("recovery");
+    FileAuthorityStore::open(&dir).expect("open").bootstrap(id("node-a")).expect("bootstrap");
+    let mut group = c.benchmark_group("recovery");
+    group.bench_function("open + read + verify", |b| {
+        b.iter(|| {
+            let store = FileAuthorityStore::open(black_box(&dir)).expect("open");
+            black_box(recover(&store).expect("recover").authority)
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, lifecycle, codec, validator, durable_commit, recovery);
+criterion_main!(benches);
