@@ -72,12 +72,13 @@ macro_rules! promotion_event {
     };
 }
 
-pub(crate) fn requested(t: Transition<'_>, request: &PromotionRequest, current_primary: Option<NodeId>) {
+/// `current_primary_id` is looked up only if a subscriber takes the event.
+pub(crate) fn requested(t: Transition<'_>, request: &PromotionRequest, metrics: &PromotionMetrics) {
     promotion_event!(
         names::REQUESTED,
         t,
         request,
-        current_primary_id = %opt(current_primary),
+        current_primary_id = %opt(metrics.current_primary()),
         reason = request.reason().unwrap_or(""),
         request_id = request.request_id().unwrap_or("")
     );

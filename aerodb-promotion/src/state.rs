@@ -73,7 +73,7 @@ pub trait Transition<To: PromotionState>: PromotionState {
     #[doc(hidden)]
     type Source;
     #[doc(hidden)]
-    fn source(data: Self::Data) -> Self::Source;
+    fn source(data: Box<Self::Data>) -> Box<Self::Source>;
 }
 
 macro_rules! states {
@@ -131,7 +131,7 @@ macro_rules! transitions {
             impl Transition<$to> for $from {
                 const REASON: &'static str = $why;
                 type Source = <$from as PromotionState>::Data;
-                fn source(data: Self::Data) -> Self::Source {
+                fn source(data: Box<Self::Data>) -> Box<Self::Source> {
                     data
                 }
             }
@@ -295,11 +295,20 @@ impl<S: PromotionState> Promotion<S> {
         Promotion { slot: self.slot, data: Box::new(data) }
     }
 
+    /// The slot and the boxed payload, typed as edge `S → T` reads it (no reallocation).
+    pub(crate) fn into_boxed_source<T: PromotionState>(self) -> (PromotionSlot, Box<S::Source>)
+    where
+        S: Transition<T>,
+    {
+        (self.slot, S::source(self.data))
+    }
+
     pub(crate) fn into_source<T: PromotionState>(self) -> (PromotionSlot, S::Source)
     where
         S: Transition<T>,
     {
-        (self.slot, S::source(*self.data))
+        let (slot, data) = self.into_boxed_source::<T>();
+        (slot, *data)
     }
 
     /// `Steady → PromotionRequested`: accepts an explicit request. Nothing is checked yet.
@@ -310,7 +319,7 @@ impl<S: PromotionState> Promotion<S> {
         let metrics = self.slot.metrics();
         metrics.request();
         let t = edge::<Steady, PromotionRequested>(&[Invariant::P6A3, Invariant::P6F3]);
-        observe::requested(t, &request, metrics.current_primary());
+        observe::requested(t, &request, metrics);
         self.to(request)
     }
 
@@ -390,11 +399,11 @@ impl<S: PromotionState> Promotion<S> {
     where
         S: Transition<AuthorityTransitioning, Source = Claimed<Approval>>,
     {
-        let (slot, claimed) = <Self>::into_source::<AuthorityTransitioning>(self);
+        let (slot, claimed) = <Self>::into_boxed_source::<AuthorityTransitioning>(self);
         let approval = &claimed.value;
         let t = edge::<PromotionApproved, AuthorityTransitioning>(&[Invariant::P6A2]);
         observe::transition_started(t, approval.request(), approval.plan().new_epoch.0);
-        Promotion { slot, data: Box::new(claimed) }
+        Promotion { slot, data: claimed }
     }
 
     /// `PromotionSucceeded → Steady`: the attempt is complete; hands back what was committed.

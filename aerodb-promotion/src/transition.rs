@@ -116,8 +116,12 @@ fn successor<St: AuthorityStore + ?Sized>(
     let Some(current) = current.filter(|c| c.epoch() == plan.basis_epoch) else {
         return Err(CommitError::Conflict { expected: plan.basis_epoch, found });
     };
+    // The plan's history must be exactly the durable one plus the new epoch's switch point.
     let validated = current.primary() == plan.previous_primary
-        && current.epoch_history().extended(plan.new_epoch, plan.start.lsn).as_ref() == Ok(&plan.history);
+        && plan.history.entries().split_last().is_some_and(|(new, validated)| {
+            validated == current.epoch_history().entries()
+                && (new.epoch, new.start) == (plan.new_epoch, plan.start.lsn)
+        });
     if !validated {
         return Err(CommitError::StaleAuthority { epoch: current.epoch() });
     }
