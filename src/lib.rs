@@ -17,3 +17,8 @@ pub mod prelude {
         PromotionSlot, ValidationInputs, Verdict, assess,
     };
 }
+
+/// The README's code is compiled and run as a doctest, so the tour cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -249,3 +249,23 @@ fn recovery_is_deterministic_from_every_state() {
     assert_eq!(first.authority, second.authority);
     assert_eq!(first.authority, Some(record));
 }
+
+/// A commit costs exactly two fsyncs: the temporary file, then the directory.
+#[test]
+fn a_commit_performs_exactly_two_fsyncs() {
+    let mut store = FileAuthorityStore::open_with(SimFs::default(), "/sim").unwrap();
+    let old = store.bootstrap(id("primary-0")).unwrap();
+    store.backend().start_recording();
+    let inputs = caught_up_inputs(&old, id("replica-1"), 64);
+    let validating = recover(&store)
+        .unwrap()
+        .steady
+        .request(request("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap();
+    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+    let _ = approved.begin_transition().commit(&mut store).unwrap().complete();
+    let ops: Vec<String> = store.backend().snapshots().into_iter().skip(1).map(|(op, _)| op).collect();
+    assert_eq!(ops, ["create", "write", "fsync file", "rename", "fsync dir"]);
+    assert_eq!(ops.iter().filter(|op| op.starts_with("fsync")).count(), 2);
+}
