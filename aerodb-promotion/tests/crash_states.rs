@@ -64,13 +64,7 @@ fn explore(first_write: bool, skip_file_sync: bool, skip_dir_sync: bool) -> Expl
         None => store.bootstrap(id("primary-0")).unwrap(),
         Some(old) => {
             let inputs = caught_up_inputs(old, id("replica-1"), 64);
-            let validating = recover(&store)
-                .unwrap()
-                .steady
-                .request(request("replica-1"))
-                .begin_validation(PromotionPolicy::Enabled, &inputs)
-                .unwrap();
-            let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+            let approved = approve(&store, "replica-1", &inputs);
             let succeeded = approved.begin_transition().commit(&mut store).unwrap();
             succeeded.complete().1.record().clone()
         }
@@ -194,13 +188,7 @@ fn crash_row_during_validation_forgets_the_promotion() {
 #[test]
 fn crash_row_after_approval_forgets_the_promotion_and_requires_revalidation() {
     let (dir, store, inputs, record) = cluster("row-approved");
-    let validating = recover(&store)
-        .unwrap()
-        .steady
-        .request(request("replica-1"))
-        .begin_validation(PromotionPolicy::Enabled, &inputs)
-        .unwrap();
-    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+    let approved = approve(&store, "replica-1", &inputs);
     drop(approved);
     let (_, recovered) = restart(&dir, store);
     assert_eq!(recovered.authority, Some(record.clone()));
@@ -227,13 +215,7 @@ fn crash_row_during_the_switch_every_durable_step_is_old_or_new() {
 #[test]
 fn crash_row_after_the_switch_keeps_the_new_authority() {
     let (dir, mut store, inputs, _) = cluster("row-succeeded");
-    let validating = recover(&store)
-        .unwrap()
-        .steady
-        .request(request("replica-1"))
-        .begin_validation(PromotionPolicy::Enabled, &inputs)
-        .unwrap();
-    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+    let approved = approve(&store, "replica-1", &inputs);
     let succeeded = approved.begin_transition().commit(&mut store).unwrap();
     let committed = succeeded.committed().record().clone();
     drop(succeeded);
@@ -257,13 +239,7 @@ fn a_commit_performs_exactly_two_fsyncs() {
     let old = store.bootstrap(id("primary-0")).unwrap();
     store.backend().start_recording();
     let inputs = caught_up_inputs(&old, id("replica-1"), 64);
-    let validating = recover(&store)
-        .unwrap()
-        .steady
-        .request(request("replica-1"))
-        .begin_validation(PromotionPolicy::Enabled, &inputs)
-        .unwrap();
-    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+    let approved = approve(&store, "replica-1", &inputs);
     let _ = approved.begin_transition().commit(&mut store).unwrap().complete();
     let ops: Vec<String> = store.backend().snapshots().into_iter().skip(1).map(|(op, _)| op).collect();
     assert_eq!(ops, ["create", "write", "fsync file", "rename", "fsync dir"]);

@@ -44,13 +44,7 @@ fn a_fault_at_every_commit_operation_leaves_old_or_new() {
                 let (dir, old) = setup("fault-commit");
                 let mut store = FileAuthorityStore::open_with(Faulty::default(), dir.path()).unwrap();
                 let inputs = caught_up_inputs(&old, id("replica-1"), 64);
-                let validating = recover(&store)
-                    .unwrap()
-                    .steady
-                    .request(request("replica-1"))
-                    .begin_validation(PromotionPolicy::Enabled, &inputs)
-                    .unwrap();
-                let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+                let approved = approve(&store, "replica-1", &inputs);
                 let transitioning = approved.begin_transition();
                 store.backend().arm(Plan { at, persistent, kind });
                 let result = transitioning.commit(&mut store);

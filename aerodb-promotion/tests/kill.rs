@@ -32,13 +32,7 @@ fn child_promotes_forever() {
     loop {
         let candidate = if current.primary() == id("node-a") { "node-b" } else { "node-a" };
         let inputs = caught_up_inputs(&current, id(candidate), current.start().lsn.0 + 8);
-        let validating = recover(&store)
-            .unwrap()
-            .steady
-            .request(request(candidate))
-            .begin_validation(PromotionPolicy::Enabled, &inputs)
-            .unwrap();
-        let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+        let approved = approve(&store, candidate, &inputs);
         current = approved.begin_transition().commit(&mut store).unwrap().complete().1.record().clone();
         writeln!(out, "committed epoch {}", current.epoch()).unwrap();
         out.flush().unwrap();

@@ -23,13 +23,7 @@ fn approved<St: AuthorityStore>(
     candidate: &str,
     inputs: &ValidationInputs,
 ) -> Promotion<AuthorityTransitioning> {
-    let steady = recover(store).unwrap().steady;
-    let validating =
-        steady.request(request(candidate)).begin_validation(PromotionPolicy::Enabled, inputs).unwrap();
-    match validating.decide(inputs) {
-        Decision::Approved(approved) => approved.begin_transition(),
-        Decision::Denied(denied) => panic!("expected approval: {}", denied.denial().reason()),
-    }
+    approve(store, candidate, inputs).begin_transition()
 }
 
 #[test]

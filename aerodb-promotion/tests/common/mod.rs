@@ -164,3 +164,21 @@ pub fn init_tracing() {
         tracing::subscriber::set_global_default(quiet).expect("no other global subscriber in tests");
     });
 }
+
+/// Recovers `store`, requests `candidate`, screens and validates against `inputs`: the approval.
+pub fn approve<St: AuthorityStore>(
+    store: &St,
+    candidate: &str,
+    inputs: &ValidationInputs,
+) -> Promotion<PromotionApproved> {
+    let validating = recover(store)
+        .unwrap()
+        .steady
+        .request(request(candidate))
+        .begin_validation(PromotionPolicy::Enabled, inputs)
+        .unwrap();
+    match validating.decide(inputs) {
+        Decision::Approved(approved) => approved,
+        Decision::Denied(denied) => panic!("expected approval: {}", denied.denial().reason()),
+    }
+}
