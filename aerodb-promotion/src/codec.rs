@@ -83,19 +83,23 @@ pub enum DecodeError {
 #[error("authority record does not encode: {0}")]
 pub struct EncodeError(String);
 
-/// The framed bytes of `record`.
+/// Bytes reserved up front for a frame: a typical record fits, so encoding allocates once.
+const TYPICAL_FRAME: usize = HEADER_LEN + 512 + TRAILER_LEN;
+
+/// The framed bytes of `record`, serialized straight into the frame.
 pub fn encode(record: &AuthorityRecord) -> Result<Vec<u8>, EncodeError> {
-    let payload =
-        bincode::serde::encode_to_vec(record.body(), config()).map_err(|e| EncodeError(e.to_string()))?;
-    let len = u32::try_from(payload.len())
-        .ok()
-        .filter(|l| (*l as usize) <= MAX_PAYLOAD)
-        .ok_or_else(|| EncodeError(format!("payload of {} bytes exceeds {MAX_PAYLOAD}", payload.len())))?;
-    let mut frame = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);
+    let mut frame = Vec::with_capacity(TYPICAL_FRAME);
     frame.extend_from_slice(&MAGIC);
     frame.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&payload);
+    frame.extend_from_slice(&[0; 4]); // payload length, filled in below
+    bincode::serde::encode_into_std_write(record.body(), &mut frame, config())
+        .map_err(|e| EncodeError(e.to_string()))?;
+    let payload = frame.len() - HEADER_LEN;
+    let len = u32::try_from(payload)
+        .ok()
+        .filter(|l| (*l as usize) <= MAX_PAYLOAD)
+        .ok_or_else(|| EncodeError(format!("payload of {payload} bytes exceeds {MAX_PAYLOAD}")))?;
+    frame[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
     let crc = crc32fast::hash(&frame);
     frame.extend_from_slice(&crc.to_le_bytes());
     Ok(frame)

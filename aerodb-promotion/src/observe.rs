@@ -152,7 +152,8 @@ pub struct PromotionMetrics {
     denied: AtomicU64,
     crash_abort: AtomicU64,
     in_progress: AtomicU64,
-    primaries: Mutex<BTreeMap<NodeId, u8>>,
+    /// Every primary seen, the current one last.
+    primaries: Mutex<Vec<NodeId>>,
 }
 
 /// A point-in-time copy of [`PromotionMetrics`].
@@ -190,12 +191,14 @@ impl PromotionMetrics {
     }
     pub(crate) fn set_primary(&self, primary: NodeId) {
         let mut primaries = self.primaries.lock().unwrap_or_else(PoisonError::into_inner);
-        primaries.values_mut().for_each(|v| *v = 0);
-        primaries.insert(primary, 1);
+        if primaries.last() != Some(&primary) {
+            primaries.retain(|p| *p != primary);
+            primaries.push(primary);
+        }
     }
     pub(crate) fn current_primary(&self) -> Option<NodeId> {
         let primaries = self.primaries.lock().unwrap_or_else(PoisonError::into_inner);
-        primaries.iter().find(|(_, v)| **v == 1).map(|(id, _)| *id)
+        primaries.last().copied()
     }
 
     /// The current values.
@@ -207,7 +210,10 @@ impl PromotionMetrics {
             denied_total: self.denied.load(Ordering::Relaxed),
             crash_abort_total: self.crash_abort.load(Ordering::Relaxed),
             in_progress: self.in_progress.load(Ordering::Relaxed),
-            current_primary: primaries.iter().map(|(id, v)| (id.to_string(), *v)).collect(),
+            current_primary: primaries
+                .iter()
+                .map(|id| (id.to_string(), u8::from(Some(id) == primaries.last())))
+                .collect(),
         }
     }
 
