@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aerodb_core::{Epoch, EpochHistory, EpochStart, Lsn, NodeId, WalPosition};
+use aerodb_promotion::testing::runtime::RuntimeMachine;
 use aerodb_promotion::testing::{MemoryStore, caught_up_inputs};
 use aerodb_promotion::*;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -26,85 +27,6 @@ fn store_at_epoch_one() -> (MemoryStore, ValidationInputs) {
 
 fn request() -> PromotionRequest {
     PromotionRequest::builder("replica-1").reason("bench").build().expect("valid request")
-}
-
-/// The same lifecycle as a runtime-checked enum: one `match` per transition, `Result` on misuse.
-enum Machine {
-    Steady,
-    Requested(PromotionRequest),
-    Validating(PromotionRequest),
-    Approved(PromotionRequest, AuthorityPlan),
-    Transitioning(PromotionRequest, AuthorityPlan),
-    Succeeded(AuthorityRecord),
-    Denied,
-}
-
-#[derive(Debug)]
-struct Misuse;
-
-impl Machine {
-    fn request(self, request: PromotionRequest) -> Result<Machine, Misuse> {
-        match self {
-            Machine::Steady => Ok(Machine::Requested(request)),
-            _ => Err(Misuse),
-        }
-    }
-
-    fn begin_validation(self, policy: PromotionPolicy, inputs: &ValidationInputs) -> Result<Machine, Misuse> {
-        match self {
-            Machine::Requested(request) => {
-                let candidate = request.candidate();
-                let known = inputs.node(candidate).is_some();
-                let primary = inputs.authority.as_ref().is_some_and(|a| a.primary == candidate);
-                Ok(if policy == PromotionPolicy::Enabled && known && !primary {
-                    Machine::Validating(request)
-                } else {
-                    Machine::Steady
-                })
-            }
-            _ => Err(Misuse),
-        }
-    }
-
-    fn decide(self, inputs: &ValidationInputs) -> Result<Machine, Misuse> {
-        match self {
-            Machine::Validating(request) => Ok(match assess(&request, inputs).verdict {
-                Verdict::Approve(plan) => Machine::Approved(request, plan),
-                Verdict::Deny(_) => Machine::Denied,
-            }),
-            _ => Err(Misuse),
-        }
-    }
-
-    fn begin_transition(self) -> Result<Machine, Misuse> {
-        match self {
-            Machine::Approved(request, plan) => Ok(Machine::Transitioning(request, plan)),
-            _ => Err(Misuse),
-        }
-    }
-
-    fn commit(self, store: &mut MemoryStore) -> Result<Machine, Misuse> {
-        match self {
-            Machine::Transitioning(request, plan) => {
-                let current = store.load().ok().flatten().ok_or(Misuse)?;
-                if current.epoch() != plan.basis_epoch || current.primary() != plan.previous_primary {
-                    return Err(Misuse);
-                }
-                let summary = RequestSummary::of(&request, request.force());
-                let next = current.succeeded_by(&plan, summary).map_err(|_| Misuse)?;
-                store.commit(Some(plan.basis_epoch), &next).map_err(|_| Misuse)?;
-                Ok(Machine::Succeeded(next))
-            }
-            _ => Err(Misuse),
-        }
-    }
-
-    fn complete(self) -> Result<(Machine, AuthorityRecord), Misuse> {
-        match self {
-            Machine::Succeeded(record) => Ok((Machine::Steady, record)),
-            _ => Err(Misuse),
-        }
-    }
 }
 
 fn lifecycle(c: &mut Criterion) {
@@ -130,13 +52,13 @@ fn lifecycle(c: &mut Criterion) {
         b.iter_batched(
             store_at_epoch_one,
             |(mut store, inputs)| {
-                let machine = Machine::Steady
+                let machine = RuntimeMachine::new(store.slot())
                     .request(request())
                     .and_then(|m| m.begin_validation(PromotionPolicy::Enabled, &inputs))
                     .and_then(|m| m.decide(&inputs))
-                    .and_then(Machine::begin_transition)
+                    .and_then(RuntimeMachine::begin_transition)
                     .and_then(|m| m.commit(&mut store))
-                    .and_then(Machine::complete);
+                    .and_then(RuntimeMachine::complete);
                 (machine.expect("lifecycle"), store)
             },
             BatchSize::SmallInput,

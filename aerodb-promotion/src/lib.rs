@@ -46,6 +46,7 @@ pub mod record;
 pub mod recovery;
 pub mod request;
 pub mod state;
+mod steps;
 pub mod store;
 pub mod testing;
 pub mod transition;

@@ -11,29 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::invariant::Invariant;
-use crate::observe::{self, PromotionMetrics};
+use crate::observe::PromotionMetrics;
 use crate::record::AuthorityRecord;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
-use crate::validator::{self, Approval, Denial, Validated, ValidationInputs};
+use crate::steps;
+use crate::validator::{Approval, Denial, Validated, ValidationInputs};
 
 mod sealed {
     pub trait Sealed {}
 }
-
-/// Per-state payloads. Public types in a private module: nameable only inside this crate.
-pub(crate) mod data {
-    use super::Claim;
-
-    /// A payload held while this attempt owns its authority's [`PromotionSlot`](super::PromotionSlot).
-    #[derive(Debug)]
-    pub struct Claimed<T> {
-        pub(crate) _claim: Claim,
-        pub(crate) value: T,
-    }
-}
-
-use data::Claimed;
 
 /// A durable promotion: the approval and the record it made authoritative.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,6 +43,10 @@ impl Committed {
 pub trait PromotionState: sealed::Sealed + 'static {
     /// This state at run time.
     const KIND: StateKind;
+    /// What the attempt holds of its authority's slot: the slot itself, or the claim on it.
+    #[doc(hidden)]
+    type Hold;
+    /// The state's payload.
     #[doc(hidden)]
     type Data;
 }
@@ -67,17 +57,18 @@ pub trait PromotionState: sealed::Sealed + 'static {
     label = "`{Self}` → `{To}` is not one of the nine allowed promotion transitions",
     note = "PROMOTION_SPEC §3: only the nine transitions listed in `aerodb_promotion::ALLOWED_TRANSITIONS` exist; every other move, self-loops included, is forbidden"
 )]
-pub trait Transition<To: PromotionState>: PromotionState {
+pub trait Transition<To: PromotionState>: PromotionState + Sized {
     /// Why this transition happens (§3), as events and docs state it.
     const REASON: &'static str;
+    /// The parts of `Promotion<Self>` that edge `Self → To` consumes.
     #[doc(hidden)]
     type Source;
     #[doc(hidden)]
-    fn source(data: Box<Self::Data>) -> Box<Self::Source>;
+    fn source(from: Promotion<Self>) -> Self::Source;
 }
 
 macro_rules! states {
-    ($($(#[$doc:meta])* $name:ident => $data:ty;)+) => {
+    ($($(#[$doc:meta])* $name:ident => $hold:ty, $data:ty;)+) => {
         $(
             $(#[$doc])*
             #[derive(Debug)]
@@ -85,6 +76,7 @@ macro_rules! states {
             impl sealed::Sealed for $name {}
             impl PromotionState for $name {
                 const KIND: StateKind = StateKind::$name;
+                type Hold = $hold;
                 type Data = $data;
             }
         )+
@@ -107,21 +99,22 @@ macro_rules! states {
     };
 }
 
+// From screening until the return to `Steady` an attempt holds its authority's slot (P6-A1).
 states! {
     /// No promotion in progress; roles stable. Every path ends here.
-    Steady => ();
+    Steady => PromotionSlot, ();
     /// An explicit request was accepted; nothing validated yet.
-    PromotionRequested => PromotionRequest;
+    PromotionRequested => PromotionSlot, PromotionRequest;
     /// Safety checks running; no authority change.
-    PromotionValidating => Claimed<PromotionRequest>;
+    PromotionValidating => Claim, PromotionRequest;
     /// All checks passed; nothing applied; no durable effect.
-    PromotionApproved => Claimed<Approval>;
+    PromotionApproved => Claim, Approval;
     /// The atomic authority switch is being applied.
-    AuthorityTransitioning => Claimed<Approval>;
+    AuthorityTransitioning => Claim, Approval;
     /// The switch is durable; the candidate is the primary.
-    PromotionSucceeded => Claimed<Committed>;
+    PromotionSucceeded => Claim, Committed;
     /// A check failed; explicit reasons; no authority change.
-    PromotionDenied => Claimed<Denial>;
+    PromotionDenied => Claim, Denial;
 }
 
 macro_rules! transitions {
@@ -130,9 +123,9 @@ macro_rules! transitions {
             #[doc = concat!("§3: `", stringify!($from), "` → `", stringify!($to), "`: ", $why, ".")]
             impl Transition<$to> for $from {
                 const REASON: &'static str = $why;
-                type Source = <$from as PromotionState>::Data;
-                fn source(data: Box<Self::Data>) -> Box<Self::Source> {
-                    data
+                type Source = (<$from as PromotionState>::Hold, Box<<$from as PromotionState>::Data>);
+                fn source(from: Promotion<Self>) -> Self::Source {
+                    (from.hold, from.data)
                 }
             }
         )+
@@ -190,16 +183,36 @@ struct Shared {
     metrics: PromotionMetrics,
 }
 
-/// Holding the slot; dropping it frees the slot, whichever way the attempt ended.
-#[derive(Debug)]
-pub(crate) struct Claim {
-    shared: Arc<Shared>,
+pub(crate) use held::Claim;
+
+/// Public types in a private module: they appear in bounds but cannot be named outside.
+mod held {
+    use super::PromotionSlot;
+
+    /// The slot while an attempt holds it; dropping the claim frees the slot, whichever way
+    /// the attempt ended.
+    #[derive(Debug)]
+    pub struct Claim {
+        pub(super) slot: PromotionSlot,
+    }
+}
+
+impl Claim {
+    /// The slot this claim holds.
+    pub(crate) fn slot(&self) -> &PromotionSlot {
+        &self.slot
+    }
+
+    /// Frees the slot and hands it back.
+    pub(crate) fn release(self) -> PromotionSlot {
+        self.slot.clone()
+    }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.shared.busy.store(false, Ordering::Release);
-        self.shared.metrics.set_in_progress(false);
+        self.slot.shared.busy.store(false, Ordering::Release);
+        self.slot.metrics().set_in_progress(false);
     }
 }
 
@@ -219,36 +232,21 @@ impl PromotionSlot {
         &self.shared.metrics
     }
 
-    fn try_claim(&self) -> Option<Claim> {
+    /// The slot, unless another attempt holds it (P6-A1).
+    pub(crate) fn try_claim(&self) -> Option<Claim> {
         self.shared.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).ok()?;
-        self.shared.metrics.set_in_progress(true);
-        Some(Claim { shared: Arc::clone(&self.shared) })
+        self.metrics().set_in_progress(true);
+        Some(Claim { slot: self.clone() })
     }
 }
 
-/// The event fields of edge `F → T`, concerning `invariants`.
-pub(crate) fn edge<F: Transition<T>, T: PromotionState>(invariants: &[Invariant]) -> observe::Transition<'_> {
-    observe::Transition { from: F::KIND.name(), to: T::KIND.name(), reason: F::REASON, invariants }
-}
-
-/// The invariants the seven checks enforce, in spec order.
-const VALIDATED: &[Invariant] = &[
-    Invariant::P6A1,
-    Invariant::P6A1a,
-    Invariant::P6A3,
-    Invariant::P6S1,
-    Invariant::P6S2,
-    Invariant::P6S3,
-    Invariant::P6F1,
-];
-
 /// A promotion attempt in state `S`. Its type is its state: only allowed transitions compile.
 ///
-/// Not `Clone`; every transition consumes it. One word of slot handle and one of payload,
-/// whatever `S` is.
+/// Not `Clone`; every transition consumes it. One word for the slot (or the claim on it) and
+/// one for the payload, whatever `S` is; states that share a payload type share its box.
 #[must_use = "a promotion state must be driven back to `Steady`; dropping it abandons the attempt"]
 pub struct Promotion<S: PromotionState> {
-    slot: PromotionSlot,
+    hold: S::Hold,
     data: Box<S::Data>,
 }
 
@@ -286,41 +284,19 @@ impl<S: PromotionState> Promotion<S> {
         S::KIND
     }
 
-    /// A promotion in state `S` from its parts; only transitions call this.
-    pub(crate) fn assemble(slot: PromotionSlot, data: S::Data) -> Self {
-        Promotion { slot, data: Box::new(data) }
-    }
-
-    fn to<T: PromotionState>(self, data: T::Data) -> Promotion<T> {
-        Promotion { slot: self.slot, data: Box::new(data) }
-    }
-
-    /// The slot and the boxed payload, typed as edge `S → T` reads it (no reallocation).
-    pub(crate) fn into_boxed_source<T: PromotionState>(self) -> (PromotionSlot, Box<S::Source>)
-    where
-        S: Transition<T>,
-    {
-        (self.slot, S::source(self.data))
-    }
-
-    pub(crate) fn into_source<T: PromotionState>(self) -> (PromotionSlot, S::Source)
-    where
-        S: Transition<T>,
-    {
-        let (slot, data) = self.into_boxed_source::<T>();
-        (slot, *data)
+    /// `Promotion<S>` from its parts; only transitions call this.
+    pub(crate) fn assemble(hold: S::Hold, data: Box<S::Data>) -> Self {
+        Promotion { hold, data }
     }
 
     /// `Steady → PromotionRequested`: accepts an explicit request. Nothing is checked yet.
     pub fn request(self, request: PromotionRequest) -> Promotion<PromotionRequested>
     where
-        S: Transition<PromotionRequested, Source = ()>,
+        S: Transition<PromotionRequested, Source = (PromotionSlot, Box<()>)>,
     {
-        let metrics = self.slot.metrics();
-        metrics.request();
-        let t = edge::<Steady, PromotionRequested>(&[Invariant::P6A3, Invariant::P6F3]);
-        observe::requested(t, &request, metrics);
-        self.to(request)
+        let (slot, _) = S::source(self);
+        steps::request(&slot, &request);
+        Promotion { hold: slot, data: Box::new(request) }
     }
 
     /// `PromotionRequested → PromotionValidating`, or `→ Steady` when the request is refused at
@@ -332,41 +308,15 @@ impl<S: PromotionState> Promotion<S> {
         inputs: &ValidationInputs,
     ) -> Result<Promotion<PromotionValidating>, Box<Rejected>>
     where
-        S: Transition<PromotionValidating, Source = PromotionRequest>
-            + Transition<Steady, Source = PromotionRequest>,
+        S: Transition<PromotionValidating, Source = (PromotionSlot, Box<PromotionRequest>)>
+            + Transition<Steady, Source = (PromotionSlot, Box<PromotionRequest>)>,
     {
-        let (slot, request) = <Self>::into_source::<PromotionValidating>(self);
-        let candidate = request.candidate();
-        let claim = match policy {
-            PromotionPolicy::Disabled => Err(Rejection::Disabled),
-            PromotionPolicy::Enabled => slot.try_claim().ok_or(Rejection::AlreadyInProgress),
-        };
-        let screened = claim.and_then(|claim| {
-            if inputs.node(candidate).is_none() {
-                return Err(Rejection::UnknownCandidate { candidate });
-            }
-            match &inputs.authority {
-                Some(authority) if authority.primary == candidate => {
-                    Err(Rejection::AlreadyPrimary { candidate, epoch: authority.epoch() })
-                }
-                _ => Ok(claim),
-            }
-        });
-        match screened {
-            Ok(claim) => {
-                observe::validation_started(
-                    edge::<PromotionRequested, PromotionValidating>(VALIDATED),
-                    &request,
-                );
-                Ok(Promotion { slot, data: Box::new(Claimed { _claim: claim, value: request }) })
-            }
+        let (slot, request) = <S as Transition<PromotionValidating>>::source(self);
+        match steps::screen(&slot, policy, inputs, &request) {
+            Ok(claim) => Ok(Promotion { hold: claim, data: request }),
             Err(rejection) => {
-                slot.metrics().denied();
-                let violated = [rejection.invariant()];
-                let t = edge::<PromotionRequested, Steady>(&violated);
-                observe::validation_failed(t, &request, violated[0], &rejection);
-                observe::completed(t, &request, "rejected");
-                Err(Box::new(Rejected { steady: Promotion { slot, data: Box::new(()) }, rejection, request }))
+                let steady = Promotion { hold: slot, data: Box::new(()) };
+                Err(Box::new(Rejected { steady, rejection, request: *request }))
             }
         }
     }
@@ -374,65 +324,53 @@ impl<S: PromotionState> Promotion<S> {
     /// `PromotionValidating → PromotionApproved | PromotionDenied`: runs the validator on `inputs`.
     pub fn decide(self, inputs: &ValidationInputs) -> Decision
     where
-        S: Transition<PromotionApproved, Source = Claimed<PromotionRequest>>
-            + Transition<PromotionDenied, Source = Claimed<PromotionRequest>>,
+        S: Transition<PromotionApproved, Source = (Claim, Box<PromotionRequest>)>
+            + Transition<PromotionDenied, Source = (Claim, Box<PromotionRequest>)>,
     {
-        let (slot, Claimed { _claim, value: request }) = <Self>::into_source::<PromotionApproved>(self);
-        match validator::validate(request, inputs) {
+        let (claim, request) = <S as Transition<PromotionApproved>>::source(self);
+        match steps::decide(&claim, *request, inputs) {
             Validated::Approved(approval) => {
-                let t = edge::<PromotionValidating, PromotionApproved>(VALIDATED);
-                observe::validation_succeeded(t, approval.request(), approval.plan().force_asserted);
-                Decision::Approved(Promotion { slot, data: Box::new(Claimed { _claim, value: approval }) })
+                Decision::Approved(Promotion { hold: claim, data: Box::new(approval) })
             }
-            Validated::Denied(denial) => {
-                slot.metrics().denied();
-                let violated = [denial.reason().invariant()];
-                let t = edge::<PromotionValidating, PromotionDenied>(&violated);
-                observe::validation_failed(t, denial.request(), violated[0], &denial.reason());
-                Decision::Denied(Promotion { slot, data: Box::new(Claimed { _claim, value: denial }) })
-            }
+            Validated::Denied(denial) => Decision::Denied(Promotion { hold: claim, data: Box::new(denial) }),
         }
     }
 
     /// `PromotionApproved → AuthorityTransitioning`: the approval is about to be applied.
     pub fn begin_transition(self) -> Promotion<AuthorityTransitioning>
     where
-        S: Transition<AuthorityTransitioning, Source = Claimed<Approval>>,
+        S: Transition<AuthorityTransitioning, Source = (Claim, Box<Approval>)>,
     {
-        let (slot, claimed) = <Self>::into_boxed_source::<AuthorityTransitioning>(self);
-        let approval = &claimed.value;
-        let t = edge::<PromotionApproved, AuthorityTransitioning>(&[Invariant::P6A2]);
-        observe::transition_started(t, approval.request(), approval.plan().new_epoch.0);
-        Promotion { slot, data: claimed }
+        let (claim, approval) = S::source(self);
+        steps::begin_transition(&approval);
+        Promotion { hold: claim, data: approval }
     }
 
     /// `PromotionSucceeded → Steady`: the attempt is complete; hands back what was committed.
     pub fn complete(self) -> (Promotion<Steady>, Committed)
     where
-        S: Transition<Steady, Source = Claimed<Committed>>,
+        S: Transition<Steady, Source = (Claim, Box<Committed>)>,
     {
-        let (slot, Claimed { value, .. }) = <Self>::into_source::<Steady>(self);
-        let t = edge::<PromotionSucceeded, Steady>(&[Invariant::P6A1, Invariant::P6A2]);
-        observe::completed(t, value.approval.request(), "succeeded");
-        (Promotion { slot, data: Box::new(()) }, value)
+        let (claim, committed) = S::source(self);
+        steps::complete(&committed);
+        (Promotion { hold: claim.release(), data: Box::new(()) }, *committed)
     }
 
     /// `PromotionDenied → Steady`: hands back the denial; authority is unchanged.
     pub fn conclude(self) -> (Promotion<Steady>, Denial)
     where
-        S: Transition<Steady, Source = Claimed<Denial>>,
+        S: Transition<Steady, Source = (Claim, Box<Denial>)>,
     {
-        let (slot, Claimed { value, .. }) = <Self>::into_source::<Steady>(self);
-        let violated = [value.reason().invariant()];
-        observe::completed(edge::<PromotionDenied, Steady>(&violated), value.request(), "denied");
-        (Promotion { slot, data: Box::new(()) }, value)
+        let (claim, denial) = S::source(self);
+        steps::conclude(&denial);
+        (Promotion { hold: claim.release(), data: Box::new(()) }, *denial)
     }
 }
 
 impl Promotion<Steady> {
     /// An idle promotion for the authority guarded by `slot`.
     pub fn new(slot: &PromotionSlot) -> Self {
-        Promotion { slot: slot.clone(), data: Box::new(()) }
+        Promotion { hold: slot.clone(), data: Box::new(()) }
     }
 }
 
@@ -446,35 +384,35 @@ impl Promotion<PromotionRequested> {
 impl Promotion<PromotionValidating> {
     /// The request being validated.
     pub fn pending_request(&self) -> &PromotionRequest {
-        &self.data.value
+        &self.data
     }
 }
 
 impl Promotion<PromotionApproved> {
     /// The validator's approval.
     pub fn approval(&self) -> &Approval {
-        &self.data.value
+        &self.data
     }
 }
 
 impl Promotion<AuthorityTransitioning> {
     /// The approval being applied.
     pub fn approval(&self) -> &Approval {
-        &self.data.value
+        &self.data
     }
 }
 
 impl Promotion<PromotionSucceeded> {
     /// The approval and the record now durable.
     pub fn committed(&self) -> &Committed {
-        &self.data.value
+        &self.data
     }
 }
 
 impl Promotion<PromotionDenied> {
     /// The validator's denial.
     pub fn denial(&self) -> &Denial {
-        &self.data.value
+        &self.data
     }
 }
 

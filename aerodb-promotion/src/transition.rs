@@ -2,14 +2,10 @@
 
 use aerodb_core::{Epoch, GateError, ReplicationState, RoleChangeError, WriteAuthority};
 
-use crate::invariant::Invariant;
-use crate::observe;
 use crate::record::{AuthorityRecord, RecordError, RequestSummary};
 use crate::recovery::{Recovered, recover};
-use crate::state::data::Claimed;
-use crate::state::{
-    AuthorityTransitioning, Committed, Promotion, PromotionState, PromotionSucceeded, Transition, edge,
-};
+use crate::state::{Claim, Committed, Promotion, PromotionState, PromotionSucceeded, Transition};
+use crate::steps;
 use crate::store::{AuthorityStore, StoreError};
 use crate::validator::Approval;
 
@@ -56,7 +52,7 @@ impl From<StoreError> for CommitError {
 pub struct CommitFailure {
     error: CommitError,
     approval: Approval,
-    _held: Claimed<()>,
+    _held: Claim,
 }
 
 /// What recovery after a failed commit found on disk.
@@ -106,7 +102,7 @@ pub enum RebindError {
 }
 
 /// The record that succeeds the durable one, if it is still exactly the authority validated against.
-fn successor<St: AuthorityStore + ?Sized>(
+pub(crate) fn successor<St: AuthorityStore + ?Sized>(
     store: &St,
     approval: &Approval,
 ) -> Result<AuthorityRecord, CommitError> {
@@ -139,37 +135,12 @@ impl<S: PromotionState> Promotion<S> {
         store: &mut St,
     ) -> Result<Promotion<PromotionSucceeded>, Box<CommitFailure>>
     where
-        S: Transition<PromotionSucceeded, Source = Claimed<Approval>>,
+        S: Transition<PromotionSucceeded, Source = (Claim, Box<Approval>)>,
     {
-        let (slot, Claimed { _claim, value: approval }) = <Self>::into_source::<PromotionSucceeded>(self);
-        let committed = successor(store, &approval).and_then(|record| {
-            store.commit(Some(approval.plan().basis_epoch), &record)?;
-            Ok(record)
-        });
-        let metrics = slot.metrics();
-        let t = edge::<AuthorityTransitioning, PromotionSucceeded>(&[Invariant::P6A2, Invariant::P6F2]);
-        match committed {
-            Ok(record) => {
-                metrics.success();
-                metrics.set_primary(record.primary());
-                observe::transition_completed(t, approval.request(), record.primary(), record.epoch().0);
-                Ok(Promotion::assemble(slot, Claimed { _claim, value: Committed { approval, record } }))
-            }
-            Err(error) => {
-                if let CommitError::Conflict { .. } | CommitError::StaleAuthority { .. } = error {
-                    // Fail closed: the validated authority is gone, so this is a denial (P6-A1).
-                    metrics.denied();
-                    observe::validation_failed(t, approval.request(), Invariant::P6A1, &error);
-                } else {
-                    metrics.crash_abort();
-                    observe::aborted_on_crash(
-                        AuthorityTransitioning::KIND.name(),
-                        Some(approval.request()),
-                        &error,
-                    );
-                }
-                Err(Box::new(CommitFailure { error, approval, _held: Claimed { _claim, value: () } }))
-            }
+        let (claim, approval) = S::source(self);
+        match steps::commit(store, &claim, &approval) {
+            Ok(record) => Ok(Promotion::assemble(claim, Box::new(Committed { approval: *approval, record }))),
+            Err(error) => Err(Box::new(CommitFailure { error, approval: *approval, _held: claim })),
         }
     }
 }

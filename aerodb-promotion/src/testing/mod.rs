@@ -12,6 +12,7 @@
 
 pub mod cluster;
 pub mod events;
+pub mod runtime;
 
 use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 

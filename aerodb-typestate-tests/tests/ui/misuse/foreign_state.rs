@@ -3,6 +3,7 @@ struct Limbo;
 
 impl aerodb_promotion::PromotionState for Limbo {
     const KIND: aerodb_promotion::StateKind = aerodb_promotion::StateKind::Steady;
+    type Hold = ();
     type Data = ();
 }
 

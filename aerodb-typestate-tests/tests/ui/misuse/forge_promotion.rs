@@ -1,6 +1,6 @@
 //! A `Promotion<S>` cannot be built from outside: its fields are private.
-use aerodb_promotion::{Promotion, PromotionApproved, PromotionSlot};
+use aerodb_promotion::{Promotion, PromotionApproved};
 
 fn main() {
-    let _forged: Promotion<PromotionApproved> = Promotion { slot: PromotionSlot::new(), data: Box::new(todo!()) };
+    let _forged: Promotion<PromotionApproved> = Promotion { hold: todo!(), data: todo!() };
 }

@@ -1,0 +1,149 @@
+//! What each transition does — screening, validation, the commit, metrics and events — apart
+//! from how the attempt's state is held. [`Promotion<S>`](crate::Promotion) runs these steps,
+//! and so does the runtime-checked baseline in `testing`, so the two differ only in how the
+//! state is represented and checked.
+
+use crate::invariant::Invariant;
+use crate::observe::{self, PromotionMetrics};
+use crate::record::AuthorityRecord;
+use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
+use crate::state::{
+    AuthorityTransitioning, Claim, Committed, PromotionApproved, PromotionDenied, PromotionRequested,
+    PromotionSlot, PromotionState, PromotionSucceeded, PromotionValidating, Steady, Transition,
+};
+use crate::store::AuthorityStore;
+use crate::transition::{CommitError, successor};
+use crate::validator::{self, Approval, Denial, Validated, ValidationInputs};
+
+/// The event fields of edge `F → T`, concerning `invariants`.
+fn edge<F: Transition<T>, T: PromotionState>(invariants: &[Invariant]) -> observe::Transition<'_> {
+    observe::Transition { from: F::KIND.name(), to: T::KIND.name(), reason: F::REASON, invariants }
+}
+
+/// The invariants the seven checks enforce, in spec order.
+const VALIDATED: &[Invariant] = &[
+    Invariant::P6A1,
+    Invariant::P6A1a,
+    Invariant::P6A3,
+    Invariant::P6S1,
+    Invariant::P6S2,
+    Invariant::P6S3,
+    Invariant::P6F1,
+];
+
+/// `Steady → PromotionRequested`: counts and reports the request; nothing is checked yet.
+pub(crate) fn request(slot: &PromotionSlot, request: &PromotionRequest) {
+    let metrics = slot.metrics();
+    metrics.request();
+    let t = edge::<Steady, PromotionRequested>(&[Invariant::P6A3, Invariant::P6F3]);
+    observe::requested(t, request, metrics);
+}
+
+/// `PromotionRequested → PromotionValidating`, claiming the authority's slot (P6-A1), or
+/// `→ Steady` when the request is refused at once: promotion disabled (§7), the slot is held,
+/// the candidate is not in `inputs`, or it is already the primary.
+pub(crate) fn screen(
+    slot: &PromotionSlot,
+    policy: PromotionPolicy,
+    inputs: &ValidationInputs,
+    request: &PromotionRequest,
+) -> Result<Claim, Rejection> {
+    let candidate = request.candidate();
+    let claim = match policy {
+        PromotionPolicy::Disabled => Err(Rejection::Disabled),
+        PromotionPolicy::Enabled => slot.try_claim().ok_or(Rejection::AlreadyInProgress),
+    };
+    let screened = claim.and_then(|claim| {
+        if inputs.node(candidate).is_none() {
+            return Err(Rejection::UnknownCandidate { candidate });
+        }
+        match &inputs.authority {
+            Some(authority) if authority.primary == candidate => {
+                Err(Rejection::AlreadyPrimary { candidate, epoch: authority.epoch() })
+            }
+            _ => Ok(claim),
+        }
+    });
+    match &screened {
+        Ok(_) => {
+            observe::validation_started(edge::<PromotionRequested, PromotionValidating>(VALIDATED), request);
+        }
+        Err(rejection) => {
+            slot.metrics().denied();
+            let violated = [rejection.invariant()];
+            let t = edge::<PromotionRequested, Steady>(&violated);
+            observe::validation_failed(t, request, violated[0], rejection);
+            observe::completed(t, request, "rejected");
+        }
+    }
+    screened
+}
+
+/// `PromotionValidating → PromotionApproved | PromotionDenied`: runs the validator.
+pub(crate) fn decide(claim: &Claim, request: PromotionRequest, inputs: &ValidationInputs) -> Validated {
+    let validated = validator::validate(request, inputs);
+    match &validated {
+        Validated::Approved(approval) => {
+            let t = edge::<PromotionValidating, PromotionApproved>(VALIDATED);
+            observe::validation_succeeded(t, approval.request(), approval.plan().force_asserted);
+        }
+        Validated::Denied(denial) => {
+            claim.slot().metrics().denied();
+            let violated = [denial.reason().invariant()];
+            let t = edge::<PromotionValidating, PromotionDenied>(&violated);
+            observe::validation_failed(t, denial.request(), violated[0], &denial.reason());
+        }
+    }
+    validated
+}
+
+/// `PromotionApproved → AuthorityTransitioning`: the approval is about to be applied.
+pub(crate) fn begin_transition(approval: &Approval) {
+    let t = edge::<PromotionApproved, AuthorityTransitioning>(&[Invariant::P6A2]);
+    observe::transition_started(t, approval.request(), approval.plan().new_epoch.0);
+}
+
+/// `AuthorityTransitioning → PromotionSucceeded`: the one atomic commit point (P6-A2). Writes
+/// the successor record with compare-and-swap on the validated epoch; if the authority changed
+/// since validation nothing is written and the attempt counts as denied (P6-A1).
+pub(crate) fn commit<St: AuthorityStore + ?Sized>(
+    store: &mut St,
+    claim: &Claim,
+    approval: &Approval,
+) -> Result<AuthorityRecord, CommitError> {
+    let committed = successor(store, approval).and_then(|record| {
+        store.commit(Some(approval.plan().basis_epoch), &record)?;
+        Ok(record)
+    });
+    let metrics: &PromotionMetrics = claim.slot().metrics();
+    let t = edge::<AuthorityTransitioning, PromotionSucceeded>(&[Invariant::P6A2, Invariant::P6F2]);
+    match &committed {
+        Ok(record) => {
+            metrics.success();
+            metrics.set_primary(record.primary());
+            observe::transition_completed(t, approval.request(), record.primary(), record.epoch().0);
+        }
+        Err(error @ (CommitError::Conflict { .. } | CommitError::StaleAuthority { .. })) => {
+            // Fail closed: the validated authority is gone, so this is a denial (P6-A1).
+            metrics.denied();
+            observe::validation_failed(t, approval.request(), Invariant::P6A1, error);
+        }
+        Err(error) => {
+            metrics.crash_abort();
+            observe::aborted_on_crash(AuthorityTransitioning::KIND.name(), Some(approval.request()), error);
+        }
+    }
+    committed
+}
+
+/// `PromotionSucceeded → Steady`: the attempt is complete.
+pub(crate) fn complete(committed: &Committed) {
+    let t = edge::<PromotionSucceeded, Steady>(&[Invariant::P6A1, Invariant::P6A2]);
+    observe::completed(t, committed.approval().request(), "succeeded");
+}
+
+/// `PromotionDenied → Steady`: the denial was reported; authority is unchanged.
+pub(crate) fn conclude(denial: &Denial) {
+    let violated = [denial.reason().invariant()];
+    observe::completed(edge::<PromotionDenied, Steady>(&violated), denial.request(), "denied");
+}
