@@ -63,8 +63,9 @@ pub trait Transition<To: PromotionState>: PromotionState + Sized {
     /// The parts of `Promotion<Self>` that edge `Self → To` consumes.
     #[doc(hidden)]
     type Source;
+    /// Unpacks `from`; callable only inside this crate, which alone can make an `Unpack`.
     #[doc(hidden)]
-    fn source(from: Promotion<Self>) -> Self::Source;
+    fn source(from: Promotion<Self>, _: Unpack) -> Self::Source;
 }
 
 macro_rules! states {
@@ -124,7 +125,7 @@ macro_rules! transitions {
             impl Transition<$to> for $from {
                 const REASON: &'static str = $why;
                 type Source = (<$from as PromotionState>::Hold, Box<<$from as PromotionState>::Data>);
-                fn source(from: Promotion<Self>) -> Self::Source {
+                fn source(from: Promotion<Self>, _: Unpack) -> Self::Source {
                     (from.hold, from.data)
                 }
             }
@@ -183,11 +184,15 @@ struct Shared {
     metrics: PromotionMetrics,
 }
 
-pub(crate) use held::Claim;
+pub(crate) use held::{Claim, Unpack};
 
-/// Public types in a private module: they appear in bounds but cannot be named outside.
+/// Public types in a private module: they appear in signatures but cannot be named outside.
 mod held {
     use super::PromotionSlot;
+
+    /// Permission to unpack a state into its parts; only this crate can make one.
+    #[derive(Debug)]
+    pub struct Unpack(pub(crate) ());
 
     /// The slot while an attempt holds it; dropping the claim frees the slot, whichever way
     /// the attempt ended.
@@ -294,7 +299,7 @@ impl<S: PromotionState> Promotion<S> {
     where
         S: Transition<PromotionRequested, Source = (PromotionSlot, Box<()>)>,
     {
-        let (slot, _) = S::source(self);
+        let (slot, _) = S::source(self, Unpack(()));
         steps::request(&slot, &request);
         Promotion { hold: slot, data: Box::new(request) }
     }
@@ -311,7 +316,7 @@ impl<S: PromotionState> Promotion<S> {
         S: Transition<PromotionValidating, Source = (PromotionSlot, Box<PromotionRequest>)>
             + Transition<Steady, Source = (PromotionSlot, Box<PromotionRequest>)>,
     {
-        let (slot, request) = <S as Transition<PromotionValidating>>::source(self);
+        let (slot, request) = <S as Transition<PromotionValidating>>::source(self, Unpack(()));
         match steps::screen(&slot, policy, inputs, &request) {
             Ok(claim) => Ok(Promotion { hold: claim, data: request }),
             Err(rejection) => {
@@ -327,7 +332,7 @@ impl<S: PromotionState> Promotion<S> {
         S: Transition<PromotionApproved, Source = (Claim, Box<PromotionRequest>)>
             + Transition<PromotionDenied, Source = (Claim, Box<PromotionRequest>)>,
     {
-        let (claim, request) = <S as Transition<PromotionApproved>>::source(self);
+        let (claim, request) = <S as Transition<PromotionApproved>>::source(self, Unpack(()));
         match steps::decide(&claim, *request, inputs) {
             Validated::Approved(approval) => {
                 Decision::Approved(Promotion { hold: claim, data: Box::new(approval) })
@@ -341,7 +346,7 @@ impl<S: PromotionState> Promotion<S> {
     where
         S: Transition<AuthorityTransitioning, Source = (Claim, Box<Approval>)>,
     {
-        let (claim, approval) = S::source(self);
+        let (claim, approval) = S::source(self, Unpack(()));
         steps::begin_transition(&approval);
         Promotion { hold: claim, data: approval }
     }
@@ -351,7 +356,7 @@ impl<S: PromotionState> Promotion<S> {
     where
         S: Transition<Steady, Source = (Claim, Box<Committed>)>,
     {
-        let (claim, committed) = S::source(self);
+        let (claim, committed) = S::source(self, Unpack(()));
         steps::complete(&committed);
         (Promotion { hold: claim.release(), data: Box::new(()) }, *committed)
     }
@@ -361,7 +366,7 @@ impl<S: PromotionState> Promotion<S> {
     where
         S: Transition<Steady, Source = (Claim, Box<Denial>)>,
     {
-        let (claim, denial) = S::source(self);
+        let (claim, denial) = S::source(self, Unpack(()));
         steps::conclude(&denial);
         (Promotion { hold: claim.release(), data: Box::new(()) }, *denial)
     }

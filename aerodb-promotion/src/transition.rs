@@ -4,7 +4,7 @@ use aerodb_core::{Epoch, GateError, ReplicationState, RoleChangeError, WriteAuth
 
 use crate::record::{AuthorityRecord, RecordError, RequestSummary};
 use crate::recovery::{Recovered, recover};
-use crate::state::{Claim, Committed, Promotion, PromotionState, PromotionSucceeded, Transition};
+use crate::state::{Claim, Committed, Promotion, PromotionState, PromotionSucceeded, Transition, Unpack};
 use crate::steps;
 use crate::store::{AuthorityStore, StoreError};
 use crate::validator::Approval;
@@ -137,7 +137,7 @@ impl<S: PromotionState> Promotion<S> {
     where
         S: Transition<PromotionSucceeded, Source = (Claim, Box<Approval>)>,
     {
-        let (claim, approval) = S::source(self);
+        let (claim, approval) = S::source(self, Unpack(()));
         match steps::commit(store, &claim, &approval) {
             Ok(record) => Ok(Promotion::assemble(claim, Box::new(Committed { approval: *approval, record }))),
             Err(error) => Err(Box::new(CommitFailure { error, approval: *approval, _held: claim })),
