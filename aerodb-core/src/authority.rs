@@ -10,9 +10,11 @@ use crate::wal::Epoch;
 const PRIMARY: u64 = 1 << 63;
 const FENCED: u64 = 1 << 62;
 const EPOCH_MASK: u64 = FENCED - 1;
+const _: () = assert!(EPOCH_MASK == Epoch::MAX.0, "a gate holds exactly the epoch range");
 
-/// Largest epoch a gate can hold (62 bits; the top two bits hold the role and the fence).
-pub const MAX_GATE_EPOCH: Epoch = Epoch(EPOCH_MASK);
+/// Largest epoch a gate can hold: [`Epoch::MAX`] (62 bits; the top two bits hold the role
+/// and the fence).
+pub const MAX_GATE_EPOCH: Epoch = Epoch::MAX;
 
 /// The role a gate admits writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

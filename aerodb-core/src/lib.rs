@@ -25,4 +25,4 @@ pub use authority::{GateError, GateRole, WalRefused, WriteAuthority, WriteRefuse
 pub use ids::{NodeId, NodeIdError};
 pub use mvcc::{BoundaryViolation, MvccBoundary, PartialCommit};
 pub use replication::{HaltReason, ReplicationState, RoleChangeError, RoleKind};
-pub use wal::{Continuation, Epoch, EpochHistory, EpochStart, HistoryError, Lsn, WalPosition};
+pub use wal::{Continuation, Epoch, EpochHistory, EpochStart, HistoryError, Holding, Lsn, WalPosition};

@@ -27,6 +27,14 @@ pub struct MvccBoundary {
 /// Why a replica's visible state is not a commit boundary of its WAL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BoundaryViolation {
+    /// The summary contradicts itself or the WAL: a commit being applied that lies past the
+    /// WAL end, or with more records applied than it has. Inconsistent input is unknown input.
+    Inconsistent {
+        /// The commit being applied.
+        commit: PartialCommit,
+        /// End of the replica's WAL.
+        wal_end: Lsn,
+    },
     /// Part of a commit is applied: promoting now could expose a partial commit.
     PartialCommitVisible {
         /// The half-applied commit.
@@ -49,6 +57,9 @@ impl MvccBoundary {
 
     /// Whether the visible state is a whole-commit prefix of a WAL ending at `wal_end` (P6-S3).
     pub fn check(&self, wal_end: Lsn) -> Result<(), BoundaryViolation> {
+        if let Some(commit) = self.applying.filter(|c| c.commit_lsn > wal_end || c.applied > c.total) {
+            return Err(BoundaryViolation::Inconsistent { commit, wal_end });
+        }
         if let Some(commit) = self.applying.filter(|c| c.applied < c.total) {
             return Err(BoundaryViolation::PartialCommitVisible { commit });
         }
@@ -80,6 +91,22 @@ mod tests {
         let commit = PartialCommit { commit_lsn: Lsn(11), applied: 3, total: 3 };
         let boundary = MvccBoundary { visible_commit: Lsn(11), applying: Some(commit) };
         assert_eq!(boundary.check(Lsn(12)), Ok(()));
+    }
+
+    /// P6-F1: an applying commit past the WAL end, or over-applied, is not a boundary.
+    #[test]
+    fn an_inconsistent_summary_is_refused() {
+        for commit in [
+            PartialCommit { commit_lsn: Lsn(13), applied: 3, total: 3 },
+            PartialCommit { commit_lsn: Lsn(13), applied: 1, total: 3 },
+            PartialCommit { commit_lsn: Lsn(11), applied: 4, total: 3 },
+        ] {
+            let boundary = MvccBoundary { visible_commit: Lsn(10), applying: Some(commit) };
+            assert_eq!(
+                boundary.check(Lsn(12)),
+                Err(BoundaryViolation::Inconsistent { commit, wal_end: Lsn(12) })
+            );
+        }
     }
 
     #[test]

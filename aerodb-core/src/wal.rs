@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct Lsn(pub u64);
 
 /// An authority epoch: raised by exactly one on every successful promotion.
+///
+/// Valid epochs run from 0 to [`Epoch::MAX`] (62 bits, what a write gate holds); an epoch
+/// history refuses any other, and [`Epoch::next`] never leaves the range (P6-A1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Epoch(pub u64);
 
@@ -21,9 +24,19 @@ impl Epoch {
     /// The epoch a bootstrapped primary starts in.
     pub const INITIAL: Epoch = Epoch(1);
 
-    /// The following epoch, or `None` at `u64::MAX`.
+    /// The largest epoch: 2^62 − 1, so that a write gate's one atomic word holds any epoch
+    /// beside its role and fence bits. The one epoch range of the whole crate family.
+    pub const MAX: Epoch = Epoch((1 << 62) - 1);
+
+    /// The following epoch, or `None` when it would pass [`Epoch::MAX`] (P6-A1: a promotion
+    /// never approves an epoch its new primary's gate cannot take).
     pub fn next(self) -> Option<Epoch> {
-        self.0.checked_add(1).map(Epoch)
+        self.0.checked_add(1).map(Epoch).filter(|next| *next <= Epoch::MAX)
+    }
+
+    /// Whether this epoch is within `0..=Epoch::MAX`.
+    pub const fn in_range(self) -> bool {
+        self.0 <= Epoch::MAX.0
     }
 }
 
@@ -78,6 +91,9 @@ pub enum HistoryError {
     /// No entries at all.
     #[error("epoch history is empty")]
     Empty,
+    /// An epoch beyond [`Epoch::MAX`].
+    #[error("epoch {0} is beyond the largest epoch {max}", max = Epoch::MAX)]
+    EpochOutOfRange(Epoch),
     /// Epochs must strictly rise.
     #[error("epoch history is out of order: epoch {next} follows epoch {previous}")]
     EpochNotRising {
@@ -138,6 +154,9 @@ impl EpochHistory {
         let Some(first) = entries.first() else {
             return Err(HistoryError::Empty);
         };
+        if let Some(out) = entries.iter().find(|e| !e.epoch.in_range()) {
+            return Err(HistoryError::EpochOutOfRange(out.epoch));
+        }
         let mut previous = *first;
         for entry in &entries[1..] {
             if entry.epoch <= previous.epoch {
@@ -217,6 +236,52 @@ impl EpochHistory {
                 Continuation::Diverged { epoch: position.epoch, at: next.start }
             }
             _ => Continuation::Compatible,
+        }
+    }
+}
+
+/// Whether a node's WAL contains a given position (P6-S1), from [`EpochHistory::holds`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Holding {
+    /// The position lies on the node's own history, at or before where its WAL ends.
+    Holds,
+    /// The node's WAL in the position's epoch ends at `end`, before the position.
+    EndsBefore {
+        /// Where the node's WAL ends in that epoch: its WAL end, or the epoch's switch point.
+        end: WalPosition,
+    },
+    /// The node's history does not include the position's epoch, so it cannot hold it.
+    EpochMissing {
+        /// The epoch the node never had.
+        epoch: Epoch,
+    },
+}
+
+impl EpochHistory {
+    /// Whether a node with this history, whose WAL ends at `wal_end`, holds the record at
+    /// `target`: `target`'s epoch must be on this history and `target` not past the end of that
+    /// epoch here (the next switch point, or `wal_end` in the node's newest epoch). Positions are
+    /// never compared epoch-first alone: `2/120` does not hold `1/150` if epoch 1 ended at 100.
+    pub fn holds(&self, wal_end: WalPosition, target: WalPosition) -> Holding {
+        if target.epoch > wal_end.epoch {
+            return Holding::EndsBefore { end: wal_end };
+        }
+        let Some(index) = self.entries.iter().position(|e| e.epoch == target.epoch) else {
+            return Holding::EpochMissing { epoch: target.epoch };
+        };
+        let end = if target.epoch == wal_end.epoch {
+            wal_end.lsn
+        } else {
+            match self.entries.get(index + 1) {
+                Some(next) if next.epoch <= wal_end.epoch => next.start,
+                // The node's WAL end lies in an epoch this history lacks: nothing is placed.
+                _ => return Holding::EpochMissing { epoch: wal_end.epoch },
+            }
+        };
+        if target.lsn <= end {
+            Holding::Holds
+        } else {
+            Holding::EndsBefore { end: WalPosition::new(target.epoch, end) }
         }
     }
 }
@@ -342,6 +407,40 @@ mod tests {
         assert_eq!(
             too_old.continuation_of(pos(2, 150), &authority),
             Continuation::UnknownEpoch { epoch: Epoch(2) }
+        );
+    }
+
+    #[test]
+    fn epochs_beyond_the_range_are_refused_and_never_reached() {
+        assert_eq!(Epoch::MAX.next(), None);
+        assert_eq!(Epoch(Epoch::MAX.0 - 1).next(), Some(Epoch::MAX));
+        let e = |e, s| EpochStart { epoch: Epoch(e), start: Lsn(s) };
+        let beyond = Epoch(Epoch::MAX.0 + 1);
+        assert_eq!(
+            EpochHistory::new(vec![e(1, 0), e(beyond.0, 5)]),
+            Err(HistoryError::EpochOutOfRange(beyond))
+        );
+        assert!(EpochHistory::new(vec![e(1, 0), e(Epoch::MAX.0, 5)]).is_ok());
+    }
+
+    /// P6-S1: a position is held only on the node's own history, never by epoch order alone.
+    #[test]
+    fn a_position_is_held_only_on_the_nodes_own_history() {
+        let h = history(&[(1, 0), (2, 100)]);
+        // The case: epoch 1 ended at 100 here, so 1/150 is not held at 2/120.
+        assert_eq!(h.holds(pos(2, 120), pos(1, 150)), Holding::EndsBefore { end: pos(1, 100) });
+        assert_eq!(h.holds(pos(2, 120), pos(1, 100)), Holding::Holds);
+        assert_eq!(h.holds(pos(2, 120), pos(2, 120)), Holding::Holds);
+        assert_eq!(h.holds(pos(2, 120), pos(2, 121)), Holding::EndsBefore { end: pos(2, 120) });
+        assert_eq!(h.holds(pos(2, 120), pos(3, 1)), Holding::EndsBefore { end: pos(2, 120) });
+        assert_eq!(
+            history(&[(1, 0), (3, 100)]).holds(pos(3, 120), pos(2, 50)),
+            Holding::EpochMissing { epoch: Epoch(2) }
+        );
+        // A WAL end in an epoch the history lacks places nothing.
+        assert_eq!(
+            history(&[(1, 0)]).holds(pos(2, 10), pos(1, 5)),
+            Holding::EpochMissing { epoch: Epoch(2) }
         );
     }
 

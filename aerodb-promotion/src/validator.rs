@@ -7,7 +7,7 @@
 use std::fmt;
 
 use aerodb_core::{
-    BoundaryViolation, Continuation, Epoch, EpochHistory, HaltReason, Lsn, MvccBoundary, NodeId,
+    BoundaryViolation, Continuation, Epoch, EpochHistory, HaltReason, Holding, Lsn, MvccBoundary, NodeId,
     PartialCommit, ReplicationState, RoleKind, WalPosition,
 };
 use serde::{Deserialize, Serialize};
@@ -214,6 +214,25 @@ pub enum DenialReason {
         /// The highest acknowledged position.
         acknowledged: WalPosition,
     },
+    /// The acknowledged position is in an earlier epoch that ends, on the candidate's own
+    /// history, before that position: the candidate lacks acknowledged writes.
+    #[error("the candidate's epoch {} ends at {end}, before the acknowledged position {acknowledged}", end.epoch)]
+    AcknowledgedPastEpochEnd {
+        /// Where the candidate's WAL in the acknowledged epoch ends.
+        end: WalPosition,
+        /// The highest acknowledged position.
+        acknowledged: WalPosition,
+    },
+    /// The acknowledged position is in an epoch the candidate's history does not include.
+    #[error(
+        "the acknowledged position {acknowledged} is in epoch {epoch}, which the candidate's history does not include"
+    )]
+    AcknowledgedEpochMissing {
+        /// The epoch the candidate never had.
+        epoch: Epoch,
+        /// The highest acknowledged position.
+        acknowledged: WalPosition,
+    },
     /// The candidate's epoch history is unknown.
     #[error("the candidate's epoch history is unknown")]
     HistoryUnknown,
@@ -246,6 +265,14 @@ pub enum DenialReason {
     /// The candidate's MVCC summary is unknown.
     #[error("the candidate's MVCC visibility boundary is unknown")]
     MvccUnknown,
+    /// The candidate's MVCC summary contradicts itself or its WAL: unknown input (P6-F1).
+    #[error("the candidate's MVCC summary is inconsistent: commit at LSN {} with {} of {} records applied, WAL end LSN {wal_end}", commit.commit_lsn, commit.applied, commit.total)]
+    MvccInconsistent {
+        /// The commit being applied, as reported.
+        commit: PartialCommit,
+        /// End of the candidate's WAL.
+        wal_end: Lsn,
+    },
     /// A commit is partly visible on the candidate.
     #[error("commit at LSN {} is partly applied on the candidate ({} of {} records)", commit.commit_lsn, commit.applied, commit.total)]
     PartialCommitVisible {
@@ -270,7 +297,9 @@ impl DenialReason {
             CandidateNotReplica { .. } | CandidateHalted { .. } => Invariant::P6A3,
             DuplicateNode { .. } | SecondPrimary { .. } | CandidateAhead { .. } => Invariant::P6A1,
             OldPrimaryActive { .. } | OldPrimaryUnknown => Invariant::P6A1,
-            CandidateBehind { .. } => Invariant::P6S1,
+            CandidateBehind { .. } | AcknowledgedPastEpochEnd { .. } | AcknowledgedEpochMissing { .. } => {
+                Invariant::P6S1
+            }
             HistoryDiverged { .. } | PositionEpochUnknown { .. } | BehindSwitchPoint { .. } => {
                 Invariant::P6S2
             }
@@ -280,7 +309,8 @@ impl DenialReason {
             | EpochExhausted { .. }
             | AcknowledgedUnknown
             | HistoryUnknown
-            | MvccUnknown => Invariant::P6F1,
+            | MvccUnknown
+            | MvccInconsistent { .. } => Invariant::P6F1,
         }
     }
 }
@@ -531,19 +561,38 @@ fn acknowledged_known(inputs: &ValidationInputs) -> Checked<WalPosition> {
     record(CheckId::AcknowledgedKnown, compared, inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown))
 }
 
-/// P6-S1: the candidate must hold every acknowledged write.
+/// P6-S1: the candidate must hold every acknowledged write: the acknowledged position must lie
+/// on the candidate's own history, not merely sort before its position.
 fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checked<()> {
     let check = CheckId::CandidateCaughtUp;
     let Some(node) = candidate else { return missing(check) };
     let compared = Compared::CaughtUp { candidate: node.position, acknowledged: inputs.acknowledged };
-    let result = match inputs.acknowledged {
-        None => Err(DenialReason::AcknowledgedUnknown),
-        Some(acknowledged) if node.position < acknowledged => {
-            Err(DenialReason::CandidateBehind { candidate: node.position, acknowledged })
-        }
-        Some(_) => Ok(()),
-    };
+    let result =
+        inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown).and_then(|acknowledged| match holding(
+            node,
+            acknowledged,
+        )? {
+            Holding::Holds => Ok(()),
+            Holding::EndsBefore { end } if end == node.position => {
+                Err(DenialReason::CandidateBehind { candidate: node.position, acknowledged })
+            }
+            Holding::EndsBefore { end } => Err(DenialReason::AcknowledgedPastEpochEnd { end, acknowledged }),
+            Holding::EpochMissing { epoch } => {
+                Err(DenialReason::AcknowledgedEpochMissing { epoch, acknowledged })
+            }
+        });
     record(check, compared, result)
+}
+
+/// Where `acknowledged` lies relative to `node`'s WAL. Without a history only the node's own
+/// epoch can be placed; any other epoch is unknown (P6-F1).
+fn holding(node: &NodeView, acknowledged: WalPosition) -> Result<Holding, DenialReason> {
+    match &node.history {
+        Some(history) => Ok(history.holds(node.position, acknowledged)),
+        None if acknowledged.epoch != node.position.epoch => Err(DenialReason::HistoryUnknown),
+        None if acknowledged <= node.position => Ok(Holding::Holds),
+        None => Ok(Holding::EndsBefore { end: node.position }),
+    }
 }
 
 /// P6-S2: the candidate's WAL must continue the authoritative history with no gap or divergence.
@@ -597,6 +646,9 @@ fn commit_boundary(candidate: Option<&NodeView>) -> Checked<()> {
         wal_end: node.position.lsn,
     };
     let result = boundary.check(node.position.lsn).map_err(|violation| match violation {
+        BoundaryViolation::Inconsistent { commit, wal_end } => {
+            DenialReason::MvccInconsistent { commit, wal_end }
+        }
         BoundaryViolation::PartialCommitVisible { commit } => DenialReason::PartialCommitVisible { commit },
         BoundaryViolation::PhantomCommit { visible_commit, wal_end } => {
             DenialReason::PhantomCommit { visible_commit, wal_end }
@@ -739,7 +791,11 @@ impl fmt::Display for Compared {
                 write!(f, "acknowledged position: {}", Opt(*acknowledged))
             }
             Compared::CaughtUp { candidate, acknowledged } => {
-                write!(f, "candidate position {candidate} >= acknowledged {}", Opt(*acknowledged))
+                write!(
+                    f,
+                    "acknowledged {} held by the candidate's WAL ending at {candidate}",
+                    Opt(*acknowledged)
+                )
             }
             Compared::NoAuthorityHistory => f.write_str("authority history: none"),
             Compared::HistoryUnknown => f.write_str("candidate history: unknown"),

@@ -47,7 +47,7 @@ fn with(change: impl FnOnce(&mut ValidationInputs)) -> ValidationInputs {
 /// by the dry run).
 fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
     let r1 = |inputs: ValidationInputs| denied("replica-1", &inputs);
-    let top = history(&[(u64::MAX, 0)]);
+    let top = history(&[(Epoch::MAX.0, 0)]);
     vec![
         (
             "candidate_missing",
@@ -74,9 +74,9 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
                 i.authority = Some(AuthorityView { primary: id("primary-0"), history: top.clone() });
                 for n in &mut i.nodes {
                     n.history = Some(top.clone());
-                    n.position = pos(u64::MAX, 150);
+                    n.position = pos(Epoch::MAX.0, 150);
                 }
-                i.acknowledged = Some(pos(u64::MAX, 150));
+                i.acknowledged = Some(pos(Epoch::MAX.0, 150));
             })),
         ),
         (
@@ -98,6 +98,17 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
         ("old_primary_unknown", r1(with(|i| i.old_primary = OldPrimary::Unknown))),
         ("acknowledged_unknown", r1(with(|i| i.acknowledged = None))),
         ("candidate_behind", denied("replica-2", &approving_inputs())),
+        ("acknowledged_past_epoch_end", r1(with(|i| i.acknowledged = Some(pos(1, 150))))),
+        (
+            "acknowledged_epoch_missing",
+            r1(with(|i| {
+                i.authority =
+                    Some(AuthorityView { primary: id("primary-0"), history: history(&[(1, 0), (3, 100)]) });
+                node_mut(i, "replica-1").history = Some(history(&[(1, 0), (3, 100)]));
+                node_mut(i, "replica-1").position = pos(3, 150);
+                i.acknowledged = Some(pos(2, 120));
+            })),
+        ),
         ("history_unknown", r1(with(|i| node_mut(i, "replica-1").history = None))),
         (
             "history_diverged",
@@ -124,6 +135,14 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
             })),
         ),
         (
+            "mvcc_inconsistent",
+            r1(with(|i| {
+                let commit = PartialCommit { commit_lsn: Lsn(900), applied: 5, total: 5 };
+                node_mut(i, "replica-1").mvcc =
+                    Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
+            })),
+        ),
+        (
             "phantom_commit",
             r1(with(|i| node_mut(i, "replica-1").mvcc = Some(MvccBoundary::at_rest(Lsn(170))))),
         ),
@@ -139,7 +158,7 @@ fn every_denial_reason_has_a_golden_explanation() {
     let mut reasons: Vec<&str> = scenarios.iter().map(|(_, e)| e.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons.dedup();
-    assert_eq!(reasons.len(), 19, "one distinct reason per DenialReason variant");
+    assert_eq!(reasons.len(), 22, "one distinct reason per DenialReason variant");
 }
 
 #[test]

@@ -132,15 +132,89 @@ fn a_candidate_ahead_of_the_authority_is_ambiguous_authority() {
 #[test]
 fn an_exhausted_epoch_cannot_be_raised() {
     let mut inputs = approving_inputs();
-    let top = history(&[(u64::MAX, 0)]);
+    let top = history(&[(Epoch::MAX.0, 0)]);
     inputs.authority = Some(AuthorityView { primary: id("primary-0"), history: top.clone() });
     for node in &mut inputs.nodes {
         node.history = Some(top.clone());
-        node.position = pos(u64::MAX, 150);
+        node.position = pos(Epoch::MAX.0, 150);
     }
-    inputs.acknowledged = Some(pos(u64::MAX, 150));
+    inputs.acknowledged = Some(pos(Epoch::MAX.0, 150));
     let assessment = assess(&request("replica-1"), &inputs);
-    assert_eq!(denial(&assessment), Some(DenialReason::EpochExhausted { epoch: Epoch(u64::MAX) }));
+    assert_eq!(denial(&assessment), Some(DenialReason::EpochExhausted { epoch: Epoch::MAX }));
+}
+
+/// P6-A1, one epoch range: the validator never approves an epoch a write gate cannot take.
+/// (Before the range was one, an authority at 2^62 − 1 was approved to 2^62.)
+#[test]
+fn the_last_approvable_epoch_is_the_largest_a_gate_holds() {
+    let below = Epoch(Epoch::MAX.0 - 1);
+    let mut inputs = approving_inputs();
+    let top = history(&[(below.0, 0)]);
+    inputs.authority = Some(AuthorityView { primary: id("primary-0"), history: top.clone() });
+    for node in &mut inputs.nodes {
+        node.history = Some(top.clone());
+        node.position = pos(below.0, 150);
+    }
+    inputs.acknowledged = Some(pos(below.0, 150));
+    match assess(&request("replica-1"), &inputs).verdict {
+        Verdict::Approve(plan) => {
+            assert_eq!(plan.new_epoch, Epoch::MAX);
+            let gate = aerodb_core::WriteAuthority::new(aerodb_core::GateRole::Replica, below).unwrap();
+            assert_eq!(gate.assume_primary(plan.new_epoch), Ok(()));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// P6-S1: an acknowledged write in an earlier epoch that the candidate's own history ended
+/// before is not held, although `2/120 > 1/150` epoch-first.
+#[test]
+fn an_acknowledged_position_past_the_candidates_epoch_end_denies() {
+    let mut inputs = approving_inputs();
+    inputs.acknowledged = Some(pos(1, 150));
+    let candidate = node_mut(&mut inputs, "replica-1");
+    assert_eq!(
+        (candidate.position, candidate.history.clone()),
+        (pos(2, 150), Some(history(&[(1, 0), (2, 100)])))
+    );
+    let assessment = assess(&request("replica-1"), &inputs);
+    assert_eq!(failed(&assessment), [CheckId::CandidateCaughtUp]);
+    assert_eq!(
+        denial(&assessment),
+        Some(DenialReason::AcknowledgedPastEpochEnd { end: pos(1, 100), acknowledged: pos(1, 150) })
+    );
+}
+
+/// P6-S1: an acknowledged epoch the candidate's history never included denies.
+#[test]
+fn an_acknowledged_epoch_the_candidate_never_had_denies() {
+    let mut inputs = approving_inputs();
+    inputs.acknowledged = Some(pos(3, 10));
+    let candidate = node_mut(&mut inputs, "replica-1");
+    candidate.history = Some(history(&[(1, 0), (2, 100), (4, 140)]));
+    candidate.position = pos(4, 150);
+    let assessment = assess(&request("replica-1"), &inputs);
+    assert!(failed(&assessment).contains(&CheckId::CandidateCaughtUp), "{:?}", failed(&assessment));
+    assert_eq!(
+        assessment.checks[4].failure,
+        Some(DenialReason::AcknowledgedEpochMissing { epoch: Epoch(3), acknowledged: pos(3, 10) })
+    );
+}
+
+/// P6-S3, P6-F1: an MVCC summary that contradicts the WAL is unknown input and denies.
+#[test]
+fn an_inconsistent_mvcc_summary_denies() {
+    for commit in [
+        PartialCommit { commit_lsn: Lsn(151), applied: 1, total: 1 },
+        PartialCommit { commit_lsn: Lsn(149), applied: 3, total: 2 },
+    ] {
+        let mut inputs = approving_inputs();
+        node_mut(&mut inputs, "replica-1").mvcc =
+            Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
+        let assessment = assess(&request("replica-1"), &inputs);
+        assert_eq!(failed(&assessment), [CheckId::CommitBoundary]);
+        assert_eq!(denial(&assessment), Some(DenialReason::MvccInconsistent { commit, wal_end: Lsn(150) }));
+    }
 }
 
 // 3. old_primary_inactive (P6-A1, P6-A1a)
@@ -341,7 +415,7 @@ fn every_check_records_what_it_compared() {
     let assessment = assess(&request("replica-1"), &approving_inputs());
     let compared: Vec<String> = assessment.checks.iter().map(|c| c.compared.to_string()).collect();
     assert_eq!(compared[0], "candidate replica-1 role ReplicaActive; required ReplicaActive");
-    assert_eq!(compared[4], "candidate position 2/150 >= acknowledged 2/150");
+    assert_eq!(compared[4], "acknowledged 2/150 held by the candidate's WAL ending at 2/150");
     assert!(compared.iter().all(|c| !c.is_empty()));
 }
 
