@@ -121,9 +121,9 @@ fn validator(c: &mut Criterion) {
     let request = request();
     for len in [1, 16, 64] {
         let inputs = inputs_with_history(len);
-        assert!(matches!(assess(&request, &inputs).verdict, Verdict::Approve(_)));
+        assert!(matches!(assess(PromotionPolicy::Enabled, &request, &inputs).verdict, Verdict::Approve(_)));
         group.bench_with_input(BenchmarkId::new("assess, history entries", len), &inputs, |b, inputs| {
-            b.iter(|| assess(black_box(&request), black_box(inputs)))
+            b.iter(|| assess(PromotionPolicy::Enabled, black_box(&request), black_box(inputs)))
         });
     }
     group.finish();
@@ -156,7 +156,9 @@ fn successors(from: &AuthorityRecord, count: u64) -> Vec<AuthorityRecord> {
         let candidate = if current.primary() == id("node-a") { "node-b" } else { "node-a" };
         let inputs = caught_up_inputs(&current, id(candidate), current.start().lsn.0 + 1);
         let request = PromotionRequest::builder(candidate).build().expect("valid");
-        let Verdict::Approve(plan) = assess(&request, &inputs).verdict else { panic!("approves") };
+        let Verdict::Approve(plan) = assess(PromotionPolicy::Enabled, &request, &inputs).verdict else {
+            panic!("approves")
+        };
         current = current.succeeded_by(&plan, RequestSummary::of(&request, false)).expect("successor");
         chain.push(current.clone());
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::invariant::Invariant;
 use crate::record::AuthorityRecord;
-use crate::request::PromotionRequest;
+use crate::request::{PromotionRequest, Rejection};
 use crate::state::{Committed, Rejected};
 use crate::transition::{CommitError, CommitFailure};
 use crate::validator::{Assessment, CheckId, CheckRecord, Denial, DenialReason, Verdict};
@@ -158,6 +158,19 @@ impl PromotionExplanation {
                 authority: AuthorityResult::Unchanged,
             },
             Verdict::Deny(reason) => PromotionExplanation::denied(request, &assessment.checks, *reason),
+            Verdict::Reject(rejection) => PromotionExplanation::rejected(request, rejection),
+        }
+    }
+
+    fn rejected(request: &PromotionRequest, rejection: &Rejection) -> Self {
+        PromotionExplanation {
+            request: RequestParameters::of(request),
+            outcome: Outcome::Rejected,
+            checks: Vec::new(),
+            invariants_satisfied: Vec::new(),
+            invariant_violated: Some(rejection.invariant()),
+            reason: format!("rejected before validation: {rejection}"),
+            authority: AuthorityResult::Unchanged,
         }
     }
 
@@ -184,15 +197,7 @@ impl Denial {
 impl Rejected {
     /// Why the request was refused before validation.
     pub fn explain(&self) -> PromotionExplanation {
-        PromotionExplanation {
-            request: RequestParameters::of(&self.request),
-            outcome: Outcome::Rejected,
-            checks: Vec::new(),
-            invariants_satisfied: Vec::new(),
-            invariant_violated: Some(self.rejection.invariant()),
-            reason: format!("rejected before validation: {}", self.rejection),
-            authority: AuthorityResult::Unchanged,
-        }
+        PromotionExplanation::rejected(&self.request, &self.rejection)
     }
 }
 

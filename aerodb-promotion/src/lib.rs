@@ -26,7 +26,7 @@
 //! let request = PromotionRequest::builder("replica-1").reason("primary host lost").build()?;
 //!
 //! // A dry run changes nothing.
-//! assert!(matches!(assess(&request, &inputs).verdict, Verdict::Approve(_)));
+//! assert!(matches!(assess(PromotionPolicy::Enabled, &request, &inputs).verdict, Verdict::Approve(_)));
 //!
 //! let slot = PromotionSlot::new();
 //! let validating = Promotion::new(&slot).request(request).begin_validation(PromotionPolicy::Enabled, &inputs)?;

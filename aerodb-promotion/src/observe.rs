@@ -189,6 +189,10 @@ impl PromotionMetrics {
     pub(crate) fn set_in_progress(&self, busy: bool) {
         self.in_progress.store(u64::from(busy), Ordering::Relaxed);
     }
+    #[cfg(test)]
+    pub(crate) fn snapshot_in_progress(&self) -> u64 {
+        self.in_progress.load(Ordering::Relaxed)
+    }
     pub(crate) fn set_primary(&self, primary: NodeId) {
         let mut primaries = self.primaries.lock().unwrap_or_else(PoisonError::into_inner);
         if primaries.last() != Some(&primary) {

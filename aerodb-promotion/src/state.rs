@@ -215,9 +215,10 @@ impl Claim {
 }
 
 impl Drop for Claim {
+    /// The gauge goes to 0 before the slot is free, so the next claim's 1 always lands after it.
     fn drop(&mut self) {
-        self.slot.shared.busy.store(false, Ordering::Release);
         self.slot.metrics().set_in_progress(false);
+        self.slot.shared.busy.store(false, Ordering::Release);
     }
 }
 
@@ -517,5 +518,32 @@ mod tests {
         drop(claim);
         assert!(!slot.is_busy());
         assert!(slot.try_claim().is_some());
+    }
+
+    /// While any claim is held the in-progress gauge reads 1: a claim freed by one thread never
+    /// resets the gauge of the claim another thread took next. (With the slot freed before the
+    /// gauge was reset, this failed within a few thousand rounds.)
+    #[test]
+    fn the_in_progress_gauge_is_one_while_a_claim_is_held() {
+        let slot = PromotionSlot::new();
+        let wrong = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    for _ in 0..200_000 {
+                        if let Some(claim) = slot.try_claim() {
+                            for _ in 0..4 {
+                                if slot.metrics().snapshot_in_progress() != 1 {
+                                    wrong.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            drop(claim);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(wrong.load(Ordering::Relaxed), 0, "the gauge read 0 while a claim was held");
+        assert_eq!(slot.metrics().snapshot_in_progress(), 0);
     }
 }

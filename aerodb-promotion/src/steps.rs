@@ -40,30 +40,16 @@ pub(crate) fn request(slot: &PromotionSlot, request: &PromotionRequest) {
 }
 
 /// `PromotionRequested → PromotionValidating`, claiming the authority's slot (P6-A1), or
-/// `→ Steady` when the request is refused at once: promotion disabled (§7), the slot is held,
-/// the candidate is not in `inputs`, or it is already the primary.
+/// `→ Steady` when the request is refused at once: the dry run's screening (disabled, unknown
+/// candidate, already primary), then the slot is held by another attempt.
 pub(crate) fn screen(
     slot: &PromotionSlot,
     policy: PromotionPolicy,
     inputs: &ValidationInputs,
     request: &PromotionRequest,
 ) -> Result<Claim, Rejection> {
-    let candidate = request.candidate();
-    let claim = match policy {
-        PromotionPolicy::Disabled => Err(Rejection::Disabled),
-        PromotionPolicy::Enabled => slot.try_claim().ok_or(Rejection::AlreadyInProgress),
-    };
-    let screened = claim.and_then(|claim| {
-        if inputs.node(candidate).is_none() {
-            return Err(Rejection::UnknownCandidate { candidate });
-        }
-        match &inputs.authority {
-            Some(authority) if authority.primary == candidate => {
-                Err(Rejection::AlreadyPrimary { candidate, epoch: authority.epoch() })
-            }
-            _ => Ok(claim),
-        }
-    });
+    let screened = validator::screen(policy, request, inputs)
+        .and_then(|()| slot.try_claim().ok_or(Rejection::AlreadyInProgress));
     match &screened {
         Ok(_) => {
             observe::validation_started(edge::<PromotionRequested, PromotionValidating>(VALIDATED), request);

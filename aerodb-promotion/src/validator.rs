@@ -13,7 +13,7 @@ use aerodb_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::invariant::Invariant;
-use crate::request::PromotionRequest;
+use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 
 /// The durable authority a promotion would replace: its primary and its epoch history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -361,10 +361,12 @@ pub struct Assessment {
     pub verdict: Verdict,
 }
 
-/// Approve or deny.
+/// Approve, deny, or refuse before validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Refused before any check ran, exactly as the real attempt would refuse it; no checks.
+    Reject(Rejection),
     /// Every check passed.
     Approve(AuthorityPlan),
     /// The first failed check's reason.
@@ -418,10 +420,48 @@ impl Denial {
     }
 }
 
-/// Runs every check on `request` against `inputs` without changing anything: the dry run.
+/// The dry run: what a real attempt with `policy` would answer for `request` on `inputs`,
+/// changing nothing. The same screening as the real attempt runs first, so a dry run never
+/// approves what the attempt rejects; only "another attempt is in flight" is not known here.
 ///
 /// The same inputs always give an equal [`Assessment`] (P6-D1).
-pub fn assess(request: &PromotionRequest, inputs: &ValidationInputs) -> Assessment {
+pub fn assess(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> Assessment {
+    match screen(policy, request, inputs) {
+        Ok(()) => {
+            let (checks, plan) = run_checks(request, inputs);
+            Assessment { checks, verdict: plan.map_or_else(Verdict::Deny, Verdict::Approve) }
+        }
+        Err(rejection) => Assessment { checks: Vec::new(), verdict: Verdict::Reject(rejection) },
+    }
+}
+
+/// Screening, the part of `PromotionRequested → PromotionValidating` that reads no slot: promotion
+/// disabled (§7), a candidate the inputs do not describe (P6-F1), or already the primary (P6-A1).
+pub(crate) fn screen(
+    policy: PromotionPolicy,
+    request: &PromotionRequest,
+    inputs: &ValidationInputs,
+) -> Result<(), Rejection> {
+    let candidate = request.candidate();
+    if policy == PromotionPolicy::Disabled {
+        return Err(Rejection::Disabled);
+    }
+    if inputs.node(candidate).is_none() {
+        return Err(Rejection::UnknownCandidate { candidate });
+    }
+    match &inputs.authority {
+        Some(authority) if authority.primary == candidate => {
+            Err(Rejection::AlreadyPrimary { candidate, epoch: authority.epoch() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// All seven checks, in order, on a screened request, and the plan if every one passed.
+fn run_checks(
+    request: &PromotionRequest,
+    inputs: &ValidationInputs,
+) -> (Vec<CheckRecord>, Result<AuthorityPlan, DenialReason>) {
     let candidate = inputs.node(request.candidate());
     let (r1, role) = candidate_role(candidate);
     let (r2, authority) = authority_unambiguous(inputs, candidate);
@@ -448,21 +488,14 @@ pub fn assess(request: &PromotionRequest, inputs: &ValidationInputs) -> Assessme
             force_asserted,
         })
     })();
-    Assessment {
-        checks: vec![r1, r2, r3, r4, r5, r6, r7],
-        verdict: match plan {
-            Ok(plan) => Verdict::Approve(plan),
-            Err(reason) => Verdict::Deny(reason),
-        },
-    }
+    (vec![r1, r2, r3, r4, r5, r6, r7], plan)
 }
 
-/// Validates `request` against `inputs`: an [`Approval`] only if all seven checks pass.
+/// Validates a screened `request` against `inputs`: an [`Approval`] only if all seven checks pass.
 pub(crate) fn validate(request: PromotionRequest, inputs: &ValidationInputs) -> Validated {
-    let Assessment { checks, verdict } = assess(&request, inputs);
-    match verdict {
-        Verdict::Approve(plan) => Validated::Approved(Approval { request, checks, plan }),
-        Verdict::Deny(reason) => Validated::Denied(Denial { request, checks, reason }),
+    match run_checks(&request, inputs) {
+        (checks, Ok(plan)) => Validated::Approved(Approval { request, checks, plan }),
+        (checks, Err(reason)) => Validated::Denied(Denial { request, checks, reason }),
     }
 }
 

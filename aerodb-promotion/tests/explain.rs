@@ -49,13 +49,19 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
     let r1 = |inputs: ValidationInputs| denied("replica-1", &inputs);
     let top = history(&[(Epoch::MAX.0, 0)]);
     vec![
-        (
-            "candidate_missing",
-            PromotionExplanation::of_assessment(
-                &request("replica-9"),
-                &assess(&request("replica-9"), &approving_inputs()),
-            ),
-        ),
+        ("candidate_missing", {
+            let slot = PromotionSlot::new();
+            let validating = Promotion::new(&slot)
+                .request(request("replica-1"))
+                .begin_validation(PromotionPolicy::Enabled, &approving_inputs())
+                .unwrap();
+            let Decision::Denied(denied) =
+                validating.decide(&with(|i| i.nodes.retain(|n| n.id != id("replica-1"))))
+            else {
+                panic!("approved a missing candidate")
+            };
+            denied.conclude().1.explain()
+        }),
         (
             "candidate_not_replica",
             r1(with(|i| node_mut(i, "replica-1").replication = ReplicationState::Uninitialized)),
@@ -248,7 +254,7 @@ fn a_cas_conflict_and_a_commit_fault_are_explained() {
 fn a_dry_run_is_explained_without_changing_anything() {
     let explanation = PromotionExplanation::of_assessment(
         &request("replica-1"),
-        &assess(&request("replica-1"), &approving_inputs()),
+        &assess(PromotionPolicy::Enabled, &request("replica-1"), &approving_inputs()),
     );
     assert_eq!(explanation.outcome, Outcome::WouldApprove);
     golden("dry_run_would_approve", &explanation);
@@ -266,7 +272,9 @@ fn identical_inputs_give_byte_identical_explanations() {
 #[test]
 fn the_denial_explanation_matches_the_dry_run() {
     let inputs = approving_inputs();
-    let dry =
-        PromotionExplanation::of_assessment(&request("replica-2"), &assess(&request("replica-2"), &inputs));
+    let dry = PromotionExplanation::of_assessment(
+        &request("replica-2"),
+        &assess(PromotionPolicy::Enabled, &request("replica-2"), &inputs),
+    );
     assert_eq!(dry, denied("replica-2", &inputs));
 }

@@ -74,7 +74,7 @@ impl Scenario {
 
     fn approved(&self) -> bool {
         let (request, inputs) = self.build();
-        matches!(assess(&request, &inputs).verdict, Verdict::Approve(_))
+        matches!(assess(PromotionPolicy::Enabled, &request, &inputs).verdict, Verdict::Approve(_))
     }
 }
 
@@ -130,7 +130,7 @@ fn force_never_overrides_a_known_active_primary() {
 fn an_approval_always_passed_every_check_and_raises_the_epoch_by_one() {
     fn prop(s: Scenario) -> bool {
         let (request, inputs) = s.build();
-        let assessment = assess(&request, &inputs);
+        let assessment = assess(PromotionPolicy::Enabled, &request, &inputs);
         match assessment.verdict {
             Verdict::Approve(plan) => {
                 assessment.checks.iter().all(CheckRecord::passed)
@@ -140,6 +140,7 @@ fn an_approval_always_passed_every_check_and_raises_the_epoch_by_one() {
             Verdict::Deny(reason) => {
                 assessment.checks.iter().find(|c| !c.passed()).and_then(|c| c.failure) == Some(reason)
             }
+            Verdict::Reject(_) => false,
         }
     }
     check("approval_passed_every_check", 2000, prop as fn(Scenario) -> bool);
@@ -161,7 +162,40 @@ fn a_disabled_policy_never_reaches_validation() {
 fn assessments_are_deterministic() {
     fn prop(s: Scenario) -> bool {
         let (request, inputs) = s.build();
-        assess(&request, &inputs) == assess(&request.clone(), &inputs.clone())
+        assess(PromotionPolicy::Enabled, &request, &inputs)
+            == assess(PromotionPolicy::Enabled, &request.clone(), &inputs.clone())
     }
     check("assessments_are_deterministic", 500, prop as fn(Scenario) -> bool);
+}
+
+/// P6-O2: for the same policy, request and inputs, the dry run's verdict and explanation are
+/// the real attempt's (disabled policy and the current primary included).
+#[test]
+fn a_dry_run_agrees_with_the_real_attempt() {
+    fn prop(s: Scenario, disabled: bool, primary: bool) -> bool {
+        let (_, inputs) = s.build();
+        let policy = if disabled { PromotionPolicy::Disabled } else { PromotionPolicy::Enabled };
+        let candidate = if primary { "primary-0" } else { "replica-1" };
+        let request = PromotionRequest::builder(candidate).force(s.force).build().unwrap();
+        let dry = PromotionExplanation::of_assessment(&request, &assess(policy, &request, &inputs));
+        let slot = PromotionSlot::new();
+        let real = match Promotion::new(&slot).request(request).begin_validation(policy, &inputs) {
+            Err(rejected) => rejected.explain(),
+            Ok(validating) => match validating.decide(&inputs) {
+                Decision::Denied(denied) => denied.conclude().1.explain(),
+                Decision::Approved(approved) => {
+                    let approval = approved.approval();
+                    PromotionExplanation::of_assessment(
+                        approval.request(),
+                        &Assessment {
+                            checks: approval.checks().to_vec(),
+                            verdict: Verdict::Approve(approval.plan().clone()),
+                        },
+                    )
+                }
+            },
+        };
+        dry == real
+    }
+    check("a_dry_run_agrees_with_the_real_attempt", 1000, prop as fn(Scenario, bool, bool) -> bool);
 }

@@ -101,7 +101,7 @@ fn the_dry_run_matches_the_real_decision_and_changes_nothing() {
     let slot = PromotionSlot::new();
     let inputs = approving_inputs();
     for candidate in ["replica-1", "replica-2"] {
-        let dry = assess(&request(candidate), &inputs);
+        let dry = assess(PromotionPolicy::Enabled, &request(candidate), &inputs);
         assert!(!slot.is_busy());
         let validating =
             requested(&slot, candidate).begin_validation(PromotionPolicy::Enabled, &inputs).unwrap();

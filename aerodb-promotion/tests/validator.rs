@@ -11,7 +11,7 @@ use aerodb_promotion::*;
 use common::*;
 
 fn assert_only(inputs: &ValidationInputs, req: &PromotionRequest, check: CheckId, reason: DenialReason) {
-    let assessment = assess(req, inputs);
+    let assessment = assess(PromotionPolicy::Enabled, req, inputs);
     assert_eq!(failed(&assessment), vec![check], "{assessment:#?}");
     assert_eq!(denial(&assessment), Some(reason));
     let invariant = reason.invariant();
@@ -23,7 +23,7 @@ fn assert_only(inputs: &ValidationInputs, req: &PromotionRequest, check: CheckId
 
 #[test]
 fn the_fixture_passes_every_check_in_order() {
-    let assessment = assess(&request("replica-1"), &approving_inputs());
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &approving_inputs());
     let order: Vec<_> = assessment.checks.iter().map(|c| c.check).collect();
     assert_eq!(order, CheckId::ALL);
     assert!(assessment.checks.iter().all(CheckRecord::passed));
@@ -70,14 +70,47 @@ fn only_candidate_role_not_a_replica() {
     }
 }
 
+/// Screening saw the candidate; the inputs given to `decide` do not describe it (P6-F1).
 #[test]
 fn a_candidate_missing_from_the_inputs_fails_every_candidate_check() {
-    let assessment = assess(&request("replica-9"), &approving_inputs());
+    let slot = PromotionSlot::new();
+    let validating = Promotion::new(&slot)
+        .request(request("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &approving_inputs())
+        .unwrap();
+    let mut without = approving_inputs();
+    without.nodes.retain(|n| n.id != id("replica-1"));
+    let Decision::Denied(denied) = validating.decide(&without) else {
+        panic!("approved a missing candidate")
+    };
+    let failed: Vec<CheckId> =
+        denied.denial().checks().iter().filter(|c| !c.passed()).map(|c| c.check).collect();
     assert_eq!(
-        failed(&assessment),
+        failed,
         [CheckId::CandidateRole, CheckId::CandidateCaughtUp, CheckId::WalPrefix, CheckId::CommitBoundary]
     );
-    assert_eq!(denial(&assessment), Some(DenialReason::CandidateMissing));
+    assert_eq!(denied.denial().reason(), DenialReason::CandidateMissing);
+    let _ = denied.conclude();
+}
+
+/// The dry run refuses exactly what the real attempt refuses before validation: a disabled
+/// policy, an unknown candidate, the current primary (it used to approve the first and last).
+#[test]
+fn a_dry_run_rejects_what_the_real_attempt_rejects() {
+    let inputs = approving_inputs();
+    for (policy, candidate) in [
+        (PromotionPolicy::Disabled, "replica-1"),
+        (PromotionPolicy::Enabled, "replica-9"),
+        (PromotionPolicy::Enabled, "primary-0"),
+    ] {
+        let dry = assess(policy, &request(candidate), &inputs);
+        let slot = PromotionSlot::new();
+        let real = Promotion::new(&slot).request(request(candidate)).begin_validation(policy, &inputs);
+        let Err(rejected) = real else { panic!("{candidate} was not rejected") };
+        assert_eq!(dry.verdict, Verdict::Reject(rejected.rejection), "{policy} {candidate}");
+        assert!(dry.checks.is_empty());
+        assert_eq!(PromotionExplanation::of_assessment(&request(candidate), &dry), rejected.explain());
+    }
 }
 
 // 2. authority_unambiguous (P6-A1, P6-F1)
@@ -111,7 +144,7 @@ fn only_authority_a_node_described_twice() {
 fn no_authority_record_denies_fail_closed() {
     let mut inputs = approving_inputs();
     inputs.authority = None;
-    let assessment = assess(&request("replica-1"), &inputs);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert_eq!(failed(&assessment), [CheckId::AuthorityUnambiguous, CheckId::WalPrefix]);
     assert_eq!(denial(&assessment), Some(DenialReason::NoAuthority));
     assert_eq!(DenialReason::NoAuthority.invariant(), Invariant::P6F1);
@@ -121,7 +154,7 @@ fn no_authority_record_denies_fail_closed() {
 fn a_candidate_ahead_of_the_authority_is_ambiguous_authority() {
     let mut inputs = approving_inputs();
     node_mut(&mut inputs, "replica-1").history = Some(history(&[(1, 0), (2, 100), (3, 140)]));
-    let assessment = assess(&request("replica-1"), &inputs);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert_eq!(failed(&assessment), [CheckId::AuthorityUnambiguous, CheckId::WalPrefix]);
     assert_eq!(
         denial(&assessment),
@@ -139,7 +172,7 @@ fn an_exhausted_epoch_cannot_be_raised() {
         node.position = pos(Epoch::MAX.0, 150);
     }
     inputs.acknowledged = Some(pos(Epoch::MAX.0, 150));
-    let assessment = assess(&request("replica-1"), &inputs);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert_eq!(denial(&assessment), Some(DenialReason::EpochExhausted { epoch: Epoch::MAX }));
 }
 
@@ -156,7 +189,7 @@ fn the_last_approvable_epoch_is_the_largest_a_gate_holds() {
         node.position = pos(below.0, 150);
     }
     inputs.acknowledged = Some(pos(below.0, 150));
-    match assess(&request("replica-1"), &inputs).verdict {
+    match assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs).verdict {
         Verdict::Approve(plan) => {
             assert_eq!(plan.new_epoch, Epoch::MAX);
             let gate = aerodb_core::WriteAuthority::new(aerodb_core::GateRole::Replica, below).unwrap();
@@ -177,7 +210,7 @@ fn an_acknowledged_position_past_the_candidates_epoch_end_denies() {
         (candidate.position, candidate.history.clone()),
         (pos(2, 150), Some(history(&[(1, 0), (2, 100)])))
     );
-    let assessment = assess(&request("replica-1"), &inputs);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert_eq!(failed(&assessment), [CheckId::CandidateCaughtUp]);
     assert_eq!(
         denial(&assessment),
@@ -193,7 +226,7 @@ fn an_acknowledged_epoch_the_candidate_never_had_denies() {
     let candidate = node_mut(&mut inputs, "replica-1");
     candidate.history = Some(history(&[(1, 0), (2, 100), (4, 140)]));
     candidate.position = pos(4, 150);
-    let assessment = assess(&request("replica-1"), &inputs);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert!(failed(&assessment).contains(&CheckId::CandidateCaughtUp), "{:?}", failed(&assessment));
     assert_eq!(
         assessment.checks[4].failure,
@@ -211,7 +244,7 @@ fn an_inconsistent_mvcc_summary_denies() {
         let mut inputs = approving_inputs();
         node_mut(&mut inputs, "replica-1").mvcc =
             Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
-        let assessment = assess(&request("replica-1"), &inputs);
+        let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
         assert_eq!(failed(&assessment), [CheckId::CommitBoundary]);
         assert_eq!(denial(&assessment), Some(DenialReason::MvccInconsistent { commit, wal_end: Lsn(150) }));
     }
@@ -258,12 +291,17 @@ fn only_old_primary_unknown_without_force() {
 fn unknown_old_primary_passes_with_force_and_the_plan_records_it() {
     let mut inputs = approving_inputs();
     inputs.old_primary = OldPrimary::Unknown;
-    let Verdict::Approve(plan) = assess(&forced("replica-1"), &inputs).verdict else {
+    let Verdict::Approve(plan) = assess(PromotionPolicy::Enabled, &forced("replica-1"), &inputs).verdict
+    else {
         panic!("force must pass")
     };
     assert!(plan.force_asserted);
     // Force is recorded as asserted only when it was needed.
-    let Verdict::Approve(plan) = assess(&forced("replica-1"), &approving_inputs()).verdict else { panic!() };
+    let Verdict::Approve(plan) =
+        assess(PromotionPolicy::Enabled, &forced("replica-1"), &approving_inputs()).verdict
+    else {
+        panic!()
+    };
     assert!(!plan.force_asserted);
 }
 
@@ -271,7 +309,10 @@ fn unknown_old_primary_passes_with_force_and_the_plan_records_it() {
 fn a_fenced_old_primary_passes() {
     let mut inputs = approving_inputs();
     inputs.old_primary = OldPrimary::Fenced;
-    assert!(matches!(assess(&request("replica-1"), &inputs).verdict, Verdict::Approve(_)));
+    assert!(matches!(
+        assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs).verdict,
+        Verdict::Approve(_)
+    ));
 }
 
 // 4. acknowledged_known (P6-S1, P6-F1) and 5. candidate_caught_up (P6-S1)
@@ -280,7 +321,7 @@ fn a_fenced_old_primary_passes() {
 fn unknown_acknowledged_position_denies() {
     let mut inputs = approving_inputs();
     inputs.acknowledged = None;
-    let assessment = assess(&request("replica-1"), &inputs);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert_eq!(failed(&assessment), [CheckId::AcknowledgedKnown, CheckId::CandidateCaughtUp]);
     assert_eq!(denial(&assessment), Some(DenialReason::AcknowledgedUnknown));
 }
@@ -299,7 +340,10 @@ fn only_caught_up_a_stale_replica_is_denied() {
 fn a_replica_exactly_at_the_acknowledged_position_passes() {
     let mut inputs = approving_inputs();
     inputs.acknowledged = Some(pos(2, 120));
-    assert!(matches!(assess(&request("replica-2"), &inputs).verdict, Verdict::Approve(_)));
+    assert!(matches!(
+        assess(PromotionPolicy::Enabled, &request("replica-2"), &inputs).verdict,
+        Verdict::Approve(_)
+    ));
 }
 
 // 6. wal_prefix (P6-S2)
@@ -343,7 +387,7 @@ fn only_wal_prefix_a_replica_short_of_the_current_switch_point() {
 fn a_position_outside_the_candidates_own_history_is_denied() {
     let mut inputs = approving_inputs();
     node_mut(&mut inputs, "replica-1").history = Some(history(&[(1, 0)]));
-    let assessment = assess(&request("replica-1"), &inputs);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert!(failed(&assessment).contains(&CheckId::WalPrefix));
     assert_eq!(assessment.checks[5].failure, Some(DenialReason::PositionEpochUnknown { epoch: Epoch(2) }));
 }
@@ -390,13 +434,17 @@ fn same_inputs_give_equal_assessments_and_identical_renderings() {
     let mut inputs = approving_inputs();
     node_mut(&mut inputs, "replica-2").replication = ReplicationState::PrimaryActive;
     inputs.acknowledged = None;
-    let a = assess(&request("replica-1"), &inputs);
-    let b = assess(&request("replica-1"), &inputs.clone());
+    let a = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+    let b = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs.clone());
     assert_eq!(a, b);
     assert_eq!(format!("{:?}", a.checks), format!("{:?}", b.checks));
     let mut reversed = inputs.clone();
     reversed.nodes.reverse();
-    assert_eq!(assess(&request("replica-1"), &reversed), a, "node order must not matter");
+    assert_eq!(
+        assess(PromotionPolicy::Enabled, &request("replica-1"), &reversed),
+        a,
+        "node order must not matter"
+    );
 }
 
 #[test]
@@ -404,7 +452,7 @@ fn the_first_failed_check_is_the_primary_reason_and_all_checks_still_run() {
     let mut inputs = approving_inputs();
     inputs.old_primary = OldPrimary::KnownActive;
     node_mut(&mut inputs, "replica-1").mvcc = None;
-    let assessment = assess(&request("replica-1"), &inputs);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert_eq!(assessment.checks.len(), 7);
     assert_eq!(failed(&assessment), [CheckId::OldPrimaryInactive, CheckId::CommitBoundary]);
     assert_eq!(denial(&assessment), Some(DenialReason::OldPrimaryActive { primary: id("primary-0") }));
@@ -412,7 +460,7 @@ fn the_first_failed_check_is_the_primary_reason_and_all_checks_still_run() {
 
 #[test]
 fn every_check_records_what_it_compared() {
-    let assessment = assess(&request("replica-1"), &approving_inputs());
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &approving_inputs());
     let compared: Vec<String> = assessment.checks.iter().map(|c| c.compared.to_string()).collect();
     assert_eq!(compared[0], "candidate replica-1 role ReplicaActive; required ReplicaActive");
     assert_eq!(compared[4], "acknowledged 2/150 held by the candidate's WAL ending at 2/150");

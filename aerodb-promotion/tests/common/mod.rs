@@ -76,7 +76,7 @@ pub fn failed(assessment: &Assessment) -> Vec<CheckId> {
 pub fn denial(assessment: &Assessment) -> Option<DenialReason> {
     match &assessment.verdict {
         Verdict::Deny(reason) => Some(*reason),
-        Verdict::Approve(_) => None,
+        Verdict::Approve(_) | Verdict::Reject(_) => None,
     }
 }
 
