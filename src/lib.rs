@@ -8,13 +8,10 @@ pub use aerodb_promotion as promotion;
 
 /// The types a control plane uses to drive a promotion.
 pub mod prelude {
-    pub use aerodb_core::{
-        Epoch, EpochHistory, GateRole, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition,
-        WriteAuthority,
-    };
+    pub use aerodb_core::{Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
     pub use aerodb_promotion::{
-        AuthorityView, Decision, NodeView, OldPrimary, Promotion, PromotionPolicy, PromotionRequest,
-        PromotionSlot, ValidationInputs, Verdict, assess,
+        AuthorityView, Decision, GateRole, NodeView, OldPrimary, PrimaryGrant, Promotion, PromotionPolicy,
+        PromotionRequest, PromotionSlot, ValidationInputs, Verdict, WriteAuthority, assess,
     };
 }
 

@@ -1,19 +1,19 @@
 //! What AeroDB promotion reads from the frozen phases: node ids, WAL positions and epoch
-//! history, replication roles, the MVCC commit boundary, and the write-admission gate.
+//! history, replication roles and the MVCC commit boundary.
 //!
-//! Plain values with no I/O. The one piece on the steady-state write path,
-//! [`WriteAuthority::admit_write`], is a single atomic load.
+//! Plain values with no I/O. The write-admission gate lives in `aerodb-promotion`, beside the
+//! durable authority record: only a proof of that record may make a gate writable (P6-A3).
 //!
 //! ```
-//! use aerodb_core::{Epoch, GateRole, WriteAuthority, WriteRefused};
+//! use aerodb_core::{Epoch, EpochHistory, Lsn, WalPosition, Holding};
 //!
-//! let old_primary = WriteAuthority::new(GateRole::Primary, Epoch(1)).unwrap();
-//! assert_eq!(old_primary.admit_write(), Ok(Epoch(1)));
-//! old_primary.observe_epoch(Epoch(2)); // a promotion happened elsewhere
-//! assert!(matches!(old_primary.admit_write(), Err(WriteRefused::Fenced { .. })));
+//! let history = EpochHistory::initial(Epoch(1)).extended(Epoch(2), Lsn(100))?;
+//! // Epoch 1 ended at LSN 100 on this history, so 1/150 is not held, though 2/120 sorts after it.
+//! let end = WalPosition::new(Epoch(2), Lsn(120));
+//! assert!(matches!(history.holds(end, WalPosition::new(Epoch(1), Lsn(150))), Holding::EndsBefore { .. }));
+//! # Ok::<(), aerodb_core::HistoryError>(())
 //! ```
 
-pub mod authority;
 pub mod ids;
 pub mod mvcc;
 pub mod replication;
@@ -21,7 +21,6 @@ pub mod replication;
 pub mod testing;
 pub mod wal;
 
-pub use authority::{GateError, GateRole, WalRefused, WriteAuthority, WriteRefused};
 pub use ids::{NodeId, NodeIdError};
 pub use mvcc::{BoundaryViolation, MvccBoundary, PartialCommit};
 pub use replication::{HaltReason, ReplicationState, RoleChangeError, RoleKind};

@@ -89,20 +89,22 @@ pub enum RoleKind {
 pub enum ChangePath {
     /// Ordinary Phase 5 operation.
     Replication,
-    /// Only a durable promotion (P6-A3): never [`ReplicationState::change_to`].
-    Promotion,
+    /// Only with proof of a durable authority record naming the node (P6-A3): the bootstrap
+    /// record, a committed promotion, or the record recovered at restart. Never
+    /// [`ReplicationState::change_to`]; `aerodb-promotion`'s `PrimaryGrant` makes the change.
+    Authority,
 }
 
 /// Phase 5's allowed role changes; every other change is refused.
 pub const ROLE_CHANGES: [(RoleKind, RoleKind, ChangePath); 8] = [
     (RoleKind::Disabled, RoleKind::Uninitialized, ChangePath::Replication),
     (RoleKind::Uninitialized, RoleKind::Disabled, ChangePath::Replication),
-    (RoleKind::Uninitialized, RoleKind::PrimaryActive, ChangePath::Replication),
+    (RoleKind::Uninitialized, RoleKind::PrimaryActive, ChangePath::Authority),
     (RoleKind::Uninitialized, RoleKind::ReplicaActive, ChangePath::Replication),
     (RoleKind::PrimaryActive, RoleKind::ReplicationHalted, ChangePath::Replication),
     (RoleKind::ReplicaActive, RoleKind::ReplicationHalted, ChangePath::Replication),
     (RoleKind::ReplicationHalted, RoleKind::Uninitialized, ChangePath::Replication),
-    (RoleKind::ReplicaActive, RoleKind::PrimaryActive, ChangePath::Promotion),
+    (RoleKind::ReplicaActive, RoleKind::PrimaryActive, ChangePath::Authority),
 ];
 
 /// A role change Phase 5 does not allow.
@@ -116,9 +118,11 @@ pub enum RoleChangeError {
         /// Requested role.
         to: RoleKind,
     },
-    /// Replica to primary happens only through promotion (P6-A3).
-    #[error("replication role change {from:?} -> {to:?} happens only through a durable promotion (P6-A3)")]
-    PromotionOnly {
+    /// Becoming primary needs a durable authority record naming the node (P6-A3).
+    #[error(
+        "replication role change {from:?} -> {to:?} needs a durable authority record naming this node (P6-A3)"
+    )]
+    AuthorityOnly {
         /// Current role.
         from: RoleKind,
         /// Requested role.
@@ -148,22 +152,24 @@ impl ReplicationState {
     }
 
     /// Applies an ordinary Phase 5 role change, refusing anything not in [`ROLE_CHANGES`]
-    /// and the promotion-only change (P6-A3).
+    /// and every change to `PrimaryActive`, which needs a durable record (P6-A3). No path
+    /// through this function, however many steps, reaches `PrimaryActive`.
     pub fn change_to(self, next: ReplicationState) -> Result<ReplicationState, RoleChangeError> {
         match self.path_to(next)? {
             ChangePath::Replication => Ok(next),
-            ChangePath::Promotion => {
-                Err(RoleChangeError::PromotionOnly { from: self.kind(), to: next.kind() })
+            ChangePath::Authority => {
+                Err(RoleChangeError::AuthorityOnly { from: self.kind(), to: next.kind() })
             }
         }
     }
 
-    /// Replica → primary, the promotion-only change. Called by the promotion crate after the
-    /// durable authority commit; anything but a replica is refused.
-    pub fn promote(self) -> Result<ReplicationState, RoleChangeError> {
+    /// Whether a node in this role may become `PrimaryActive` once a durable record names it:
+    /// only a replica or an uninitialized node. A check, not the change: the change is made
+    /// only by whoever holds the proof of that record.
+    pub fn check_becoming_primary(self) -> Result<(), RoleChangeError> {
         let next = ReplicationState::PrimaryActive;
         match self.path_to(next)? {
-            ChangePath::Promotion => Ok(next),
+            ChangePath::Authority => Ok(()),
             ChangePath::Replication => {
                 Err(RoleChangeError::NotAllowed { from: self.kind(), to: next.kind() })
             }
@@ -194,8 +200,8 @@ mod tests {
                 let result = from.change_to(to);
                 match listed {
                     Some((_, _, ChangePath::Replication)) => assert_eq!(result, Ok(to)),
-                    Some((_, _, ChangePath::Promotion)) => {
-                        assert!(matches!(result, Err(RoleChangeError::PromotionOnly { .. })))
+                    Some((_, _, ChangePath::Authority)) => {
+                        assert!(matches!(result, Err(RoleChangeError::AuthorityOnly { .. })))
                     }
                     None => assert!(matches!(result, Err(RoleChangeError::NotAllowed { .. }))),
                 }
@@ -204,13 +210,29 @@ mod tests {
     }
 
     #[test]
-    fn only_a_replica_can_be_promoted() {
+    fn only_a_replica_or_an_uninitialized_node_may_become_primary() {
         for from in all_states() {
-            let result = from.promote();
-            if from == ReplicationState::ReplicaActive {
-                assert_eq!(result, Ok(ReplicationState::PrimaryActive));
-            } else {
-                assert!(result.is_err(), "{from:?} must not be promotable");
+            let may = matches!(from, ReplicationState::ReplicaActive | ReplicationState::Uninitialized);
+            assert_eq!(from.check_becoming_primary().is_ok(), may, "{from:?}");
+        }
+    }
+
+    /// P6-A3: no sequence of ordinary role changes reaches `PrimaryActive` (the old detour was
+    /// `ReplicaActive → ReplicationHalted → Uninitialized → PrimaryActive`).
+    #[test]
+    fn no_chain_of_ordinary_changes_reaches_primary() {
+        let mut reached: Vec<ReplicationState> =
+            all_states().into_iter().filter(|s| *s != ReplicationState::PrimaryActive).collect();
+        let mut frontier = reached.clone();
+        while let Some(from) = frontier.pop() {
+            for to in all_states() {
+                if let Ok(next) = from.change_to(to) {
+                    assert_ne!(next, ReplicationState::PrimaryActive, "{from:?} -> {to:?}");
+                    if !reached.contains(&next) {
+                        reached.push(next);
+                        frontier.push(next);
+                    }
+                }
             }
         }
     }

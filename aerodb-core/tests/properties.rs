@@ -1,9 +1,7 @@
 //! Property tests for the core values. Seeded: replay a failure with `AERODB_QC_SEED=<seed>`.
 
 use aerodb_core::testing::check;
-use aerodb_core::{
-    Continuation, Epoch, EpochHistory, EpochStart, GateRole, Lsn, WalPosition, WriteAuthority,
-};
+use aerodb_core::{Continuation, Epoch, EpochHistory, EpochStart, Lsn, WalPosition};
 use quickcheck::{Arbitrary, Gen};
 
 /// An authoritative history of 1..=8 epochs with rising starts.
@@ -90,50 +88,4 @@ fn running_past_a_switch_point_is_never_compatible() {
         replica.continuation_of(pos(replica.latest().epoch.0, lsn), &h.0) != Continuation::Compatible
     }
     check("running_past_a_switch_point_is_never_compatible", 500, prop as fn(History, usize, u64) -> bool);
-}
-
-#[derive(Debug, Clone)]
-enum Observation {
-    Epoch(u64),
-    Wal(u64),
-    Assume(u64),
-}
-
-impl Arbitrary for Observation {
-    fn arbitrary(g: &mut Gen) -> Self {
-        let e = u64::arbitrary(g) % 12;
-        match u8::arbitrary(g) % 3 {
-            0 => Observation::Epoch(e),
-            1 => Observation::Wal(e),
-            _ => Observation::Assume(e),
-        }
-    }
-}
-
-/// Once a primary is fenced, no sequence of observations admits a write again.
-#[test]
-fn fencing_is_monotonic() {
-    fn prop(own: u8, observations: Vec<Observation>) -> bool {
-        let own = Epoch(u64::from(own % 6) + 1);
-        let gate = WriteAuthority::new(GateRole::Primary, own).unwrap();
-        let mut fenced = false;
-        for observation in observations {
-            match observation {
-                Observation::Epoch(e) => gate.observe_epoch(Epoch(e)),
-                Observation::Wal(e) => {
-                    let _ = gate.admit_wal(Epoch(e));
-                }
-                Observation::Assume(e) => {
-                    let _ = gate.assume_primary(Epoch(e));
-                }
-            }
-            let admitted = gate.admit_write().is_ok();
-            if fenced && admitted {
-                return false;
-            }
-            fenced |= !admitted;
-        }
-        true
-    }
-    check("fencing_is_monotonic", 500, prop as fn(u8, Vec<Observation>) -> bool);
 }

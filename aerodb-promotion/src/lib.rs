@@ -39,6 +39,7 @@
 
 pub mod codec;
 pub mod explain;
+pub mod gate;
 pub mod invariant;
 pub mod io;
 pub mod observe;
@@ -54,6 +55,9 @@ pub mod validator;
 
 pub use codec::{DecodeError, EncodeError};
 pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation, RequestParameters};
+pub use gate::{
+    GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, RebindError, WalRefused, WriteAuthority, WriteRefused,
+};
 pub use invariant::Invariant;
 pub use observe::{MetricsSnapshot, PromotionMetrics};
 pub use record::{AuthorityRecord, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
@@ -65,9 +69,9 @@ pub use state::{
     PromotionValidating, Rejected, StateKind, Steady, Transition, transition_reason,
 };
 pub use store::{
-    AuthorityStore, FileAuthorityStore, IoStep, OpenReport, StoreError, check_commit, read_record,
+    AuthorityStore, FileAuthorityStore, IoStep, OpenReport, Proposal, StoreError, check_commit, read_record,
 };
-pub use transition::{CommitError, CommitFailure, RebindError, Resolution};
+pub use transition::{CommitError, CommitFailure, Resolution};
 pub use validator::{
     Approval, Assessment, AuthorityPlan, AuthorityView, CheckId, CheckRecord, Compared, Denial, DenialReason,
     NodeView, OldPrimary, ValidationInputs, Verdict, assess,

@@ -134,7 +134,11 @@ impl AuthorityRecord {
 
     /// The record an approved `plan` makes durable after this one: epoch + 1, history extended
     /// (oldest dropped beyond [`HISTORY_CAP`]).
-    pub fn succeeded_by(&self, plan: &AuthorityPlan, request: RequestSummary) -> Result<Self, RecordError> {
+    pub(crate) fn succeeded_by(
+        &self,
+        plan: &AuthorityPlan,
+        request: RequestSummary,
+    ) -> Result<Self, RecordError> {
         let epoch = self.body.epoch.next().ok_or(RecordError::EpochExhausted(self.body.epoch))?;
         let mut history = self.body.history.clone();
         history.push(PastAuthority {

@@ -3,6 +3,7 @@
 //! Transient states are never persisted, so every restart begins in `Steady`; the authority is
 //! exactly what the record says — none, a valid record, or an error. Recovery never decides.
 
+use crate::gate::PrimaryGrant;
 use crate::record::AuthorityRecord;
 use crate::state::{Promotion, Steady};
 use crate::store::{AuthorityStore, StoreError};
@@ -14,6 +15,9 @@ pub struct Recovered {
     pub steady: Promotion<Steady>,
     /// The durable authority; `None` if never bootstrapped.
     pub authority: Option<AuthorityRecord>,
+    /// The grant for the durable record's primary at its epoch, for that node's restart (or
+    /// its first start after bootstrap): its gate becomes writable only through this (P6-A3).
+    pub grant: Option<PrimaryGrant>,
 }
 
 /// Reads the durable authority of `store`. The same bytes always give the same result (P6-D2);
@@ -23,5 +27,6 @@ pub fn recover<St: AuthorityStore + ?Sized>(store: &St) -> Result<Recovered, Sto
     if let Some(record) = &authority {
         store.slot().metrics().set_primary(record.primary());
     }
-    Ok(Recovered { steady: Promotion::new(store.slot()), authority })
+    let grant = authority.as_ref().map(PrimaryGrant::of);
+    Ok(Recovered { steady: Promotion::new(store.slot()), authority, grant })
 }

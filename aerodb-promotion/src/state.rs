@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::gate::PrimaryGrant;
 use crate::observe::PromotionMetrics;
 use crate::record::AuthorityRecord;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
@@ -21,14 +22,20 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A durable promotion: the approval and the record it made authoritative.
+/// A durable promotion: the approval, the record it made authoritative, and the one grant
+/// that makes the new primary's gate writable.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Committed {
-    pub(crate) approval: Approval,
-    pub(crate) record: AuthorityRecord,
+    approval: Approval,
+    record: AuthorityRecord,
+    grant: PrimaryGrant,
 }
 
 impl Committed {
+    /// `approval` made durable as `record`.
+    pub(crate) fn new(approval: Approval, record: AuthorityRecord) -> Self {
+        Committed { grant: PrimaryGrant::of(&record), approval, record }
+    }
     /// The approval that was applied.
     pub fn approval(&self) -> &Approval {
         &self.approval
@@ -36,6 +43,11 @@ impl Committed {
     /// The record now durable.
     pub fn record(&self) -> &AuthorityRecord {
         &self.record
+    }
+    /// Stage 6.5 for the committed primary: the grant [`PrimaryGrant::rebind`] consumes, so the
+    /// commit makes at most one gate writable, and only the named node's (P6-A1).
+    pub fn into_grant(self) -> PrimaryGrant {
+        self.grant
     }
 }
 

@@ -97,9 +97,9 @@ pub(crate) fn commit<St: AuthorityStore + ?Sized>(
     claim: &Claim,
     approval: &Approval,
 ) -> Result<AuthorityRecord, CommitError> {
-    let committed = successor(store, approval).and_then(|record| {
-        store.commit(Some(approval.plan().basis_epoch), &record)?;
-        Ok(record)
+    let committed = successor(store, approval).and_then(|proposal| {
+        store.commit(&proposal)?;
+        Ok(proposal.into_record())
     });
     let metrics: &PromotionMetrics = claim.slot().metrics();
     let t = edge::<AuthorityTransitioning, PromotionSucceeded>(&[Invariant::P6A2, Invariant::P6F2]);

@@ -21,35 +21,73 @@ pub const TEMP_FILE: &str = "authority.record.tmp";
 /// The lock file held by the controller that owns the data directory.
 pub const LOCK_FILE: &str = "authority.lock";
 
+/// A record a store is asked to make durable, and the epoch it must replace (`None`: no record
+/// yet). Only this crate makes one: the bootstrap record, or the successor the commit edge
+/// builds from a validator [`Approval`](crate::Approval) (P6-A1, P6-A3). A store implementor
+/// reads it; nobody outside this crate can make one, so no record reaches a store but through
+/// bootstrap or the commit edge.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Proposal {
+    expected: Option<Epoch>,
+    record: AuthorityRecord,
+}
+
+impl Proposal {
+    /// Epoch 1 led by `primary`, replacing nothing.
+    pub(crate) fn bootstrap(primary: NodeId) -> Self {
+        Proposal { expected: None, record: AuthorityRecord::bootstrap(primary) }
+    }
+
+    /// `record`, to replace the authority at `expected`. The caller vouches for `record`: the
+    /// commit edge's successor, or a deliberately wrong one in the conformance suite.
+    pub(crate) fn new(expected: Option<Epoch>, record: AuthorityRecord) -> Self {
+        Proposal { expected, record }
+    }
+
+    /// The epoch the current record must have; `None`: there must be no record.
+    pub fn expected(&self) -> Option<Epoch> {
+        self.expected
+    }
+
+    /// The record to make durable.
+    pub fn record(&self) -> &AuthorityRecord {
+        &self.record
+    }
+
+    pub(crate) fn into_record(self) -> AuthorityRecord {
+        self.record
+    }
+}
+
 /// A durable home for one authority record, replaced only by compare-and-swap on its epoch.
 pub trait AuthorityStore {
     /// The current record; `None` if no authority was ever bootstrapped.
     /// A record that fails any check is an error, never a guess (P6-F1).
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError>;
 
-    /// Makes `record` the authority atomically and durably, if the current epoch is `expected`
-    /// (`None`: no record yet) and `record` is its successor. Any I/O error is final for this
-    /// handle: it is reported and never retried.
-    fn commit(&mut self, expected: Option<Epoch>, record: &AuthorityRecord) -> Result<(), StoreError>;
+    /// Makes the proposal's record the authority atomically and durably, if the current epoch is
+    /// the proposal's expected one and the record is its successor ([`check_commit`]). Any I/O
+    /// error is final for this handle: it is reported and never retried.
+    fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError>;
 
     /// The slot that keeps promotions of this authority one at a time within the process.
     fn slot(&self) -> &PromotionSlot;
 
     /// Writes the first authority, epoch 1 led by `primary`; refused if any record exists.
+    /// The one way to write epoch 1; its primary's gate is made writable through
+    /// [`recover`](crate::recover)'s grant.
     fn bootstrap(&mut self, primary: NodeId) -> Result<AuthorityRecord, StoreError> {
-        let record = AuthorityRecord::bootstrap(primary);
-        self.commit(None, &record)?;
-        Ok(record)
+        let proposal = Proposal::bootstrap(primary);
+        self.commit(&proposal)?;
+        Ok(proposal.into_record())
     }
 }
 
-/// The compare-and-swap rule every store applies before writing: the current epoch is
-/// `expected`, and `record` is its successor (epoch + 1, or [`Epoch::INITIAL`] when empty).
-pub fn check_commit(
-    current: Option<Epoch>,
-    expected: Option<Epoch>,
-    record: &AuthorityRecord,
-) -> Result<(), StoreError> {
+/// The compare-and-swap rule every store applies before writing: the current epoch is the
+/// proposal's expected one, and its record is the successor (epoch + 1, or [`Epoch::INITIAL`]
+/// when empty).
+pub fn check_commit(current: Option<Epoch>, proposal: &Proposal) -> Result<(), StoreError> {
+    let (expected, record) = (proposal.expected, &proposal.record);
     if current != expected {
         return Err(StoreError::Conflict { expected, found: current });
     }
@@ -290,9 +328,9 @@ impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
         load_from(&self.backend, &self.record)
     }
 
-    fn commit(&mut self, expected: Option<Epoch>, record: &AuthorityRecord) -> Result<(), StoreError> {
-        check_commit(self.load()?.map(|r| r.epoch()), expected, record)?;
-        let bytes = codec::encode(record)?;
+    fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
+        check_commit(self.load()?.map(|r| r.epoch()), proposal)?;
+        let bytes = codec::encode(proposal.record())?;
         // An I/O error leaves the data's fate unknown: fatal for this handle, never retried (§5).
         self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))
     }

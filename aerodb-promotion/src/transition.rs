@@ -1,12 +1,12 @@
-//! The authority transition (stages 6.4 and 6.5): one durable commit, then role rebinding.
+//! The authority transition (stage 6.4): one durable commit; its grant rebinds the new primary.
 
-use aerodb_core::{Epoch, GateError, ReplicationState, RoleChangeError, WriteAuthority};
+use aerodb_core::Epoch;
 
 use crate::record::{AuthorityRecord, RecordError, RequestSummary};
 use crate::recovery::{Recovered, recover};
 use crate::state::{Claim, Committed, Promotion, PromotionState, PromotionSucceeded, Transition, Unpack};
 use crate::steps;
-use crate::store::{AuthorityStore, StoreError};
+use crate::store::{AuthorityStore, Proposal, StoreError};
 use crate::validator::Approval;
 
 /// Why the authority switch did not happen (or may not have).
@@ -90,22 +90,12 @@ impl CommitFailure {
     }
 }
 
-/// Why role rebinding after a durable promotion was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum RebindError {
-    /// Phase 5 refuses the role change.
-    #[error(transparent)]
-    Role(#[from] RoleChangeError),
-    /// The candidate's write gate refuses the new epoch.
-    #[error(transparent)]
-    Gate(#[from] GateError),
-}
-
-/// The record that succeeds the durable one, if it is still exactly the authority validated against.
+/// The record that succeeds the durable one, if it is still exactly the authority validated
+/// against, as the one proposal a store accepts from a promotion (P6-A1).
 pub(crate) fn successor<St: AuthorityStore + ?Sized>(
     store: &St,
     approval: &Approval,
-) -> Result<AuthorityRecord, CommitError> {
+) -> Result<Proposal, CommitError> {
     let plan = approval.plan();
     let current = store.load()?;
     let found = current.as_ref().map(AuthorityRecord::epoch);
@@ -122,7 +112,7 @@ pub(crate) fn successor<St: AuthorityStore + ?Sized>(
         return Err(CommitError::StaleAuthority { epoch: current.epoch() });
     }
     let summary = RequestSummary::of(approval.request(), approval.request().force());
-    Ok(current.succeeded_by(plan, summary)?)
+    Ok(Proposal::new(Some(current.epoch()), current.succeeded_by(plan, summary)?))
 }
 
 impl<S: PromotionState> Promotion<S> {
@@ -139,22 +129,8 @@ impl<S: PromotionState> Promotion<S> {
     {
         let (claim, approval) = S::source(self, Unpack(()));
         match steps::commit(store, &claim, &approval) {
-            Ok(record) => Ok(Promotion::assemble(claim, Box::new(Committed { approval: *approval, record }))),
+            Ok(record) => Ok(Promotion::assemble(claim, Box::new(Committed::new(*approval, record)))),
             Err(error) => Err(Box::new(CommitFailure { error, approval: *approval, _held: claim })),
         }
-    }
-}
-
-impl Promotion<PromotionSucceeded> {
-    /// Stage 6.5: the candidate becomes `PrimaryActive` through Phase 5's promotion-only change,
-    /// and its write gate takes the new epoch. Returns the candidate's new role.
-    pub fn rebind(
-        &self,
-        candidate: ReplicationState,
-        gate: &WriteAuthority,
-    ) -> Result<ReplicationState, RebindError> {
-        let role = candidate.promote()?;
-        gate.assume_primary(self.committed().record().epoch())?;
-        Ok(role)
     }
 }

@@ -33,9 +33,11 @@ fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 300, OldPrimary::Fenced);
 
-    let old_gate = WriteAuthority::new(GateRole::Primary, first.epoch()).unwrap();
-    let new_gate = WriteAuthority::new(GateRole::Replica, first.epoch()).unwrap();
-    let follower = WriteAuthority::new(GateRole::Replica, first.epoch()).unwrap();
+    let old_gate = WriteAuthority::replica(id("primary-0"), Epoch(0)).unwrap();
+    let bootstrap_grant = recover(&store).unwrap().grant.unwrap();
+    bootstrap_grant.rebind(ReplicationState::Uninitialized, &old_gate).unwrap();
+    let new_gate = WriteAuthority::replica(id("replica-1"), first.epoch()).unwrap();
+    let follower = WriteAuthority::replica(id("replica-2"), first.epoch()).unwrap();
     let never_both = || !(old_gate.admit_write().is_ok() && new_gate.admit_write().is_ok());
     assert!(never_both());
 
@@ -59,7 +61,10 @@ fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
     assert_eq!(record.request().unwrap().candidate, id("replica-1"));
     assert!(!record.request().unwrap().forced);
 
-    let role = succeeded.rebind(ReplicationState::ReplicaActive, &new_gate).unwrap();
+    let (steady, committed) = succeeded.complete();
+    assert_eq!(steady.kind(), StateKind::Steady);
+    assert_eq!(committed.record(), &record);
+    let role = committed.into_grant().rebind(ReplicationState::ReplicaActive, &new_gate).unwrap();
     assert_eq!(role, ReplicationState::PrimaryActive);
     assert_eq!(new_gate.admit_write(), Ok(Epoch(2)));
     assert!(never_both());
@@ -69,9 +74,6 @@ fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
     follower.admit_wal(Epoch(2)).unwrap();
     assert_eq!(follower.admit_wal(Epoch(1)), Err(WalRefused::StaleEpoch { sender: Epoch(1), own: Epoch(2) }));
 
-    let (steady, committed) = succeeded.complete();
-    assert_eq!(steady.kind(), StateKind::Steady);
-    assert_eq!(committed.record(), &record);
     assert!(!store.slot().is_busy());
     assert_eq!(store.load().unwrap(), Some(record));
 }
@@ -82,10 +84,55 @@ fn rebinding_refuses_a_candidate_that_is_not_a_replica() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
     let succeeded = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap();
-    let gate = WriteAuthority::new(GateRole::Replica, Epoch(1)).unwrap();
+    let gate = WriteAuthority::replica(id("replica-1"), Epoch(1)).unwrap();
     let halted = ReplicationState::ReplicationHalted { reason: HaltReason::WalGap };
-    assert!(matches!(succeeded.rebind(halted, &gate), Err(RebindError::Role(_))));
+    let grant = succeeded.complete().1.into_grant();
+    assert!(matches!(grant.rebind(halted, &gate), Err(RebindError::Role(_))));
     assert!(gate.admit_write().is_err(), "a refused rebind leaves the gate untouched");
+}
+
+/// P6-A1: one commit makes one gate writable, and only the named node's. (Before, rebinding
+/// borrowed the attempt and a gate had no node, so two replicas' gates both became writable
+/// at the same epoch.)
+#[test]
+fn one_commit_makes_exactly_one_gate_writable() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    let committed = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete().1;
+    let grant = committed.into_grant();
+    assert_eq!((grant.node(), grant.epoch()), (id("replica-1"), Epoch(2)));
+    let other = WriteAuthority::replica(id("replica-2"), Epoch(1)).unwrap();
+    assert_eq!(
+        grant.rebind(ReplicationState::ReplicaActive, &other),
+        Err(RebindError::WrongNode { named: id("replica-1"), gate: id("replica-2") })
+    );
+    assert!(other.admit_write().is_err());
+    // A recovered grant names the record's primary; a second gate of that node is refused
+    // once the first is primary (it has the epoch), and the gate itself takes a grant once.
+    let own = WriteAuthority::replica(id("replica-1"), Epoch(1)).unwrap();
+    recover(&store).unwrap().grant.unwrap().rebind(ReplicationState::ReplicaActive, &own).unwrap();
+    let again = recover(&store).unwrap().grant.unwrap().rebind(ReplicationState::ReplicaActive, &own);
+    assert_eq!(again, Err(RebindError::Gate(GateError::NotReplica)));
+    assert_eq!(own.admit_write(), Ok(Epoch(2)));
+}
+
+/// P6-A3: a grant from a superseded record cannot make a gate writable once the node has seen
+/// a newer epoch.
+#[test]
+fn a_superseded_grant_is_refused() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let stale = recover(&store).unwrap().grant.unwrap();
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    let _ = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete();
+    let gate = WriteAuthority::replica(id("primary-0"), Epoch(0)).unwrap();
+    gate.observe_epoch(Epoch(2));
+    assert_eq!(
+        stale.rebind(ReplicationState::Uninitialized, &gate),
+        Err(RebindError::Gate(GateError::Superseded { granted: Epoch(1), seen: Epoch(2) }))
+    );
+    assert!(gate.admit_write().is_err());
 }
 
 #[test]

@@ -14,11 +14,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use aerodb_core::{
-    Continuation, Epoch, EpochHistory, GateRole, HaltReason, Lsn, MvccBoundary, NodeId, PartialCommit,
-    ReplicationState, WalPosition, WriteAuthority,
+    Continuation, Epoch, EpochHistory, HaltReason, Lsn, MvccBoundary, NodeId, PartialCommit,
+    ReplicationState, WalPosition,
 };
 
 use crate::explain::PromotionExplanation;
+use crate::gate::{PrimaryGrant, WriteAuthority};
 use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
@@ -81,20 +82,22 @@ pub struct SimNode {
 }
 
 impl SimNode {
-    fn new(id: NodeId, role: GateRole, epoch: Epoch) -> Result<Self, ClusterError> {
-        Ok(SimNode {
+    /// A replica at `epoch`, or, with the durable record's grant, its primary.
+    fn new(id: NodeId, grant: Option<PrimaryGrant>, epoch: Epoch) -> Result<Self, ClusterError> {
+        let mut node = SimNode {
             id,
             up: true,
             partitioned: false,
-            role: match role {
-                GateRole::Primary => ReplicationState::PrimaryActive,
-                GateRole::Replica => ReplicationState::ReplicaActive,
-            },
-            gate: gate(role, epoch)?,
+            role: ReplicationState::ReplicaActive,
+            gate: gate(id, epoch)?,
             wal: Vec::new(),
             history: EpochHistory::initial(Epoch::INITIAL),
             applying: false,
-        })
+        };
+        if let Some(grant) = grant {
+            node.role = rebind(grant, ReplicationState::Uninitialized, &node.gate)?;
+        }
+        Ok(node)
     }
 
     /// Its last WAL record (the start of the WAL when empty).
@@ -140,8 +143,21 @@ impl SimNode {
     }
 }
 
-fn gate(role: GateRole, epoch: Epoch) -> Result<WriteAuthority, ClusterError> {
-    WriteAuthority::new(role, epoch).map_err(|e| ClusterError::Invariant(e.to_string()))
+fn gate(id: NodeId, epoch: Epoch) -> Result<WriteAuthority, ClusterError> {
+    WriteAuthority::replica(id, epoch).map_err(|e| ClusterError::Invariant(e.to_string()))
+}
+
+fn rebind(
+    grant: PrimaryGrant,
+    role: ReplicationState,
+    gate: &WriteAuthority,
+) -> Result<ReplicationState, ClusterError> {
+    grant.rebind(role, gate).map_err(|e| ClusterError::Invariant(e.to_string()))
+}
+
+/// The durable record's grant, as a restarting node or controller reads it (P6-A3).
+fn durable_grant(store: &FileAuthorityStore) -> Result<PrimaryGrant, ClusterError> {
+    recover(store)?.grant.ok_or_else(|| ClusterError::Invariant("the authority record vanished".to_owned()))
 }
 
 /// The model: nodes, the control plane's acknowledgement log, and its authority store.
@@ -188,11 +204,12 @@ impl Cluster {
             Some(record) => record,
             None => store.bootstrap(first)?,
         };
+        let mut grant = Some(durable_grant(&store)?);
         let nodes = ids
             .iter()
             .map(|&id| {
-                let role = if id == authority.primary() { GateRole::Primary } else { GateRole::Replica };
-                SimNode::new(id, role, authority.epoch())
+                let grant = if id == authority.primary() { grant.take() } else { None };
+                SimNode::new(id, grant, authority.epoch())
             })
             .collect::<Result<_, _>>()?;
         Ok(Cluster {
@@ -337,6 +354,7 @@ impl Cluster {
     /// the authoritative history, else halts.
     pub fn restart(&mut self, index: usize) -> Result<(), ClusterError> {
         let record = self.authority.clone();
+        let grant = durable_grant(self.store()?)?;
         let node = self.node(index)?;
         if node.up {
             return Ok(());
@@ -344,11 +362,12 @@ impl Cluster {
         node.up = true;
         node.applying = false;
         if node.id == record.primary() {
-            node.gate = gate(GateRole::Primary, record.epoch())?;
-            node.role = ReplicationState::PrimaryActive;
+            // It restarts uninitialized and leads again only on the durable record's grant.
+            node.gate = gate(node.id, record.epoch())?;
+            node.role = rebind(grant, ReplicationState::Uninitialized, &node.gate)?;
             node.history = record.epoch_history().clone();
         } else if node.role == ReplicationState::ReplicaActive {
-            node.gate = gate(GateRole::Replica, record.epoch())?;
+            node.gate = gate(node.id, record.epoch())?;
             if node.history.continuation_of(node.position(), record.epoch_history())
                 != Continuation::Compatible
             {
@@ -378,7 +397,7 @@ impl Cluster {
             .and_then(|r| r.change_to(ReplicationState::ReplicaActive))
             .map_err(|e| ClusterError::Invariant(e.to_string()))?;
         node.role = role;
-        node.gate = gate(GateRole::Replica, record.epoch())?;
+        node.gate = gate(node.id, record.epoch())?;
         Ok(true)
     }
 
@@ -465,11 +484,11 @@ impl Cluster {
             drop(succeeded);
             return self.controller_restart(before);
         }
+        let (_steady, committed) = succeeded.complete();
+        let explanation = committed.explain();
         let node = &mut self.nodes[index];
-        node.role =
-            succeeded.rebind(node.role, &node.gate).map_err(|e| ClusterError::Invariant(e.to_string()))?;
+        node.role = rebind(committed.into_grant(), node.role, &node.gate)?;
         node.history = self.authority.epoch_history().clone();
-        let explanation = succeeded.complete().1.explain();
         self.reconcile()?;
         self.ended(explanation, before)
     }
@@ -520,11 +539,11 @@ impl Cluster {
         let epoch = self.authority.epoch();
         let primary = self.authority.primary();
         let history = self.authority.epoch_history().clone();
+        let mut grant = Some(durable_grant(self.store()?)?);
         for node in self.nodes.iter_mut().filter(|n| n.reachable()) {
             if node.id == primary && node.gate.admit_write().is_err() {
-                if let Ok(role) = node.role.promote() {
-                    node.gate.assume_primary(epoch).map_err(|e| ClusterError::Invariant(e.to_string()))?;
-                    node.role = role;
+                if let (Ok(()), Some(grant)) = (node.role.check_becoming_primary(), grant.take()) {
+                    node.role = rebind(grant, node.role, &node.gate)?;
                     node.history = history.clone();
                 }
             } else {

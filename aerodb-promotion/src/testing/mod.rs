@@ -21,7 +21,7 @@ use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
 use crate::state::{Decision, PromotionSlot};
-use crate::store::{AuthorityStore, StoreError, check_commit};
+use crate::store::{AuthorityStore, Proposal, StoreError, check_commit};
 use crate::validator::{NodeView, OldPrimary, ValidationInputs};
 
 /// How the suite creates, restarts and tampers with your store.
@@ -152,12 +152,12 @@ impl Suite {
         let first = store.bootstrap(node("primary-a")).expect("bootstrap");
         let second = promote(&mut store, "replica-b", 10);
         let stale = second.clone();
-        let result = store.commit(Some(first.epoch()), &stale);
+        let result = store.commit(&Proposal::new(Some(first.epoch()), stale));
         assert!(
             matches!(result, Err(StoreError::Conflict { .. })),
             "stale expected epoch must conflict: {result:?}"
         );
-        let none = store.commit(None, &AuthorityRecord::bootstrap(node("primary-z")));
+        let none = store.commit(&Proposal::bootstrap(node("primary-z")));
         assert!(
             matches!(none, Err(StoreError::Conflict { .. })),
             "expected 'no record' must conflict: {none:?}"
@@ -169,12 +169,12 @@ impl Suite {
     fn commit_requires_the_successor_epoch<H: StoreHarness>(h: &mut H) -> bool {
         let mut store = h.fresh();
         let first = store.bootstrap(node("primary-a")).expect("bootstrap");
-        let result = store.commit(Some(first.epoch()), &first);
+        let result = store.commit(&Proposal::new(Some(first.epoch()), first.clone()));
         assert!(
             matches!(result, Err(StoreError::NotSuccessor { .. })),
             "same epoch must be refused: {result:?}"
         );
-        let result = store.commit(None, &first);
+        let result = store.commit(&Proposal::new(None, first));
         assert!(matches!(result, Err(StoreError::Conflict { .. })), "{result:?}");
         true
     }
@@ -222,7 +222,7 @@ impl Suite {
         }
         let successor = AuthorityRecord::bootstrap(node("primary-b"));
         for expected in [None, Some(record.epoch())] {
-            let result = store.commit(expected, &successor);
+            let result = store.commit(&Proposal::new(expected, successor.clone()));
             assert!(matches!(result, Err(StoreError::Corrupt { .. })), "commit over corruption: {result:?}");
         }
         true
@@ -279,13 +279,9 @@ impl AuthorityStore for MemoryStore {
             .map_err(|source| StoreError::Corrupt { path: "<memory>".into(), source })
     }
 
-    fn commit(
-        &mut self,
-        expected: Option<aerodb_core::Epoch>,
-        record: &AuthorityRecord,
-    ) -> Result<(), StoreError> {
-        check_commit(self.load()?.map(|r| r.epoch()), expected, record)?;
-        self.bytes = Some(codec::encode(record)?);
+    fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
+        check_commit(self.load()?.map(|r| r.epoch()), proposal)?;
+        self.bytes = Some(codec::encode(proposal.record())?);
         Ok(())
     }
 

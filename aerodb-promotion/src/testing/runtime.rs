@@ -125,7 +125,7 @@ impl RuntimeMachine {
     pub fn commit<St: AuthorityStore + ?Sized>(self, store: &mut St) -> Result<Self, RuntimeError> {
         match self.0 {
             State::Transitioning(claim, approval) => match steps::commit(store, &claim, &approval) {
-                Ok(record) => Ok(RuntimeMachine(State::Succeeded(claim, Committed { approval, record }))),
+                Ok(record) => Ok(RuntimeMachine(State::Succeeded(claim, Committed::new(approval, record)))),
                 Err(error) => Err(RuntimeError::Commit(error)),
             },
             _ => Err(self.misuse("commit")),

@@ -138,9 +138,9 @@ impl AuthorityStore for FailingCommits {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
         self.0.load()
     }
-    fn commit(&mut self, expected: Option<Epoch>, record: &AuthorityRecord) -> Result<(), StoreError> {
-        if expected.is_none() {
-            return self.0.commit(expected, record); // bootstrap works, promotions fail
+    fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
+        if proposal.expected().is_none() {
+            return self.0.commit(proposal); // bootstrap works, promotions fail
         }
         Err(StoreError::Io {
             step: IoStep::SyncFile,

@@ -1,19 +1,32 @@
 //! Steady-state cost of promotion on the write path: `WriteAuthority::admit_write()` against a
 //! bare atomic load and compare, measured in the same run.
 //!
-//! `cargo bench -p aerodb-core --bench admission`
+//! `cargo bench -p aerodb-promotion --bench admission`
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aerodb_core::{Epoch, GateRole, WriteAuthority};
+use aerodb_core::{Epoch, NodeId, ReplicationState};
+use aerodb_promotion::testing::MemoryStore;
+use aerodb_promotion::{AuthorityStore, WriteAuthority, recover};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+/// A primary's gate, made the only way there is: bootstrap a record, recover its grant, rebind.
+fn primary_gate() -> WriteAuthority {
+    let mut store = MemoryStore::default();
+    let primary = NodeId::new("primary-0").expect("valid id");
+    store.bootstrap(primary).expect("bootstrap");
+    let gate = WriteAuthority::replica(primary, Epoch(0)).expect("epoch fits");
+    let grant = recover(&store).expect("recover").grant.expect("a record");
+    grant.rebind(ReplicationState::Uninitialized, &gate).expect("rebind");
+    gate
+}
 
 fn admission(c: &mut Criterion) {
     let mut group = c.benchmark_group("admit_write");
-    let gate = WriteAuthority::new(GateRole::Primary, Epoch(7)).expect("epoch fits");
+    let gate = primary_gate();
     group.bench_function("WriteAuthority::admit_write", |b| b.iter(|| black_box(&gate).admit_write()));
-    let bare = AtomicU64::new((1 << 63) | 7);
+    let bare = AtomicU64::new((1 << 63) | 1);
     group.bench_function("baseline: AtomicU64 load + compare", |b| {
         b.iter(|| {
             let word = black_box(&bare).load(Ordering::Acquire);

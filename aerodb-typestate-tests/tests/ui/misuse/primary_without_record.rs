@@ -1,0 +1,11 @@
+//! P6-A3: no gate and no role becomes the primary's without a durable record: there is no
+//! primary constructor, no public `assume_primary`, and no `ReplicationState::promote`.
+use aerodb_core::{Epoch, NodeId, ReplicationState};
+use aerodb_promotion::{GateRole, WriteAuthority};
+
+fn main() {
+    let _primary = WriteAuthority::new(GateRole::Primary, Epoch(1));
+    let gate = WriteAuthority::replica(NodeId::new("replica-1").unwrap(), Epoch(1)).unwrap();
+    let _ = gate.assume_primary(Epoch(2));
+    let _role = ReplicationState::ReplicaActive.promote();
+}

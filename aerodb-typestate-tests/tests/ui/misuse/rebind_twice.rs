@@ -1,0 +1,14 @@
+//! P6-A1: rebinding consumes the grant, so one commit makes at most one gate writable.
+use aerodb_core::{NodeId, ReplicationState};
+use aerodb_promotion::{Committed, WriteAuthority};
+
+fn rebind_two(committed: Committed, a: &WriteAuthority, b: &WriteAuthority) {
+    let grant = committed.into_grant();
+    let _ = grant.rebind(ReplicationState::ReplicaActive, a);
+    let _ = grant.rebind(ReplicationState::ReplicaActive, b);
+}
+
+fn main() {
+    let _ = NodeId::new("unused");
+    let _ = rebind_two;
+}
