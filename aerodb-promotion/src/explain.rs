@@ -10,7 +10,7 @@ use crate::invariant::Invariant;
 use crate::record::AuthorityRecord;
 use crate::request::{PromotionRequest, Rejection};
 use crate::state::{Committed, Rejected};
-use crate::transition::{CommitError, CommitFailure};
+use crate::transition::CommitFailure;
 use crate::validator::{Assessment, CheckId, CheckRecord, Denial, DenialReason, Verdict};
 
 /// Why a promotion was allowed or refused, and what it did to the authority.
@@ -242,13 +242,10 @@ impl CommitFailure {
     /// Why the durable switch did not complete.
     pub fn explain(&self) -> PromotionExplanation {
         let approval = self.approval();
-        let (outcome, violated, authority) = match self.error() {
-            CommitError::Conflict { .. } | CommitError::StaleAuthority { .. } => {
-                (Outcome::Conflict, Some(Invariant::P6A1), AuthorityResult::Unchanged)
-            }
-            CommitError::Record(_) | CommitError::Store(_) => {
-                (Outcome::CommitFault, Some(Invariant::P6F2), AuthorityResult::DecidedByRecovery)
-            }
+        let (outcome, violated, authority) = if self.error().is_conflict() {
+            (Outcome::Conflict, Some(Invariant::P6A1), AuthorityResult::Unchanged)
+        } else {
+            (Outcome::CommitFault, Some(Invariant::P6F2), AuthorityResult::DecidedByRecovery)
         };
         PromotionExplanation {
             request: RequestParameters::of(approval.request()),

@@ -57,10 +57,10 @@ pub trait PromotionState: sealed::Sealed + 'static {
     const KIND: StateKind;
     /// What the attempt holds of its authority's slot: the slot itself, or the claim on it.
     #[doc(hidden)]
-    type Hold;
+    type Hold: HoldsSlot;
     /// The state's payload.
     #[doc(hidden)]
-    type Data;
+    type Data: Payload;
 }
 
 /// `Self → To` is one of the nine allowed transitions (§3). Sealed through [`PromotionState`].
@@ -137,8 +137,11 @@ macro_rules! transitions {
             impl Transition<$to> for $from {
                 const REASON: &'static str = $why;
                 type Source = (<$from as PromotionState>::Hold, Box<<$from as PromotionState>::Data>);
-                fn source(from: Promotion<Self>, _: Unpack) -> Self::Source {
-                    (from.hold, from.data)
+                fn source(mut from: Promotion<Self>, _: Unpack) -> Self::Source {
+                    match from.parts.take() {
+                        Some(parts) => parts,
+                        None => unreachable!("a state is unpacked once, by the transition consuming it"),
+                    }
                 }
             }
         )+
@@ -196,7 +199,7 @@ struct Shared {
     metrics: PromotionMetrics,
 }
 
-pub(crate) use held::{Claim, Unpack};
+pub(crate) use held::{Claim, HoldsSlot, Payload, Unpack};
 
 /// Public types in a private module: they appear in signatures but cannot be named outside.
 mod held {
@@ -212,14 +215,61 @@ mod held {
     pub struct Claim {
         pub(super) slot: PromotionSlot,
     }
+
+    /// A state's hold: it leads to the slot.
+    pub trait HoldsSlot {
+        /// The slot.
+        fn slot(&self) -> &PromotionSlot;
+    }
+
+    /// A state's payload: what reporting an abandoned attempt in that state takes.
+    pub trait Payload {
+        /// Reports the attempt, dropped in state `kind`, as its one outcome (P6-O1).
+        fn abandoned(&self, kind: super::StateKind, slot: &PromotionSlot);
+    }
+}
+
+impl HoldsSlot for PromotionSlot {
+    fn slot(&self) -> &PromotionSlot {
+        self
+    }
+}
+
+impl HoldsSlot for Claim {
+    fn slot(&self) -> &PromotionSlot {
+        &self.slot
+    }
+}
+
+impl Payload for () {
+    fn abandoned(&self, _: StateKind, _: &PromotionSlot) {}
+}
+
+impl Payload for PromotionRequest {
+    fn abandoned(&self, kind: StateKind, slot: &PromotionSlot) {
+        steps::abandon(kind, slot, self);
+    }
+}
+
+impl Payload for Approval {
+    fn abandoned(&self, kind: StateKind, slot: &PromotionSlot) {
+        steps::abandon(kind, slot, self.request());
+    }
+}
+
+impl Payload for Committed {
+    fn abandoned(&self, _: StateKind, _: &PromotionSlot) {
+        steps::complete(self);
+    }
+}
+
+impl Payload for Denial {
+    fn abandoned(&self, _: StateKind, _: &PromotionSlot) {
+        steps::conclude(self);
+    }
 }
 
 impl Claim {
-    /// The slot this claim holds.
-    pub(crate) fn slot(&self) -> &PromotionSlot {
-        &self.slot
-    }
-
     /// Frees the slot and hands it back.
     pub(crate) fn release(self) -> PromotionSlot {
         self.slot.clone()
@@ -264,8 +314,19 @@ impl PromotionSlot {
 /// one for the payload, whatever `S` is; states that share a payload type share its box.
 #[must_use = "a promotion state must be driven back to `Steady`; dropping it abandons the attempt"]
 pub struct Promotion<S: PromotionState> {
-    hold: S::Hold,
-    data: Box<S::Data>,
+    /// The slot (or claim) and the payload; `None` only once a transition has taken them.
+    parts: Option<(S::Hold, Box<S::Data>)>,
+}
+
+/// Dropping an attempt anywhere past `Steady` still ends it in exactly one counted, evented
+/// outcome (P6-O1): before a decision it is aborted (`aborted_on_crash`, crash-abort counter)
+/// as a crash there would forget it; a success or denial, already counted, is completed.
+impl<S: PromotionState> Drop for Promotion<S> {
+    fn drop(&mut self) {
+        if let Some((hold, data)) = &self.parts {
+            data.abandoned(S::KIND, hold.slot());
+        }
+    }
 }
 
 impl<S: PromotionState> fmt::Debug for Promotion<S> {
@@ -304,7 +365,15 @@ impl<S: PromotionState> Promotion<S> {
 
     /// `Promotion<S>` from its parts; only transitions call this.
     pub(crate) fn assemble(hold: S::Hold, data: Box<S::Data>) -> Self {
-        Promotion { hold, data }
+        Promotion { parts: Some((hold, data)) }
+    }
+
+    /// The state's payload.
+    fn data(&self) -> &S::Data {
+        match &self.parts {
+            Some((_, data)) => data,
+            None => unreachable!("a state's parts are gone only inside the transition consuming it"),
+        }
     }
 
     /// `Steady → PromotionRequested`: accepts an explicit request. Nothing is checked yet.
@@ -314,7 +383,7 @@ impl<S: PromotionState> Promotion<S> {
     {
         let (slot, _) = S::source(self, Unpack(()));
         steps::request(&slot, &request);
-        Promotion { hold: slot, data: Box::new(request) }
+        Promotion::assemble(slot, Box::new(request))
     }
 
     /// `PromotionRequested → PromotionValidating`, or `→ Steady` when the request is refused at
@@ -331,9 +400,9 @@ impl<S: PromotionState> Promotion<S> {
     {
         let (slot, request) = <S as Transition<PromotionValidating>>::source(self, Unpack(()));
         match steps::screen(&slot, policy, inputs, &request) {
-            Ok(claim) => Ok(Promotion { hold: claim, data: request }),
+            Ok(claim) => Ok(Promotion::assemble(claim, request)),
             Err(rejection) => {
-                let steady = Promotion { hold: slot, data: Box::new(()) };
+                let steady = Promotion::assemble(slot, Box::new(()));
                 Err(Box::new(Rejected { steady, rejection, request: *request }))
             }
         }
@@ -348,9 +417,9 @@ impl<S: PromotionState> Promotion<S> {
         let (claim, request) = <S as Transition<PromotionApproved>>::source(self, Unpack(()));
         match steps::decide(&claim, *request, inputs) {
             Validated::Approved(approval) => {
-                Decision::Approved(Promotion { hold: claim, data: Box::new(approval) })
+                Decision::Approved(Promotion::assemble(claim, Box::new(approval)))
             }
-            Validated::Denied(denial) => Decision::Denied(Promotion { hold: claim, data: Box::new(denial) }),
+            Validated::Denied(denial) => Decision::Denied(Promotion::assemble(claim, Box::new(denial))),
         }
     }
 
@@ -361,7 +430,7 @@ impl<S: PromotionState> Promotion<S> {
     {
         let (claim, approval) = S::source(self, Unpack(()));
         steps::begin_transition(&approval);
-        Promotion { hold: claim, data: approval }
+        Promotion::assemble(claim, approval)
     }
 
     /// `PromotionSucceeded → Steady`: the attempt is complete; hands back what was committed.
@@ -371,7 +440,7 @@ impl<S: PromotionState> Promotion<S> {
     {
         let (claim, committed) = S::source(self, Unpack(()));
         steps::complete(&committed);
-        (Promotion { hold: claim.release(), data: Box::new(()) }, *committed)
+        (Promotion::assemble(claim.release(), Box::new(())), *committed)
     }
 
     /// `PromotionDenied → Steady`: hands back the denial; authority is unchanged.
@@ -381,56 +450,56 @@ impl<S: PromotionState> Promotion<S> {
     {
         let (claim, denial) = S::source(self, Unpack(()));
         steps::conclude(&denial);
-        (Promotion { hold: claim.release(), data: Box::new(()) }, *denial)
+        (Promotion::assemble(claim.release(), Box::new(())), *denial)
     }
 }
 
 impl Promotion<Steady> {
     /// An idle promotion for the authority guarded by `slot`.
     pub fn new(slot: &PromotionSlot) -> Self {
-        Promotion { hold: slot.clone(), data: Box::new(()) }
+        Promotion::assemble(slot.clone(), Box::new(()))
     }
 }
 
 impl Promotion<PromotionRequested> {
     /// The request awaiting screening.
     pub fn pending_request(&self) -> &PromotionRequest {
-        &self.data
+        self.data()
     }
 }
 
 impl Promotion<PromotionValidating> {
     /// The request being validated.
     pub fn pending_request(&self) -> &PromotionRequest {
-        &self.data
+        self.data()
     }
 }
 
 impl Promotion<PromotionApproved> {
     /// The validator's approval.
     pub fn approval(&self) -> &Approval {
-        &self.data
+        self.data()
     }
 }
 
 impl Promotion<AuthorityTransitioning> {
     /// The approval being applied.
     pub fn approval(&self) -> &Approval {
-        &self.data
+        self.data()
     }
 }
 
 impl Promotion<PromotionSucceeded> {
     /// The approval and the record now durable.
     pub fn committed(&self) -> &Committed {
-        &self.data
+        self.data()
     }
 }
 
 impl Promotion<PromotionDenied> {
     /// The validator's denial.
     pub fn denial(&self) -> &Denial {
-        &self.data
+        self.data()
     }
 }
 

@@ -8,8 +8,9 @@ use crate::observe::{self, PromotionMetrics};
 use crate::record::AuthorityRecord;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 use crate::state::{
-    AuthorityTransitioning, Claim, Committed, PromotionApproved, PromotionDenied, PromotionRequested,
-    PromotionSlot, PromotionState, PromotionSucceeded, PromotionValidating, Steady, Transition,
+    AuthorityTransitioning, Claim, Committed, HoldsSlot, PromotionApproved, PromotionDenied,
+    PromotionRequested, PromotionSlot, PromotionState, PromotionSucceeded, PromotionValidating, StateKind,
+    Steady, Transition,
 };
 use crate::store::AuthorityStore;
 use crate::transition::{CommitError, successor};
@@ -89,6 +90,11 @@ pub(crate) fn begin_transition(approval: &Approval) {
     observe::transition_started(t, approval.request(), approval.plan().new_epoch.0);
 }
 
+/// Where a conflicted commit goes: no state; the attempt ends with nothing written.
+const NOTHING_WRITTEN: &str = "none (nothing written)";
+/// Why a conflicted commit ends the attempt.
+const CONFLICT: &str = "the durable authority changed since validation; the compare-and-swap wrote nothing";
+
 /// `AuthorityTransitioning → PromotionSucceeded`: the one atomic commit point (P6-A2). Writes
 /// the successor record with compare-and-swap on the validated epoch; if the authority changed
 /// since validation nothing is written and the attempt counts as denied (P6-A1).
@@ -109,10 +115,13 @@ pub(crate) fn commit<St: AuthorityStore + ?Sized>(
             metrics.set_primary(record.primary());
             observe::transition_completed(t, approval.request(), record.primary(), record.epoch().0);
         }
-        Err(error @ (CommitError::Conflict { .. } | CommitError::StaleAuthority { .. })) => {
-            // Fail closed: the validated authority is gone, so this is a denial (P6-A1).
+        Err(error) if error.is_conflict() => {
+            // Fail closed: the validated authority is gone, nothing was written, and no edge was
+            // taken; the attempt ends here as a denial (P6-A1), and the event says so.
             metrics.denied();
+            let t = observe::Transition { to: NOTHING_WRITTEN, reason: CONFLICT, ..t };
             observe::validation_failed(t, approval.request(), Invariant::P6A1, error);
+            observe::completed(t, approval.request(), "conflict");
         }
         Err(error) => {
             metrics.crash_abort();
@@ -126,6 +135,13 @@ pub(crate) fn commit<St: AuthorityStore + ?Sized>(
 pub(crate) fn complete(committed: &Committed) {
     let t = edge::<PromotionSucceeded, Steady>(&[Invariant::P6A1, Invariant::P6A2]);
     observe::completed(t, committed.approval().request(), "succeeded");
+}
+
+/// An attempt dropped in `kind`, before any outcome was counted: it ends as a crash there would
+/// end it, forgotten with nothing durable changed, counted as aborted (P6-O1, §2).
+pub(crate) fn abandon(kind: StateKind, slot: &PromotionSlot, request: &PromotionRequest) {
+    slot.metrics().crash_abort();
+    observe::aborted_on_crash(kind.name(), Some(request), &"the attempt was dropped before it ended");
 }
 
 /// `PromotionDenied → Steady`: the denial was reported; authority is unchanged.

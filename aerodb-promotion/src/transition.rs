@@ -34,6 +34,14 @@ pub enum CommitError {
     Store(StoreError),
 }
 
+impl CommitError {
+    /// Whether the authority changed since validation: a certain outcome, nothing was written
+    /// by this attempt (P6-A1). Every other error leaves the outcome to recovery (P6-F2).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, CommitError::Conflict { .. } | CommitError::StaleAuthority { .. })
+    }
+}
+
 impl From<StoreError> for CommitError {
     fn from(error: StoreError) -> Self {
         match error {
@@ -76,16 +84,18 @@ impl CommitFailure {
     }
 
     /// Reads the durable authority from `store` (a fresh handle after an I/O failure) and says
-    /// whether this promotion took effect. Frees the promotion slot.
+    /// whether this promotion took effect. Frees the promotion slot. A conflict is certain:
+    /// this attempt wrote nothing, whatever record a rival made durable (P6-O2).
     pub fn recover<St: AuthorityStore + ?Sized>(
         self,
         store: &St,
     ) -> Result<(Recovered, Resolution), StoreError> {
         let recovered = recover(store)?;
         let plan = self.approval.plan();
-        let applied = recovered.authority.as_ref().is_some_and(|r| {
-            r.epoch() == plan.new_epoch && r.primary() == plan.primary && r.start() == plan.start
-        });
+        let applied = !self.error.is_conflict()
+            && recovered.authority.as_ref().is_some_and(|r| {
+                r.epoch() == plan.new_epoch && r.primary() == plan.primary && r.start() == plan.start
+            });
         Ok((recovered, if applied { Resolution::Applied } else { Resolution::NotApplied }))
     }
 }

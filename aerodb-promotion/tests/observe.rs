@@ -248,3 +248,106 @@ fn in_progress_is_one_while_an_attempt_holds_the_slot_and_faults_count_as_crash_
     drop(failure);
     assert_eq!(store.slot().metrics().snapshot().in_progress, 0);
 }
+
+/// P6-O1, P6-O2: a compare-and-swap conflict is a certain outcome. Its events never claim the
+/// commit edge, it ends with its own outcome, and recovery never calls it applied, even when a
+/// rival committed exactly this attempt's plan. (It used to report `AuthorityTransitioning ->
+/// PromotionSucceeded` and recover as `Applied`.)
+#[test]
+fn a_conflict_is_reported_as_what_happened() {
+    init_tracing();
+    let (mut store, inputs) = bootstrapped();
+    // The loser is validated on its own slot, before the winner commits the same plan.
+    let loser_slot = PromotionSlot::new();
+    let validating = Promotion::new(&loser_slot)
+        .request(request("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap();
+    let Decision::Approved(loser) = validating.decide(&inputs) else { panic!("approves") };
+    let (_, winner) =
+        approve(&store, "replica-1", &inputs).begin_transition().commit(&mut store).unwrap().complete();
+    assert_eq!(winner.record().primary(), loser.approval().plan().primary);
+    assert_eq!(winner.record().start(), loser.approval().plan().start);
+
+    let (failure, events) = captured(|| loser.begin_transition().commit(&mut store).unwrap_err());
+    assert!(failure.error().is_conflict());
+    let after_commit: Vec<&Captured> =
+        events.iter().skip_while(|e| e.name != names::TRANSITION_STARTED).skip(1).collect();
+    assert_eq!(
+        after_commit.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        [names::VALIDATION_FAILED, names::COMPLETED]
+    );
+    for event in &after_commit {
+        assert_ne!(event.field("transition"), "AuthorityTransitioning -> PromotionSucceeded");
+        assert_eq!(event.field("transition"), "AuthorityTransitioning -> none (nothing written)");
+    }
+    assert_eq!(after_commit[1].field("outcome"), "conflict");
+    assert_eq!(failure.explain().outcome, Outcome::Conflict);
+    assert_eq!(failure.explain().authority, AuthorityResult::Unchanged);
+    let (recovered, resolution) = failure.recover(&store).unwrap();
+    assert_eq!(resolution, Resolution::NotApplied, "this attempt wrote nothing");
+    assert_eq!(recovered.authority.as_ref(), Some(winner.record()));
+    let metrics = loser_slot.metrics().snapshot();
+    assert_eq!((metrics.requests_total, metrics.denied_total, metrics.success_total), (1, 1, 0));
+}
+
+/// P6-O1: an attempt dropped in any state past `Steady` still ends in exactly one counted,
+/// evented outcome, so requests = success + denied + aborted. (Dropped attempts used to be
+/// silent and uncounted.)
+#[test]
+fn an_abandoned_attempt_ends_in_one_counted_outcome() {
+    init_tracing();
+    for stop in 1..=6 {
+        let (mut store, inputs) = bootstrapped();
+        let inputs = if stop == 6 { lagging(&inputs) } else { inputs };
+        let (kind, events) = captured(|| {
+            let requested = recover(&store).unwrap().steady.request(request("replica-1"));
+            if stop == 1 {
+                return requested.kind();
+            }
+            let validating = requested.begin_validation(PromotionPolicy::Enabled, &inputs).unwrap();
+            if stop == 2 {
+                return validating.kind();
+            }
+            let approved = match validating.decide(&inputs) {
+                Decision::Approved(approved) => approved,
+                Decision::Denied(denied) => return denied.kind(),
+            };
+            if stop == 3 {
+                return approved.kind();
+            }
+            let transitioning = approved.begin_transition();
+            if stop == 4 {
+                return transitioning.kind();
+            }
+            transitioning.commit(&mut store).unwrap().kind()
+        });
+        let metrics = store.slot().metrics().snapshot();
+        assert_eq!(metrics.requests_total, 1, "{kind}");
+        assert_eq!(
+            metrics.success_total + metrics.denied_total + metrics.crash_abort_total,
+            1,
+            "{kind}: exactly one outcome counted: {metrics:?}"
+        );
+        assert_eq!(metrics.in_progress, 0, "{kind}: the slot's gauge is back to 0");
+        assert!(!store.slot().is_busy(), "{kind}: the slot is free");
+        let outcomes: Vec<&str> = events
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|n| *n == names::COMPLETED || *n == names::ABORTED_ON_CRASH)
+            .collect();
+        assert_eq!(outcomes.len(), 1, "{kind}: exactly one outcome event: {:?}", sequence(&events));
+        let last = events.last().unwrap();
+        assert_eq!(last.field("requested_replica_id"), "replica-1", "{kind}");
+        match kind {
+            StateKind::PromotionSucceeded | StateKind::PromotionDenied => {
+                assert_eq!(last.name, names::COMPLETED, "{kind}")
+            }
+            _ => {
+                assert_eq!(last.name, names::ABORTED_ON_CRASH, "{kind}");
+                assert_eq!(last.field("last_known_state"), kind.name());
+                assert_eq!(metrics.crash_abort_total, 1, "{kind}");
+            }
+        }
+    }
+}

@@ -2,5 +2,5 @@
 use aerodb_promotion::{Promotion, PromotionApproved};
 
 fn main() {
-    let _forged: Promotion<PromotionApproved> = Promotion { hold: todo!(), data: todo!() };
+    let _forged: Promotion<PromotionApproved> = Promotion { parts: todo!() };
 }
