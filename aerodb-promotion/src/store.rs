@@ -240,7 +240,8 @@ pub struct FileAuthorityStore<B: Backend = StdBackend> {
 }
 
 impl FileAuthorityStore {
-    /// Opens (creating if needed) the store of `data_dir`, locking it and removing crash leftovers.
+    /// Opens (creating if needed) the store of `data_dir`, locking it, removing crash leftovers,
+    /// and fsyncing `metadata/` and the data directory before anything is read.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         FileAuthorityStore::open_with(StdBackend, data_dir)
     }
@@ -254,9 +255,6 @@ impl<B: Backend> FileAuthorityStore<B> {
 
         let created_metadata =
             backend.create_dir(&metadata).map_err(io_error(IoStep::CreateDir, &metadata))?;
-        if created_metadata {
-            backend.sync_dir(data_dir).map_err(io_error(IoStep::SyncDir, data_dir))?;
-        }
         let lock_path = metadata.join(LOCK_FILE);
         let lock = backend
             .try_lock(&lock_path)
@@ -266,9 +264,14 @@ impl<B: Backend> FileAuthorityStore<B> {
         let temp = metadata.join(TEMP_FILE);
         let mut removed_leftovers = Vec::new();
         if backend.remove(&temp).map_err(io_error(IoStep::Remove, &temp))? {
-            backend.sync_dir(&metadata).map_err(io_error(IoStep::SyncDir, &metadata))?;
             removed_leftovers.push(temp.clone());
         }
+        // Make durable what is about to be read (P6-F2): a predecessor killed between its rename
+        // and its directory fsync leaves a record only the page cache holds, which a power loss
+        // could still undo after this controller acted on it. PostgreSQL likewise fsyncs its data
+        // directory when crash recovery starts. Failure is final for this open.
+        backend.sync_dir(&metadata).map_err(io_error(IoStep::SyncDir, &metadata))?;
+        backend.sync_dir(data_dir).map_err(io_error(IoStep::SyncDir, data_dir))?;
         let slot = PromotionSlot::new();
         if !removed_leftovers.is_empty() {
             // A commit died mid-switch; the record on disk decides (P6-F2).

@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use aerodb_core::Epoch;
 use aerodb_promotion::testing::caught_up_inputs;
 use aerodb_promotion::*;
 use common::simfs::{DiskState, SimFs, crash_states};
@@ -139,6 +140,91 @@ fn the_enumeration_catches_success_before_directory_fsync() {
         e.violations
     );
     eprintln!("broken protocol (no directory fsync): {} violations found", e.violations.len());
+}
+
+/// The disk after: a commit killed right after its rename (before its directory fsync), then a
+/// successor process that opens the store and reads the new epoch. Returns what that successor
+/// read and what a power loss at that moment could bring back.
+fn killed_after_rename_then_reopened(open_skips_dir_sync: bool) -> (Epoch, Vec<String>) {
+    let sim = SimFs::default();
+    let mut store = FileAuthorityStore::open_with(sim.clone(), "/sim").unwrap();
+    let old = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = caught_up_inputs(&old, id("replica-1"), 64);
+    let approved = approve(&store, "replica-1", &inputs);
+    sim.die_after_rename.set(true);
+    let failure = approved.begin_transition().commit(&mut store).unwrap_err();
+    // The controller is gone; the machine's page cache is not.
+    drop((failure, store));
+    sim.revive();
+    // A broken-protocol control: an open that reads without making the directory durable.
+    sim.skip_dir_sync.set(open_skips_dir_sync);
+    let successor = FileAuthorityStore::open_with(sim.clone(), "/sim").unwrap();
+    let new = recover(&successor).unwrap().authority.unwrap();
+    let violations = crash_states(&sim.current())
+        .iter()
+        .filter_map(|state| match recover_state(state, Some(&old), &new) {
+            Ok(Found::New) => None,
+            other => Some(format!("power loss after the successor read epoch {}: {other:?}", new.epoch())),
+        })
+        .collect();
+    (new.epoch(), violations)
+}
+
+/// P6-F2: a successor that read the new epoch keeps it through a power loss, because opening
+/// makes what it reads durable first. (Before, open fsynced the directory only when it removed
+/// a leftover, and none is left after a rename.)
+#[test]
+fn a_power_loss_after_a_killed_commit_and_a_reopen_keeps_what_was_read() {
+    let (read, violations) = killed_after_rename_then_reopened(false);
+    assert_eq!(read, Epoch(2), "the successor reads the renamed record");
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+/// The harness can fail: an open that does not fsync the directory (today's open before the
+/// fix) lets a power loss bring back the epoch the successor already acted past.
+#[test]
+fn the_enumeration_catches_an_open_that_reads_before_it_syncs() {
+    let (read, violations) = killed_after_rename_then_reopened(true);
+    assert_eq!(read, Epoch(2));
+    assert!(
+        violations.iter().any(|v| v.contains("Old")),
+        "expected the old epoch to come back: {violations:#?}"
+    );
+    eprintln!("broken protocol (open without directory fsync): {} violations found", violations.len());
+}
+
+/// P6-F2: after a failed directory fsync the failed handle retries nothing, and recovery on a
+/// fresh handle says `Applied` only once the rename is durable: the fresh open makes it so, or
+/// fails with a typed error and decides nothing.
+#[test]
+fn a_failed_directory_fsync_is_applied_only_once_a_fresh_open_made_it_durable() {
+    for fresh_open_fails in [false, true] {
+        let sim = SimFs::default();
+        let mut store = FileAuthorityStore::open_with(sim.clone(), "/sim").unwrap();
+        let old = store.bootstrap(id("primary-0")).unwrap();
+        let inputs = caught_up_inputs(&old, id("replica-1"), 64);
+        let approved = approve(&store, "replica-1", &inputs);
+        sim.fail_dir_syncs.set(if fresh_open_fails { 2 } else { 1 });
+        let failure = approved.begin_transition().commit(&mut store).unwrap_err();
+        assert!(matches!(failure.error(), CommitError::Store(StoreError::Io { step: IoStep::SyncDir, .. })));
+        assert!(matches!(store.load(), Err(StoreError::Poisoned(_))), "the failed handle refuses all use");
+        drop(store);
+        if fresh_open_fails {
+            let refused = FileAuthorityStore::open_with(sim.clone(), "/sim");
+            assert!(
+                matches!(refused, Err(StoreError::Io { step: IoStep::SyncDir, .. })),
+                "an open that cannot make the record durable fails, typed: {:?}",
+                refused.err()
+            );
+        }
+        let fresh = FileAuthorityStore::open_with(sim.clone(), "/sim").unwrap();
+        let (recovered, resolution) = failure.recover(&fresh).unwrap();
+        assert_eq!(resolution, Resolution::Applied);
+        let new = recovered.authority.unwrap();
+        for state in crash_states(&sim.current()) {
+            assert_eq!(recover_state(&state, Some(&old), &new), Ok(Found::New), "Applied must be durable");
+        }
+    }
 }
 
 // The spec's crash rows (§2): a controller crash in each state, then recovery from disk.

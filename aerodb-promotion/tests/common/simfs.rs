@@ -9,12 +9,15 @@
 //!
 //! Every operation records a snapshot of the model; [`crash_states`] lists what the disk may
 //! hold after a crash at that point. Flags drop the file or directory fsync, to prove the
-//! enumeration finds the violations of a broken protocol.
+//! enumeration finds the violations of a broken protocol, fail directory fsyncs, or kill the
+//! process right after a rename. Clones share one disk (one kernel's page cache), so a second
+//! store handle opened on a clone is a successor process on the same machine.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::Path;
+use std::rc::Rc;
 
 use aerodb_promotion::io::Backend;
 
@@ -43,14 +46,20 @@ pub struct Model {
 pub type DiskState = BTreeMap<String, Vec<u8>>;
 
 /// The model as a [`Backend`]. One directory: files are keyed by name.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct SimFs {
-    model: RefCell<Model>,
-    snapshots: RefCell<Vec<(String, Model)>>,
+    model: Rc<RefCell<Model>>,
+    snapshots: Rc<RefCell<Vec<(String, Model)>>>,
     /// Broken protocol: `fsync` of a file does nothing.
-    pub skip_file_sync: Cell<bool>,
+    pub skip_file_sync: Rc<Cell<bool>>,
     /// Broken protocol: `fsync` of a directory does nothing.
-    pub skip_dir_sync: Cell<bool>,
+    pub skip_dir_sync: Rc<Cell<bool>>,
+    /// The next this many directory fsyncs fail with EIO, making nothing durable.
+    pub fail_dir_syncs: Rc<Cell<usize>>,
+    /// The process dies right after its next rename: every later operation fails, changing
+    /// nothing, until [`SimFs::revive`] (a new process).
+    pub die_after_rename: Rc<Cell<bool>>,
+    dead: Rc<Cell<bool>>,
 }
 
 fn name(path: &Path) -> String {
@@ -69,7 +78,21 @@ impl SimFs {
         self.snapshots.borrow().clone()
     }
 
+    /// The disk as it is now, page cache included.
+    pub fn current(&self) -> Model {
+        self.model.borrow().clone()
+    }
+
+    /// A new process on the same machine: the killed one's operations stop failing.
+    pub fn revive(&self) {
+        self.dead.set(false);
+        self.die_after_rename.set(false);
+    }
+
     fn apply<T>(&self, op: &str, f: impl FnOnce(&mut Model) -> io::Result<T>) -> io::Result<T> {
+        if self.dead.get() {
+            return Err(io::Error::other("the process was killed"));
+        }
         let result = f(&mut self.model.borrow_mut());
         self.snapshots.borrow_mut().push((op.to_owned(), self.model.borrow().clone()));
         result
@@ -126,10 +149,19 @@ impl Backend for SimFs {
             m.pending.push(DirOp::Link(name(to), ino));
             m.pending.push(DirOp::Unlink(name(from)));
             Ok(())
-        })
+        })?;
+        if self.die_after_rename.get() {
+            self.dead.set(true);
+        }
+        Ok(())
     }
     fn sync_dir(&self, _path: &Path) -> io::Result<()> {
         let skip = self.skip_dir_sync.get();
+        let fail = self.fail_dir_syncs.get();
+        if fail > 0 && !self.dead.get() {
+            self.fail_dir_syncs.set(fail - 1);
+            return self.apply("fsync dir (EIO)", |_| Err(io::Error::from_raw_os_error(5)));
+        }
         self.apply("fsync dir", |m| {
             if !skip {
                 m.durable = m.volatile.clone();
