@@ -72,10 +72,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let record = read_record(&dir)?.ok_or("no record")?;
     let summary = record.request().ok_or("no request summary")?;
     println!(
-        "   epoch {} primary {} forced={} reason={:?}",
+        "   epoch {} primary {} force={} reason={:?}",
         record.epoch(),
         record.primary(),
-        summary.forced,
+        summary.force,
         summary.reason
     );
 

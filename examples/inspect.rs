@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use aerodb::promotion::{AuthorityRecord, StoreError, read_record};
+use aerodb::promotion::{AuthorityRecord, Force, StoreError, read_record};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,19 +45,23 @@ fn main() -> ExitCode {
 fn as_text(record: &AuthorityRecord) -> String {
     let request = record.request();
     let mut out = format!(
-        "epoch:            {}\nprimary:          {}\nprevious primary: {}\nstart position:   {}\nforced:           {}\nreason:           {}\nhistory:\n",
+        "epoch:            {}\nprimary:          {}\nprevious primary: {}\nstart position:   {}\nforce:            {}\nreason:           {}\nhistory:\n",
         record.epoch(),
         record.primary(),
         record.previous_primary().map_or_else(|| "none".to_owned(), |p| p.to_string()),
         record.start(),
-        request.is_some_and(|r| r.forced),
+        request.map_or(Force::NotRequested, |r| r.force),
         request.and_then(|r| r.reason.as_deref()).unwrap_or("none"),
     );
     if record.history().is_empty() {
         out.push_str("  (none)\n");
     }
     for past in record.history() {
-        out.push_str(&format!("  epoch {} primary {} from {}\n", past.epoch, past.primary, past.start));
+        out.push_str(&format!("  epoch {} primary {} from {}", past.epoch, past.primary, past.start));
+        if let Some(r) = &past.request {
+            out.push_str(&format!(", force {}, reason {}", r.force, r.reason.as_deref().unwrap_or("none")));
+        }
+        out.push('\n');
     }
     out
 }
@@ -69,13 +73,14 @@ fn as_json(record: &AuthorityRecord) -> serde_json::Value {
         "primary": record.primary().to_string(),
         "previous_primary": record.previous_primary().map(|p| p.to_string()),
         "start": { "epoch": record.start().epoch.0, "lsn": record.start().lsn.0 },
-        "forced": request.is_some_and(|r| r.forced),
+        "force": request.map_or(Force::NotRequested, |r| r.force),
         "reason": request.and_then(|r| r.reason.clone()),
         "request_id": request.and_then(|r| r.request_id.clone()),
         "history": record.history().iter().map(|p| serde_json::json!({
             "epoch": p.epoch.0,
             "primary": p.primary.to_string(),
             "start": { "epoch": p.start.epoch.0, "lsn": p.start.lsn.0 },
+            "request": p.request,
         })).collect::<Vec<_>>(),
     })
 }

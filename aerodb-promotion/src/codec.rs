@@ -5,17 +5,26 @@
 //! ```
 //! The CRC covers every byte before it. Decoding checks magic, version, length bounds (before
 //! allocating anything), CRC, then the payload — each failure its own [`DecodeError`].
+//!
+//! Version 2 keeps, per history entry, the request that made it (force and reason included,
+//! P6-A1a). Version 1 records still decode: their entries carry no request, and their force
+//! flag, which recorded only that force was requested, reads as [`Force::RequestedUnrecorded`].
 
+use aerodb_core::{Epoch, NodeId, WalPosition};
 use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
+use serde::Deserialize;
 
-use crate::record::{AuthorityRecord, RecordBody, RecordError};
+use crate::record::{AuthorityRecord, Force, PastAuthority, RecordBody, RecordError, RequestSummary};
 
 /// First bytes of every record file.
 pub const MAGIC: [u8; 8] = *b"AERODBAR";
-/// The frame format this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
-/// Largest payload accepted, in bytes.
-pub const MAX_PAYLOAD: usize = 16 * 1024;
+/// The frame format this code writes.
+pub const FORMAT_VERSION: u16 = 2;
+/// The earliest frame format this code still reads.
+pub const OLDEST_READABLE_VERSION: u16 = 1;
+/// Largest payload accepted, in bytes: the largest valid record (64 history entries, every
+/// text at its limit) fits, with room to spare.
+pub const MAX_PAYLOAD: usize = 32 * 1024;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = MAGIC.len() + 2 + 4;
 /// Bytes after the payload.
@@ -45,7 +54,9 @@ pub enum DecodeError {
         found: [u8; 8],
     },
     /// Written by an unknown format version.
-    #[error("authority record has unsupported format version {found} (this build reads {FORMAT_VERSION})")]
+    #[error(
+        "authority record has unsupported format version {found} (this build reads {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})"
+    )]
     UnsupportedVersion {
         /// The version found.
         found: u16,
@@ -118,7 +129,7 @@ pub fn decode(bytes: &[u8]) -> Result<AuthorityRecord, DecodeError> {
         return Err(DecodeError::BadMagic { found });
     }
     let version = u16::from_le_bytes([version[0], version[1]]);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(DecodeError::UnsupportedVersion { found: version });
     }
     let declared = u32::from_le_bytes([declared[0], declared[1], declared[2], declared[3]]) as usize;
@@ -140,26 +151,121 @@ pub fn decode(bytes: &[u8]) -> Result<AuthorityRecord, DecodeError> {
         return Err(DecodeError::ChecksumMismatch { stored, computed });
     }
     let payload = &bytes[HEADER_LEN..body_end];
-    let (body, read): (RecordBody, usize) = bincode::serde::decode_from_slice(payload, config())
+    let body = match version {
+        1 => RecordBody::from(payload_of::<BodyV1>(payload)?),
+        _ => payload_of::<RecordBody>(payload)?,
+    };
+    Ok(AuthorityRecord::try_from(body)?)
+}
+
+/// The whole payload as one `T`, every byte read.
+fn payload_of<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
+    let (body, read): (T, usize) = bincode::serde::decode_from_slice(payload, config())
         .map_err(|e| DecodeError::Payload(e.to_string()))?;
     if read != payload.len() {
         return Err(DecodeError::Payload(format!("{} unread payload bytes", payload.len() - read)));
     }
-    Ok(AuthorityRecord::try_from(body)?)
+    Ok(body)
+}
+
+/// Format 1's body: history entries without their request; force as one "requested" flag.
+#[derive(Deserialize)]
+struct BodyV1 {
+    epoch: Epoch,
+    primary: NodeId,
+    previous_primary: Option<NodeId>,
+    start: WalPosition,
+    history: Vec<PastV1>,
+    request: Option<SummaryV1>,
+}
+
+#[derive(Deserialize)]
+struct PastV1 {
+    epoch: Epoch,
+    primary: NodeId,
+    start: WalPosition,
+}
+
+#[derive(Deserialize)]
+struct SummaryV1 {
+    candidate: NodeId,
+    forced: bool,
+    reason: Option<String>,
+    request_id: Option<String>,
+}
+
+impl From<BodyV1> for RecordBody {
+    fn from(v1: BodyV1) -> Self {
+        RecordBody {
+            epoch: v1.epoch,
+            primary: v1.primary,
+            previous_primary: v1.previous_primary,
+            start: v1.start,
+            history: v1
+                .history
+                .into_iter()
+                .map(|p| PastAuthority { epoch: p.epoch, primary: p.primary, start: p.start, request: None })
+                .collect(),
+            request: v1.request.map(|r| RequestSummary {
+                candidate: r.candidate,
+                force: if r.forced { Force::RequestedUnrecorded } else { Force::NotRequested },
+                reason: r.reason,
+                request_id: r.request_id,
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{PastAuthority, RequestSummary};
-    use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
+    use crate::record::HISTORY_CAP;
+    use crate::request::{MAX_REASON_LEN, MAX_REQUEST_ID_LEN};
+    use aerodb_core::Lsn;
 
     fn id(s: &str) -> NodeId {
         NodeId::new(s).unwrap()
     }
 
-    /// Epoch 2 led by `replica-1` after `primary-0`, forced, with a reason and request id.
+    /// Epoch 3 led by `primary-0` after `replica-1`, whose epoch 2 came from a forced promotion.
     pub(crate) fn sample() -> AuthorityRecord {
+        let forced = RequestSummary {
+            candidate: id("replica-1"),
+            force: Force::CarriedTheDecision,
+            reason: Some("primary host lost".to_owned()),
+            request_id: Some("op-7".to_owned()),
+        };
+        AuthorityRecord::try_from(RecordBody {
+            epoch: Epoch(3),
+            primary: id("primary-0"),
+            previous_primary: Some(id("replica-1")),
+            start: WalPosition::new(Epoch(2), Lsn(8192)),
+            history: vec![
+                PastAuthority {
+                    epoch: Epoch(1),
+                    primary: id("primary-0"),
+                    start: WalPosition::new(Epoch(1), Lsn(0)),
+                    request: None,
+                },
+                PastAuthority {
+                    epoch: Epoch(2),
+                    primary: id("replica-1"),
+                    start: WalPosition::new(Epoch(1), Lsn(4096)),
+                    request: Some(forced),
+                },
+            ],
+            request: Some(RequestSummary {
+                candidate: id("primary-0"),
+                force: Force::NotRequested,
+                reason: None,
+                request_id: Some("op-8".to_owned()),
+            }),
+        })
+        .unwrap()
+    }
+
+    /// What the version 1 golden bytes hold, read by this build.
+    fn sample_v1() -> AuthorityRecord {
         AuthorityRecord::try_from(RecordBody {
             epoch: Epoch(2),
             primary: id("replica-1"),
@@ -169,10 +275,11 @@ mod tests {
                 epoch: Epoch(1),
                 primary: id("primary-0"),
                 start: WalPosition::new(Epoch(1), Lsn(0)),
+                request: None,
             }],
             request: Some(RequestSummary {
                 candidate: id("replica-1"),
-                forced: true,
+                force: Force::RequestedUnrecorded,
                 reason: Some("primary host lost".to_owned()),
                 request_id: Some("op-7".to_owned()),
             }),
@@ -191,8 +298,60 @@ mod tests {
         assert_eq!(decode(&unhex(GOLDEN)).unwrap(), sample());
     }
 
-    /// Magic, version 1, payload length 166, fixed-int little-endian body, CRC32.
+    /// Records written by format 1 still decode, pinned by their bytes (P6-F2: an upgrade
+    /// never loses the authority).
+    #[test]
+    fn version_1_golden_bytes_still_decode() {
+        assert_eq!(decode(&unhex(GOLDEN_V1)).unwrap(), sample_v1());
+    }
+
+    /// The largest valid record (every history entry and text at its limit) fits the payload bound.
+    #[test]
+    fn the_largest_record_fits() {
+        let summary = |c: &str| RequestSummary {
+            candidate: id(c),
+            force: Force::CarriedTheDecision,
+            reason: Some("r".repeat(MAX_REASON_LEN)),
+            request_id: Some("i".repeat(MAX_REQUEST_ID_LEN)),
+        };
+        let long = "n".repeat(aerodb_core::ids::NODE_ID_MAX_LEN);
+        let history: Vec<PastAuthority> = (0..HISTORY_CAP as u64)
+            .map(|e| PastAuthority {
+                epoch: Epoch(e + 1),
+                primary: id(&long),
+                start: WalPosition::new(Epoch(e + 1), Lsn(e)),
+                request: Some(summary(&long)),
+            })
+            .collect();
+        let record = AuthorityRecord::try_from(RecordBody {
+            epoch: Epoch(HISTORY_CAP as u64 + 1),
+            primary: id(&long),
+            previous_primary: Some(id(&long)),
+            start: WalPosition::new(Epoch(HISTORY_CAP as u64), Lsn(HISTORY_CAP as u64)),
+            history,
+            request: Some(summary(&long)),
+        })
+        .unwrap();
+        let bytes = encode(&record).unwrap();
+        assert!(bytes.len() <= MAX_FRAME, "{} bytes", bytes.len());
+        assert_eq!(decode(&bytes).unwrap(), record);
+    }
+
+    /// Magic, version 2, payload length 247, fixed-int little-endian body, CRC32.
     const GOLDEN: &str = concat!(
+        "4145524f444241520200f7000000030000000000000009000000000000007072",
+        "696d6172792d300109000000000000007265706c6963612d3102000000000000",
+        "0000200000000000000200000000000000010000000000000009000000000000",
+        "007072696d6172792d3001000000000000000000000000000000000200000000",
+        "00000009000000000000007265706c6963612d31010000000000000000100000",
+        "000000000109000000000000007265706c6963612d3102000000011100000000",
+        "0000007072696d61727920686f7374206c6f73740104000000000000006f702d",
+        "370109000000000000007072696d6172792d3000000000000104000000000000",
+        "006f702d3872577d10",
+    );
+
+    /// Magic, version 1, payload length 166, fixed-int little-endian body, CRC32.
+    const GOLDEN_V1: &str = concat!(
         "4145524f444241520100a6000000020000000000000009000000000000007265",
         "706c6963612d310109000000000000007072696d6172792d3001000000000000",
         "0000100000000000000100000000000000010000000000000009000000000000",
@@ -235,9 +394,11 @@ mod tests {
         magic[0] = b'X';
         assert!(matches!(decode(&magic), Err(DecodeError::BadMagic { .. })));
 
-        let mut version = good.clone();
-        version[8] = 9;
-        assert_eq!(decode(&version), Err(DecodeError::UnsupportedVersion { found: 9 }));
+        for unknown in [0, 3, 9] {
+            let mut version = good.clone();
+            version[8] = unknown;
+            assert_eq!(decode(&version), Err(DecodeError::UnsupportedVersion { found: unknown.into() }));
+        }
 
         let mut huge = good.clone();
         huge[10..14].copy_from_slice(&u32::MAX.to_le_bytes());

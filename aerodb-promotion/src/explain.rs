@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::invariant::Invariant;
-use crate::record::AuthorityRecord;
+use crate::record::{AuthorityRecord, Force};
 use crate::request::{PromotionRequest, Rejection};
 use crate::state::{Committed, Rejected};
 use crate::transition::CommitFailure;
@@ -92,8 +92,8 @@ pub enum AuthorityResult {
         primary: String,
         /// The primary replaced.
         previous_primary: Option<String>,
-        /// Force was used (recorded durably, P6-A1a).
-        forced: bool,
+        /// Whether force was requested and whether it carried the decision (recorded durably, P6-A1a).
+        force: Force,
     },
     /// Nothing was written.
     Unchanged,
@@ -206,7 +206,7 @@ fn changed(record: &AuthorityRecord) -> AuthorityResult {
         epoch: record.epoch().0,
         primary: record.primary().to_string(),
         previous_primary: record.previous_primary().map(|p| p.to_string()),
-        forced: record.request().is_some_and(|r| r.forced),
+        force: record.request().map_or(Force::NotRequested, |r| r.force),
     }
 }
 
@@ -308,11 +308,10 @@ impl fmt::Display for PromotionExplanation {
         writeln!(f, "  invariant violated: {}", self.invariant_violated.map_or("none", |i| i.id()))?;
         writeln!(f, "  reason: {}", self.reason)?;
         match &self.authority {
-            AuthorityResult::Changed { epoch, primary, previous_primary, forced } => writeln!(
+            AuthorityResult::Changed { epoch, primary, previous_primary, force } => writeln!(
                 f,
-                "  authority: epoch {epoch}, primary {primary} (was {}){}",
+                "  authority: epoch {epoch}, primary {primary} (was {}), force {force}",
                 previous_primary.as_deref().unwrap_or("none"),
-                if *forced { ", forced" } else { "" }
             ),
             AuthorityResult::Unchanged => writeln!(f, "  authority: unchanged"),
             AuthorityResult::DecidedByRecovery => {

@@ -60,7 +60,7 @@ pub use gate::{
 };
 pub use invariant::Invariant;
 pub use observe::{MetricsSnapshot, PromotionMetrics};
-pub use record::{AuthorityRecord, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
+pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use recovery::{Recovered, recover};
 pub use request::{PromotionPolicy, PromotionRequest, PromotionRequestBuilder, Rejection, RequestError};
 pub use state::{

@@ -13,6 +13,7 @@ use aerodb_core::NodeId;
 use serde::{Deserialize, Serialize};
 
 use crate::invariant::Invariant;
+use crate::record::Force;
 use crate::request::PromotionRequest;
 
 /// The `tracing` target of every promotion event.
@@ -111,13 +112,22 @@ pub(crate) fn transition_started(t: Transition<'_>, request: &PromotionRequest, 
     promotion_event!(names::TRANSITION_STARTED, t, request, new_epoch = new_epoch);
 }
 
+/// `force_use` says whether force was requested and whether it carried the decision (P6-A1a).
 pub(crate) fn transition_completed(
     t: Transition<'_>,
     request: &PromotionRequest,
     new_primary: NodeId,
     epoch: u64,
+    force_use: Force,
 ) {
-    promotion_event!(names::TRANSITION_COMPLETED, t, request, new_primary_id = %new_primary, epoch = epoch);
+    promotion_event!(
+        names::TRANSITION_COMPLETED,
+        t,
+        request,
+        new_primary_id = %new_primary,
+        epoch = epoch,
+        force_use = force_use.as_str()
+    );
 }
 
 pub(crate) fn completed(t: Transition<'_>, request: &PromotionRequest, outcome: &'static str) {

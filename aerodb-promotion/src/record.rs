@@ -9,8 +9,8 @@ use crate::validator::{AuthorityPlan, AuthorityView};
 /// Earlier authorities kept in a record; the oldest is dropped beyond this.
 pub const HISTORY_CAP: usize = 64;
 
-/// An earlier authority: who led which epoch from where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// An earlier authority: who led which epoch from where, and the request that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PastAuthority {
     /// Its epoch.
     pub epoch: Epoch,
@@ -18,6 +18,57 @@ pub struct PastAuthority {
     pub primary: NodeId,
     /// Where its epoch began.
     pub start: WalPosition,
+    /// The promotion that made it, force and reason included (P6-A1a); `None` for the
+    /// bootstrap, or for an entry written by format 1, which did not keep it.
+    pub request: Option<RequestSummary>,
+}
+
+/// What force did for the promotion that wrote a record (P6-A1a): asked for, and whether the
+/// approval rested on it. Kept durably, in events and in explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Force {
+    /// Force was not requested.
+    NotRequested,
+    /// Force was requested, but the old primary's state was known: the decision did not rest on it.
+    RequestedUnused,
+    /// Force was requested and the approval rested on it: the old primary's state could not be
+    /// observed, and the operator asserted it was down.
+    CarriedTheDecision,
+    /// Force was requested; the record (format 1) did not keep whether it carried the decision.
+    RequestedUnrecorded,
+}
+
+impl Force {
+    /// From whether force was requested and whether the approval rested on it.
+    pub const fn of(requested: bool, carried: bool) -> Self {
+        match (requested, carried) {
+            (false, _) => Force::NotRequested,
+            (true, false) => Force::RequestedUnused,
+            (true, true) => Force::CarriedTheDecision,
+        }
+    }
+
+    /// Whether force was requested.
+    pub const fn requested(self) -> bool {
+        !matches!(self, Force::NotRequested)
+    }
+
+    /// Stable snake_case name, as events and explanations print it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Force::NotRequested => "not_requested",
+            Force::RequestedUnused => "requested_unused",
+            Force::CarriedTheDecision => "carried_the_decision",
+            Force::RequestedUnrecorded => "requested_unrecorded",
+        }
+    }
+}
+
+impl std::fmt::Display for Force {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the promotion that wrote a record was asked to do.
@@ -25,8 +76,8 @@ pub struct PastAuthority {
 pub struct RequestSummary {
     /// The promoted candidate.
     pub candidate: NodeId,
-    /// `force` was used to assert an unobservable old primary was down (P6-A1a).
-    pub forced: bool,
+    /// Whether force was requested and whether it carried the decision (P6-A1a).
+    pub force: Force,
     /// The operator's reason.
     pub reason: Option<String>,
     /// The caller's request id.
@@ -89,8 +140,9 @@ impl TryFrom<RecordBody> for AuthorityRecord {
         if body.previous_primary != body.history.last().map(|p| p.primary) {
             return Err(RecordError::PreviousPrimary);
         }
-        if let Some(r) = &body.request {
-            let too_long = |t: &Option<String>, max: usize| t.as_ref().is_some_and(|t| t.len() > max);
+        let too_long = |t: &Option<String>, max: usize| t.as_ref().is_some_and(|t| t.len() > max);
+        let requests = body.history.iter().filter_map(|p| p.request.as_ref()).chain(body.request.as_ref());
+        for r in requests {
             if too_long(&r.reason, MAX_REASON_LEN) || too_long(&r.request_id, MAX_REQUEST_ID_LEN) {
                 return Err(RecordError::RequestText);
             }
@@ -106,11 +158,11 @@ impl From<AuthorityRecord> for RecordBody {
 }
 
 impl RequestSummary {
-    /// The durable summary of `request`; `forced` is whether force carried the decision.
-    pub fn of(request: &PromotionRequest, forced: bool) -> Self {
+    /// The durable summary of `request`; `carried` is whether the approval rested on force.
+    pub fn of(request: &PromotionRequest, carried: bool) -> Self {
         RequestSummary {
             candidate: request.candidate(),
-            forced,
+            force: Force::of(request.force(), carried),
             reason: request.reason().map(str::to_owned),
             request_id: request.request_id().map(str::to_owned),
         }
@@ -145,6 +197,7 @@ impl AuthorityRecord {
             epoch: self.body.epoch,
             primary: self.body.primary,
             start: self.body.start,
+            request: self.body.request.clone(),
         });
         if history.len() > HISTORY_CAP {
             history.drain(..history.len() - HISTORY_CAP);
@@ -226,8 +279,12 @@ mod tests {
         for i in 0..(HISTORY_CAP as u64 + 5) {
             let next = if i % 2 == 0 { "b" } else { "a" };
             let plan = plan_for(&record, next, 10 * (i + 1));
-            let summary =
-                RequestSummary { candidate: id(next), forced: false, reason: None, request_id: None };
+            let summary = RequestSummary {
+                candidate: id(next),
+                force: Force::NotRequested,
+                reason: None,
+                request_id: None,
+            };
             let successor = record.succeeded_by(&plan, summary).unwrap();
             assert_eq!(successor.epoch(), Epoch(record.epoch().0 + 1));
             assert_eq!(successor.previous_primary(), Some(record.primary()));
@@ -246,12 +303,17 @@ mod tests {
         assert_eq!(AuthorityRecord::try_from(body), Err(RecordError::PreviousPrimary));
 
         let mut body = RecordBody::from(good.clone());
-        body.history.push(PastAuthority { epoch: Epoch(5), primary: id("z"), start: body.start });
+        body.history.push(PastAuthority {
+            epoch: Epoch(5),
+            primary: id("z"),
+            start: body.start,
+            request: None,
+        });
         body.previous_primary = Some(id("z"));
         assert!(matches!(AuthorityRecord::try_from(body), Err(RecordError::History(_))));
 
         let mut body = RecordBody::from(good);
-        let entry = PastAuthority { epoch: Epoch(0), primary: id("z"), start: body.start };
+        let entry = PastAuthority { epoch: Epoch(0), primary: id("z"), start: body.start, request: None };
         body.history = vec![entry; HISTORY_CAP + 1];
         assert_eq!(AuthorityRecord::try_from(body), Err(RecordError::HistoryTooLong(HISTORY_CAP + 1)));
     }

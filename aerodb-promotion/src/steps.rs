@@ -5,7 +5,7 @@
 
 use crate::invariant::Invariant;
 use crate::observe::{self, PromotionMetrics};
-use crate::record::AuthorityRecord;
+use crate::record::{AuthorityRecord, Force};
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 use crate::state::{
     AuthorityTransitioning, Claim, Committed, HoldsSlot, PromotionApproved, PromotionDenied,
@@ -113,7 +113,8 @@ pub(crate) fn commit<St: AuthorityStore + ?Sized>(
         Ok(record) => {
             metrics.success();
             metrics.set_primary(record.primary());
-            observe::transition_completed(t, approval.request(), record.primary(), record.epoch().0);
+            let force = record.request().map_or(Force::NotRequested, |r| r.force);
+            observe::transition_completed(t, approval.request(), record.primary(), record.epoch().0, force);
         }
         Err(error) if error.is_conflict() => {
             // Fail closed: the validated authority is gone, nothing was written, and no edge was

@@ -121,7 +121,7 @@ pub(crate) fn successor<St: AuthorityStore + ?Sized>(
     if !validated {
         return Err(CommitError::StaleAuthority { epoch: current.epoch() });
     }
-    let summary = RequestSummary::of(approval.request(), approval.request().force());
+    let summary = RequestSummary::of(approval.request(), plan.force_asserted);
     Ok(Proposal::new(Some(current.epoch()), current.succeeded_by(plan, summary)?))
 }
 

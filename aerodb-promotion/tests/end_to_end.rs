@@ -122,16 +122,21 @@ fn a_forced_promotion_is_recorded_in_record_event_and_explanation() {
     let forced =
         tracing::subscriber::with_default(capture.clone(), || cluster.promote(1, true, None).unwrap());
     assert!(forced.promoted);
-    assert!(forced.authority.request().unwrap().forced, "recorded durably");
+    assert_eq!(forced.authority.request().unwrap().force, Force::CarriedTheDecision, "recorded durably");
     let explanation = forced.explanation.unwrap();
-    assert!(matches!(explanation.authority, AuthorityResult::Changed { forced: true, .. }));
+    assert!(matches!(
+        explanation.authority,
+        AuthorityResult::Changed { force: Force::CarriedTheDecision, .. }
+    ));
     assert!(explanation.request.force);
     let events = capture.take();
     assert!(events.iter().filter(|e| e.fields.contains_key("force")).all(|e| e.field("force") == "true"));
     let succeeded = events.iter().find(|e| e.name == names::VALIDATION_SUCCEEDED).unwrap();
     assert_eq!(succeeded.field("force_asserted"), "true");
+    let completed = events.iter().find(|e| e.name == names::TRANSITION_COMPLETED).unwrap();
+    assert_eq!(completed.field("force_use"), "carried_the_decision");
     let record = read_record(dir.path()).unwrap().unwrap();
-    assert!(record.request().unwrap().forced);
+    assert_eq!(record.request().unwrap().force, Force::CarriedTheDecision);
 }
 
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -193,7 +193,10 @@ fn a_forced_promotion_says_so() {
         ..caught_up_inputs(&record, id("replica-1"), 40)
     };
     let explanation = attempt(&mut store, forced("replica-1"), &inputs, PromotionPolicy::Enabled);
-    assert!(matches!(explanation.authority, AuthorityResult::Changed { forced: true, .. }));
+    assert!(matches!(
+        explanation.authority,
+        AuthorityResult::Changed { force: Force::CarriedTheDecision, .. }
+    ));
     assert!(explanation.reason.contains("operator's assertion"), "{}", explanation.reason);
     golden("promoted_forced", &explanation);
 }

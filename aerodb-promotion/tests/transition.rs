@@ -56,10 +56,10 @@ fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
     assert_eq!(record.start(), WalPosition::new(Epoch(1), Lsn(300)));
     assert_eq!(
         record.history(),
-        [PastAuthority { epoch: Epoch(1), primary: id("primary-0"), start: first.start() }]
+        [PastAuthority { epoch: Epoch(1), primary: id("primary-0"), start: first.start(), request: None }]
     );
     assert_eq!(record.request().unwrap().candidate, id("replica-1"));
-    assert!(!record.request().unwrap().forced);
+    assert_eq!(record.request().unwrap().force, Force::NotRequested);
 
     let (steady, committed) = succeeded.complete();
     assert_eq!(steady.kind(), StateKind::Steady);
@@ -149,9 +149,50 @@ fn a_forced_promotion_is_recorded_durably() {
     let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("force approves") };
     assert!(approved.approval().plan().force_asserted);
     let succeeded = approved.begin_transition().commit(&mut store).unwrap();
-    let summary = succeeded.committed().record().request().unwrap().clone();
-    assert!(summary.forced);
+    let record = succeeded.complete().1.record().clone();
+    let summary = record.request().unwrap().clone();
+    assert_eq!(summary.force, Force::CarriedTheDecision);
     assert_eq!(summary.reason.as_deref(), Some("operator confirmed host power-off"));
+
+    // P6-A1a: the next promotion keeps the forced one's flag and reason in its history.
+    // (Format 1 kept only epoch, primary and start per entry, so both vanished here.)
+    let inputs = inputs_over(&record, "primary-0", 20, OldPrimary::ConfirmedStopped);
+    let next = approved_and_committed(&mut store, "primary-0", &inputs);
+    assert_eq!(next.request().unwrap().force, Force::NotRequested);
+    assert_eq!(next.history().last().unwrap().request.as_ref(), Some(&summary));
+    assert_eq!(next.history()[0].request, None, "the bootstrap had no request");
+}
+
+fn approved_and_committed<St: AuthorityStore>(
+    store: &mut St,
+    candidate: &str,
+    inputs: &ValidationInputs,
+) -> AuthorityRecord {
+    let transitioning = approved(store, candidate, inputs);
+    transitioning.commit(store).unwrap().complete().1.record().clone()
+}
+
+/// P6-A1a: force that was requested but not needed (the old primary was confirmed stopped)
+/// is recorded as requested and unused, not as having carried the decision.
+#[test]
+fn force_requested_but_unused_is_recorded_as_such() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    let validating = recover(&store)
+        .unwrap()
+        .steady
+        .request(forced("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &inputs)
+        .unwrap();
+    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+    assert!(!approved.approval().plan().force_asserted);
+    let committed = approved.begin_transition().commit(&mut store).unwrap().complete().1;
+    assert_eq!(committed.record().request().unwrap().force, Force::RequestedUnused);
+    assert!(matches!(
+        committed.explain().authority,
+        AuthorityResult::Changed { force: Force::RequestedUnused, .. }
+    ));
 }
 
 #[test]
