@@ -178,6 +178,15 @@ pub enum DenialReason {
         /// The node described twice.
         node: NodeId,
     },
+    /// The candidate is the recorded primary: there is nothing to promote. (Screening rejects
+    /// this; the check repeats it for inputs given to `decide` that differ from screening's.)
+    #[error("the candidate {candidate} already is the primary at epoch {epoch}")]
+    CandidateIsPrimary {
+        /// The candidate.
+        candidate: NodeId,
+        /// The current epoch.
+        epoch: Epoch,
+    },
     /// A node other than the recorded primary reports being primary.
     #[error("node {node} reports PrimaryActive but the authority record names {primary}")]
     SecondPrimary {
@@ -295,7 +304,10 @@ impl DenialReason {
         use DenialReason::*;
         match self {
             CandidateNotReplica { .. } | CandidateHalted { .. } => Invariant::P6A3,
-            DuplicateNode { .. } | SecondPrimary { .. } | CandidateAhead { .. } => Invariant::P6A1,
+            DuplicateNode { .. }
+            | CandidateIsPrimary { .. }
+            | SecondPrimary { .. }
+            | CandidateAhead { .. } => Invariant::P6A1,
             OldPrimaryActive { .. } | OldPrimaryUnknown => Invariant::P6A1,
             CandidateBehind { .. } | AcknowledgedPastEpochEnd { .. } | AcknowledgedEpochMissing { .. } => {
                 Invariant::P6S1
@@ -554,6 +566,8 @@ fn authority_unambiguous<'a>(
     });
     let result = if let Some(node) = duplicate {
         Err(DenialReason::DuplicateNode { node })
+    } else if let Some(candidate) = candidate.map(|c| c.id).filter(|c| *c == authority.primary) {
+        Err(DenialReason::CandidateIsPrimary { candidate, epoch })
     } else if let Some(&node) = claimants.first() {
         Err(DenialReason::SecondPrimary { node, primary: authority.primary })
     } else if let Some(newer) = candidate_epoch.filter(|e| *e > epoch) {

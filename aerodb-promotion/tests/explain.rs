@@ -92,6 +92,18 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
                 i.nodes.push(twin)
             })),
         ),
+        ("candidate_is_primary", {
+            let slot = PromotionSlot::new();
+            let validating = Promotion::new(&slot)
+                .request(request("replica-1"))
+                .begin_validation(PromotionPolicy::Enabled, &approving_inputs())
+                .unwrap();
+            let switched = with(|i| i.authority.as_mut().unwrap().primary = id("replica-1"));
+            let Decision::Denied(denied) = validating.decide(&switched) else {
+                panic!("approved the primary")
+            };
+            denied.conclude().1.explain()
+        }),
         (
             "second_primary",
             r1(with(|i| node_mut(i, "replica-2").replication = ReplicationState::PrimaryActive)),
@@ -164,7 +176,7 @@ fn every_denial_reason_has_a_golden_explanation() {
     let mut reasons: Vec<&str> = scenarios.iter().map(|(_, e)| e.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons.dedup();
-    assert_eq!(reasons.len(), 22, "one distinct reason per DenialReason variant");
+    assert_eq!(reasons.len(), 23, "one distinct reason per DenialReason variant");
 }
 
 #[test]

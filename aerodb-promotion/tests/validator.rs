@@ -93,6 +93,26 @@ fn a_candidate_missing_from_the_inputs_fails_every_candidate_check() {
     let _ = denied.conclude();
 }
 
+/// P6-A1: inputs given to `decide` that name the candidate as the recorded primary deny, even
+/// though screening (on other inputs) passed. (Before, this approved a "promotion" of the
+/// primary over itself.)
+#[test]
+fn deciding_on_inputs_where_the_candidate_is_primary_denies() {
+    let slot = PromotionSlot::new();
+    let validating = Promotion::new(&slot)
+        .request(request("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, &approving_inputs())
+        .unwrap();
+    let mut switched = approving_inputs();
+    switched.authority.as_mut().unwrap().primary = id("replica-1");
+    let Decision::Denied(denied) = validating.decide(&switched) else { panic!("approved the primary") };
+    assert_eq!(
+        denied.denial().reason(),
+        DenialReason::CandidateIsPrimary { candidate: id("replica-1"), epoch: Epoch(2) }
+    );
+    let _ = denied.conclude();
+}
+
 /// The dry run refuses exactly what the real attempt refuses before validation: a disabled
 /// policy, an unknown candidate, the current primary (it used to approve the first and last).
 #[test]
