@@ -840,7 +840,7 @@ impl fmt::Display for Compared {
             Compared::CaughtUp { candidate, acknowledged } => {
                 write!(
                     f,
-                    "acknowledged {} held by the candidate's WAL ending at {candidate}",
+                    "acknowledged {} on the candidate's own history, whose WAL ends at {candidate}",
                     Opt(*acknowledged)
                 )
             }
