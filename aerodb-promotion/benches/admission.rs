@@ -6,25 +6,13 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aerodb_core::{Epoch, NodeId, ReplicationState};
-use aerodb_promotion::testing::MemoryStore;
-use aerodb_promotion::{AuthorityStore, WriteAuthority, recover};
+use aerodb_core::NodeId;
+use aerodb_promotion::testing::bootstrapped_primary_gate;
 use criterion::{Criterion, criterion_group, criterion_main};
-
-/// A primary's gate, made the only way there is: bootstrap a record, recover its grant, rebind.
-fn primary_gate() -> WriteAuthority {
-    let mut store = MemoryStore::default();
-    let primary = NodeId::new("primary-0").expect("valid id");
-    store.bootstrap(primary).expect("bootstrap");
-    let gate = WriteAuthority::replica(primary, Epoch(0)).expect("epoch fits");
-    let grant = recover(&store).expect("recover").grant.expect("a record");
-    grant.rebind(ReplicationState::Uninitialized, &gate).expect("rebind");
-    gate
-}
 
 fn admission(c: &mut Criterion) {
     let mut group = c.benchmark_group("admit_write");
-    let gate = primary_gate();
+    let gate = bootstrapped_primary_gate(NodeId::new("primary-0").expect("valid id"));
     group.bench_function("WriteAuthority::admit_write", |b| b.iter(|| black_box(&gate).admit_write()));
     let bare = AtomicU64::new((1 << 63) | 1);
     group.bench_function("baseline: AtomicU64 load + compare", |b| {

@@ -50,14 +50,8 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
     let top = history(&[(Epoch::MAX.0, 0)]);
     vec![
         ("candidate_missing", {
-            let slot = PromotionSlot::new();
-            let validating = Promotion::new(&slot)
-                .request(request("replica-1"))
-                .begin_validation(PromotionPolicy::Enabled, &approving_inputs())
-                .unwrap();
-            let Decision::Denied(denied) =
-                validating.decide(&with(|i| i.nodes.retain(|n| n.id != id("replica-1"))))
-            else {
+            let without = with(|i| i.nodes.retain(|n| n.id != id("replica-1")));
+            let Decision::Denied(denied) = decided_on("replica-1", &approving_inputs(), &without) else {
                 panic!("approved a missing candidate")
             };
             denied.conclude().1.explain()
@@ -93,13 +87,8 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
             })),
         ),
         ("candidate_is_primary", {
-            let slot = PromotionSlot::new();
-            let validating = Promotion::new(&slot)
-                .request(request("replica-1"))
-                .begin_validation(PromotionPolicy::Enabled, &approving_inputs())
-                .unwrap();
             let switched = with(|i| i.authority.as_mut().unwrap().primary = id("replica-1"));
-            let Decision::Denied(denied) = validating.decide(&switched) else {
+            let Decision::Denied(denied) = decided_on("replica-1", &approving_inputs(), &switched) else {
                 panic!("approved the primary")
             };
             denied.conclude().1.explain()

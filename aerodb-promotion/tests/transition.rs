@@ -140,13 +140,7 @@ fn a_forced_promotion_is_recorded_durably() {
     let mut store = aerodb_promotion::testing::MemoryStore::default();
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::Unknown);
-    let validating = recover(&store)
-        .unwrap()
-        .steady
-        .request(forced("replica-1"))
-        .begin_validation(PromotionPolicy::Enabled, &inputs)
-        .unwrap();
-    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("force approves") };
+    let approved = forced_approval(&store, &inputs);
     assert!(approved.approval().plan().force_asserted);
     let succeeded = approved.begin_transition().commit(&mut store).unwrap();
     let record = succeeded.complete().1.record().clone();
@@ -161,6 +155,21 @@ fn a_forced_promotion_is_recorded_durably() {
     assert_eq!(next.request().unwrap().force, Force::NotRequested);
     assert_eq!(next.history().last().unwrap().request.as_ref(), Some(&summary));
     assert_eq!(next.history()[0].request, None, "the bootstrap had no request");
+}
+
+/// A forced request for `replica-1`, approved on `inputs`.
+fn forced_approval<St: AuthorityStore>(
+    store: &St,
+    inputs: &ValidationInputs,
+) -> Promotion<PromotionApproved> {
+    let validating = recover(store)
+        .unwrap()
+        .steady
+        .request(forced("replica-1"))
+        .begin_validation(PromotionPolicy::Enabled, inputs)
+        .unwrap();
+    let Decision::Approved(approved) = validating.decide(inputs) else { panic!("approves") };
+    approved
 }
 
 fn approved_and_committed<St: AuthorityStore>(
@@ -179,13 +188,7 @@ fn force_requested_but_unused_is_recorded_as_such() {
     let mut store = aerodb_promotion::testing::MemoryStore::default();
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
-    let validating = recover(&store)
-        .unwrap()
-        .steady
-        .request(forced("replica-1"))
-        .begin_validation(PromotionPolicy::Enabled, &inputs)
-        .unwrap();
-    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("approves") };
+    let approved = forced_approval(&store, &inputs);
     assert!(!approved.approval().plan().force_asserted);
     let committed = approved.begin_transition().commit(&mut store).unwrap().complete().1;
     assert_eq!(committed.record().request().unwrap().force, Force::RequestedUnused);

@@ -73,14 +73,9 @@ fn only_candidate_role_not_a_replica() {
 /// Screening saw the candidate; the inputs given to `decide` do not describe it (P6-F1).
 #[test]
 fn a_candidate_missing_from_the_inputs_fails_every_candidate_check() {
-    let slot = PromotionSlot::new();
-    let validating = Promotion::new(&slot)
-        .request(request("replica-1"))
-        .begin_validation(PromotionPolicy::Enabled, &approving_inputs())
-        .unwrap();
     let mut without = approving_inputs();
     without.nodes.retain(|n| n.id != id("replica-1"));
-    let Decision::Denied(denied) = validating.decide(&without) else {
+    let Decision::Denied(denied) = decided_on("replica-1", &approving_inputs(), &without) else {
         panic!("approved a missing candidate")
     };
     let failed: Vec<CheckId> =
@@ -98,14 +93,11 @@ fn a_candidate_missing_from_the_inputs_fails_every_candidate_check() {
 /// primary over itself.)
 #[test]
 fn deciding_on_inputs_where_the_candidate_is_primary_denies() {
-    let slot = PromotionSlot::new();
-    let validating = Promotion::new(&slot)
-        .request(request("replica-1"))
-        .begin_validation(PromotionPolicy::Enabled, &approving_inputs())
-        .unwrap();
     let mut switched = approving_inputs();
     switched.authority.as_mut().unwrap().primary = id("replica-1");
-    let Decision::Denied(denied) = validating.decide(&switched) else { panic!("approved the primary") };
+    let Decision::Denied(denied) = decided_on("replica-1", &approving_inputs(), &switched) else {
+        panic!("approved the primary")
+    };
     assert_eq!(
         denied.denial().reason(),
         DenialReason::CandidateIsPrimary { candidate: id("replica-1"), epoch: Epoch(2) }

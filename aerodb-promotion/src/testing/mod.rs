@@ -17,6 +17,7 @@ pub mod runtime;
 use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 
 use crate::codec;
+use crate::gate::WriteAuthority;
 use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
@@ -79,6 +80,17 @@ pub fn caught_up_inputs(record: &AuthorityRecord, candidate: NodeId, lsn: u64) -
         old_primary: OldPrimary::ConfirmedStopped,
         acknowledged: Some(position),
     }
+}
+
+/// `primary`'s gate, made writable the only way there is: bootstrap an in-memory authority
+/// naming it, recover the record's grant, rebind (P6-A3). For tests and benchmarks of admission.
+pub fn bootstrapped_primary_gate(primary: NodeId) -> WriteAuthority {
+    let mut store = MemoryStore::default();
+    store.bootstrap(primary).unwrap_or_else(|e| panic!("bootstrap: {e}"));
+    let gate = WriteAuthority::replica(primary, aerodb_core::Epoch(0)).unwrap_or_else(|e| panic!("{e}"));
+    let grant = recover(&store).ok().and_then(|r| r.grant).unwrap_or_else(|| panic!("no grant"));
+    grant.rebind(ReplicationState::Uninitialized, &gate).unwrap_or_else(|e| panic!("rebind: {e}"));
+    gate
 }
 
 /// Drives one approved promotion of `candidate` through the typestate API into `store`.

@@ -106,6 +106,17 @@ impl Drop for TempDir {
 
 pub use aerodb_promotion::testing::events::Capture;
 
+/// `candidate` screened on `screened`, then decided on other inputs, `decided`: a caller may
+/// hand `decide` inputs that differ from screening's.
+pub fn decided_on(candidate: &str, screened: &ValidationInputs, decided: &ValidationInputs) -> Decision {
+    let slot = PromotionSlot::new();
+    let validating = Promotion::new(&slot)
+        .request(request(candidate))
+        .begin_validation(PromotionPolicy::Enabled, screened)
+        .unwrap();
+    validating.decide(decided)
+}
+
 /// One whole attempt through the typestate API against `store`, explained.
 pub fn attempt<St: AuthorityStore>(
     store: &mut St,
