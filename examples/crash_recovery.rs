@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use aerodb::core::NodeId;
-use aerodb::promotion::io::{Backend, StdBackend};
+use aerodb::promotion::io::{Backend, Ownership, StdBackend};
 use aerodb::promotion::testing::caught_up_inputs;
 use aerodb::promotion::{
     AuthorityStore, Decision, FileAuthorityStore, PromotionPolicy, PromotionRequest, recover,
@@ -71,6 +71,12 @@ impl Backend for KillAfter {
     type Lock = File;
     fn create_dir(&self, path: &Path) -> io::Result<bool> {
         self.step(StdBackend.create_dir(path))
+    }
+    fn ownership(&self, path: &Path) -> io::Result<Option<Ownership>> {
+        self.step(StdBackend.ownership(path))
+    }
+    fn effective_uid(&self) -> u32 {
+        StdBackend.effective_uid()
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<File>> {
         self.step(StdBackend.try_lock(path))

@@ -4,11 +4,13 @@
 //! cargo run --example inspect -- DATA_DIR [--json]
 //! ```
 //! Exit 0 with the record; 3 with "no authority record"; 1 naming the failed check for any
-//! invalid record; 2 for bad usage.
+//! invalid record; 2 for bad usage. A `metadata/` directory or record that group or others may
+//! write, or that another user owns, is reported as a warning on stderr and still read, so an
+//! operator can look at a store before fixing it (a controller's open refuses it).
 
 use std::process::ExitCode;
 
-use aerodb::promotion::{AuthorityRecord, Force, StoreError, read_record};
+use aerodb::promotion::{AuthorityRecord, Force, StoreError, check_permissions, read_record};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,6 +20,10 @@ fn main() -> ExitCode {
         eprintln!("usage: inspect DATA_DIR [--json]");
         return ExitCode::from(2);
     };
+    match check_permissions(dir) {
+        Ok(problems) => problems.iter().for_each(|p| eprintln!("warning: {p}")),
+        Err(error) => eprintln!("warning: cannot check permissions: {error}"),
+    }
     match read_record(dir) {
         Ok(Some(record)) => {
             if json {

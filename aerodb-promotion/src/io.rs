@@ -1,9 +1,24 @@
 //! The file store's I/O seam: the few operations it performs, so tests can substitute a faulty
 //! or recording backend. [`StdBackend`] is the real one; calls are static, no dynamic dispatch.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
+
+/// Mode of every directory the store creates: only the owner may enter, list or change it.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of every file the store creates: only the owner may read or write it.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Who owns a file and its permission bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ownership {
+    /// The permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// The owner's uid.
+    pub uid: u32,
+}
 
 /// The operations a [`FileAuthorityStore`](crate::FileAuthorityStore) performs.
 ///
@@ -15,13 +30,19 @@ pub trait Backend {
     /// A held exclusive lock; released when dropped or when the process dies.
     type Lock;
 
-    /// Creates directory `path` (and missing parents); `true` if `path` itself was created.
+    /// Creates directory `path` (and missing parents) with mode [`DIR_MODE`], whatever the
+    /// umask; `true` if `path` itself was created.
     fn create_dir(&self, path: &Path) -> io::Result<bool>;
-    /// Takes the exclusive lock on file `path` (created if missing); `None` if another holder has it.
+    /// The owner and mode of `path`; `None` if it does not exist.
+    fn ownership(&self, path: &Path) -> io::Result<Option<Ownership>>;
+    /// The effective uid of this process: the only owner the store accepts.
+    fn effective_uid(&self) -> u32;
+    /// Takes the exclusive lock on file `path` (created with [`FILE_MODE`] if missing); `None`
+    /// if another holder has it.
     fn try_lock(&self, path: &Path) -> io::Result<Option<Self::Lock>>;
     /// Reads at most `limit` bytes of `path`; `None` if it does not exist.
     fn read(&self, path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>>;
-    /// Creates or truncates `path` for writing.
+    /// Creates (with [`FILE_MODE`]) or truncates `path` for writing.
     fn create(&self, path: &Path) -> io::Result<Self::File>;
     /// Writes all of `bytes`.
     fn write_all(&self, file: &mut Self::File, bytes: &[u8]) -> io::Result<()>;
@@ -44,21 +65,40 @@ impl Backend for StdBackend {
     type Lock = File;
 
     fn create_dir(&self, path: &Path) -> io::Result<bool> {
-        match fs::create_dir(path) {
+        // The mode is set by mkdir itself: 0700 has no bits a umask could add, none to chmod later.
+        match DirBuilder::new().mode(DIR_MODE).create(path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent)?;
+                    DirBuilder::new().recursive(true).mode(DIR_MODE).create(parent)?;
                 }
-                fs::create_dir(path).map(|()| true)
+                DirBuilder::new().mode(DIR_MODE).create(path).map(|()| true)
             }
             Err(e) => Err(e),
         }
     }
 
+    fn ownership(&self, path: &Path) -> io::Result<Option<Ownership>> {
+        match fs::metadata(path) {
+            Ok(meta) => Ok(Some(Ownership { mode: meta.mode() & 0o7777, uid: meta.uid() })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn effective_uid(&self) -> u32 {
+        rustix::process::geteuid().as_raw()
+    }
+
     fn try_lock(&self, path: &Path) -> io::Result<Option<File>> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(file)),
             Err(TryLockError::WouldBlock) => Ok(None),
@@ -78,7 +118,7 @@ impl Backend for StdBackend {
     }
 
     fn create(&self, path: &Path) -> io::Result<File> {
-        OpenOptions::new().write(true).create(true).truncate(true).open(path)
+        OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(path)
     }
 
     fn write_all(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {

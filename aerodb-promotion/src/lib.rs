@@ -69,7 +69,8 @@ pub use state::{
     PromotionValidating, Rejected, StateKind, Steady, Transition, transition_reason,
 };
 pub use store::{
-    AuthorityStore, FileAuthorityStore, IoStep, OpenReport, Proposal, StoreError, check_commit, read_record,
+    AuthorityStore, FileAuthorityStore, IoStep, OpenReport, PermissionProblem, Proposal, StoreError,
+    check_commit, check_permissions, judge_permissions, read_record,
 };
 pub use transition::{CommitError, CommitFailure, Resolution};
 pub use validator::{

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aerodb_core::{Epoch, NodeId};
 
 use crate::codec::{self, DecodeError, EncodeError};
-use crate::io::{Backend, StdBackend};
+use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 use crate::observe;
 use crate::record::AuthorityRecord;
 use crate::state::{AuthorityTransitioning, PromotionSlot, PromotionState};
@@ -113,11 +113,87 @@ pub fn read_record(data_dir: impl AsRef<Path>) -> Result<Option<AuthorityRecord>
     load_from(&StdBackend, &data_dir.as_ref().join(METADATA_DIR).join(RECORD_FILE))
 }
 
+/// Why the store refuses a path: someone other than its owner could change the authority.
+///
+/// The record decides which node may write; its CRC catches accidents, not intent. Like
+/// PostgreSQL with its data directory and OpenSSH's StrictModes, the store refuses a
+/// `metadata/` directory or record that group or others may write, or that another user owns.
+/// Group or other *read* is not refused: reading a record grants nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PermissionProblem {
+    /// Group or others may write it.
+    #[error(
+        "{} has mode {mode:04o}, which lets group or others write it; required: no write for group or others (the store creates it as {required:04o})",
+        .path.display()
+    )]
+    Writable {
+        /// The path.
+        path: PathBuf,
+        /// The mode found.
+        mode: u32,
+        /// The mode the store creates it with.
+        required: u32,
+    },
+    /// Another user owns it.
+    #[error("{} is owned by uid {owner}, but this process runs as uid {euid}; only the owner may use the store", .path.display())]
+    ForeignOwner {
+        /// The path.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// This process's effective uid.
+        euid: u32,
+    },
+}
+
+/// The store's permission rule (P6-A1) as a pure function of what `stat` says: `None` if
+/// `ownership` is acceptable for a path the store creates with mode `required`.
+pub fn judge_permissions(
+    path: &Path,
+    required: u32,
+    ownership: Ownership,
+    euid: u32,
+) -> Option<PermissionProblem> {
+    if ownership.uid != euid {
+        return Some(PermissionProblem::ForeignOwner { path: path.to_owned(), owner: ownership.uid, euid });
+    }
+    (ownership.mode & 0o022 != 0).then(|| PermissionProblem::Writable {
+        path: path.to_owned(),
+        mode: ownership.mode,
+        required,
+    })
+}
+
+/// Every permission problem of `metadata/` and the record, in that order.
+fn permission_problems<B: Backend>(
+    backend: &B,
+    metadata: &Path,
+    record: &Path,
+) -> Result<Vec<PermissionProblem>, StoreError> {
+    let euid = backend.effective_uid();
+    let mut problems = Vec::new();
+    for (path, required) in [(metadata, DIR_MODE), (record, FILE_MODE)] {
+        let found = backend.ownership(path).map_err(io_error(IoStep::Stat, path))?;
+        problems.extend(found.and_then(|o| judge_permissions(path, required, o, euid)));
+    }
+    Ok(problems)
+}
+
+/// The permission problems of `<data_dir>/metadata` and its record, without changing anything:
+/// for inspection tools, which warn and still read. A controller's
+/// [`FileAuthorityStore::open`] refuses them instead.
+pub fn check_permissions(data_dir: impl AsRef<Path>) -> Result<Vec<PermissionProblem>, StoreError> {
+    let metadata = data_dir.as_ref().join(METADATA_DIR);
+    permission_problems(&StdBackend, &metadata, &metadata.join(RECORD_FILE))
+}
+
 /// One step of the file store's I/O, named in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IoStep {
     /// Creating the metadata directory.
     CreateDir,
+    /// Reading a path's owner and mode.
+    Stat,
     /// Taking the data directory lock.
     Lock,
     /// Reading the record.
@@ -140,6 +216,7 @@ impl fmt::Display for IoStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             IoStep::CreateDir => "create directory",
+            IoStep::Stat => "stat",
             IoStep::Lock => "lock",
             IoStep::Read => "read",
             IoStep::CreateTemp => "create temporary file",
@@ -161,6 +238,10 @@ pub enum StoreError {
         /// The lock file.
         path: PathBuf,
     },
+    /// Someone other than the store's owner could change the authority: refused before
+    /// anything is read or written (P6-A1).
+    #[error("refusing the authority store: {0}")]
+    Insecure(PermissionProblem),
     /// The record exists but fails a check: no authority is assumed (P6-F1).
     #[error("authority record {} is invalid: {source}", .path.display())]
     Corrupt {
@@ -242,6 +323,10 @@ pub struct FileAuthorityStore<B: Backend = StdBackend> {
 impl FileAuthorityStore {
     /// Opens (creating if needed) the store of `data_dir`, locking it, removing crash leftovers,
     /// and fsyncing `metadata/` and the data directory before anything is read.
+    ///
+    /// Directories are created `0700` and files `0600`, whatever the umask. A `metadata/`
+    /// directory or record that group or others may write, or that another user owns, is
+    /// refused with [`StoreError::Insecure`] before anything is locked, read or written.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         FileAuthorityStore::open_with(StdBackend, data_dir)
     }
@@ -255,6 +340,11 @@ impl<B: Backend> FileAuthorityStore<B> {
 
         let created_metadata =
             backend.create_dir(&metadata).map_err(io_error(IoStep::CreateDir, &metadata))?;
+        let record = metadata.join(RECORD_FILE);
+        // Nothing is locked, read or written before the permission check (P6-A1).
+        if let Some(problem) = permission_problems(&backend, &metadata, &record)?.into_iter().next() {
+            return Err(StoreError::Insecure(problem));
+        }
         let lock_path = metadata.join(LOCK_FILE);
         let lock = backend
             .try_lock(&lock_path)
@@ -282,7 +372,7 @@ impl<B: Backend> FileAuthorityStore<B> {
         }
         Ok(FileAuthorityStore {
             backend,
-            record: metadata.join(RECORD_FILE),
+            record,
             metadata,
             temp,
             report: OpenReport { created_metadata, removed_leftovers },

@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 
 use aerodb_core::Epoch;
 use aerodb_promotion::testing::caught_up_inputs;
@@ -35,9 +36,14 @@ fn recover_state(
     new: &AuthorityRecord,
 ) -> Result<Found, String> {
     let dir = TempDir::new("crash-state");
-    std::fs::create_dir_all(dir.path().join("metadata")).unwrap();
+    // As the store creates them, whatever this process's umask.
+    let metadata = dir.path().join("metadata");
+    std::fs::create_dir_all(&metadata).unwrap();
+    std::fs::set_permissions(&metadata, std::fs::Permissions::from_mode(io::DIR_MODE)).unwrap();
     for (name, data) in state {
-        std::fs::write(dir.path().join("metadata").join(name), data).unwrap();
+        std::fs::write(metadata.join(name), data).unwrap();
+        std::fs::set_permissions(metadata.join(name), std::fs::Permissions::from_mode(io::FILE_MODE))
+            .unwrap();
     }
     let store = FileAuthorityStore::open(dir.path()).map_err(|e| format!("open failed: {e}"))?;
     let found = match recover(&store).map_err(|e| format!("recovery failed: {e}"))?.authority {

@@ -108,7 +108,10 @@ fn a_fault_at_every_open_and_recover_operation_is_typed_and_harmless() {
             }
         }
     }
-    assert_eq!(open_ops, 6, "create dir, lock, remove leftover, fsync metadata dir, fsync data dir, read");
+    assert_eq!(
+        open_ops, 8,
+        "create dir, stat metadata dir, stat record, lock, remove leftover, fsync metadata dir, fsync data dir, read"
+    );
     assert_eq!(points, 2 * 3 * open_ops);
     eprintln!(
         "fault injection, open + recover: {points} faulted runs over {open_ops} operations x 3 kinds x once/persistent"

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use aerodb_promotion::io::{Backend, StdBackend};
+use aerodb_promotion::io::{Backend, Ownership, StdBackend};
 
 /// What the injected fault looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,13 @@ impl Backend for Faulty {
     fn create_dir(&self, path: &Path) -> io::Result<bool> {
         self.check()?;
         StdBackend.create_dir(path)
+    }
+    fn ownership(&self, path: &Path) -> io::Result<Option<Ownership>> {
+        self.check()?;
+        StdBackend.ownership(path)
+    }
+    fn effective_uid(&self) -> u32 {
+        StdBackend.effective_uid()
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<File>> {
         self.check()?;

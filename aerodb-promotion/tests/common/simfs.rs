@@ -19,7 +19,7 @@ use std::io;
 use std::path::Path;
 use std::rc::Rc;
 
-use aerodb_promotion::io::Backend;
+use aerodb_promotion::io::{Backend, DIR_MODE, FILE_MODE, Ownership};
 
 #[derive(Debug, Clone, Default)]
 struct Inode {
@@ -105,6 +105,16 @@ impl Backend for SimFs {
 
     fn create_dir(&self, _path: &Path) -> io::Result<bool> {
         Ok(false)
+    }
+    fn ownership(&self, path: &Path) -> io::Result<Option<Ownership>> {
+        // One directory owned by this process; its files as the store creates them.
+        let is_file = path.extension().is_some();
+        let exists = !is_file || self.model.borrow().volatile.contains_key(&name(path));
+        let mode = if is_file { FILE_MODE } else { DIR_MODE };
+        Ok(exists.then_some(Ownership { mode, uid: 0 }))
+    }
+    fn effective_uid(&self) -> u32 {
+        0
     }
     fn try_lock(&self, _path: &Path) -> io::Result<Option<()>> {
         Ok(Some(()))
