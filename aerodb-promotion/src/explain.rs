@@ -7,10 +7,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::invariant::Invariant;
+use crate::machine::CommitFailure;
+use crate::machine::Rejected;
 use crate::record::{AuthorityRecord, Force};
 use crate::request::{PromotionRequest, Rejection};
-use crate::state::{Committed, Rejected};
-use crate::transition::CommitFailure;
+use crate::states::Committed;
 use crate::validator::{Assessment, CheckId, CheckRecord, Denial, DenialReason, Verdict};
 
 /// Why a promotion was allowed or refused, and what it did to the authority.

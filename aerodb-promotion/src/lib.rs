@@ -38,41 +38,45 @@
 //! ```
 
 pub mod codec;
+mod commit;
 pub mod explain;
 pub mod gate;
 pub mod invariant;
 pub mod io;
+mod machine;
 pub mod observe;
 pub mod record;
 pub mod recovery;
 pub mod request;
-pub mod state;
+mod slot;
+mod states;
 mod steps;
 pub mod store;
 pub mod testing;
-pub mod transition;
 pub mod validator;
 
 pub use codec::{DecodeError, EncodeError};
+pub use commit::CommitError;
 pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation, RequestParameters};
 pub use gate::{
     GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, RebindError, WalRefused, WriteAuthority, WriteRefused,
 };
 pub use invariant::Invariant;
+pub use machine::{CommitFailure, Decision, Rejected, Resolution};
 pub use observe::{MetricsSnapshot, PromotionMetrics};
 pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use recovery::{Recovered, recover};
 pub use request::{PromotionPolicy, PromotionRequest, PromotionRequestBuilder, Rejection, RequestError};
-pub use state::{
-    ALLOWED_TRANSITIONS, AuthorityTransitioning, Committed, Decision, Promotion, PromotionApproved,
-    PromotionDenied, PromotionRequested, PromotionSlot, PromotionState, PromotionSucceeded,
-    PromotionValidating, Rejected, StateKind, Steady, Transition, transition_reason,
+pub use slot::PromotionSlot;
+pub use states::{
+    ALLOWED_TRANSITIONS, AuthorityTransitioning, Committed, Promotion, PromotionApproved, PromotionDenied,
+    PromotionRequested, PromotionState, PromotionSucceeded, PromotionValidating, StateKind, Steady,
+    Transition, transition_reason,
 };
 pub use store::{
     AuthorityStore, FileAuthorityStore, IoStep, OpenReport, PermissionProblem, Proposal, StoreError,
     check_commit, check_permissions, judge_permissions, read_record,
 };
-pub use transition::{CommitError, CommitFailure, Resolution};
 pub use validator::{
     Approval, Assessment, AuthorityPlan, AuthorityView, CheckId, CheckRecord, Compared, Denial, DenialReason,
     NodeView, OldPrimary, ValidationInputs, Verdict, assess,

@@ -5,7 +5,7 @@
 
 use crate::gate::PrimaryGrant;
 use crate::record::AuthorityRecord;
-use crate::state::{Promotion, Steady};
+use crate::states::{Promotion, Steady};
 use crate::store::{AuthorityStore, StoreError};
 
 /// What recovery found.

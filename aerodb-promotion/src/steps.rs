@@ -3,17 +3,17 @@
 //! and so does the runtime-checked baseline in `testing`, so the two differ only in how the
 //! state is represented and checked.
 
+use crate::commit::{CommitError, successor};
 use crate::invariant::Invariant;
 use crate::observe::{self, PromotionMetrics};
 use crate::record::{AuthorityRecord, Force};
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
-use crate::state::{
-    AuthorityTransitioning, Claim, Committed, HoldsSlot, PromotionApproved, PromotionDenied,
-    PromotionRequested, PromotionSlot, PromotionState, PromotionSucceeded, PromotionValidating, StateKind,
-    Steady, Transition,
+use crate::slot::{Claim, PromotionSlot};
+use crate::states::{
+    AuthorityTransitioning, Committed, Payload, PromotionApproved, PromotionDenied, PromotionRequested,
+    PromotionState, PromotionSucceeded, PromotionValidating, StateKind, Steady, Transition,
 };
 use crate::store::AuthorityStore;
-use crate::transition::{CommitError, successor};
 use crate::validator::{self, Approval, Denial, Validated, ValidationInputs};
 
 /// The event fields of edge `F → T`, concerning `invariants`.
@@ -149,4 +149,28 @@ pub(crate) fn abandon(kind: StateKind, slot: &PromotionSlot, request: &Promotion
 pub(crate) fn conclude(denial: &Denial) {
     let violated = [denial.reason().invariant()];
     observe::completed(edge::<PromotionDenied, Steady>(&violated), denial.request(), "denied");
+}
+
+impl Payload for PromotionRequest {
+    fn abandoned(&self, kind: StateKind, slot: &PromotionSlot) {
+        abandon(kind, slot, self);
+    }
+}
+
+impl Payload for Approval {
+    fn abandoned(&self, kind: StateKind, slot: &PromotionSlot) {
+        abandon(kind, slot, self.request());
+    }
+}
+
+impl Payload for Committed {
+    fn abandoned(&self, _: StateKind, _: &PromotionSlot) {
+        complete(self);
+    }
+}
+
+impl Payload for Denial {
+    fn abandoned(&self, _: StateKind, _: &PromotionSlot) {
+        conclude(self);
+    }
 }

@@ -10,7 +10,8 @@ use crate::codec::{self, DecodeError, EncodeError};
 use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 use crate::observe;
 use crate::record::AuthorityRecord;
-use crate::state::{AuthorityTransitioning, PromotionSlot, PromotionState};
+use crate::slot::PromotionSlot;
+use crate::states::{AuthorityTransitioning, PromotionState};
 
 /// Where a data directory keeps promotion metadata.
 pub const METADATA_DIR: &str = "metadata";

@@ -20,10 +20,10 @@ use aerodb_core::{
 
 use crate::explain::PromotionExplanation;
 use crate::gate::{PrimaryGrant, WriteAuthority};
+use crate::machine::Decision;
 use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
-use crate::state::Decision;
 use crate::store::{AuthorityStore, FileAuthorityStore, StoreError};
 use crate::validator::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 

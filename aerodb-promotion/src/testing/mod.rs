@@ -18,10 +18,11 @@ use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, Wal
 
 use crate::codec;
 use crate::gate::WriteAuthority;
+use crate::machine::Decision;
 use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
-use crate::state::{Decision, PromotionSlot};
+use crate::slot::PromotionSlot;
 use crate::store::{AuthorityStore, Proposal, StoreError, check_commit};
 use crate::validator::{NodeView, OldPrimary, ValidationInputs};
 

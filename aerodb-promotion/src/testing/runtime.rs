@@ -3,11 +3,12 @@
 //! two measures only what the typestate representation costs — the baseline of the lifecycle
 //! benchmark (BENCHMARKS.md). Use `Promotion<S>`: here a forbidden transition is found at run time.
 
+use crate::commit::CommitError;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
-use crate::state::{Claim, Committed, PromotionSlot, StateKind};
+use crate::slot::{Claim, PromotionSlot};
+use crate::states::{Committed, StateKind};
 use crate::steps;
 use crate::store::AuthorityStore;
-use crate::transition::CommitError;
 use crate::validator::{Approval, Denial, Validated, ValidationInputs};
 
 /// An attempt whose state is checked at run time.

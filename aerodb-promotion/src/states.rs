@@ -1,4 +1,5 @@
-//! The promotion state machine in the type system (PROMOTION_SPEC §2–§3).
+//! The seven states and nine edges in the type system (docs/PROTOCOL.md §2–§3), and the
+//! attempt value `Promotion<S>` they type. Its transition methods are in `machine.rs`.
 //!
 //! Seven zero-sized markers; `Promotion<S>` is an attempt in state `S`. Only the nine allowed
 //! edges implement [`Transition`], each transition method requires it, so a forbidden move
@@ -6,17 +7,14 @@
 //! runtime table [`ALLOWED_TRANSITIONS`] and its docs are generated from that one list.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
 use crate::gate::PrimaryGrant;
-use crate::observe::PromotionMetrics;
 use crate::record::AuthorityRecord;
-use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
-use crate::steps;
-use crate::validator::{Approval, Denial, Validated, ValidationInputs};
+use crate::request::PromotionRequest;
+use crate::slot::{Claim, PromotionSlot};
+use crate::validator::{Approval, Denial};
 
 mod sealed {
     pub trait Sealed {}
@@ -185,36 +183,15 @@ impl fmt::Display for StateKind {
     }
 }
 
-/// One authority's promotion slot: at most one attempt holds it between screening and the
-/// return to `Steady`, so a second concurrent attempt in this process is rejected (P6-A1).
-/// It also carries the authority's passive [`PromotionMetrics`].
-#[derive(Debug, Clone, Default)]
-pub struct PromotionSlot {
-    shared: Arc<Shared>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    busy: AtomicBool,
-    metrics: PromotionMetrics,
-}
-
-pub(crate) use held::{Claim, HoldsSlot, Payload, Unpack};
+pub(crate) use held::{HoldsSlot, Payload, Unpack};
 
 /// Public types in a private module: they appear in signatures but cannot be named outside.
 mod held {
-    use super::PromotionSlot;
+    use crate::slot::PromotionSlot;
 
     /// Permission to unpack a state into its parts; only this crate can make one.
     #[derive(Debug)]
     pub struct Unpack(pub(crate) ());
-
-    /// The slot while an attempt holds it; dropping the claim frees the slot, whichever way
-    /// the attempt ended.
-    #[derive(Debug)]
-    pub struct Claim {
-        pub(super) slot: PromotionSlot,
-    }
 
     /// A state's hold: it leads to the slot.
     pub trait HoldsSlot {
@@ -237,75 +214,12 @@ impl HoldsSlot for PromotionSlot {
 
 impl HoldsSlot for Claim {
     fn slot(&self) -> &PromotionSlot {
-        &self.slot
+        Claim::slot(self)
     }
 }
 
 impl Payload for () {
     fn abandoned(&self, _: StateKind, _: &PromotionSlot) {}
-}
-
-impl Payload for PromotionRequest {
-    fn abandoned(&self, kind: StateKind, slot: &PromotionSlot) {
-        steps::abandon(kind, slot, self);
-    }
-}
-
-impl Payload for Approval {
-    fn abandoned(&self, kind: StateKind, slot: &PromotionSlot) {
-        steps::abandon(kind, slot, self.request());
-    }
-}
-
-impl Payload for Committed {
-    fn abandoned(&self, _: StateKind, _: &PromotionSlot) {
-        steps::complete(self);
-    }
-}
-
-impl Payload for Denial {
-    fn abandoned(&self, _: StateKind, _: &PromotionSlot) {
-        steps::conclude(self);
-    }
-}
-
-impl Claim {
-    /// Frees the slot and hands it back.
-    pub(crate) fn release(self) -> PromotionSlot {
-        self.slot.clone()
-    }
-}
-
-impl Drop for Claim {
-    /// The gauge goes to 0 before the slot is free, so the next claim's 1 always lands after it.
-    fn drop(&mut self) {
-        self.slot.metrics().set_in_progress(false);
-        self.slot.shared.busy.store(false, Ordering::Release);
-    }
-}
-
-impl PromotionSlot {
-    /// A free slot for one authority.
-    pub fn new() -> Self {
-        PromotionSlot::default()
-    }
-
-    /// Whether an attempt holds the slot now.
-    pub fn is_busy(&self) -> bool {
-        self.shared.busy.load(Ordering::Acquire)
-    }
-
-    /// This authority's promotion metrics.
-    pub fn metrics(&self) -> &PromotionMetrics {
-        &self.shared.metrics
-    }
-
-    /// The slot, unless another attempt holds it (P6-A1).
-    pub(crate) fn try_claim(&self) -> Option<Claim> {
-        self.shared.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).ok()?;
-        self.metrics().set_in_progress(true);
-        Some(Claim { slot: self.clone() })
-    }
 }
 
 /// A promotion attempt in state `S`. Its type is its state: only allowed transitions compile.
@@ -335,28 +249,6 @@ impl<S: PromotionState> fmt::Debug for Promotion<S> {
     }
 }
 
-/// The validator's decision, as the next state.
-#[must_use]
-#[derive(Debug)]
-pub enum Decision {
-    /// Every check passed: `PromotionValidating → PromotionApproved`.
-    Approved(Promotion<PromotionApproved>),
-    /// A check failed: `PromotionValidating → PromotionDenied`.
-    Denied(Promotion<PromotionDenied>),
-}
-
-/// A request refused at once (`PromotionRequested → Steady`); nothing was validated or kept.
-#[derive(Debug, thiserror::Error)]
-#[error("promotion request for {} rejected: {rejection}", request.candidate())]
-pub struct Rejected {
-    /// Back in `Steady`.
-    pub steady: Promotion<Steady>,
-    /// Why.
-    pub rejection: Rejection,
-    /// The refused request.
-    pub request: PromotionRequest,
-}
-
 impl<S: PromotionState> Promotion<S> {
     /// The state this attempt is in.
     pub fn kind(&self) -> StateKind {
@@ -369,137 +261,11 @@ impl<S: PromotionState> Promotion<S> {
     }
 
     /// The state's payload.
-    fn data(&self) -> &S::Data {
+    pub(crate) fn data(&self) -> &S::Data {
         match &self.parts {
             Some((_, data)) => data,
             None => unreachable!("a state's parts are gone only inside the transition consuming it"),
         }
-    }
-
-    /// `Steady → PromotionRequested`: accepts an explicit request. Nothing is checked yet.
-    pub fn request(self, request: PromotionRequest) -> Promotion<PromotionRequested>
-    where
-        S: Transition<PromotionRequested, Source = (PromotionSlot, Box<()>)>,
-    {
-        let (slot, _) = S::source(self, Unpack(()));
-        steps::request(&slot, &request);
-        Promotion::assemble(slot, Box::new(request))
-    }
-
-    /// `PromotionRequested → PromotionValidating`, or `→ Steady` when the request is refused at
-    /// once: promotion disabled (§7), another attempt holds this authority's slot, the candidate
-    /// is not in `inputs`, or it is already the primary.
-    pub fn begin_validation(
-        self,
-        policy: PromotionPolicy,
-        inputs: &ValidationInputs,
-    ) -> Result<Promotion<PromotionValidating>, Box<Rejected>>
-    where
-        S: Transition<PromotionValidating, Source = (PromotionSlot, Box<PromotionRequest>)>
-            + Transition<Steady, Source = (PromotionSlot, Box<PromotionRequest>)>,
-    {
-        let (slot, request) = <S as Transition<PromotionValidating>>::source(self, Unpack(()));
-        match steps::screen(&slot, policy, inputs, &request) {
-            Ok(claim) => Ok(Promotion::assemble(claim, request)),
-            Err(rejection) => {
-                let steady = Promotion::assemble(slot, Box::new(()));
-                Err(Box::new(Rejected { steady, rejection, request: *request }))
-            }
-        }
-    }
-
-    /// `PromotionValidating → PromotionApproved | PromotionDenied`: runs the validator on `inputs`.
-    pub fn decide(self, inputs: &ValidationInputs) -> Decision
-    where
-        S: Transition<PromotionApproved, Source = (Claim, Box<PromotionRequest>)>
-            + Transition<PromotionDenied, Source = (Claim, Box<PromotionRequest>)>,
-    {
-        let (claim, request) = <S as Transition<PromotionApproved>>::source(self, Unpack(()));
-        match steps::decide(&claim, *request, inputs) {
-            Validated::Approved(approval) => {
-                Decision::Approved(Promotion::assemble(claim, Box::new(approval)))
-            }
-            Validated::Denied(denial) => Decision::Denied(Promotion::assemble(claim, Box::new(denial))),
-        }
-    }
-
-    /// `PromotionApproved → AuthorityTransitioning`: the approval is about to be applied.
-    pub fn begin_transition(self) -> Promotion<AuthorityTransitioning>
-    where
-        S: Transition<AuthorityTransitioning, Source = (Claim, Box<Approval>)>,
-    {
-        let (claim, approval) = S::source(self, Unpack(()));
-        steps::begin_transition(&approval);
-        Promotion::assemble(claim, approval)
-    }
-
-    /// `PromotionSucceeded → Steady`: the attempt is complete; hands back what was committed.
-    pub fn complete(self) -> (Promotion<Steady>, Committed)
-    where
-        S: Transition<Steady, Source = (Claim, Box<Committed>)>,
-    {
-        let (claim, committed) = S::source(self, Unpack(()));
-        steps::complete(&committed);
-        (Promotion::assemble(claim.release(), Box::new(())), *committed)
-    }
-
-    /// `PromotionDenied → Steady`: hands back the denial; authority is unchanged.
-    pub fn conclude(self) -> (Promotion<Steady>, Denial)
-    where
-        S: Transition<Steady, Source = (Claim, Box<Denial>)>,
-    {
-        let (claim, denial) = S::source(self, Unpack(()));
-        steps::conclude(&denial);
-        (Promotion::assemble(claim.release(), Box::new(())), *denial)
-    }
-}
-
-impl Promotion<Steady> {
-    /// An idle promotion for the authority guarded by `slot`.
-    pub fn new(slot: &PromotionSlot) -> Self {
-        Promotion::assemble(slot.clone(), Box::new(()))
-    }
-}
-
-impl Promotion<PromotionRequested> {
-    /// The request awaiting screening.
-    pub fn pending_request(&self) -> &PromotionRequest {
-        self.data()
-    }
-}
-
-impl Promotion<PromotionValidating> {
-    /// The request being validated.
-    pub fn pending_request(&self) -> &PromotionRequest {
-        self.data()
-    }
-}
-
-impl Promotion<PromotionApproved> {
-    /// The validator's approval.
-    pub fn approval(&self) -> &Approval {
-        self.data()
-    }
-}
-
-impl Promotion<AuthorityTransitioning> {
-    /// The approval being applied.
-    pub fn approval(&self) -> &Approval {
-        self.data()
-    }
-}
-
-impl Promotion<PromotionSucceeded> {
-    /// The approval and the record now durable.
-    pub fn committed(&self) -> &Committed {
-        self.data()
-    }
-}
-
-impl Promotion<PromotionDenied> {
-    /// The validator's denial.
-    pub fn denial(&self) -> &Denial {
-        self.data()
     }
 }
 
@@ -588,43 +354,5 @@ mod tests {
                 "PromotionDenied"
             ]
         );
-    }
-
-    #[test]
-    fn the_slot_admits_one_claim_at_a_time() {
-        let slot = PromotionSlot::new();
-        let claim = slot.try_claim().unwrap();
-        assert!(slot.is_busy());
-        assert!(slot.try_claim().is_none());
-        drop(claim);
-        assert!(!slot.is_busy());
-        assert!(slot.try_claim().is_some());
-    }
-
-    /// While any claim is held the in-progress gauge reads 1: a claim freed by one thread never
-    /// resets the gauge of the claim another thread took next. (With the slot freed before the
-    /// gauge was reset, this failed within a few thousand rounds.)
-    #[test]
-    fn the_in_progress_gauge_is_one_while_a_claim_is_held() {
-        let slot = PromotionSlot::new();
-        let wrong = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..2 {
-                scope.spawn(|| {
-                    for _ in 0..200_000 {
-                        if let Some(claim) = slot.try_claim() {
-                            for _ in 0..4 {
-                                if slot.metrics().snapshot_in_progress() != 1 {
-                                    wrong.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                            drop(claim);
-                        }
-                    }
-                });
-            }
-        });
-        assert_eq!(wrong.load(Ordering::Relaxed), 0, "the gauge read 0 while a claim was held");
-        assert_eq!(slot.metrics().snapshot_in_progress(), 0);
     }
 }
