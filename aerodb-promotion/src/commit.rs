@@ -3,6 +3,7 @@
 
 use aerodb_core::Epoch;
 
+use crate::display::EpochOrNone;
 use crate::record::{AuthorityRecord, RecordError, RequestSummary};
 use crate::store::{AuthorityStore, Proposal, StoreError};
 use crate::validator::Approval;
@@ -11,7 +12,7 @@ use crate::validator::Approval;
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The durable authority is no longer the one validated against: nothing was written (P6-A1).
-    #[error("authority changed since validation: validated epoch {expected}, found {}", found.map_or_else(|| "no record".to_owned(), |e| format!("epoch {e}")))]
+    #[error("authority changed since validation: validated epoch {expected}, found {}", EpochOrNone(*found))]
     Conflict {
         /// The epoch validated against.
         expected: Epoch,

@@ -6,13 +6,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{CheckId, CheckRecord, DenialReason};
+use crate::display::Ids;
 use crate::invariant::Invariant;
 use crate::machine::CommitFailure;
 use crate::machine::Rejected;
 use crate::record::{AuthorityRecord, Force};
 use crate::request::{PromotionRequest, Rejection};
 use crate::states::Committed;
-use crate::validator::{Assessment, CheckId, CheckRecord, Denial, DenialReason, Verdict};
+use crate::validator::{Assessment, Denial, Verdict};
 
 /// Why a promotion was allowed or refused, and what it did to the authority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,13 +269,6 @@ impl PromotionExplanation {
     }
 }
 
-fn ids(invariants: &[Invariant]) -> String {
-    if invariants.is_empty() {
-        return "none".to_owned();
-    }
-    invariants.iter().map(|i| i.id()).collect::<Vec<_>>().join(", ")
-}
-
 impl fmt::Display for PromotionExplanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.request;
@@ -300,12 +295,19 @@ impl fmt::Display for PromotionExplanation {
         }
         for c in &self.checks {
             let verdict = if c.passed { "pass" } else { "FAIL" };
-            writeln!(f, "    {}. {} [{}] {verdict}: {}", c.order, c.check, ids(&c.invariants), c.compared)?;
+            writeln!(
+                f,
+                "    {}. {} [{}] {verdict}: {}",
+                c.order,
+                c.check,
+                Ids(&c.invariants, ", "),
+                c.compared
+            )?;
             if let Some(failure) = &c.failure {
                 writeln!(f, "       -> {failure}")?;
             }
         }
-        writeln!(f, "  invariants satisfied: {}", ids(&self.invariants_satisfied))?;
+        writeln!(f, "  invariants satisfied: {}", Ids(&self.invariants_satisfied, ", "))?;
         writeln!(f, "  invariant violated: {}", self.invariant_violated.map_or("none", |i| i.id()))?;
         writeln!(f, "  reason: {}", self.reason)?;
         match &self.authority {

@@ -37,10 +37,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod checks;
 pub mod codec;
 mod commit;
+mod display;
 pub mod explain;
 pub mod gate;
+mod inputs;
 pub mod invariant;
 pub mod io;
 mod machine;
@@ -55,12 +58,14 @@ pub mod store;
 pub mod testing;
 pub mod validator;
 
+pub use checks::{AuthorityPlan, CheckId, CheckRecord, Compared, DenialReason};
 pub use codec::{DecodeError, EncodeError};
 pub use commit::CommitError;
 pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation, RequestParameters};
 pub use gate::{
     GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, RebindError, WalRefused, WriteAuthority, WriteRefused,
 };
+pub use inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 pub use invariant::Invariant;
 pub use machine::{CommitFailure, Decision, Rejected, Resolution};
 pub use observe::{MetricsSnapshot, PromotionMetrics};
@@ -77,7 +82,4 @@ pub use store::{
     AuthorityStore, FileAuthorityStore, IoStep, OpenReport, PermissionProblem, Proposal, StoreError,
     check_commit, check_permissions, judge_permissions, read_record,
 };
-pub use validator::{
-    Approval, Assessment, AuthorityPlan, AuthorityView, CheckId, CheckRecord, Compared, Denial, DenialReason,
-    NodeView, OldPrimary, ValidationInputs, Verdict, assess,
-};
+pub use validator::{Approval, Assessment, Denial, Verdict, assess};

@@ -3,6 +3,7 @@
 //! edge does is in `steps.rs`; here the attempt's parts move from state to state.
 
 use crate::commit::CommitError;
+use crate::inputs::ValidationInputs;
 use crate::recovery::{Recovered, recover};
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 use crate::slot::{Claim, PromotionSlot};
@@ -12,7 +13,7 @@ use crate::states::{
 };
 use crate::steps;
 use crate::store::{AuthorityStore, StoreError};
-use crate::validator::{Approval, Denial, Validated, ValidationInputs};
+use crate::validator::{Approval, Denial, Validated};
 
 /// The validator's decision, as the next state.
 #[must_use]

@@ -12,6 +12,7 @@ use std::sync::{Mutex, PoisonError};
 use aerodb_core::NodeId;
 use serde::{Deserialize, Serialize};
 
+use crate::display::{Ids, OrUnknown};
 use crate::invariant::Invariant;
 use crate::record::Force;
 use crate::request::PromotionRequest;
@@ -48,14 +49,6 @@ pub(crate) struct Transition<'a> {
     pub invariants: &'a [Invariant],
 }
 
-fn joined(invariants: &[Invariant]) -> String {
-    invariants.iter().map(|i| i.id()).collect::<Vec<_>>().join(",")
-}
-
-fn opt(id: Option<NodeId>) -> String {
-    id.map_or_else(|| "unknown".to_owned(), |id| id.to_string())
-}
-
 macro_rules! promotion_event {
     ($name:expr, $t:expr, $request:expr $(, $($field:tt)+)?) => {
         tracing::event!(
@@ -68,7 +61,7 @@ macro_rules! promotion_event {
             transition = %format_args!("{} -> {}", $t.from, $t.to),
             transition_reason = $t.reason,
             $($($field)+,)?
-            invariants = %joined($t.invariants)
+            invariants = %Ids($t.invariants, ",")
         )
     };
 }
@@ -79,7 +72,7 @@ pub(crate) fn requested(t: Transition<'_>, request: &PromotionRequest, metrics: 
         names::REQUESTED,
         t,
         request,
-        current_primary_id = %opt(metrics.current_primary()),
+        current_primary_id = %OrUnknown(metrics.current_primary()),
         reason = request.reason().unwrap_or(""),
         request_id = request.request_id().unwrap_or("")
     );
@@ -147,9 +140,9 @@ pub(crate) fn aborted_on_crash(
         tracing::Level::WARN,
         event = names::ABORTED_ON_CRASH,
         last_known_state = last_known_state,
-        requested_replica_id = %opt(request.map(PromotionRequest::candidate)),
+        requested_replica_id = %OrUnknown(request.map(PromotionRequest::candidate)),
         force = request.is_some_and(PromotionRequest::force),
-        invariants = %joined(&[Invariant::P6F2, Invariant::P6D2]),
+        invariants = %Ids(&[Invariant::P6F2, Invariant::P6D2], ","),
         cause = %cause,
     );
 }

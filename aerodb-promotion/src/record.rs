@@ -3,8 +3,9 @@
 use aerodb_core::{Epoch, EpochHistory, EpochStart, NodeId, WalPosition};
 use serde::{Deserialize, Serialize};
 
+use crate::checks::AuthorityPlan;
+use crate::inputs::AuthorityView;
 use crate::request::{MAX_REASON_LEN, MAX_REQUEST_ID_LEN, PromotionRequest};
-use crate::validator::{AuthorityPlan, AuthorityView};
 
 /// Earlier authorities kept in a record; the oldest is dropped beyond this.
 pub const HISTORY_CAP: usize = 64;

@@ -3,7 +3,9 @@
 //! and so does the runtime-checked baseline in `testing`, so the two differ only in how the
 //! state is represented and checked.
 
+use crate::checks::{self, validated_invariants};
 use crate::commit::{CommitError, successor};
+use crate::inputs::ValidationInputs;
 use crate::invariant::Invariant;
 use crate::observe::{self, PromotionMetrics};
 use crate::record::{AuthorityRecord, Force};
@@ -14,23 +16,12 @@ use crate::states::{
     PromotionState, PromotionSucceeded, PromotionValidating, StateKind, Steady, Transition,
 };
 use crate::store::AuthorityStore;
-use crate::validator::{self, Approval, Denial, Validated, ValidationInputs};
+use crate::validator::{self, Approval, Denial, Validated};
 
 /// The event fields of edge `F → T`, concerning `invariants`.
 fn edge<F: Transition<T>, T: PromotionState>(invariants: &[Invariant]) -> observe::Transition<'_> {
     observe::Transition { from: F::KIND.name(), to: T::KIND.name(), reason: F::REASON, invariants }
 }
-
-/// The invariants the seven checks enforce, in spec order.
-const VALIDATED: &[Invariant] = &[
-    Invariant::P6A1,
-    Invariant::P6A1a,
-    Invariant::P6A3,
-    Invariant::P6S1,
-    Invariant::P6S2,
-    Invariant::P6S3,
-    Invariant::P6F1,
-];
 
 /// `Steady → PromotionRequested`: counts and reports the request; nothing is checked yet.
 pub(crate) fn request(slot: &PromotionSlot, request: &PromotionRequest) {
@@ -49,11 +40,14 @@ pub(crate) fn screen(
     inputs: &ValidationInputs,
     request: &PromotionRequest,
 ) -> Result<Claim, Rejection> {
-    let screened = validator::screen(policy, request, inputs)
+    let screened = checks::screen(policy, request, inputs)
         .and_then(|()| slot.try_claim().ok_or(Rejection::AlreadyInProgress));
     match &screened {
         Ok(_) => {
-            observe::validation_started(edge::<PromotionRequested, PromotionValidating>(VALIDATED), request);
+            observe::validation_started(
+                edge::<PromotionRequested, PromotionValidating>(validated_invariants()),
+                request,
+            );
         }
         Err(rejection) => {
             slot.metrics().denied();
@@ -71,7 +65,7 @@ pub(crate) fn decide(claim: &Claim, request: PromotionRequest, inputs: &Validati
     let validated = validator::validate(request, inputs);
     match &validated {
         Validated::Approved(approval) => {
-            let t = edge::<PromotionValidating, PromotionApproved>(VALIDATED);
+            let t = edge::<PromotionValidating, PromotionApproved>(validated_invariants());
             observe::validation_succeeded(t, approval.request(), approval.plan().force_asserted);
         }
         Validated::Denied(denial) => {

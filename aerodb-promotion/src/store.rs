@@ -7,6 +7,7 @@ use std::sync::Arc;
 use aerodb_core::{Epoch, NodeId};
 
 use crate::codec::{self, DecodeError, EncodeError};
+use crate::display::EpochOrNone;
 use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 use crate::observe;
 use crate::record::AuthorityRecord;
@@ -252,7 +253,7 @@ pub enum StoreError {
         source: DecodeError,
     },
     /// The current record is not the one the caller expected (compare-and-swap failed).
-    #[error("authority changed: expected epoch {}, found {}", show(*.expected), show(*.found))]
+    #[error("authority changed: expected epoch {}, found {}", EpochOrNone(*.expected), EpochOrNone(*.found))]
     Conflict {
         /// The epoch the caller expected.
         expected: Option<Epoch>,
@@ -260,7 +261,7 @@ pub enum StoreError {
         found: Option<Epoch>,
     },
     /// The proposed record is not the current one's successor (epoch + 1, or 1 when empty).
-    #[error("epoch {proposed} does not follow {}", show(*.current))]
+    #[error("epoch {proposed} does not follow {}", EpochOrNone(*.current))]
     NotSuccessor {
         /// The current epoch.
         current: Option<Epoch>,
@@ -289,10 +290,6 @@ pub enum StoreError {
 fn io_error(step: IoStep, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
     let path = path.to_owned();
     move |e| StoreError::Io { step, path, source: Arc::new(e) }
-}
-
-fn show(epoch: Option<Epoch>) -> String {
-    epoch.map_or_else(|| "no record".to_owned(), |e| format!("epoch {e}"))
 }
 
 /// What opening a data directory found and did.

@@ -18,13 +18,13 @@ use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, Wal
 
 use crate::codec;
 use crate::gate::WriteAuthority;
+use crate::inputs::{NodeView, OldPrimary, ValidationInputs};
 use crate::machine::Decision;
 use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
 use crate::slot::PromotionSlot;
 use crate::store::{AuthorityStore, Proposal, StoreError, check_commit};
-use crate::validator::{NodeView, OldPrimary, ValidationInputs};
 
 /// How the suite creates, restarts and tampers with your store.
 pub trait StoreHarness {

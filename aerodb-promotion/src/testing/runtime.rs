@@ -4,12 +4,13 @@
 //! benchmark (BENCHMARKS.md). Use `Promotion<S>`: here a forbidden transition is found at run time.
 
 use crate::commit::CommitError;
+use crate::inputs::ValidationInputs;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 use crate::slot::{Claim, PromotionSlot};
 use crate::states::{Committed, StateKind};
 use crate::steps;
 use crate::store::AuthorityStore;
-use crate::validator::{Approval, Denial, Validated, ValidationInputs};
+use crate::validator::{Approval, Denial, Validated};
 
 /// An attempt whose state is checked at run time.
 #[derive(Debug)]

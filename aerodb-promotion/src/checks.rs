@@ -1,0 +1,636 @@
+//! The seven safety checks, always all of them, in one fixed order, each recording the values it
+//! compared; the first failure is the denial (P6-D1). Also the screening that runs before them.
+//! To add a check: a [`CheckId`] variant with its name and invariants, its function below, its
+//! [`Compared`] variant and the line in [`run_checks`] — all in this file.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use aerodb_core::{
+    BoundaryViolation, Continuation, Epoch, EpochHistory, HaltReason, Holding, Lsn, NodeId, PartialCommit,
+    ReplicationState, RoleKind, WalPosition,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
+use crate::invariant::Invariant;
+use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
+
+/// The seven checks, in the order they always run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    /// 1. The candidate is an active replica.
+    CandidateRole,
+    /// 2. Exactly one authority is visible, and the candidate is not ahead of it.
+    AuthorityUnambiguous,
+    /// 3. The old primary is not known to be active (unknown passes only with force).
+    OldPrimaryInactive,
+    /// 4. The highest acknowledged position is known.
+    AcknowledgedKnown,
+    /// 5. The candidate holds every acknowledged write.
+    CandidateCaughtUp,
+    /// 6. The candidate's WAL continues the authoritative history.
+    WalPrefix,
+    /// 7. The candidate's visible state is a commit boundary.
+    CommitBoundary,
+}
+
+impl CheckId {
+    /// Every check, in run order.
+    pub const ALL: [CheckId; 7] = [
+        CheckId::CandidateRole,
+        CheckId::AuthorityUnambiguous,
+        CheckId::OldPrimaryInactive,
+        CheckId::AcknowledgedKnown,
+        CheckId::CandidateCaughtUp,
+        CheckId::WalPrefix,
+        CheckId::CommitBoundary,
+    ];
+
+    /// Stable snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CheckId::CandidateRole => "candidate_role",
+            CheckId::AuthorityUnambiguous => "authority_unambiguous",
+            CheckId::OldPrimaryInactive => "old_primary_inactive",
+            CheckId::AcknowledgedKnown => "acknowledged_known",
+            CheckId::CandidateCaughtUp => "candidate_caught_up",
+            CheckId::WalPrefix => "wal_prefix",
+            CheckId::CommitBoundary => "commit_boundary",
+        }
+    }
+
+    /// The invariants this check enforces.
+    pub const fn invariants(self) -> &'static [Invariant] {
+        match self {
+            CheckId::CandidateRole => &[Invariant::P6A3],
+            CheckId::AuthorityUnambiguous => &[Invariant::P6A1, Invariant::P6F1],
+            CheckId::OldPrimaryInactive => &[Invariant::P6A1, Invariant::P6A1a],
+            CheckId::AcknowledgedKnown => &[Invariant::P6S1, Invariant::P6F1],
+            CheckId::CandidateCaughtUp => &[Invariant::P6S1],
+            CheckId::WalPrefix => &[Invariant::P6S2],
+            CheckId::CommitBoundary => &[Invariant::P6S3],
+        }
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a check failed. Each variant names the one invariant it protects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DenialReason {
+    /// The inputs hold no view of the candidate.
+    #[error("the inputs hold no view of the candidate")]
+    CandidateMissing,
+    /// The candidate is not a replica.
+    #[error("the candidate's replication role is {role:?}, not ReplicaActive")]
+    CandidateNotReplica {
+        /// Its role.
+        role: RoleKind,
+    },
+    /// The candidate's replication halted.
+    #[error("the candidate's replication is halted: {reason}")]
+    CandidateHalted {
+        /// Why it halted.
+        reason: HaltReason,
+    },
+    /// No durable authority exists to take over from.
+    #[error("no durable authority record exists to take over from")]
+    NoAuthority,
+    /// The authority epoch cannot be raised further.
+    #[error("authority epoch {epoch} cannot be raised further")]
+    EpochExhausted {
+        /// The current epoch.
+        epoch: Epoch,
+    },
+    /// Two views of one node disagree.
+    #[error("the inputs describe node {node} more than once")]
+    DuplicateNode {
+        /// The node described twice.
+        node: NodeId,
+    },
+    /// The candidate is the recorded primary: there is nothing to promote. (Screening rejects
+    /// this; the check repeats it for inputs given to `decide` that differ from screening's.)
+    #[error("the candidate {candidate} already is the primary at epoch {epoch}")]
+    CandidateIsPrimary {
+        /// The candidate.
+        candidate: NodeId,
+        /// The current epoch.
+        epoch: Epoch,
+    },
+    /// A node other than the recorded primary reports being primary.
+    #[error("node {node} reports PrimaryActive but the authority record names {primary}")]
+    SecondPrimary {
+        /// The node claiming to be primary.
+        node: NodeId,
+        /// The recorded primary.
+        primary: NodeId,
+    },
+    /// The candidate knows an epoch the authority does not.
+    #[error("the candidate knows epoch {epoch}, newer than the authority's epoch {authority}")]
+    CandidateAhead {
+        /// The unknown epoch.
+        epoch: Epoch,
+        /// The authority's epoch.
+        authority: Epoch,
+    },
+    /// The old primary is known to be active; force does not override this.
+    #[error("the current primary {primary} is known to be active")]
+    OldPrimaryActive {
+        /// The current primary.
+        primary: NodeId,
+    },
+    /// The old primary's state is unknown and force was not given.
+    #[error("the current primary's state is unknown and the request does not assert it is down (force)")]
+    OldPrimaryUnknown,
+    /// The highest acknowledged position is unknown.
+    #[error("the highest acknowledged WAL position is unknown")]
+    AcknowledgedUnknown,
+    /// The candidate lacks acknowledged writes.
+    #[error("the candidate's WAL ends at {candidate}, before the acknowledged position {acknowledged}")]
+    CandidateBehind {
+        /// The candidate's position.
+        candidate: WalPosition,
+        /// The highest acknowledged position.
+        acknowledged: WalPosition,
+    },
+    /// The acknowledged position is in an earlier epoch that ends, on the candidate's own
+    /// history, before that position: the candidate lacks acknowledged writes.
+    #[error("the candidate's epoch {} ends at {end}, before the acknowledged position {acknowledged}", end.epoch)]
+    AcknowledgedPastEpochEnd {
+        /// Where the candidate's WAL in the acknowledged epoch ends.
+        end: WalPosition,
+        /// The highest acknowledged position.
+        acknowledged: WalPosition,
+    },
+    /// The acknowledged position is in an epoch the candidate's history does not include.
+    #[error(
+        "the acknowledged position {acknowledged} is in epoch {epoch}, which the candidate's history does not include"
+    )]
+    AcknowledgedEpochMissing {
+        /// The epoch the candidate never had.
+        epoch: Epoch,
+        /// The highest acknowledged position.
+        acknowledged: WalPosition,
+    },
+    /// The candidate's epoch history is unknown.
+    #[error("the candidate's epoch history is unknown")]
+    HistoryUnknown,
+    /// The candidate's WAL diverged from the authoritative history.
+    #[error("the candidate's WAL diverges from the authoritative history in epoch {epoch} after LSN {at}")]
+    HistoryDiverged {
+        /// First epoch that differs.
+        epoch: Epoch,
+        /// LSN after which they differ.
+        at: Lsn,
+    },
+    /// The candidate's position names an epoch its history lacks.
+    #[error(
+        "the candidate's WAL position is in epoch {epoch}, which neither its own history nor the retained authoritative history accounts for"
+    )]
+    PositionEpochUnknown {
+        /// The epoch.
+        epoch: Epoch,
+    },
+    /// The candidate stops before the current epoch's switch point: it lacks authoritative WAL.
+    #[error("the candidate's WAL ends at LSN {candidate}, before epoch {epoch} begins at LSN {start}")]
+    BehindSwitchPoint {
+        /// The current epoch.
+        epoch: Epoch,
+        /// Where it begins.
+        start: Lsn,
+        /// Where the candidate ends.
+        candidate: Lsn,
+    },
+    /// The candidate's MVCC summary is unknown.
+    #[error("the candidate's MVCC visibility boundary is unknown")]
+    MvccUnknown,
+    /// The candidate's MVCC summary contradicts itself or its WAL: unknown input (P6-F1).
+    #[error("the candidate's MVCC summary is inconsistent: commit at LSN {} with {} of {} records applied, WAL end LSN {wal_end}", commit.commit_lsn, commit.applied, commit.total)]
+    MvccInconsistent {
+        /// The commit being applied, as reported.
+        commit: PartialCommit,
+        /// End of the candidate's WAL.
+        wal_end: Lsn,
+    },
+    /// A commit is partly visible on the candidate.
+    #[error("commit at LSN {} is partly applied on the candidate ({} of {} records)", commit.commit_lsn, commit.applied, commit.total)]
+    PartialCommitVisible {
+        /// The half-applied commit.
+        commit: PartialCommit,
+    },
+    /// The candidate shows a commit its WAL does not hold.
+    #[error("the candidate shows commit LSN {visible_commit} but its WAL ends at LSN {wal_end}")]
+    PhantomCommit {
+        /// Newest visible commit.
+        visible_commit: Lsn,
+        /// End of its WAL.
+        wal_end: Lsn,
+    },
+}
+
+impl DenialReason {
+    /// The invariant this denial upholds.
+    pub const fn invariant(&self) -> Invariant {
+        use DenialReason::*;
+        match self {
+            CandidateNotReplica { .. } | CandidateHalted { .. } => Invariant::P6A3,
+            DuplicateNode { .. }
+            | CandidateIsPrimary { .. }
+            | SecondPrimary { .. }
+            | CandidateAhead { .. } => Invariant::P6A1,
+            OldPrimaryActive { .. } | OldPrimaryUnknown => Invariant::P6A1,
+            CandidateBehind { .. } | AcknowledgedPastEpochEnd { .. } | AcknowledgedEpochMissing { .. } => {
+                Invariant::P6S1
+            }
+            HistoryDiverged { .. } | PositionEpochUnknown { .. } | BehindSwitchPoint { .. } => {
+                Invariant::P6S2
+            }
+            PartialCommitVisible { .. } | PhantomCommit { .. } => Invariant::P6S3,
+            CandidateMissing
+            | NoAuthority
+            | EpochExhausted { .. }
+            | AcknowledgedUnknown
+            | HistoryUnknown
+            | MvccUnknown
+            | MvccInconsistent { .. } => Invariant::P6F1,
+        }
+    }
+}
+
+/// One check's outcome: what it compared and, if it failed, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// Which check.
+    pub check: CheckId,
+    /// The values compared; rendered deterministically by `Display`.
+    pub compared: Compared,
+    /// `None` if the check passed.
+    pub failure: Option<DenialReason>,
+}
+
+impl CheckRecord {
+    /// Whether the check passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// The authority an approved promotion would make durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorityPlan {
+    /// The epoch validated against; the commit succeeds only if it is still current.
+    pub basis_epoch: Epoch,
+    /// The new epoch: `basis_epoch + 1`.
+    pub new_epoch: Epoch,
+    /// The new primary.
+    pub primary: NodeId,
+    /// The primary being replaced.
+    pub previous_primary: NodeId,
+    /// The candidate's WAL position where the new epoch begins.
+    pub start: WalPosition,
+    /// The authoritative history extended with the new epoch.
+    pub history: EpochHistory,
+    /// The operator asserted the old primary is down because it could not be observed (P6-A1a).
+    pub force_asserted: bool,
+}
+
+/// Screening, the part of `PromotionRequested → PromotionValidating` that reads no slot: promotion
+/// disabled (§7), a candidate the inputs do not describe (P6-F1), or already the primary (P6-A1).
+pub(crate) fn screen(
+    policy: PromotionPolicy,
+    request: &PromotionRequest,
+    inputs: &ValidationInputs,
+) -> Result<(), Rejection> {
+    let candidate = request.candidate();
+    if policy == PromotionPolicy::Disabled {
+        return Err(Rejection::Disabled);
+    }
+    if inputs.node(candidate).is_none() {
+        return Err(Rejection::UnknownCandidate { candidate });
+    }
+    match &inputs.authority {
+        Some(authority) if authority.primary == candidate => {
+            Err(Rejection::AlreadyPrimary { candidate, epoch: authority.epoch() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// All seven checks, in order, on a screened request, and the plan if every one passed.
+pub(crate) fn run_checks(
+    request: &PromotionRequest,
+    inputs: &ValidationInputs,
+) -> (Vec<CheckRecord>, Result<AuthorityPlan, DenialReason>) {
+    let candidate = inputs.node(request.candidate());
+    let (r1, role) = candidate_role(candidate);
+    let (r2, authority) = authority_unambiguous(inputs, candidate);
+    let (r3, force_asserted) = old_primary_inactive(request, inputs);
+    let (r4, acknowledged) = acknowledged_known(inputs);
+    let (r5, caught_up) = candidate_caught_up(inputs, candidate);
+    let (r6, history) = wal_prefix(inputs, candidate);
+    let (r7, boundary) = commit_boundary(candidate);
+    let plan = (|| {
+        let candidate = role?;
+        let (current, new_epoch) = authority?;
+        let force_asserted = force_asserted?;
+        acknowledged?;
+        caught_up?;
+        let history = history?;
+        boundary?;
+        Ok(AuthorityPlan {
+            basis_epoch: current.epoch(),
+            new_epoch,
+            primary: candidate.id,
+            previous_primary: current.primary,
+            start: candidate.position,
+            history,
+            force_asserted,
+        })
+    })();
+    (vec![r1, r2, r3, r4, r5, r6, r7], plan)
+}
+
+type Checked<T> = (CheckRecord, Result<T, DenialReason>);
+
+fn record<T>(check: CheckId, compared: Compared, result: Result<T, DenialReason>) -> Checked<T> {
+    (CheckRecord { check, compared, failure: result.as_ref().err().copied() }, result)
+}
+
+fn missing<T>(check: CheckId) -> Checked<T> {
+    record(check, Compared::CandidateMissing, Err(DenialReason::CandidateMissing))
+}
+
+/// P6-A3: only an active replica may be promoted; each halt reason is its own denial.
+fn candidate_role(candidate: Option<&NodeView>) -> Checked<&NodeView> {
+    let check = CheckId::CandidateRole;
+    let Some(node) = candidate else { return missing(check) };
+    let compared = Compared::Role { candidate: node.id, role: node.replication };
+    let result = match node.replication {
+        ReplicationState::ReplicaActive => Ok(node),
+        ReplicationState::ReplicationHalted { reason } => Err(DenialReason::CandidateHalted { reason }),
+        other => Err(DenialReason::CandidateNotReplica { role: other.kind() }),
+    };
+    record(check, compared, result)
+}
+
+/// P6-A1, P6-F1: one durable authority, no second primary, the candidate not ahead of it.
+fn authority_unambiguous<'a>(
+    inputs: &'a ValidationInputs,
+    candidate: Option<&NodeView>,
+) -> Checked<(&'a AuthorityView, Epoch)> {
+    let check = CheckId::AuthorityUnambiguous;
+    let Some(authority) = &inputs.authority else {
+        return record(check, Compared::NoAuthorityRecord, Err(DenialReason::NoAuthority));
+    };
+    let epoch = authority.epoch();
+    let mut ids: Vec<NodeId> = inputs.nodes.iter().map(|n| n.id).collect();
+    ids.sort_unstable();
+    let duplicate = ids.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
+    let mut claimants: Vec<NodeId> = inputs
+        .nodes
+        .iter()
+        .filter(|n| n.replication == ReplicationState::PrimaryActive && n.id != authority.primary)
+        .map(|n| n.id)
+        .collect();
+    claimants.sort_unstable();
+    let candidate_epoch = candidate.map(|c| {
+        let known = c.history.as_ref().map_or(c.position.epoch, |h| h.latest().epoch);
+        known.max(c.position.epoch)
+    });
+    let result = if let Some(node) = duplicate {
+        Err(DenialReason::DuplicateNode { node })
+    } else if let Some(candidate) = candidate.map(|c| c.id).filter(|c| *c == authority.primary) {
+        Err(DenialReason::CandidateIsPrimary { candidate, epoch })
+    } else if let Some(&node) = claimants.first() {
+        Err(DenialReason::SecondPrimary { node, primary: authority.primary })
+    } else if let Some(newer) = candidate_epoch.filter(|e| *e > epoch) {
+        Err(DenialReason::CandidateAhead { epoch: newer, authority: epoch })
+    } else {
+        epoch.next().map(|next| (authority, next)).ok_or(DenialReason::EpochExhausted { epoch })
+    };
+    let compared = Compared::Authority { epoch, primary: authority.primary, claimants, candidate_epoch };
+    record(check, compared, result)
+}
+
+/// P6-A1, P6-A1a: the old primary must not be known active; unknown passes only with force.
+/// Returns whether the pass rests on the operator's force assertion.
+fn old_primary_inactive(request: &PromotionRequest, inputs: &ValidationInputs) -> Checked<bool> {
+    let check = CheckId::OldPrimaryInactive;
+    let primary = inputs.authority.as_ref().map(|a| a.primary);
+    let seen_active = primary
+        .and_then(|p| inputs.node(p))
+        .is_some_and(|n| n.replication == ReplicationState::PrimaryActive);
+    let status = if seen_active { OldPrimary::KnownActive } else { inputs.old_primary };
+    let compared =
+        Compared::OldPrimary { primary, reported: inputs.old_primary, seen_active, force: request.force() };
+    let result = match (status, request.force()) {
+        (OldPrimary::KnownActive, _) => Err(match primary {
+            Some(primary) => DenialReason::OldPrimaryActive { primary },
+            None => DenialReason::NoAuthority,
+        }),
+        (OldPrimary::Unknown, false) => Err(DenialReason::OldPrimaryUnknown),
+        (OldPrimary::Unknown, true) => Ok(true),
+        (OldPrimary::ConfirmedStopped | OldPrimary::Fenced, _) => Ok(false),
+    };
+    record(check, compared, result)
+}
+
+/// P6-S1, P6-F1: without the acknowledged position no loss can be ruled out.
+fn acknowledged_known(inputs: &ValidationInputs) -> Checked<WalPosition> {
+    let compared = Compared::Acknowledged { acknowledged: inputs.acknowledged };
+    record(CheckId::AcknowledgedKnown, compared, inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown))
+}
+
+/// P6-S1: the candidate must hold every acknowledged write: the acknowledged position must lie
+/// on the candidate's own history, not merely sort before its position.
+fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checked<()> {
+    let check = CheckId::CandidateCaughtUp;
+    let Some(node) = candidate else { return missing(check) };
+    let compared = Compared::CaughtUp { candidate: node.position, acknowledged: inputs.acknowledged };
+    let result =
+        inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown).and_then(|acknowledged| match holding(
+            node,
+            acknowledged,
+        )? {
+            Holding::Holds => Ok(()),
+            Holding::EndsBefore { end } if end == node.position => {
+                Err(DenialReason::CandidateBehind { candidate: node.position, acknowledged })
+            }
+            Holding::EndsBefore { end } => Err(DenialReason::AcknowledgedPastEpochEnd { end, acknowledged }),
+            Holding::EpochMissing { epoch } => {
+                Err(DenialReason::AcknowledgedEpochMissing { epoch, acknowledged })
+            }
+        });
+    record(check, compared, result)
+}
+
+/// Where `acknowledged` lies relative to `node`'s WAL. Without a history only the node's own
+/// epoch can be placed; any other epoch is unknown (P6-F1).
+fn holding(node: &NodeView, acknowledged: WalPosition) -> Result<Holding, DenialReason> {
+    match &node.history {
+        Some(history) => Ok(history.holds(node.position, acknowledged)),
+        None if acknowledged.epoch != node.position.epoch => Err(DenialReason::HistoryUnknown),
+        None if acknowledged <= node.position => Ok(Holding::Holds),
+        None => Ok(Holding::EndsBefore { end: node.position }),
+    }
+}
+
+/// P6-S2: the candidate's WAL must continue the authoritative history with no gap or divergence.
+/// Yields the history extended with the new epoch.
+fn wal_prefix(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checked<EpochHistory> {
+    let check = CheckId::WalPrefix;
+    let Some(node) = candidate else { return missing(check) };
+    let Some(authority) = &inputs.authority else {
+        return record(check, Compared::NoAuthorityHistory, Err(DenialReason::NoAuthority));
+    };
+    let Some(history) = &node.history else {
+        return record(check, Compared::HistoryUnknown, Err(DenialReason::HistoryUnknown));
+    };
+    let continuation = history.continuation_of(node.position, &authority.history);
+    let compared = Compared::Prefix {
+        candidate: history.clone(),
+        position: node.position,
+        authority: authority.history.clone(),
+        continuation,
+    };
+    let latest = authority.history.latest();
+    let result = match continuation {
+        Continuation::Diverged { epoch, at } => Err(DenialReason::HistoryDiverged { epoch, at }),
+        Continuation::Ahead { epoch } => {
+            Err(DenialReason::CandidateAhead { epoch, authority: authority.epoch() })
+        }
+        Continuation::UnknownEpoch { epoch } => Err(DenialReason::PositionEpochUnknown { epoch }),
+        Continuation::Compatible => latest
+            .epoch
+            .next()
+            .and_then(|next| authority.history.extended(next, node.position.lsn).ok())
+            .ok_or(DenialReason::BehindSwitchPoint {
+                epoch: latest.epoch,
+                start: latest.start,
+                candidate: node.position.lsn,
+            }),
+    };
+    record(check, compared, result)
+}
+
+/// P6-S3: the candidate's readers must see a whole-commit prefix of its WAL.
+fn commit_boundary(candidate: Option<&NodeView>) -> Checked<()> {
+    let check = CheckId::CommitBoundary;
+    let Some(node) = candidate else { return missing(check) };
+    let Some(boundary) = &node.mvcc else {
+        return record(check, Compared::MvccUnknown, Err(DenialReason::MvccUnknown));
+    };
+    let compared = Compared::Boundary {
+        visible_commit: boundary.visible_commit,
+        applying: boundary.applying,
+        wal_end: node.position.lsn,
+    };
+    let result = boundary.check(node.position.lsn).map_err(|violation| match violation {
+        BoundaryViolation::Inconsistent { commit, wal_end } => {
+            DenialReason::MvccInconsistent { commit, wal_end }
+        }
+        BoundaryViolation::PartialCommitVisible { commit } => DenialReason::PartialCommitVisible { commit },
+        BoundaryViolation::PhantomCommit { visible_commit, wal_end } => {
+            DenialReason::PhantomCommit { visible_commit, wal_end }
+        }
+    });
+    record(check, compared, result)
+}
+
+/// The values a check compared, kept as values so the validator renders nothing; `Display`
+/// gives the deterministic text explanations show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Compared {
+    /// The inputs hold no view of the candidate.
+    CandidateMissing,
+    /// Check 1: the candidate's role against `ReplicaActive`.
+    Role {
+        /// The candidate.
+        candidate: NodeId,
+        /// Its role.
+        role: ReplicationState,
+    },
+    /// Check 2 without an authority record.
+    NoAuthorityRecord,
+    /// Check 2: the authority, other claimants, the candidate's newest epoch.
+    Authority {
+        /// Current epoch.
+        epoch: Epoch,
+        /// Recorded primary.
+        primary: NodeId,
+        /// Other nodes reporting `PrimaryActive`, sorted.
+        claimants: Vec<NodeId>,
+        /// The candidate's newest known epoch.
+        candidate_epoch: Option<Epoch>,
+    },
+    /// Check 3: what is known of the old primary, and the force flag.
+    OldPrimary {
+        /// The recorded primary.
+        primary: Option<NodeId>,
+        /// What the caller reported.
+        reported: OldPrimary,
+        /// Whether the inputs show it `PrimaryActive`.
+        seen_active: bool,
+        /// The request's force flag.
+        force: bool,
+    },
+    /// Check 4: the acknowledged position.
+    Acknowledged {
+        /// Highest acknowledged position, if known.
+        acknowledged: Option<WalPosition>,
+    },
+    /// Check 5: the candidate's position against the acknowledged one.
+    CaughtUp {
+        /// Candidate position.
+        candidate: WalPosition,
+        /// Highest acknowledged position, if known.
+        acknowledged: Option<WalPosition>,
+    },
+    /// Check 6 without an authority history.
+    NoAuthorityHistory,
+    /// Check 6 without the candidate's history.
+    HistoryUnknown,
+    /// Check 6: both histories and the verdict of the prefix rule.
+    Prefix {
+        /// Candidate history.
+        candidate: EpochHistory,
+        /// Candidate position.
+        position: WalPosition,
+        /// Authoritative history.
+        authority: EpochHistory,
+        /// The prefix rule's answer.
+        continuation: Continuation,
+    },
+    /// Check 7 without an MVCC summary.
+    MvccUnknown,
+    /// Check 7: the visibility boundary against the WAL end.
+    Boundary {
+        /// Newest visible commit.
+        visible_commit: Lsn,
+        /// A commit being applied.
+        applying: Option<PartialCommit>,
+        /// End of the candidate's WAL.
+        wal_end: Lsn,
+    },
+}
+
+/// Every invariant some check validates, in spec order: derived from the checks, so the
+/// validation edges' events name exactly what the checks enforce.
+pub(crate) fn validated_invariants() -> &'static [Invariant] {
+    static ALL: OnceLock<Vec<Invariant>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all: Vec<Invariant> =
+            CheckId::ALL.iter().flat_map(|c| c.invariants().iter().copied()).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    })
+}
