@@ -79,10 +79,10 @@ fn sample_record() -> AuthorityRecord {
 
 fn codec(c: &mut Criterion) {
     let record = sample_record();
-    let bytes = codec::encode(&record).expect("encodes");
+    let bytes = AuthorityRecord::to_bytes(&record).expect("encodes");
     let mut group = c.benchmark_group("record");
-    group.bench_function("encode + CRC", |b| b.iter(|| codec::encode(black_box(&record))));
-    group.bench_function("decode + verify", |b| b.iter(|| codec::decode(black_box(&bytes))));
+    group.bench_function("encode + CRC", |b| b.iter(|| AuthorityRecord::to_bytes(black_box(&record))));
+    group.bench_function("decode + verify", |b| b.iter(|| AuthorityRecord::from_bytes(black_box(&bytes))));
     group.finish();
 }
 
@@ -186,7 +186,7 @@ fn durable_commit(c: &mut Criterion) {
         })
     });
     let current = store.load().expect("load").expect("a record");
-    let bytes = codec::encode(&current).expect("encodes");
+    let bytes = AuthorityRecord::to_bytes(&current).expect("encodes");
     let bare = bench_dir("bare");
     group.bench_function("baseline: bare std temp+fsync+rename+dir fsync", |b| {
         b.iter(|| bare_durable_write(&bare, black_box(&bytes)).expect("durable write"))

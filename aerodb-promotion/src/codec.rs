@@ -97,6 +97,22 @@ pub struct EncodeError(String);
 /// Bytes reserved up front for a frame: a typical record fits, so encoding allocates once.
 const TYPICAL_FRAME: usize = HEADER_LEN + 512 + TRAILER_LEN;
 
+impl AuthorityRecord {
+    /// The record's framed bytes, as the file store writes them:
+    /// `magic "AERODBAR" | version u16 LE | payload length u32 LE | bincode payload | CRC32 u32 LE`,
+    /// the CRC over everything before it. Identical records give identical bytes (P6-D1).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
+        encode(self)
+    }
+
+    /// The record in `bytes` after every check (magic, version, length before allocating,
+    /// CRC, payload, record rules), each failure its own [`DecodeError`]: never read as "old"
+    /// or "new" (P6-F1). Format 1 records still decode.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes)
+    }
+}
+
 /// The framed bytes of `record`, serialized straight into the frame.
 pub fn encode(record: &AuthorityRecord) -> Result<Vec<u8>, EncodeError> {
     let mut frame = Vec::with_capacity(TYPICAL_FRAME);

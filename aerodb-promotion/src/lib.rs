@@ -38,48 +38,70 @@
 //! ```
 
 mod checks;
-pub mod codec;
+mod codec;
 mod commit;
 mod display;
-pub mod explain;
-pub mod gate;
+mod explain;
+mod gate;
 mod inputs;
-pub mod invariant;
-pub mod io;
+mod invariant;
+mod io;
 mod machine;
-pub mod observe;
-pub mod record;
-pub mod recovery;
-pub mod request;
+mod observe;
+mod record;
+mod recovery;
+mod request;
 mod slot;
 mod states;
 mod steps;
-pub mod store;
+mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
-pub mod validator;
+mod validator;
 
-pub use checks::{AuthorityPlan, CheckId, CheckRecord, Compared, DenialReason};
-pub use codec::{DecodeError, EncodeError};
-pub use commit::CommitError;
-pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation, RequestParameters};
-pub use gate::{
-    GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, RebindError, WalRefused, WriteAuthority, WriteRefused,
-};
+// Observe the cluster: what the validator reads, gathered by the control plane.
 pub use inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
-pub use invariant::Invariant;
-pub use machine::{CommitFailure, Decision, Rejected, Resolution};
-pub use observe::{MetricsSnapshot, PromotionMetrics};
-pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
-pub use recovery::{Recovered, recover};
-pub use request::{PromotionPolicy, PromotionRequest, PromotionRequestBuilder, Rejection, RequestError};
+
+// Request a promotion.
+pub use request::{
+    MAX_REASON_LEN, MAX_REQUEST_ID_LEN, PromotionPolicy, PromotionRequest, PromotionRequestBuilder,
+    Rejection, RequestError, TextProblem,
+};
+
+// Decide: the typestate machine, the validator and its dry run.
+pub use checks::{AuthorityPlan, CheckId, CheckRecord, Compared, DenialReason};
+pub use machine::{Decision, Rejected};
 pub use slot::PromotionSlot;
 pub use states::{
     ALLOWED_TRANSITIONS, AuthorityTransitioning, Committed, Promotion, PromotionApproved, PromotionDenied,
     PromotionRequested, PromotionState, PromotionSucceeded, PromotionValidating, StateKind, Steady,
     Transition, transition_reason,
 };
-pub use store::{
-    AuthorityStore, FileAuthorityStore, IoStep, OpenReport, PermissionProblem, Proposal, StoreError,
-    check_commit, check_permissions, judge_permissions, read_record,
-};
 pub use validator::{Approval, Assessment, Denial, Verdict, assess};
+
+// Commit: the authority record, its bytes, and the stores that keep it.
+pub use codec::{
+    DecodeError, EncodeError, FORMAT_VERSION, MAGIC, MAX_FRAME, MAX_PAYLOAD, OLDEST_READABLE_VERSION,
+};
+pub use commit::CommitError;
+pub use io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
+pub use machine::{CommitFailure, Resolution};
+pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
+pub use store::{
+    AuthorityStore, FileAuthorityStore, IoStep, LOCK_FILE, METADATA_DIR, OpenReport, PermissionProblem,
+    Proposal, RECORD_FILE, StoreError, TEMP_FILE, check_commit, check_permissions, judge_permissions,
+    read_record,
+};
+
+// Recover, and make the named primary's gate writable.
+pub use gate::{
+    GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, RebindError, WalRefused, WriteAuthority, WriteRefused,
+};
+pub use recovery::{Recovered, recover};
+
+// Explain and observe: explanations, events, metrics, invariant ids.
+pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation, RequestParameters};
+pub use invariant::Invariant;
+pub use observe::names as event_names;
+pub use observe::{EVENT_TARGET, MetricsSnapshot, PromotionMetrics};

@@ -18,7 +18,7 @@ use crate::record::Force;
 use crate::request::PromotionRequest;
 
 /// The `tracing` target of every promotion event.
-pub const TARGET: &str = "aerodb::promotion";
+pub const EVENT_TARGET: &str = "aerodb::promotion";
 
 /// The event names of PROMOTION_SPEC §6, plus `completed`, the final outcome of an attempt (P6-O1).
 pub mod names {

@@ -40,7 +40,7 @@ fn every_single_bit_flip_is_detected() {
         for bit in 0..8 {
             let mut flipped = bytes.clone();
             flipped[index] ^= 1 << bit;
-            let error = codec::decode(&flipped).expect_err("a flipped bit must never decode");
+            let error = AuthorityRecord::from_bytes(&flipped).expect_err("a flipped bit must never decode");
             let _typed: DecodeError = error;
             detected += 1;
         }
@@ -53,7 +53,10 @@ fn every_single_bit_flip_is_detected() {
 fn every_truncation_is_detected() {
     let (_, bytes) = real_record();
     for len in 0..bytes.len() {
-        assert!(matches!(codec::decode(&bytes[..len]), Err(DecodeError::Truncated { .. })), "length {len}");
+        assert!(
+            matches!(AuthorityRecord::from_bytes(&bytes[..len]), Err(DecodeError::Truncated { .. })),
+            "length {len}"
+        );
     }
     eprintln!("corruption: {} truncations, all detected as truncated", bytes.len());
 }
@@ -66,7 +69,7 @@ fn random_multi_byte_corruption_never_yields_another_record() {
             let at = usize::from(at) % bytes.len();
             bytes[at] ^= xor.max(1);
         }
-        match codec::decode(&bytes) {
+        match AuthorityRecord::from_bytes(&bytes) {
             Ok(decoded) => decoded == record,
             Err(_) => true,
         }
@@ -79,23 +82,26 @@ fn garbage_of_any_size_is_refused_without_panicking() {
     fn prop(garbage: Vec<u8>, framed: bool, declared: u32) -> bool {
         let mut bytes = garbage;
         if framed {
-            let mut header = codec::MAGIC.to_vec();
-            header.extend_from_slice(&codec::FORMAT_VERSION.to_le_bytes());
+            let mut header = MAGIC.to_vec();
+            header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
             header.extend_from_slice(&declared.to_le_bytes());
             header.extend_from_slice(&bytes);
             bytes = header;
         }
-        codec::decode(&bytes).is_err()
+        AuthorityRecord::from_bytes(&bytes).is_err()
     }
     check("garbage_is_refused", 2000, prop as fn(Vec<u8>, bool, u32) -> bool);
 }
 
 #[test]
 fn a_huge_declared_length_is_refused_before_reading_the_payload() {
-    let mut bytes = codec::MAGIC.to_vec();
-    bytes.extend_from_slice(&codec::FORMAT_VERSION.to_le_bytes());
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     bytes.extend_from_slice(&u32::MAX.to_le_bytes());
-    assert_eq!(codec::decode(&bytes), Err(DecodeError::LengthOutOfBounds { declared: u64::from(u32::MAX) }));
+    assert_eq!(
+        AuthorityRecord::from_bytes(&bytes),
+        Err(DecodeError::LengthOutOfBounds { declared: u64::from(u32::MAX) })
+    );
 }
 
 #[test]
@@ -106,9 +112,9 @@ fn a_huge_garbage_file_is_read_only_up_to_one_frame() {
     std::fs::write(store.record_path(), &huge).unwrap();
     let error = store.load().unwrap_err();
     assert!(matches!(error, StoreError::Corrupt { source: DecodeError::BadMagic { .. }, .. }), "{error}");
-    let mut framed = codec::MAGIC.to_vec();
-    framed.extend_from_slice(&codec::FORMAT_VERSION.to_le_bytes());
-    framed.extend_from_slice(&(codec::MAX_PAYLOAD as u32).to_le_bytes());
+    let mut framed = MAGIC.to_vec();
+    framed.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    framed.extend_from_slice(&(MAX_PAYLOAD as u32).to_le_bytes());
     framed.extend_from_slice(&huge);
     std::fs::write(store.record_path(), &framed).unwrap();
     let error = store.load().unwrap_err();

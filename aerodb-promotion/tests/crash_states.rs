@@ -39,11 +39,10 @@ fn recover_state(
     // As the store creates them, whatever this process's umask.
     let metadata = dir.path().join("metadata");
     std::fs::create_dir_all(&metadata).unwrap();
-    std::fs::set_permissions(&metadata, std::fs::Permissions::from_mode(io::DIR_MODE)).unwrap();
+    std::fs::set_permissions(&metadata, std::fs::Permissions::from_mode(DIR_MODE)).unwrap();
     for (name, data) in state {
         std::fs::write(metadata.join(name), data).unwrap();
-        std::fs::set_permissions(metadata.join(name), std::fs::Permissions::from_mode(io::FILE_MODE))
-            .unwrap();
+        std::fs::set_permissions(metadata.join(name), std::fs::Permissions::from_mode(FILE_MODE)).unwrap();
     }
     let store = FileAuthorityStore::open(dir.path()).map_err(|e| format!("open failed: {e}"))?;
     let found = match recover(&store).map_err(|e| format!("recovery failed: {e}"))?.authority {

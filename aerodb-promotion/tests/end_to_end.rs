@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aerodb_core::*;
-use aerodb_promotion::observe::names;
+use aerodb_promotion::event_names as names;
 use aerodb_promotion::testing::cluster::Cluster;
 use aerodb_promotion::*;
 use common::*;

@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aerodb_core::testing::check;
-use aerodb_promotion::observe::names;
+use aerodb_promotion::event_names as names;
 use aerodb_promotion::testing::cluster::{Boundary, Cluster};
 use aerodb_promotion::*;
 use common::*;

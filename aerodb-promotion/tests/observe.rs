@@ -2,7 +2,7 @@
 
 mod common;
 
-use aerodb_promotion::observe::names;
+use aerodb_promotion::event_names as names;
 use aerodb_promotion::testing::events::Captured;
 use aerodb_promotion::testing::{MemoryStore, caught_up_inputs};
 use aerodb_promotion::*;

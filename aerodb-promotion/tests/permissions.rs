@@ -8,8 +8,8 @@ mod common;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use aerodb_promotion::io::{DIR_MODE, FILE_MODE, Ownership};
 use aerodb_promotion::*;
+use aerodb_promotion::{DIR_MODE, FILE_MODE, Ownership};
 use common::*;
 
 fn mode(path: &Path) -> u32 {

@@ -74,7 +74,7 @@ fn the_record_lives_at_the_documented_path() {
     let path = dir.path().join("metadata").join("authority.record");
     assert_eq!(store.record_path(), path);
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(codec::decode(&bytes).unwrap(), store.load().unwrap().unwrap());
+    assert_eq!(AuthorityRecord::from_bytes(&bytes).unwrap(), store.load().unwrap().unwrap());
     drop(store);
     let again = FileAuthorityStore::open(dir.path()).unwrap();
     assert!(!again.open_report().created_metadata);

@@ -19,7 +19,7 @@ use std::io;
 use std::path::Path;
 use std::rc::Rc;
 
-use aerodb_promotion::io::{Backend, DIR_MODE, FILE_MODE, Ownership};
+use aerodb_promotion::{Backend, DIR_MODE, FILE_MODE, Ownership};
 
 #[derive(Debug, Clone, Default)]
 struct Inode {
