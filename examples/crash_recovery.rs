@@ -171,14 +171,14 @@ fn parent() -> Result<(), Box<dyn std::error::Error>> {
         let leftovers = store.open_report().removed_leftovers.len();
         let record = recover(&store)?.authority.ok_or("recovery found no authority")?;
         let expected_new = matches!(crash, Crash::AfterIo(n) if *n >= 5) || matches!(crash, Crash::State(3));
-        let outcome = if record.epoch().0 == 2 { "NEW authority" } else { "OLD authority" };
+        let outcome = if record.epoch().get() == 2 { "NEW authority" } else { "OLD authority" };
         println!("killed {boundary}");
         println!(
             "   recovery: {outcome}: epoch {}, primary {}; crash leftovers removed: {leftovers}",
             record.epoch(),
             record.primary()
         );
-        if (record.epoch().0 == 2) != expected_new {
+        if (record.epoch().get() == 2) != expected_new {
             return Err(format!("unexpected recovery after a crash {boundary}").into());
         }
     }

@@ -75,17 +75,17 @@ fn as_text(record: &AuthorityRecord) -> String {
 fn as_json(record: &AuthorityRecord) -> serde_json::Value {
     let request = record.request();
     serde_json::json!({
-        "epoch": record.epoch().0,
+        "epoch": record.epoch().get(),
         "primary": record.primary().to_string(),
         "previous_primary": record.previous_primary().map(|p| p.to_string()),
-        "start": { "epoch": record.start().epoch.0, "lsn": record.start().lsn.0 },
+        "start": { "epoch": record.start().epoch.get(), "lsn": record.start().lsn.get() },
         "force": request.map_or(Force::NotRequested, |r| r.force),
         "reason": request.and_then(|r| r.reason.clone()),
         "request_id": request.and_then(|r| r.request_id.clone()),
         "history": record.history().iter().map(|p| serde_json::json!({
-            "epoch": p.epoch.0,
+            "epoch": p.epoch.get(),
             "primary": p.primary.to_string(),
-            "start": { "epoch": p.start.epoch.0, "lsn": p.start.lsn.0 },
+            "start": { "epoch": p.start.epoch.get(), "lsn": p.start.lsn.get() },
             "request": p.request,
         })).collect::<Vec<_>>(),
     })

@@ -57,7 +57,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..count {
         let candidate = if current.primary() == nodes[0] { nodes[1] } else { nodes[0] };
         // Each epoch writes 100 more bytes of WAL, all acknowledged and replicated.
-        let lsn = current.start().lsn.0 + 100;
+        let lsn = current.start().lsn.get() + 100;
         let inputs = caught_up_inputs(&current, candidate, lsn);
         let request = PromotionRequest::builder(candidate.as_str()).reason("promote_loop").build()?;
         let validating =

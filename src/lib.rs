@@ -6,12 +6,19 @@
 pub use aerodb_core as core;
 pub use aerodb_promotion as promotion;
 
-/// The types a control plane uses to drive a promotion.
+/// What a control plane needs to drive a promotion end to end: observe, request, decide,
+/// commit, recover and rebind, explain. Errors and the less common types are at
+/// [`promotion`] and [`core`].
 pub mod prelude {
-    pub use aerodb_core::{Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
+    pub use aerodb_core::{
+        Epoch, EpochHistory, HaltReason, Lsn, MvccBoundary, NodeId, PartialCommit, ReplicationState,
+        WalPosition,
+    };
     pub use aerodb_promotion::{
-        AuthorityView, Decision, GateRole, NodeView, OldPrimary, PrimaryGrant, Promotion, PromotionPolicy,
-        PromotionRequest, PromotionSlot, ValidationInputs, Verdict, WriteAuthority, assess,
+        AuthorityRecord, AuthorityStore, AuthorityView, CommitFailure, Decision, FileAuthorityStore,
+        NodeView, OldPrimary, PrimaryGrant, Promotion, PromotionExplanation, PromotionPolicy,
+        PromotionRequest, PromotionSlot, Recovered, Resolution, ValidationInputs, Verdict, WriteAuthority,
+        assess, recover,
     };
 }
 

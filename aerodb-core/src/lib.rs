@@ -7,10 +7,11 @@
 //! ```
 //! use aerodb_core::{Epoch, EpochHistory, Lsn, WalPosition, Holding};
 //!
-//! let history = EpochHistory::initial(Epoch(1)).extended(Epoch(2), Lsn(100))?;
+//! let history = EpochHistory::initial(Epoch::new(1)).extended(Epoch::new(2), Lsn::new(100))?;
 //! // Epoch 1 ended at LSN 100 on this history, so 1/150 is not held, though 2/120 sorts after it.
-//! let end = WalPosition::new(Epoch(2), Lsn(120));
-//! assert!(matches!(history.holds(end, WalPosition::new(Epoch(1), Lsn(150))), Holding::EndsBefore { .. }));
+//! let end = WalPosition::new(Epoch::new(2), Lsn::new(120));
+//! let acknowledged = WalPosition::new(Epoch::new(1), Lsn::new(150));
+//! assert!(matches!(history.holds(end, acknowledged), Holding::EndsBefore { .. }));
 //! # Ok::<(), aerodb_core::HistoryError>(())
 //! ```
 

@@ -76,35 +76,35 @@ mod tests {
 
     #[test]
     fn a_replica_at_rest_is_on_a_boundary() {
-        assert_eq!(MvccBoundary::at_rest(Lsn(10)).check(Lsn(12)), Ok(()));
+        assert_eq!(MvccBoundary::at_rest(Lsn::new(10)).check(Lsn::new(12)), Ok(()));
     }
 
     #[test]
     fn a_half_applied_commit_is_not() {
-        let commit = PartialCommit { commit_lsn: Lsn(11), applied: 1, total: 3 };
-        let boundary = MvccBoundary { visible_commit: Lsn(10), applying: Some(commit) };
-        assert_eq!(boundary.check(Lsn(12)), Err(BoundaryViolation::PartialCommitVisible { commit }));
+        let commit = PartialCommit { commit_lsn: Lsn::new(11), applied: 1, total: 3 };
+        let boundary = MvccBoundary { visible_commit: Lsn::new(10), applying: Some(commit) };
+        assert_eq!(boundary.check(Lsn::new(12)), Err(BoundaryViolation::PartialCommitVisible { commit }));
     }
 
     #[test]
     fn a_fully_applied_commit_is() {
-        let commit = PartialCommit { commit_lsn: Lsn(11), applied: 3, total: 3 };
-        let boundary = MvccBoundary { visible_commit: Lsn(11), applying: Some(commit) };
-        assert_eq!(boundary.check(Lsn(12)), Ok(()));
+        let commit = PartialCommit { commit_lsn: Lsn::new(11), applied: 3, total: 3 };
+        let boundary = MvccBoundary { visible_commit: Lsn::new(11), applying: Some(commit) };
+        assert_eq!(boundary.check(Lsn::new(12)), Ok(()));
     }
 
     /// P6-F1: an applying commit past the WAL end, or over-applied, is not a boundary.
     #[test]
     fn an_inconsistent_summary_is_refused() {
         for commit in [
-            PartialCommit { commit_lsn: Lsn(13), applied: 3, total: 3 },
-            PartialCommit { commit_lsn: Lsn(13), applied: 1, total: 3 },
-            PartialCommit { commit_lsn: Lsn(11), applied: 4, total: 3 },
+            PartialCommit { commit_lsn: Lsn::new(13), applied: 3, total: 3 },
+            PartialCommit { commit_lsn: Lsn::new(13), applied: 1, total: 3 },
+            PartialCommit { commit_lsn: Lsn::new(11), applied: 4, total: 3 },
         ] {
-            let boundary = MvccBoundary { visible_commit: Lsn(10), applying: Some(commit) };
+            let boundary = MvccBoundary { visible_commit: Lsn::new(10), applying: Some(commit) };
             assert_eq!(
-                boundary.check(Lsn(12)),
-                Err(BoundaryViolation::Inconsistent { commit, wal_end: Lsn(12) })
+                boundary.check(Lsn::new(12)),
+                Err(BoundaryViolation::Inconsistent { commit, wal_end: Lsn::new(12) })
             );
         }
     }
@@ -112,8 +112,8 @@ mod tests {
     #[test]
     fn a_commit_beyond_the_wal_is_a_phantom() {
         assert_eq!(
-            MvccBoundary::at_rest(Lsn(20)).check(Lsn(12)),
-            Err(BoundaryViolation::PhantomCommit { visible_commit: Lsn(20), wal_end: Lsn(12) })
+            MvccBoundary::at_rest(Lsn::new(20)).check(Lsn::new(12)),
+            Err(BoundaryViolation::PhantomCommit { visible_commit: Lsn::new(20), wal_end: Lsn::new(12) })
         );
     }
 }

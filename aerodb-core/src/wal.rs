@@ -6,23 +6,44 @@ use serde::{Deserialize, Serialize};
 
 /// A log sequence number: a byte offset into the WAL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Lsn(pub u64);
+pub struct Lsn(u64);
 
 /// An authority epoch: raised by exactly one on every successful promotion.
 ///
 /// Valid epochs run from 0 to [`Epoch::MAX`] (62 bits, what a write gate holds); an epoch
 /// history refuses any other, and [`Epoch::next`] never leaves the range (P6-A1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Epoch(pub u64);
+pub struct Epoch(u64);
 
 impl Lsn {
     /// The start of every WAL.
     pub const ZERO: Lsn = Lsn(0);
+
+    /// The LSN at byte offset `offset`.
+    pub const fn new(offset: u64) -> Lsn {
+        Lsn(offset)
+    }
+
+    /// The byte offset.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
 }
 
 impl Epoch {
     /// The epoch a bootstrapped primary starts in.
     pub const INITIAL: Epoch = Epoch(1);
+
+    /// Epoch number `n`. Any `u64` makes an `Epoch`; one beyond [`Epoch::MAX`] is refused by
+    /// every history, gate and record it reaches, and never computed by [`Epoch::next`].
+    pub const fn new(n: u64) -> Epoch {
+        Epoch(n)
+    }
+
+    /// The epoch number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
 
     /// The largest epoch: 2^62 − 1, so that a write gate's one atomic word holds any epoch
     /// beside its role and fence bits. The one epoch range of the whole crate family.

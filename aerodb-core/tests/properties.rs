@@ -15,7 +15,7 @@ impl Arbitrary for History {
         let mut start = 0u64;
         let mut entries = Vec::new();
         for _ in 0..len {
-            entries.push(EpochStart { epoch: Epoch(epoch), start: Lsn(start) });
+            entries.push(EpochStart { epoch: Epoch::new(epoch), start: Lsn::new(start) });
             epoch += 1 + u64::arbitrary(g) % 3;
             start += u64::arbitrary(g) % 1000;
         }
@@ -24,7 +24,7 @@ impl Arbitrary for History {
 }
 
 fn pos(e: u64, l: u64) -> WalPosition {
-    WalPosition::new(Epoch(e), Lsn(l))
+    WalPosition::new(Epoch::new(e), Lsn::new(l))
 }
 
 #[test]
@@ -49,9 +49,9 @@ fn a_prefix_is_always_compatible() {
         let replica = EpochHistory::new(entries[..keep].to_vec()).unwrap();
         let last = replica.latest();
         // Up to the next switch point, or anywhere ahead when this is the authority's newest epoch.
-        let room = entries.get(keep).map_or(1_000_000, |next| next.start.0 - last.start.0);
-        let lsn = last.start.0 + offset % (room + 1);
-        replica.continuation_of(pos(last.epoch.0, lsn), &h.0) == Continuation::Compatible
+        let room = entries.get(keep).map_or(1_000_000, |next| next.start.get() - last.start.get());
+        let lsn = last.start.get() + offset % (room + 1);
+        replica.continuation_of(pos(last.epoch.get(), lsn), &h.0) == Continuation::Compatible
     }
     check("a_prefix_is_always_compatible", 500, prop as fn(History, usize, u64) -> bool);
 }
@@ -64,11 +64,11 @@ fn a_diverged_history_is_never_compatible() {
         let index = which % entries.len();
         let shift = 1 + shift % 50;
         for entry in &mut entries[index..] {
-            entry.start = Lsn(entry.start.0 + shift);
+            entry.start = Lsn::new(entry.start.get() + shift);
         }
         let replica = EpochHistory::new(entries).unwrap();
         let tip = replica.latest();
-        let verdict = replica.continuation_of(pos(tip.epoch.0, tip.start.0), &h.0);
+        let verdict = replica.continuation_of(pos(tip.epoch.get(), tip.start.get()), &h.0);
         matches!(verdict, Continuation::Diverged { .. })
     }
     check("a_diverged_history_is_never_compatible", 500, prop as fn(History, usize, u64) -> bool);
@@ -84,8 +84,8 @@ fn running_past_a_switch_point_is_never_compatible() {
         }
         let keep = 1 + cut % (entries.len() - 1);
         let replica = EpochHistory::new(entries[..keep].to_vec()).unwrap();
-        let lsn = entries[keep].start.0 + 1 + past % 100;
-        replica.continuation_of(pos(replica.latest().epoch.0, lsn), &h.0) != Continuation::Compatible
+        let lsn = entries[keep].start.get() + 1 + past % 100;
+        replica.continuation_of(pos(replica.latest().epoch.get(), lsn), &h.0) != Continuation::Compatible
     }
     check("running_past_a_switch_point_is_never_compatible", 500, prop as fn(History, usize, u64) -> bool);
 }

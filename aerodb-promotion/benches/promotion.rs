@@ -88,32 +88,25 @@ fn codec(c: &mut Criterion) {
 
 /// Inputs whose authority and candidate share a history of `len` epochs.
 fn inputs_with_history(len: u64) -> ValidationInputs {
-    let history =
-        EpochHistory::new((1..=len).map(|e| EpochStart { epoch: Epoch(e), start: Lsn(e * 100) }).collect())
-            .expect("rising history");
-    let position = WalPosition::new(Epoch(len), Lsn(len * 100 + 50));
-    let node = |name: &str, replication| NodeView {
-        id: id(name),
-        replication,
-        position,
-        history: Some(history.clone()),
-        mvcc: Some(aerodb_core::MvccBoundary::at_rest(position.lsn)),
+    let history = EpochHistory::new(
+        (1..=len).map(|e| EpochStart { epoch: Epoch::new(e), start: Lsn::new(e * 100) }).collect(),
+    )
+    .expect("rising history");
+    let position = WalPosition::new(Epoch::new(len), Lsn::new(len * 100 + 50));
+    let node = |name: &str, replication| {
+        NodeView::new(id(name), replication, position)
+            .with_history(history.clone())
+            .with_mvcc(aerodb_core::MvccBoundary::at_rest(position.lsn))
     };
-    ValidationInputs {
-        authority: Some(AuthorityView { primary: id("primary-0"), history: history.clone() }),
-        nodes: vec![
-            node(
-                "primary-0",
-                aerodb_core::ReplicationState::ReplicationHalted {
-                    reason: aerodb_core::HaltReason::AuthorityAmbiguity,
-                },
-            ),
-            node("replica-1", aerodb_core::ReplicationState::ReplicaActive),
-            node("replica-2", aerodb_core::ReplicationState::ReplicaActive),
-        ],
-        old_primary: OldPrimary::ConfirmedStopped,
-        acknowledged: Some(position),
-    }
+    let halted = aerodb_core::ReplicationState::ReplicationHalted {
+        reason: aerodb_core::HaltReason::AuthorityAmbiguity,
+    };
+    ValidationInputs::new(Some(AuthorityView::new(id("primary-0"), history.clone())))
+        .with_node(node("primary-0", halted))
+        .with_node(node("replica-1", aerodb_core::ReplicationState::ReplicaActive))
+        .with_node(node("replica-2", aerodb_core::ReplicationState::ReplicaActive))
+        .with_old_primary(OldPrimary::ConfirmedStopped)
+        .with_acknowledged(position)
 }
 
 fn validator(c: &mut Criterion) {
@@ -153,7 +146,7 @@ fn bare_durable_write(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn next_transition(store: &FileAuthorityStore) -> Promotion<AuthorityTransitioning> {
     let current = store.load().expect("load").expect("a record");
     let candidate = if current.primary() == id("node-a") { "node-b" } else { "node-a" };
-    let inputs = caught_up_inputs(&current, id(candidate), current.start().lsn.0 + 1);
+    let inputs = caught_up_inputs(&current, id(candidate), current.start().lsn.get() + 1);
     let request = PromotionRequest::builder(candidate).build().expect("valid");
     let validating = recover(store)
         .expect("recover")

@@ -252,21 +252,21 @@ mod tests {
             request_id: Some("op-7".to_owned()),
         };
         AuthorityRecord::try_from(RecordBody {
-            epoch: Epoch(3),
+            epoch: Epoch::new(3),
             primary: id("primary-0"),
             previous_primary: Some(id("replica-1")),
-            start: WalPosition::new(Epoch(2), Lsn(8192)),
+            start: WalPosition::new(Epoch::new(2), Lsn::new(8192)),
             history: vec![
                 PastAuthority {
-                    epoch: Epoch(1),
+                    epoch: Epoch::new(1),
                     primary: id("primary-0"),
-                    start: WalPosition::new(Epoch(1), Lsn(0)),
+                    start: WalPosition::new(Epoch::new(1), Lsn::new(0)),
                     request: None,
                 },
                 PastAuthority {
-                    epoch: Epoch(2),
+                    epoch: Epoch::new(2),
                     primary: id("replica-1"),
-                    start: WalPosition::new(Epoch(1), Lsn(4096)),
+                    start: WalPosition::new(Epoch::new(1), Lsn::new(4096)),
                     request: Some(forced),
                 },
             ],
@@ -283,14 +283,14 @@ mod tests {
     /// What the version 1 golden bytes hold, read by this build.
     fn sample_v1() -> AuthorityRecord {
         AuthorityRecord::try_from(RecordBody {
-            epoch: Epoch(2),
+            epoch: Epoch::new(2),
             primary: id("replica-1"),
             previous_primary: Some(id("primary-0")),
-            start: WalPosition::new(Epoch(1), Lsn(4096)),
+            start: WalPosition::new(Epoch::new(1), Lsn::new(4096)),
             history: vec![PastAuthority {
-                epoch: Epoch(1),
+                epoch: Epoch::new(1),
                 primary: id("primary-0"),
-                start: WalPosition::new(Epoch(1), Lsn(0)),
+                start: WalPosition::new(Epoch::new(1), Lsn::new(0)),
                 request: None,
             }],
             request: Some(RequestSummary {
@@ -333,17 +333,17 @@ mod tests {
         let long = "n".repeat(aerodb_core::ids::NODE_ID_MAX_LEN);
         let history: Vec<PastAuthority> = (0..HISTORY_CAP as u64)
             .map(|e| PastAuthority {
-                epoch: Epoch(e + 1),
+                epoch: Epoch::new(e + 1),
                 primary: id(&long),
-                start: WalPosition::new(Epoch(e + 1), Lsn(e)),
+                start: WalPosition::new(Epoch::new(e + 1), Lsn::new(e)),
                 request: Some(summary(&long)),
             })
             .collect();
         let record = AuthorityRecord::try_from(RecordBody {
-            epoch: Epoch(HISTORY_CAP as u64 + 1),
+            epoch: Epoch::new(HISTORY_CAP as u64 + 1),
             primary: id(&long),
             previous_primary: Some(id(&long)),
-            start: WalPosition::new(Epoch(HISTORY_CAP as u64), Lsn(HISTORY_CAP as u64)),
+            start: WalPosition::new(Epoch::new(HISTORY_CAP as u64), Lsn::new(HISTORY_CAP as u64)),
             history,
             request: Some(summary(&long)),
         })

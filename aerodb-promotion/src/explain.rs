@@ -206,7 +206,7 @@ impl Rejected {
 
 fn changed(record: &AuthorityRecord) -> AuthorityResult {
     AuthorityResult::Changed {
-        epoch: record.epoch().0,
+        epoch: record.epoch().get(),
         primary: record.primary().to_string(),
         previous_primary: record.previous_primary().map(|p| p.to_string()),
         force: record.request().map_or(Force::NotRequested, |r| r.force),

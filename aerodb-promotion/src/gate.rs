@@ -15,7 +15,7 @@ use crate::record::AuthorityRecord;
 const PRIMARY: u64 = 1 << 63;
 const FENCED: u64 = 1 << 62;
 const EPOCH_MASK: u64 = FENCED - 1;
-const _: () = assert!(EPOCH_MASK == Epoch::MAX.0, "a gate holds exactly the epoch range");
+const _: () = assert!(EPOCH_MASK == Epoch::MAX.get(), "a gate holds exactly the epoch range");
 
 /// Largest epoch a gate can hold: [`Epoch::MAX`] (62 bits; the top two bits hold the role
 /// and the fence).
@@ -103,8 +103,8 @@ fn word(role: GateRole, epoch: Epoch) -> Result<u64, GateError> {
         return Err(GateError::EpochTooLarge(epoch));
     }
     Ok(match role {
-        GateRole::Primary => PRIMARY | epoch.0,
-        GateRole::Replica => epoch.0,
+        GateRole::Primary => PRIMARY | epoch.get(),
+        GateRole::Replica => epoch.get(),
     })
 }
 
@@ -116,7 +116,7 @@ impl WriteAuthority {
         Ok(WriteAuthority {
             node,
             state: AtomicU64::new(word(GateRole::Replica, epoch)?),
-            observed: AtomicU64::new(epoch.0),
+            observed: AtomicU64::new(epoch.get()),
         })
     }
 
@@ -130,7 +130,7 @@ impl WriteAuthority {
     pub fn admit_write(&self) -> Result<Epoch, WriteRefused> {
         let state = self.state.load(Ordering::Acquire);
         if state & (PRIMARY | FENCED) == PRIMARY {
-            Ok(Epoch(state & EPOCH_MASK))
+            Ok(Epoch::new(state & EPOCH_MASK))
         } else {
             Err(Self::refusal(state))
         }
@@ -138,7 +138,7 @@ impl WriteAuthority {
 
     #[cold]
     fn refusal(state: u64) -> WriteRefused {
-        let own = Epoch(state & EPOCH_MASK);
+        let own = Epoch::new(state & EPOCH_MASK);
         if state & FENCED != 0 {
             WriteRefused::Fenced { own }
         } else {
@@ -148,21 +148,21 @@ impl WriteAuthority {
 
     /// The highest epoch this node has seen (its own, or the one that fenced it).
     pub fn observed_epoch(&self) -> Epoch {
-        Epoch(self.observed.load(Ordering::Acquire))
+        Epoch::new(self.observed.load(Ordering::Acquire))
     }
 
     /// Records that epoch `epoch` exists. A primary below it is fenced forever (P6-A1);
     /// a replica follows it.
     pub fn observe_epoch(&self, epoch: Epoch) {
-        self.observed.fetch_max(epoch.0, Ordering::AcqRel);
+        self.observed.fetch_max(epoch.get(), Ordering::AcqRel);
         let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
             let own = state & EPOCH_MASK;
-            if epoch.0 <= own {
+            if epoch.get() <= own {
                 None
             } else if state & PRIMARY != 0 {
                 Some(state | FENCED)
             } else {
-                Some(epoch.0.min(EPOCH_MASK))
+                Some(epoch.get().min(EPOCH_MASK))
             }
         });
     }
@@ -173,7 +173,7 @@ impl WriteAuthority {
         if state & PRIMARY != 0 {
             return Err(WalRefused::NotReplica);
         }
-        let own = Epoch(state & EPOCH_MASK);
+        let own = Epoch::new(state & EPOCH_MASK);
         if sender < own {
             return Err(WalRefused::StaleEpoch { sender, own });
         }
@@ -187,7 +187,7 @@ impl WriteAuthority {
         let target = word(GateRole::Primary, epoch)?;
         let mut outcome = Ok(());
         let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
-            let seen = Epoch((state & EPOCH_MASK).max(self.observed.load(Ordering::Acquire)));
+            let seen = Epoch::new((state & EPOCH_MASK).max(self.observed.load(Ordering::Acquire)));
             outcome = if state & PRIMARY != 0 {
                 Err(GateError::NotReplica)
             } else if epoch < seen {
@@ -198,14 +198,14 @@ impl WriteAuthority {
             outcome.ok().map(|()| target)
         });
         if outcome.is_ok() {
-            self.observed.fetch_max(epoch.0, Ordering::AcqRel);
+            self.observed.fetch_max(epoch.get(), Ordering::AcqRel);
         }
         outcome
     }
 
     /// The gate's own epoch.
     pub fn epoch(&self) -> Epoch {
-        Epoch(self.state.load(Ordering::Acquire) & EPOCH_MASK)
+        Epoch::new(self.state.load(Ordering::Acquire) & EPOCH_MASK)
     }
 
     /// The gate's role.
@@ -295,7 +295,7 @@ mod tests {
 
     /// A primary's gate at `epoch`, through the one path there is: a grant.
     fn primary(epoch: Epoch) -> WriteAuthority {
-        let gate = WriteAuthority::replica(node("p"), Epoch(0)).unwrap();
+        let gate = WriteAuthority::replica(node("p"), Epoch::new(0)).unwrap();
         let grant = PrimaryGrant { node: node("p"), epoch };
         grant.rebind(ReplicationState::Uninitialized, &gate).unwrap();
         gate
@@ -303,81 +303,84 @@ mod tests {
 
     #[test]
     fn a_primary_admits_writes_at_its_epoch() {
-        let gate = primary(Epoch(3));
-        assert_eq!(gate.admit_write(), Ok(Epoch(3)));
-        gate.observe_epoch(Epoch(2));
-        gate.observe_epoch(Epoch(3));
-        assert_eq!(gate.admit_write(), Ok(Epoch(3)));
+        let gate = primary(Epoch::new(3));
+        assert_eq!(gate.admit_write(), Ok(Epoch::new(3)));
+        gate.observe_epoch(Epoch::new(2));
+        gate.observe_epoch(Epoch::new(3));
+        assert_eq!(gate.admit_write(), Ok(Epoch::new(3)));
     }
 
     #[test]
     fn a_replica_never_admits_writes() {
-        let gate = WriteAuthority::replica(node("r"), Epoch(3)).unwrap();
-        assert_eq!(gate.admit_write(), Err(WriteRefused::NotPrimary { epoch: Epoch(3) }));
+        let gate = WriteAuthority::replica(node("r"), Epoch::new(3)).unwrap();
+        assert_eq!(gate.admit_write(), Err(WriteRefused::NotPrimary { epoch: Epoch::new(3) }));
     }
 
     #[test]
     fn a_higher_epoch_fences_a_primary_for_good() {
-        let gate = primary(Epoch(3));
-        gate.observe_epoch(Epoch(4));
-        assert_eq!(gate.admit_write(), Err(WriteRefused::Fenced { own: Epoch(3) }));
-        assert_eq!(gate.observed_epoch(), Epoch(4));
+        let gate = primary(Epoch::new(3));
+        gate.observe_epoch(Epoch::new(4));
+        assert_eq!(gate.admit_write(), Err(WriteRefused::Fenced { own: Epoch::new(3) }));
+        assert_eq!(gate.observed_epoch(), Epoch::new(4));
         assert!(gate.is_fenced());
-        assert_eq!(gate.assume_primary(Epoch(9)), Err(GateError::NotReplica));
+        assert_eq!(gate.assume_primary(Epoch::new(9)), Err(GateError::NotReplica));
         assert!(gate.admit_write().is_err());
     }
 
     #[test]
     fn a_replica_follows_newer_epochs_and_refuses_older_wal() {
-        let gate = WriteAuthority::replica(node("r"), Epoch(3)).unwrap();
-        assert_eq!(gate.admit_wal(Epoch(4)), Ok(()));
-        assert_eq!(gate.epoch(), Epoch(4));
-        assert_eq!(gate.admit_wal(Epoch(3)), Err(WalRefused::StaleEpoch { sender: Epoch(3), own: Epoch(4) }));
+        let gate = WriteAuthority::replica(node("r"), Epoch::new(3)).unwrap();
+        assert_eq!(gate.admit_wal(Epoch::new(4)), Ok(()));
+        assert_eq!(gate.epoch(), Epoch::new(4));
+        assert_eq!(
+            gate.admit_wal(Epoch::new(3)),
+            Err(WalRefused::StaleEpoch { sender: Epoch::new(3), own: Epoch::new(4) })
+        );
         assert!(!gate.is_fenced());
     }
 
     #[test]
     fn a_primary_accepts_no_wal() {
-        let gate = primary(Epoch(1));
-        assert_eq!(gate.admit_wal(Epoch(1)), Err(WalRefused::NotReplica));
+        let gate = primary(Epoch::new(1));
+        assert_eq!(gate.admit_wal(Epoch::new(1)), Err(WalRefused::NotReplica));
     }
 
     #[test]
     fn a_replica_assumes_no_epoch_older_than_it_has_seen() {
-        let gate = WriteAuthority::replica(node("r"), Epoch(3)).unwrap();
+        let gate = WriteAuthority::replica(node("r"), Epoch::new(3)).unwrap();
         assert_eq!(
-            gate.assume_primary(Epoch(2)),
-            Err(GateError::Superseded { granted: Epoch(2), seen: Epoch(3) })
+            gate.assume_primary(Epoch::new(2)),
+            Err(GateError::Superseded { granted: Epoch::new(2), seen: Epoch::new(3) })
         );
-        gate.observe_epoch(Epoch(5));
+        gate.observe_epoch(Epoch::new(5));
         assert_eq!(
-            gate.assume_primary(Epoch(4)),
-            Err(GateError::Superseded { granted: Epoch(4), seen: Epoch(5) })
+            gate.assume_primary(Epoch::new(4)),
+            Err(GateError::Superseded { granted: Epoch::new(4), seen: Epoch::new(5) })
         );
-        assert_eq!(gate.assume_primary(Epoch(5)), Ok(()));
-        assert_eq!(gate.admit_write(), Ok(Epoch(5)));
+        assert_eq!(gate.assume_primary(Epoch::new(5)), Ok(()));
+        assert_eq!(gate.admit_write(), Ok(Epoch::new(5)));
         assert_eq!(gate.role(), GateRole::Primary);
-        assert_eq!(gate.assume_primary(Epoch(6)), Err(GateError::NotReplica));
+        assert_eq!(gate.assume_primary(Epoch::new(6)), Err(GateError::NotReplica));
     }
 
     /// P6-A1: a grant makes only its own node's gate writable, once.
     #[test]
     fn a_grant_rebinds_only_its_node_and_only_once() {
-        let other = WriteAuthority::replica(node("b"), Epoch(1)).unwrap();
-        let grant = PrimaryGrant { node: node("a"), epoch: Epoch(2) };
+        let other = WriteAuthority::replica(node("b"), Epoch::new(1)).unwrap();
+        let grant = PrimaryGrant { node: node("a"), epoch: Epoch::new(2) };
         assert_eq!(
             grant.rebind(ReplicationState::ReplicaActive, &other),
             Err(RebindError::WrongNode { named: node("a"), gate: node("b") })
         );
         assert!(other.admit_write().is_err());
-        let own = WriteAuthority::replica(node("a"), Epoch(1)).unwrap();
+        let own = WriteAuthority::replica(node("a"), Epoch::new(1)).unwrap();
         let halted = ReplicationState::ReplicationHalted { reason: aerodb_core::HaltReason::WalGap };
-        let grant = PrimaryGrant { node: node("a"), epoch: Epoch(2) };
+        let grant = PrimaryGrant { node: node("a"), epoch: Epoch::new(2) };
         assert!(matches!(grant.rebind(halted, &own), Err(RebindError::Role(_))));
         assert!(own.admit_write().is_err(), "a refused rebind leaves the gate untouched");
-        let grant = PrimaryGrant { node: node("a"), epoch: Epoch(2) };
+        let grant = PrimaryGrant { node: node("a"), epoch: Epoch::new(2) };
         assert_eq!(grant.rebind(ReplicationState::ReplicaActive, &own), Ok(ReplicationState::PrimaryActive));
-        assert_eq!(own.admit_write(), Ok(Epoch(2)));
+        assert_eq!(own.admit_write(), Ok(Epoch::new(2)));
     }
 
     #[test]
@@ -387,7 +390,7 @@ mod tests {
 
     #[test]
     fn epochs_beyond_62_bits_are_refused() {
-        let too_big = Epoch(MAX_GATE_EPOCH.0 + 1);
+        let too_big = Epoch::new(MAX_GATE_EPOCH.get() + 1);
         assert_eq!(
             WriteAuthority::replica(node("r"), too_big).err(),
             Some(GateError::EpochTooLarge(too_big))
@@ -426,19 +429,19 @@ mod properties {
     #[test]
     fn fencing_is_monotonic() {
         fn prop(own: u8, observations: Vec<Observation>) -> bool {
-            let own = Epoch(u64::from(own % 6) + 1);
-            let gate = WriteAuthority::replica(NodeId::new("p").unwrap(), Epoch(0)).unwrap();
+            let own = Epoch::new(u64::from(own % 6) + 1);
+            let gate = WriteAuthority::replica(NodeId::new("p").unwrap(), Epoch::new(0)).unwrap();
             let grant = PrimaryGrant { node: gate.node(), epoch: own };
             grant.rebind(ReplicationState::Uninitialized, &gate).unwrap();
             let mut fenced = false;
             for observation in observations {
                 match observation {
-                    Observation::Epoch(e) => gate.observe_epoch(Epoch(e)),
+                    Observation::Epoch(e) => gate.observe_epoch(Epoch::new(e)),
                     Observation::Wal(e) => {
-                        let _ = gate.admit_wal(Epoch(e));
+                        let _ = gate.admit_wal(Epoch::new(e));
                     }
                     Observation::Assume(e) => {
-                        let _ = gate.assume_primary(Epoch(e));
+                        let _ = gate.assume_primary(Epoch::new(e));
                     }
                 }
                 let admitted = gate.admit_write().is_ok();

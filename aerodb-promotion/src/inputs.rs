@@ -6,7 +6,9 @@ use aerodb_core::{Epoch, EpochHistory, MvccBoundary, NodeId, ReplicationState, W
 use serde::{Deserialize, Serialize};
 
 /// The durable authority a promotion would replace: its primary and its epoch history.
+/// Usually [`AuthorityRecord::view`](crate::AuthorityRecord::view) of the recovered record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AuthorityView {
     /// The node holding write authority.
     pub primary: NodeId,
@@ -15,14 +17,21 @@ pub struct AuthorityView {
 }
 
 impl AuthorityView {
+    /// `primary` holding authority over `history`, whose newest epoch is the current one.
+    pub fn new(primary: NodeId, history: EpochHistory) -> Self {
+        AuthorityView { primary, history }
+    }
+
     /// The current authority epoch.
     pub fn epoch(&self) -> Epoch {
         self.history.latest().epoch
     }
 }
 
-/// What the controller knows of one node.
+/// What the controller knows of one node. Made with [`NodeView::new`]; what is not given
+/// stays unknown, and unknown denies (P6-F1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NodeView {
     /// The node.
     pub id: NodeId,
@@ -36,8 +45,31 @@ pub struct NodeView {
     pub mvcc: Option<MvccBoundary>,
 }
 
+impl NodeView {
+    /// Node `id` in role `replication`, its WAL ending at `position`; history and MVCC
+    /// boundary unknown until given.
+    pub fn new(id: NodeId, replication: ReplicationState, position: WalPosition) -> Self {
+        NodeView { id, replication, position, history: None, mvcc: None }
+    }
+
+    /// With the node's epoch history (its timeline history).
+    #[must_use]
+    pub fn with_history(mut self, history: EpochHistory) -> Self {
+        self.history = Some(history);
+        self
+    }
+
+    /// With the node's MVCC visibility summary.
+    #[must_use]
+    pub fn with_mvcc(mut self, mvcc: MvccBoundary) -> Self {
+        self.mvcc = Some(mvcc);
+        self
+    }
+}
+
 /// What is known of the current primary's liveness. Never inferred from timeouts (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum OldPrimary {
     /// Confirmed stopped (e.g. its process or host was shut down by the operator).
     ConfirmedStopped,
@@ -49,8 +81,10 @@ pub enum OldPrimary {
     Unknown,
 }
 
-/// Everything the validator reads. Plain values, gathered by the caller.
+/// Everything the validator reads. Plain values, gathered by the caller. Made with
+/// [`ValidationInputs::new`]: every part not given is unknown, and unknown denies (P6-F1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ValidationInputs {
     /// The durable authority, or `None` when no authority record exists.
     pub authority: Option<AuthorityView>,
@@ -63,6 +97,38 @@ pub struct ValidationInputs {
 }
 
 impl ValidationInputs {
+    /// Inputs over the durable `authority` (`None`: no record): no node described yet, the old
+    /// primary's state [`Unknown`](OldPrimary::Unknown), the acknowledged position unknown.
+    pub fn new(authority: Option<AuthorityView>) -> Self {
+        ValidationInputs {
+            authority,
+            nodes: Vec::new(),
+            old_primary: OldPrimary::Unknown,
+            acknowledged: None,
+        }
+    }
+
+    /// With one more node described.
+    #[must_use]
+    pub fn with_node(mut self, node: NodeView) -> Self {
+        self.nodes.push(node);
+        self
+    }
+
+    /// With what is known of the current primary.
+    #[must_use]
+    pub fn with_old_primary(mut self, old_primary: OldPrimary) -> Self {
+        self.old_primary = old_primary;
+        self
+    }
+
+    /// With the highest acknowledged (committed) WAL position.
+    #[must_use]
+    pub fn with_acknowledged(mut self, acknowledged: WalPosition) -> Self {
+        self.acknowledged = Some(acknowledged);
+        self
+    }
+
     /// The view of node `id`, if the inputs describe it.
     pub fn node(&self, id: NodeId) -> Option<&NodeView> {
         self.nodes.iter().find(|n| n.id == id)

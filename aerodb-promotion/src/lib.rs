@@ -1,39 +1,65 @@
 //! Safe replica promotion for AeroDB.
 //!
 //! A promotion proves from replication, WAL and MVCC state that no acknowledged write can be
-//! lost and no second primary can appear — or refuses and says exactly why. Every state is its
-//! own type ([`Promotion<S>`]), so only the nine transitions of the spec compile.
+//! lost and no second primary can appear, or refuses and says exactly why. Every state is its
+//! own type ([`Promotion<S>`]), so only the nine transitions of the protocol compile; the one
+//! durable step is [`Promotion::commit`], and only the [`PrimaryGrant`] it yields makes the new
+//! primary's [`WriteAuthority`] writable. The protocol, its invariants (P6-A1 …) and its record
+//! format are in this repository's `docs/PROTOCOL.md`.
+//!
+//! A control plane meets the API in this order:
+//!
+//! 1. **Observe** the cluster into [`ValidationInputs`] ([`NodeView`], [`AuthorityView`],
+//!    [`OldPrimary`], the acknowledged position). What is not observed stays unknown and denies.
+//! 2. **Request** a promotion: [`PromotionRequest::builder`], under a [`PromotionPolicy`].
+//! 3. **Decide**: [`assess`] is the dry run; a real attempt goes `Promotion<Steady>` →
+//!    [`request`](Promotion::request) → [`begin_validation`](Promotion::begin_validation) →
+//!    [`decide`](Promotion::decide) → [`Decision`].
+//! 4. **Commit**: [`begin_transition`](Promotion::begin_transition) → [`commit`](Promotion::commit)
+//!    into an [`AuthorityStore`] ([`FileAuthorityStore`], or your own: see its contract).
+//! 5. **Recover** after any restart with [`recover`]; rebind the named primary with its
+//!    [`PrimaryGrant`].
+//! 6. **Explain**: every outcome has a [`PromotionExplanation`] (text and JSON); events go
+//!    through `tracing` (target [`EVENT_TARGET`], names in [`event_names`]); metrics through
+//!    [`PromotionMetrics`].
 //!
 //! ```
-//! use aerodb_core::*;
+//! use aerodb_core::{Epoch, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 //! use aerodb_promotion::*;
 //!
-//! let id = |s: &str| NodeId::new(s).unwrap();
-//! let history = EpochHistory::initial(Epoch(1));
-//! let replica = NodeView {
-//!     id: id("replica-1"),
-//!     replication: ReplicationState::ReplicaActive,
-//!     position: WalPosition::new(Epoch(1), Lsn(120)),
-//!     history: Some(history.clone()),
-//!     mvcc: Some(MvccBoundary::at_rest(Lsn(120))),
-//! };
-//! let inputs = ValidationInputs {
-//!     authority: Some(AuthorityView { primary: id("primary-0"), history }),
-//!     nodes: vec![replica],
-//!     old_primary: OldPrimary::ConfirmedStopped,
-//!     acknowledged: Some(WalPosition::new(Epoch(1), Lsn(120))),
-//! };
+//! # let dir = std::env::temp_dir().join(format!("aerodb-crate-doc-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! let mut store = FileAuthorityStore::open(&dir)?; // locks the directory, 0700/0600
+//! store.bootstrap(NodeId::new("primary-0")?)?; // epoch 1
+//! let recovered = recover(&store)?;
+//! let authority = recovered.authority.as_ref().ok_or("no authority")?.view();
+//!
+//! // What the control plane observed: primary-0 was shut down by the operator; replica-1
+//! // holds everything acknowledged (1/120) and rests on a commit boundary.
+//! let at = WalPosition::new(Epoch::INITIAL, Lsn::new(120));
+//! let replica = NodeView::new(NodeId::new("replica-1")?, ReplicationState::ReplicaActive, at)
+//!     .with_history(authority.history.clone())
+//!     .with_mvcc(MvccBoundary::at_rest(at.lsn));
+//! let inputs = ValidationInputs::new(Some(authority))
+//!     .with_node(replica)
+//!     .with_old_primary(OldPrimary::ConfirmedStopped)
+//!     .with_acknowledged(at);
 //! let request = PromotionRequest::builder("replica-1").reason("primary host lost").build()?;
 //!
-//! // A dry run changes nothing.
+//! // The dry run changes nothing.
 //! assert!(matches!(assess(PromotionPolicy::Enabled, &request, &inputs).verdict, Verdict::Approve(_)));
 //!
-//! let slot = PromotionSlot::new();
-//! let validating = Promotion::new(&slot).request(request).begin_validation(PromotionPolicy::Enabled, &inputs)?;
-//! match validating.decide(&inputs) {
-//!     Decision::Approved(approved) => assert_eq!(approved.approval().plan().new_epoch, Epoch(2)),
-//!     Decision::Denied(denied) => panic!("{}", denied.denial().reason()),
-//! }
+//! let validating = recovered.steady.request(request).begin_validation(PromotionPolicy::Enabled, &inputs)?;
+//! let Decision::Approved(approved) = validating.decide(&inputs) else { return Err("denied".into()) };
+//! let (_steady, committed) = approved.begin_transition().commit(&mut store)?.complete();
+//! assert_eq!(committed.record().epoch(), Epoch::new(2));
+//!
+//! // Stage 6.5: the commit's one grant makes replica-1's gate, and only it, writable.
+//! let gate = WriteAuthority::replica(NodeId::new("replica-1")?, Epoch::INITIAL)?;
+//! let role = committed.into_grant().rebind(ReplicationState::ReplicaActive, &gate)?;
+//! assert_eq!((role, gate.admit_write()?), (ReplicationState::PrimaryActive, Epoch::new(2)));
+//! # drop(store);
+//! # std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -268,8 +268,8 @@ mod tests {
             new_epoch,
             primary: id(primary),
             previous_primary: record.primary(),
-            start: WalPosition::new(record.epoch(), Lsn(lsn)),
-            history: record.epoch_history().extended(new_epoch, Lsn(lsn)).unwrap(),
+            start: WalPosition::new(record.epoch(), Lsn::new(lsn)),
+            history: record.epoch_history().extended(new_epoch, Lsn::new(lsn)).unwrap(),
             force_asserted: false,
         }
     }
@@ -287,13 +287,13 @@ mod tests {
                 request_id: None,
             };
             let successor = record.succeeded_by(&plan, summary).unwrap();
-            assert_eq!(successor.epoch(), Epoch(record.epoch().0 + 1));
+            assert_eq!(successor.epoch(), Epoch::new(record.epoch().get() + 1));
             assert_eq!(successor.previous_primary(), Some(record.primary()));
             assert_eq!(successor.view().epoch(), successor.epoch());
             record = successor;
         }
         assert_eq!(record.history().len(), HISTORY_CAP);
-        assert_eq!(record.history()[0].epoch, Epoch(record.epoch().0 - HISTORY_CAP as u64));
+        assert_eq!(record.history()[0].epoch, Epoch::new(record.epoch().get() - HISTORY_CAP as u64));
     }
 
     #[test]
@@ -305,7 +305,7 @@ mod tests {
 
         let mut body = RecordBody::from(good.clone());
         body.history.push(PastAuthority {
-            epoch: Epoch(5),
+            epoch: Epoch::new(5),
             primary: id("z"),
             start: body.start,
             request: None,
@@ -314,7 +314,8 @@ mod tests {
         assert!(matches!(AuthorityRecord::try_from(body), Err(RecordError::History(_))));
 
         let mut body = RecordBody::from(good);
-        let entry = PastAuthority { epoch: Epoch(0), primary: id("z"), start: body.start, request: None };
+        let entry =
+            PastAuthority { epoch: Epoch::new(0), primary: id("z"), start: body.start, request: None };
         body.history = vec![entry; HISTORY_CAP + 1];
         assert_eq!(AuthorityRecord::try_from(body), Err(RecordError::HistoryTooLong(HISTORY_CAP + 1)));
     }

@@ -81,7 +81,7 @@ pub(crate) fn decide(claim: &Claim, request: PromotionRequest, inputs: &Validati
 /// `PromotionApproved → AuthorityTransitioning`: the approval is about to be applied.
 pub(crate) fn begin_transition(approval: &Approval) {
     let t = edge::<PromotionApproved, AuthorityTransitioning>(&[Invariant::P6A2]);
-    observe::transition_started(t, approval.request(), approval.plan().new_epoch.0);
+    observe::transition_started(t, approval.request(), approval.plan().new_epoch.get());
 }
 
 /// Where a conflicted commit goes: no state; the attempt ends with nothing written.
@@ -108,7 +108,13 @@ pub(crate) fn commit<St: AuthorityStore + ?Sized>(
             metrics.success();
             metrics.set_primary(record.primary());
             let force = record.request().map_or(Force::NotRequested, |r| r.force);
-            observe::transition_completed(t, approval.request(), record.primary(), record.epoch().0, force);
+            observe::transition_completed(
+                t,
+                approval.request(),
+                record.primary(),
+                record.epoch().get(),
+                force,
+            );
         }
         Err(error) if error.is_conflict() => {
             // Fail closed: the validated authority is gone, nothing was written, and no edge was

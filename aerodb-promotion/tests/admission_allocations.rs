@@ -12,7 +12,7 @@ static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 fn admit_write_allocates_nothing() {
     let primary = bootstrapped_primary_gate(NodeId::new("primary-0").expect("valid id"));
     let fenced = bootstrapped_primary_gate(NodeId::new("primary-0").expect("valid id"));
-    fenced.observe_epoch(Epoch(4));
+    fenced.observe_epoch(Epoch::new(4));
     let region = Region::new(GLOBAL);
     let mut admitted = 0u64;
     for _ in 0..1_000_000 {

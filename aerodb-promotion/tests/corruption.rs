@@ -28,7 +28,7 @@ fn real_record() -> (AuthorityRecord, Vec<u8>) {
         PromotionPolicy::Enabled,
     );
     let record = store.load().unwrap().unwrap();
-    assert_eq!(record.epoch().0, 3);
+    assert_eq!(record.epoch().get(), 3);
     (record, store.bytes().unwrap().to_vec())
 }
 

@@ -181,7 +181,7 @@ fn killed_after_rename_then_reopened(open_skips_dir_sync: bool) -> (Epoch, Vec<S
 #[test]
 fn a_power_loss_after_a_killed_commit_and_a_reopen_keeps_what_was_read() {
     let (read, violations) = killed_after_rename_then_reopened(false);
-    assert_eq!(read, Epoch(2), "the successor reads the renamed record");
+    assert_eq!(read, Epoch::new(2), "the successor reads the renamed record");
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
@@ -190,7 +190,7 @@ fn a_power_loss_after_a_killed_commit_and_a_reopen_keeps_what_was_read() {
 #[test]
 fn the_enumeration_catches_an_open_that_reads_before_it_syncs() {
     let (read, violations) = killed_after_rename_then_reopened(true);
-    assert_eq!(read, Epoch(2));
+    assert_eq!(read, Epoch::new(2));
     assert!(
         violations.iter().any(|v| v.contains("Old")),
         "expected the old epoch to come back: {violations:#?}"
@@ -284,7 +284,7 @@ fn crash_row_after_approval_forgets_the_promotion_and_requires_revalidation() {
     let (_, recovered) = restart(&dir, store);
     assert_eq!(recovered.authority, Some(record.clone()));
     // The approval had no durable effect: after more writes are acknowledged, the same candidate is denied.
-    let later = ValidationInputs { acknowledged: Some(pos(1, 65)), ..inputs };
+    let later = inputs.with_acknowledged(pos(1, 65));
     let validating = recovered
         .steady
         .request(request("replica-1"))

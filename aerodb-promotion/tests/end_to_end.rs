@@ -30,10 +30,10 @@ fn a_successful_promotion_moves_authority_and_fences_the_old_primary() {
     cluster.crash(0).unwrap();
     let report = cluster.promote(1, false, None).unwrap();
     assert!(report.promoted, "{}", report.explanation.unwrap());
-    assert_eq!(report.authority.epoch(), Epoch(2));
+    assert_eq!(report.authority.epoch(), Epoch::new(2));
     assert_eq!(report.authority.primary(), id("node-1"));
     assert_eq!(cluster.nodes()[1].role(), ReplicationState::PrimaryActive);
-    assert_eq!(cluster.nodes()[1].gate().admit_write(), Ok(Epoch(2)));
+    assert_eq!(cluster.nodes()[1].gate().admit_write(), Ok(Epoch::new(2)));
     assert_eq!(cluster.write(3), 3, "the new primary takes writes");
     cluster.replicate(2, 20, false).unwrap();
     assert_eq!(cluster.nodes()[2].position(), cluster.nodes()[1].position());
@@ -82,7 +82,7 @@ fn a_lagging_replica_is_denied_with_its_reason() {
     let explanation = report.explanation.unwrap();
     assert_eq!(explanation.outcome, Outcome::Denied);
     assert_eq!(explanation.invariant_violated, Some(Invariant::P6S1));
-    assert_eq!(cluster.authority().epoch(), Epoch(1));
+    assert_eq!(cluster.authority().epoch(), Epoch::new(1));
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn repeated_attempts_denied_then_caught_up_then_approved_and_twice_promoted() {
     cluster.crash(1).unwrap();
     let second = cluster.promote(2, false, None).unwrap();
     assert!(second.promoted, "{}", second.explanation.unwrap());
-    assert_eq!(cluster.authority().epoch(), Epoch(3));
+    assert_eq!(cluster.authority().epoch(), Epoch::new(3));
     assert_eq!(cluster.authority().history().len(), 2);
     let (attempts, explanations) = cluster.attempts();
     assert_eq!((attempts, explanations.len()), (4, 4));
@@ -171,6 +171,6 @@ fn a_disabled_policy_refuses_explicitly_and_writes_nothing() {
     }
     assert_eq!(files(dir.path()), before, "no file was written or changed");
     assert!(!cluster.store().unwrap().slot().is_busy(), "no state is kept");
-    assert_eq!(cluster.authority().epoch(), Epoch(1));
+    assert_eq!(cluster.authority().epoch(), Epoch::new(1));
     cluster.check_invariants().unwrap();
 }

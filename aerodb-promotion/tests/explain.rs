@@ -47,7 +47,7 @@ fn with(change: impl FnOnce(&mut ValidationInputs)) -> ValidationInputs {
 /// by the dry run).
 fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
     let r1 = |inputs: ValidationInputs| denied("replica-1", &inputs);
-    let top = history(&[(Epoch::MAX.0, 0)]);
+    let top = history(&[(Epoch::MAX.get(), 0)]);
     vec![
         ("candidate_missing", {
             let without = with(|i| i.nodes.retain(|n| n.id != id("replica-1")));
@@ -71,12 +71,12 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
         (
             "epoch_exhausted",
             r1(with(|i| {
-                i.authority = Some(AuthorityView { primary: id("primary-0"), history: top.clone() });
+                i.authority = Some(AuthorityView::new(id("primary-0"), top.clone()));
                 for n in &mut i.nodes {
                     n.history = Some(top.clone());
-                    n.position = pos(Epoch::MAX.0, 150);
+                    n.position = pos(Epoch::MAX.get(), 150);
                 }
-                i.acknowledged = Some(pos(Epoch::MAX.0, 150));
+                i.acknowledged = Some(pos(Epoch::MAX.get(), 150));
             })),
         ),
         (
@@ -109,8 +109,7 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
         (
             "acknowledged_epoch_missing",
             r1(with(|i| {
-                i.authority =
-                    Some(AuthorityView { primary: id("primary-0"), history: history(&[(1, 0), (3, 100)]) });
+                i.authority = Some(AuthorityView::new(id("primary-0"), history(&[(1, 0), (3, 100)])));
                 node_mut(i, "replica-1").history = Some(history(&[(1, 0), (3, 100)]));
                 node_mut(i, "replica-1").position = pos(3, 150);
                 i.acknowledged = Some(pos(2, 120));
@@ -129,29 +128,29 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
                 let c = node_mut(i, "replica-1");
                 c.history = Some(history(&[(1, 0)]));
                 c.position = pos(1, 90);
-                c.mvcc = Some(MvccBoundary::at_rest(Lsn(90)));
+                c.mvcc = Some(MvccBoundary::at_rest(Lsn::new(90)));
             })),
         ),
         ("mvcc_unknown", r1(with(|i| node_mut(i, "replica-1").mvcc = None))),
         (
             "partial_commit_visible",
             r1(with(|i| {
-                let commit = PartialCommit { commit_lsn: Lsn(150), applied: 2, total: 5 };
+                let commit = PartialCommit { commit_lsn: Lsn::new(150), applied: 2, total: 5 };
                 node_mut(i, "replica-1").mvcc =
-                    Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
+                    Some(MvccBoundary { visible_commit: Lsn::new(140), applying: Some(commit) });
             })),
         ),
         (
             "mvcc_inconsistent",
             r1(with(|i| {
-                let commit = PartialCommit { commit_lsn: Lsn(900), applied: 5, total: 5 };
+                let commit = PartialCommit { commit_lsn: Lsn::new(900), applied: 5, total: 5 };
                 node_mut(i, "replica-1").mvcc =
-                    Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
+                    Some(MvccBoundary { visible_commit: Lsn::new(140), applying: Some(commit) });
             })),
         ),
         (
             "phantom_commit",
-            r1(with(|i| node_mut(i, "replica-1").mvcc = Some(MvccBoundary::at_rest(Lsn(170))))),
+            r1(with(|i| node_mut(i, "replica-1").mvcc = Some(MvccBoundary::at_rest(Lsn::new(170))))),
         ),
     ]
 }
@@ -189,10 +188,7 @@ fn a_success_is_explained_with_every_check_and_the_new_authority() {
 fn a_forced_promotion_says_so() {
     let mut store = MemoryStore::default();
     let record = store.bootstrap(id("primary-0")).unwrap();
-    let inputs = ValidationInputs {
-        old_primary: OldPrimary::Unknown,
-        ..caught_up_inputs(&record, id("replica-1"), 40)
-    };
+    let inputs = caught_up_inputs(&record, id("replica-1"), 40).with_old_primary(OldPrimary::Unknown);
     let explanation = attempt(&mut store, forced("replica-1"), &inputs, PromotionPolicy::Enabled);
     assert!(matches!(
         explanation.authority,

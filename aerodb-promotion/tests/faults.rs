@@ -27,7 +27,7 @@ fn assert_old_or_new(dir: &TempDir, old: &AuthorityRecord) -> &'static str {
     if &record == old {
         return "old";
     }
-    assert_eq!(record.epoch().0, old.epoch().0 + 1, "a third state: {record:?}");
+    assert_eq!(record.epoch().get(), old.epoch().get() + 1, "a third state: {record:?}");
     assert_eq!(record.primary(), id("replica-1"));
     assert_eq!(record.previous_primary(), Some(old.primary()));
     "new"

@@ -31,7 +31,7 @@ fn child_promotes_forever() {
     out.flush().unwrap();
     loop {
         let candidate = if current.primary() == id("node-a") { "node-b" } else { "node-a" };
-        let inputs = caught_up_inputs(&current, id(candidate), current.start().lsn.0 + 8);
+        let inputs = caught_up_inputs(&current, id(candidate), current.start().lsn.get() + 8);
         let approved = approve(&store, candidate, &inputs);
         current = approved.begin_transition().commit(&mut store).unwrap().complete().1.record().clone();
         writeln!(out, "committed epoch {}", current.epoch()).unwrap();
@@ -101,7 +101,7 @@ fn kills_at_random_moments_never_lose_or_invent_an_epoch() {
         let store = FileAuthorityStore::open(dir.path()).expect("no stale lock after a kill");
         let record =
             recover(&store).expect("a valid record after every kill").authority.expect("bootstrapped");
-        let epoch = record.epoch().0;
+        let epoch = record.epoch().get();
         assert!(
             epoch == confirmed || epoch == confirmed + 1,
             "kill {kill}: durable epoch {epoch}, last confirmed {confirmed}"

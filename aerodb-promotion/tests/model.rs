@@ -95,8 +95,8 @@ fn run(script: &Script) -> Result<(), String> {
             OPS_RUN.fetch_add(1, Ordering::Relaxed);
             let promoted = result.map_err(|e| format!("step {step} {op:?}: {e}"))?;
             let after = cluster.authority().epoch();
-            let expected = if promoted { before.0 + 1 } else { before.0 };
-            if after.0 != expected {
+            let expected = if promoted { before.get() + 1 } else { before.get() };
+            if after.get() != expected {
                 return Err(format!("step {step} {op:?}: epoch went {before} -> {after}"));
             }
             cluster.check_invariants().map_err(|e| format!("step {step} {op:?}: {e}"))?;

@@ -22,7 +22,7 @@ fn bootstrapped() -> (MemoryStore, ValidationInputs) {
 }
 
 fn lagging(inputs: &ValidationInputs) -> ValidationInputs {
-    ValidationInputs { acknowledged: Some(pos(1, 60)), ..inputs.clone() }
+    inputs.clone().with_acknowledged(pos(1, 60))
 }
 
 fn sequence(events: &[Captured]) -> Vec<&str> {

@@ -88,7 +88,7 @@ fn the_store_is_private_to_its_owner_whatever_the_umask() {
         assert_eq!(snapshot(&data), before, "a refused open changes nothing");
         // Inspection warns and still reads.
         assert_eq!(check_permissions(&data).unwrap().len(), 1);
-        assert_eq!(read_record(&data).unwrap().map(|r| r.epoch()), Some(aerodb_core::Epoch(2)));
+        assert_eq!(read_record(&data).unwrap().map(|r| r.epoch()), Some(aerodb_core::Epoch::new(2)));
         chmod(path, required);
     }
     // Group or other read is allowed: reading grants nothing.

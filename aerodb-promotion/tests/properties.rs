@@ -45,14 +45,16 @@ impl Scenario {
         inputs.acknowledged = self.acknowledged.map(|(e, l)| pos(e, l));
         let candidate = node_mut(&mut inputs, "replica-1");
         candidate.position = pos(2, self.candidate_lsn);
-        candidate.mvcc = Some(MvccBoundary::at_rest(Lsn(self.candidate_lsn)));
+        candidate.mvcc = Some(MvccBoundary::at_rest(Lsn::new(self.candidate_lsn)));
         if let Some(at) = self.diverged_at {
             candidate.history = Some(history(&[(1, 0), (2, at)]));
         }
         if self.partial {
-            let commit = PartialCommit { commit_lsn: Lsn(self.candidate_lsn), applied: 0, total: 2 };
-            candidate.mvcc =
-                Some(MvccBoundary { visible_commit: Lsn(self.candidate_lsn - 1), applying: Some(commit) });
+            let commit = PartialCommit { commit_lsn: Lsn::new(self.candidate_lsn), applied: 0, total: 2 };
+            candidate.mvcc = Some(MvccBoundary {
+                visible_commit: Lsn::new(self.candidate_lsn - 1),
+                applying: Some(commit),
+            });
         }
         if let Some(reason) = self.halted {
             candidate.replication = ReplicationState::ReplicationHalted { reason };
@@ -134,7 +136,7 @@ fn an_approval_always_passed_every_check_and_raises_the_epoch_by_one() {
         match assessment.verdict {
             Verdict::Approve(plan) => {
                 assessment.checks.iter().all(CheckRecord::passed)
-                    && plan.new_epoch == Epoch(plan.basis_epoch.0 + 1)
+                    && plan.new_epoch == Epoch::new(plan.basis_epoch.get() + 1)
                     && plan.force_asserted == (s.old_primary == OldPrimary::Unknown)
             }
             Verdict::Deny(reason) => {

@@ -48,7 +48,7 @@ fn the_current_primary_is_rejected() {
         requested(&slot, "primary-0").begin_validation(PromotionPolicy::Enabled, &approving_inputs());
     assert_eq!(
         rejection_of(result),
-        Rejection::AlreadyPrimary { candidate: id("primary-0"), epoch: aerodb_core::Epoch(2) }
+        Rejection::AlreadyPrimary { candidate: id("primary-0"), epoch: aerodb_core::Epoch::new(2) }
     );
 }
 

@@ -128,7 +128,7 @@ fn both_machines_agree_on_every_ending() {
     assert_eq!(success.events.len(), 6);
     assert_eq!(success.metrics.success_total, 1);
 
-    let lagging = ValidationInputs { acknowledged: Some(pos(1, 60)), ..inputs.clone() };
+    let lagging = inputs.clone().with_acknowledged(pos(1, 60));
     let denied = agree(fresh, &asked, &lagging, PromotionPolicy::Enabled);
     assert!(matches!(denied.end, End::Denied(_)), "{:?}", denied.end);
 

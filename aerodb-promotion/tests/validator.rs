@@ -28,8 +28,8 @@ fn the_fixture_passes_every_check_in_order() {
     assert_eq!(order, CheckId::ALL);
     assert!(assessment.checks.iter().all(CheckRecord::passed));
     let Verdict::Approve(plan) = assessment.verdict else { panic!("fixture must approve") };
-    assert_eq!(plan.basis_epoch, Epoch(2));
-    assert_eq!(plan.new_epoch, Epoch(3));
+    assert_eq!(plan.basis_epoch, Epoch::new(2));
+    assert_eq!(plan.new_epoch, Epoch::new(3));
     assert_eq!(plan.primary, id("replica-1"));
     assert_eq!(plan.previous_primary, id("primary-0"));
     assert_eq!(plan.start, pos(2, 150));
@@ -100,7 +100,7 @@ fn deciding_on_inputs_where_the_candidate_is_primary_denies() {
     };
     assert_eq!(
         denied.denial().reason(),
-        DenialReason::CandidateIsPrimary { candidate: id("replica-1"), epoch: Epoch(2) }
+        DenialReason::CandidateIsPrimary { candidate: id("replica-1"), epoch: Epoch::new(2) }
     );
     let _ = denied.conclude();
 }
@@ -170,20 +170,20 @@ fn a_candidate_ahead_of_the_authority_is_ambiguous_authority() {
     assert_eq!(failed(&assessment), [CheckId::AuthorityUnambiguous, CheckId::WalPrefix]);
     assert_eq!(
         denial(&assessment),
-        Some(DenialReason::CandidateAhead { epoch: Epoch(3), authority: Epoch(2) })
+        Some(DenialReason::CandidateAhead { epoch: Epoch::new(3), authority: Epoch::new(2) })
     );
 }
 
 #[test]
 fn an_exhausted_epoch_cannot_be_raised() {
     let mut inputs = approving_inputs();
-    let top = history(&[(Epoch::MAX.0, 0)]);
-    inputs.authority = Some(AuthorityView { primary: id("primary-0"), history: top.clone() });
+    let top = history(&[(Epoch::MAX.get(), 0)]);
+    inputs.authority = Some(AuthorityView::new(id("primary-0"), top.clone()));
     for node in &mut inputs.nodes {
         node.history = Some(top.clone());
-        node.position = pos(Epoch::MAX.0, 150);
+        node.position = pos(Epoch::MAX.get(), 150);
     }
-    inputs.acknowledged = Some(pos(Epoch::MAX.0, 150));
+    inputs.acknowledged = Some(pos(Epoch::MAX.get(), 150));
     let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert_eq!(denial(&assessment), Some(DenialReason::EpochExhausted { epoch: Epoch::MAX }));
 }
@@ -192,15 +192,15 @@ fn an_exhausted_epoch_cannot_be_raised() {
 /// (Before the range was one, an authority at 2^62 − 1 was approved to 2^62.)
 #[test]
 fn the_last_approvable_epoch_is_the_largest_a_gate_holds() {
-    let below = Epoch(Epoch::MAX.0 - 1);
+    let below = Epoch::new(Epoch::MAX.get() - 1);
     let mut inputs = approving_inputs();
-    let top = history(&[(below.0, 0)]);
-    inputs.authority = Some(AuthorityView { primary: id("primary-0"), history: top.clone() });
+    let top = history(&[(below.get(), 0)]);
+    inputs.authority = Some(AuthorityView::new(id("primary-0"), top.clone()));
     for node in &mut inputs.nodes {
         node.history = Some(top.clone());
-        node.position = pos(below.0, 150);
+        node.position = pos(below.get(), 150);
     }
-    inputs.acknowledged = Some(pos(below.0, 150));
+    inputs.acknowledged = Some(pos(below.get(), 150));
     match assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs).verdict {
         Verdict::Approve(plan) => {
             assert_eq!(plan.new_epoch, Epoch::MAX);
@@ -241,7 +241,7 @@ fn an_acknowledged_epoch_the_candidate_never_had_denies() {
     assert!(failed(&assessment).contains(&CheckId::CandidateCaughtUp), "{:?}", failed(&assessment));
     assert_eq!(
         assessment.checks[4].failure,
-        Some(DenialReason::AcknowledgedEpochMissing { epoch: Epoch(3), acknowledged: pos(3, 10) })
+        Some(DenialReason::AcknowledgedEpochMissing { epoch: Epoch::new(3), acknowledged: pos(3, 10) })
     );
 }
 
@@ -249,15 +249,18 @@ fn an_acknowledged_epoch_the_candidate_never_had_denies() {
 #[test]
 fn an_inconsistent_mvcc_summary_denies() {
     for commit in [
-        PartialCommit { commit_lsn: Lsn(151), applied: 1, total: 1 },
-        PartialCommit { commit_lsn: Lsn(149), applied: 3, total: 2 },
+        PartialCommit { commit_lsn: Lsn::new(151), applied: 1, total: 1 },
+        PartialCommit { commit_lsn: Lsn::new(149), applied: 3, total: 2 },
     ] {
         let mut inputs = approving_inputs();
         node_mut(&mut inputs, "replica-1").mvcc =
-            Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
+            Some(MvccBoundary { visible_commit: Lsn::new(140), applying: Some(commit) });
         let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
         assert_eq!(failed(&assessment), [CheckId::CommitBoundary]);
-        assert_eq!(denial(&assessment), Some(DenialReason::MvccInconsistent { commit, wal_end: Lsn(150) }));
+        assert_eq!(
+            denial(&assessment),
+            Some(DenialReason::MvccInconsistent { commit, wal_end: Lsn::new(150) })
+        );
     }
 }
 
@@ -374,7 +377,7 @@ fn only_wal_prefix_diverged_history_says_where() {
         &inputs,
         &request("replica-1"),
         CheckId::WalPrefix,
-        DenialReason::HistoryDiverged { epoch: Epoch(2), at: Lsn(90) },
+        DenialReason::HistoryDiverged { epoch: Epoch::new(2), at: Lsn::new(90) },
     );
 }
 
@@ -385,12 +388,16 @@ fn only_wal_prefix_a_replica_short_of_the_current_switch_point() {
     let candidate = node_mut(&mut inputs, "replica-1");
     candidate.history = Some(history(&[(1, 0)]));
     candidate.position = pos(1, 90);
-    candidate.mvcc = Some(MvccBoundary::at_rest(Lsn(90)));
+    candidate.mvcc = Some(MvccBoundary::at_rest(Lsn::new(90)));
     assert_only(
         &inputs,
         &request("replica-1"),
         CheckId::WalPrefix,
-        DenialReason::BehindSwitchPoint { epoch: Epoch(2), start: Lsn(100), candidate: Lsn(90) },
+        DenialReason::BehindSwitchPoint {
+            epoch: Epoch::new(2),
+            start: Lsn::new(100),
+            candidate: Lsn::new(90),
+        },
     );
 }
 
@@ -400,7 +407,10 @@ fn a_position_outside_the_candidates_own_history_is_denied() {
     node_mut(&mut inputs, "replica-1").history = Some(history(&[(1, 0)]));
     let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert!(failed(&assessment).contains(&CheckId::WalPrefix));
-    assert_eq!(assessment.checks[5].failure, Some(DenialReason::PositionEpochUnknown { epoch: Epoch(2) }));
+    assert_eq!(
+        assessment.checks[5].failure,
+        Some(DenialReason::PositionEpochUnknown { epoch: Epoch::new(2) })
+    );
 }
 
 // 7. commit_boundary (P6-S3)
@@ -415,9 +425,9 @@ fn only_commit_boundary_unknown_mvcc() {
 #[test]
 fn only_commit_boundary_partial_commit() {
     let mut inputs = approving_inputs();
-    let commit = PartialCommit { commit_lsn: Lsn(150), applied: 2, total: 5 };
+    let commit = PartialCommit { commit_lsn: Lsn::new(150), applied: 2, total: 5 };
     node_mut(&mut inputs, "replica-1").mvcc =
-        Some(MvccBoundary { visible_commit: Lsn(140), applying: Some(commit) });
+        Some(MvccBoundary { visible_commit: Lsn::new(140), applying: Some(commit) });
     assert_only(
         &inputs,
         &request("replica-1"),
@@ -429,12 +439,12 @@ fn only_commit_boundary_partial_commit() {
 #[test]
 fn only_commit_boundary_phantom_commit() {
     let mut inputs = approving_inputs();
-    node_mut(&mut inputs, "replica-1").mvcc = Some(MvccBoundary::at_rest(Lsn(170)));
+    node_mut(&mut inputs, "replica-1").mvcc = Some(MvccBoundary::at_rest(Lsn::new(170)));
     assert_only(
         &inputs,
         &request("replica-1"),
         CheckId::CommitBoundary,
-        DenialReason::PhantomCommit { visible_commit: Lsn(170), wal_end: Lsn(150) },
+        DenialReason::PhantomCommit { visible_commit: Lsn::new(170), wal_end: Lsn::new(150) },
     );
 }
 
@@ -485,7 +495,10 @@ fn denial_reasons_map_to_invariants() {
         DenialReason::CandidateBehind { candidate: pos(1, 1), acknowledged: pos(1, 2) }.invariant(),
         Invariant::P6S1
     );
-    assert_eq!(DenialReason::HistoryDiverged { epoch: Epoch(1), at: Lsn(0) }.invariant(), Invariant::P6S2);
+    assert_eq!(
+        DenialReason::HistoryDiverged { epoch: Epoch::new(1), at: Lsn::new(0) }.invariant(),
+        Invariant::P6S2
+    );
     assert_eq!(DenialReason::MvccUnknown.invariant(), Invariant::P6F1);
     assert_eq!(DenialReason::CandidateHalted { reason: HaltReason::WalGap }.invariant(), Invariant::P6A3);
 }

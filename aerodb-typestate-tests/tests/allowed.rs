@@ -39,7 +39,8 @@ fn the_nine_edges_as_methods() {
         steady.request(request()).begin_validation(PromotionPolicy::Disabled, &inputs).unwrap_err();
     // Steady → PromotionRequested → PromotionValidating → PromotionDenied → Steady.
     let mut lagging = inputs.clone();
-    lagging.acknowledged = Some(aerodb_core::WalPosition::new(aerodb_core::Epoch(1), aerodb_core::Lsn(11)));
+    lagging.acknowledged =
+        Some(aerodb_core::WalPosition::new(aerodb_core::Epoch::new(1), aerodb_core::Lsn::new(11)));
     let validating =
         rejected.steady.request(request()).begin_validation(PromotionPolicy::Enabled, &lagging).unwrap();
     let Decision::Denied(denied) = validating.decide(&lagging) else { panic!("lagging must deny") };
@@ -51,5 +52,5 @@ fn the_nine_edges_as_methods() {
     let succeeded: Promotion<PromotionSucceeded> = transitioning.commit(&mut store).unwrap();
     let (steady, committed) = succeeded.complete();
     assert_eq!(steady.kind(), StateKind::Steady);
-    assert_eq!(committed.record().epoch(), aerodb_core::Epoch(2));
+    assert_eq!(committed.record().epoch(), aerodb_core::Epoch::new(2));
 }

@@ -129,7 +129,10 @@ impl SimNode {
         let position = self.position();
         let mvcc = if self.applying {
             let commit = PartialCommit { commit_lsn: position.lsn, applied: 1, total: 2 };
-            MvccBoundary { visible_commit: Lsn(position.lsn.0.saturating_sub(1)), applying: Some(commit) }
+            MvccBoundary {
+                visible_commit: Lsn::new(position.lsn.get().saturating_sub(1)),
+                applying: Some(commit),
+            }
         } else {
             MvccBoundary::at_rest(position.lsn)
         };
@@ -274,7 +277,7 @@ impl Cluster {
         let mut acked = 0;
         for _ in 0..count {
             let Ok(epoch) = node.gate.admit_write() else { break };
-            let position = WalPosition::new(epoch, Lsn(node.position().lsn.0 + 1));
+            let position = WalPosition::new(epoch, Lsn::new(node.position().lsn.get() + 1));
             node.wal.push(position);
             if !node.partitioned {
                 self.acked.push(position);

@@ -68,7 +68,7 @@ fn node(name: &str) -> NodeId {
 /// the candidate, which is an active replica on a commit boundary.
 pub fn caught_up_inputs(record: &AuthorityRecord, candidate: NodeId, lsn: u64) -> ValidationInputs {
     let history: EpochHistory = record.epoch_history().clone();
-    let position = WalPosition::new(record.epoch(), Lsn(lsn));
+    let position = WalPosition::new(record.epoch(), Lsn::new(lsn));
     ValidationInputs {
         authority: Some(record.view()),
         nodes: vec![NodeView {
@@ -76,7 +76,7 @@ pub fn caught_up_inputs(record: &AuthorityRecord, candidate: NodeId, lsn: u64) -
             replication: ReplicationState::ReplicaActive,
             position,
             history: Some(history),
-            mvcc: Some(MvccBoundary::at_rest(Lsn(lsn))),
+            mvcc: Some(MvccBoundary::at_rest(Lsn::new(lsn))),
         }],
         old_primary: OldPrimary::ConfirmedStopped,
         acknowledged: Some(position),
@@ -88,7 +88,7 @@ pub fn caught_up_inputs(record: &AuthorityRecord, candidate: NodeId, lsn: u64) -
 pub fn bootstrapped_primary_gate(primary: NodeId) -> WriteAuthority {
     let mut store = MemoryStore::default();
     store.bootstrap(primary).unwrap_or_else(|e| panic!("bootstrap: {e}"));
-    let gate = WriteAuthority::replica(primary, aerodb_core::Epoch(0)).unwrap_or_else(|e| panic!("{e}"));
+    let gate = WriteAuthority::replica(primary, aerodb_core::Epoch::new(0)).unwrap_or_else(|e| panic!("{e}"));
     let grant = recover(&store).ok().and_then(|r| r.grant).unwrap_or_else(|| panic!("no grant"));
     grant.rebind(ReplicationState::Uninitialized, &gate).unwrap_or_else(|e| panic!("rebind: {e}"));
     gate
@@ -197,7 +197,7 @@ impl Suite {
         store.bootstrap(node("primary-a")).expect("bootstrap");
         promote(&mut store, "replica-b", 10);
         let last = promote(&mut store, "primary-a", 25);
-        assert_eq!(last.epoch(), aerodb_core::Epoch(3));
+        assert_eq!(last.epoch(), aerodb_core::Epoch::new(3));
         let store = h.reopen(store);
         let recovered = recover(&store).expect("recover after reopen");
         assert_eq!(recovered.authority.as_ref(), Some(&last), "reopen must find the last committed record");
@@ -250,7 +250,7 @@ impl Suite {
         let mut store = h.reopen(store);
         assert_eq!(store.load().expect("load after leftovers"), Some(record.clone()), "leftovers never win");
         let next = promote(&mut store, "replica-b", 5);
-        assert_eq!(next.epoch(), aerodb_core::Epoch(record.epoch().0 + 1));
+        assert_eq!(next.epoch(), aerodb_core::Epoch::new(record.epoch().get() + 1));
         true
     }
 

@@ -12,44 +12,37 @@ pub fn id(s: &str) -> NodeId {
 }
 
 pub fn pos(e: u64, l: u64) -> WalPosition {
-    WalPosition::new(Epoch(e), Lsn(l))
+    WalPosition::new(Epoch::new(e), Lsn::new(l))
 }
 
 pub fn history(points: &[(u64, u64)]) -> EpochHistory {
-    EpochHistory::new(points.iter().map(|&(e, s)| EpochStart { epoch: Epoch(e), start: Lsn(s) }).collect())
-        .unwrap()
+    EpochHistory::new(
+        points.iter().map(|&(e, s)| EpochStart { epoch: Epoch::new(e), start: Lsn::new(s) }).collect(),
+    )
+    .unwrap()
 }
 
 pub fn replica(name: &str, position: WalPosition, hist: EpochHistory) -> NodeView {
-    NodeView {
-        id: id(name),
-        replication: ReplicationState::ReplicaActive,
-        position,
-        history: Some(hist),
-        mvcc: Some(MvccBoundary::at_rest(position.lsn)),
-    }
+    NodeView::new(id(name), ReplicationState::ReplicaActive, position)
+        .with_history(hist)
+        .with_mvcc(MvccBoundary::at_rest(position.lsn))
 }
 
 /// Authority at epoch 2 (switch at LSN 100) led by `primary-0`, which is confirmed stopped;
 /// acknowledged through 2/150; `replica-1` at 2/150 (caught up), `replica-2` at 2/120 (lagging).
 pub fn approving_inputs() -> ValidationInputs {
     let h = history(&[(1, 0), (2, 100)]);
-    ValidationInputs {
-        authority: Some(AuthorityView { primary: id("primary-0"), history: h.clone() }),
-        nodes: vec![
-            NodeView {
-                id: id("primary-0"),
-                replication: ReplicationState::ReplicationHalted { reason: HaltReason::AuthorityAmbiguity },
-                position: pos(2, 150),
-                history: Some(h.clone()),
-                mvcc: Some(MvccBoundary::at_rest(Lsn(150))),
-            },
-            replica("replica-1", pos(2, 150), h.clone()),
-            replica("replica-2", pos(2, 120), h),
-        ],
-        old_primary: OldPrimary::ConfirmedStopped,
-        acknowledged: Some(pos(2, 150)),
-    }
+    let halted = ReplicationState::ReplicationHalted { reason: HaltReason::AuthorityAmbiguity };
+    ValidationInputs::new(Some(AuthorityView::new(id("primary-0"), h.clone())))
+        .with_node(
+            NodeView::new(id("primary-0"), halted, pos(2, 150))
+                .with_history(h.clone())
+                .with_mvcc(MvccBoundary::at_rest(Lsn::new(150))),
+        )
+        .with_node(replica("replica-1", pos(2, 150), h.clone()))
+        .with_node(replica("replica-2", pos(2, 120), h))
+        .with_old_primary(OldPrimary::ConfirmedStopped)
+        .with_acknowledged(pos(2, 150))
 }
 
 pub fn request(candidate: &str) -> PromotionRequest {

@@ -3,6 +3,6 @@ use aerodb_core::{Epoch, NodeId};
 use aerodb_promotion::PrimaryGrant;
 
 fn main() {
-    let grant = PrimaryGrant { node: NodeId::new("rogue").unwrap(), epoch: Epoch(9) };
+    let grant = PrimaryGrant { node: NodeId::new("rogue").unwrap(), epoch: Epoch::new(9) };
     let _ = grant;
 }

@@ -4,8 +4,8 @@ use aerodb_core::{Epoch, NodeId, ReplicationState};
 use aerodb_promotion::{GateRole, WriteAuthority};
 
 fn main() {
-    let _primary = WriteAuthority::new(GateRole::Primary, Epoch(1));
-    let gate = WriteAuthority::replica(NodeId::new("replica-1").unwrap(), Epoch(1)).unwrap();
-    let _ = gate.assume_primary(Epoch(2));
+    let _primary = WriteAuthority::new(GateRole::Primary, Epoch::new(1));
+    let gate = WriteAuthority::replica(NodeId::new("replica-1").unwrap(), Epoch::new(1)).unwrap();
+    let _ = gate.assume_primary(Epoch::new(2));
     let _role = ReplicationState::ReplicaActive.promote();
 }
