@@ -20,6 +20,7 @@ pub struct NodeId {
 
 /// Why a node id was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NodeIdError {
     /// The text was empty.
     #[error("node id is empty")]

@@ -24,7 +24,8 @@ pub struct MvccBoundary {
     pub applying: Option<PartialCommit>,
 }
 
-/// Why a replica's visible state is not a commit boundary of its WAL.
+/// Why a replica's visible state is not a commit boundary of its WAL. Exhaustive on purpose:
+/// the validator matches every variant, so a new one cannot slip past it unhandled (P6-F1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BoundaryViolation {
     /// The summary contradicts itself or the WAL: a commit being applied that lies past the

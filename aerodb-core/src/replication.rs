@@ -109,6 +109,7 @@ pub const ROLE_CHANGES: [(RoleKind, RoleKind, ChangePath); 8] = [
 
 /// A role change Phase 5 does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RoleChangeError {
     /// Not in [`ROLE_CHANGES`].
     #[error("replication role change {from:?} -> {to:?} is not allowed")]

@@ -108,6 +108,7 @@ pub struct EpochStart {
 
 /// Why an epoch history was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HistoryError {
     /// No entries at all.
     #[error("epoch history is empty")]

@@ -84,6 +84,7 @@ impl fmt::Display for CheckId {
 /// Why a check failed. Each variant names the one invariant it protects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DenialReason {
     /// The inputs hold no view of the candidate.
     #[error("the inputs hold no view of the candidate")]

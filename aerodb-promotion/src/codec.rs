@@ -38,6 +38,7 @@ fn config() -> Configuration<LittleEndian, Fixint, Limit<MAX_PAYLOAD>> {
 
 /// Why bytes are not a valid authority record. Never read as "old" or "new": fail closed (§9).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Shorter than the fixed header and trailer, or than the length it declares.
     #[error("authority record is truncated: {actual} bytes, expected {expected}")]
@@ -86,7 +87,13 @@ pub enum DecodeError {
     Payload(String),
     /// The payload decodes but breaks a record rule.
     #[error("authority record is invalid: {0}")]
-    Invalid(#[from] RecordError),
+    Invalid(RecordError),
+}
+
+impl From<RecordError> for DecodeError {
+    fn from(error: RecordError) -> Self {
+        DecodeError::Invalid(error)
+    }
 }
 
 /// Why a record could not be encoded.

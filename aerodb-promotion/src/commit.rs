@@ -3,22 +3,17 @@
 
 use aerodb_core::Epoch;
 
-use crate::display::EpochOrNone;
 use crate::record::{AuthorityRecord, RecordError, RequestSummary};
-use crate::store::{AuthorityStore, Proposal, StoreError};
+use crate::store::{AuthorityStore, Conflict, Proposal, StoreError};
 use crate::validator::Approval;
 
 /// Why the authority switch did not happen (or may not have).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CommitError {
     /// The durable authority is no longer the one validated against: nothing was written (P6-A1).
-    #[error("authority changed since validation: validated epoch {expected}, found {}", EpochOrNone(*found))]
-    Conflict {
-        /// The epoch validated against.
-        expected: Epoch,
-        /// The epoch found.
-        found: Option<Epoch>,
-    },
+    #[error(transparent)]
+    Conflict(Conflict),
     /// The durable record at the validated epoch differs from the validated authority view.
     #[error("the durable authority at epoch {epoch} is not the authority that was validated")]
     StaleAuthority {
@@ -44,9 +39,7 @@ impl CommitError {
 impl From<StoreError> for CommitError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict { expected: Some(expected), found } => {
-                CommitError::Conflict { expected, found }
-            }
+            StoreError::Conflict(conflict) => CommitError::Conflict(conflict),
             other => CommitError::Store(other),
         }
     }
@@ -62,7 +55,7 @@ pub(crate) fn successor<St: AuthorityStore + ?Sized>(
     let current = store.load()?;
     let found = current.as_ref().map(AuthorityRecord::epoch);
     let Some(current) = current.filter(|c| c.epoch() == plan.basis_epoch) else {
-        return Err(CommitError::Conflict { expected: plan.basis_epoch, found });
+        return Err(CommitError::Conflict(Conflict { expected: Some(plan.basis_epoch), found }));
     };
     // The plan's history must be exactly the durable one plus the new epoch's switch point.
     let validated = current.primary() == plan.previous_primary

@@ -51,6 +51,7 @@ pub struct RequestParameters {
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// Durably promoted.
     Promoted,
@@ -86,6 +87,7 @@ pub struct CheckLine {
 /// The authority after the attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AuthorityResult {
     /// A new record is durable.
     Changed {

@@ -69,6 +69,7 @@ pub enum WalRefused {
 
 /// Why a gate could not take on primary authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GateError {
     /// Only a gate that is not already a primary's can become primary: a grant is used once.
     #[error("only a replica's gate can assume primary authority; this gate already is a primary's")]
@@ -235,6 +236,7 @@ pub struct PrimaryGrant {
 
 /// Why rebinding a node to a durable authority was refused; the gate is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RebindError {
     /// The gate is another node's than the one the record names (P6-A1).
     #[error("the durable record names {named} as primary, but this gate is node {gate}'s")]

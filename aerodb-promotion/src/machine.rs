@@ -187,6 +187,7 @@ impl Promotion<PromotionDenied> {
 /// whatever the durable record says, old or new, never a guess (§2, P6-F2).
 #[derive(Debug, thiserror::Error)]
 #[error("promotion of {} to epoch {} did not complete: {error}", approval.plan().primary, approval.plan().new_epoch)]
+#[must_use]
 pub struct CommitFailure {
     error: CommitError,
     approval: Approval,

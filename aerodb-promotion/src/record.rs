@@ -109,13 +109,14 @@ pub(crate) struct RecordBody {
 
 /// A record that breaks a rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordError {
     /// The history has more than [`HISTORY_CAP`] entries.
     #[error("authority history has {0} entries; at most {HISTORY_CAP} are kept")]
     HistoryTooLong(usize),
     /// Epochs do not strictly rise up to the current one, or starts go back.
     #[error("authority history is inconsistent: {0}")]
-    History(#[from] aerodb_core::HistoryError),
+    History(aerodb_core::HistoryError),
     /// A later authority must have a previous primary, and it must be the last history entry's.
     #[error("previous primary does not match the history")]
     PreviousPrimary,
@@ -125,6 +126,12 @@ pub enum RecordError {
     /// The epoch cannot be raised further.
     #[error("authority epoch {0} cannot be raised further")]
     EpochExhausted(Epoch),
+}
+
+impl From<aerodb_core::HistoryError> for RecordError {
+    fn from(error: aerodb_core::HistoryError) -> Self {
+        RecordError::History(error)
+    }
 }
 
 impl TryFrom<RecordBody> for AuthorityRecord {

@@ -10,6 +10,7 @@ use crate::store::{AuthorityStore, StoreError};
 
 /// What recovery found.
 #[derive(Debug)]
+#[must_use]
 pub struct Recovered {
     /// Idle, for `store`'s authority.
     pub steady: Promotion<Steady>,

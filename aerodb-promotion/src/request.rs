@@ -32,10 +32,11 @@ pub struct PromotionRequest {
 
 /// A request field that was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
     /// `candidate` is not a valid node id.
     #[error("request field `candidate` is invalid: {0}")]
-    Candidate(#[from] NodeIdError),
+    Candidate(NodeIdError),
     /// `reason` is empty, too long or not printable.
     #[error("request field `reason` is invalid: {0}")]
     Reason(TextProblem),
@@ -44,8 +45,15 @@ pub enum RequestError {
     RequestId(TextProblem),
 }
 
+impl From<NodeIdError> for RequestError {
+    fn from(error: NodeIdError) -> Self {
+        RequestError::Candidate(error)
+    }
+}
+
 /// What is wrong with a text field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TextProblem {
     /// Given but empty.
     #[error("it is empty")]
@@ -172,6 +180,7 @@ impl PromotionRequestBuilder {
 
 /// Why a request was refused before validation (`PromotionRequested → Steady`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
 pub enum Rejection {
     /// Promotion is disabled by policy (§7).
     #[error("promotion is disabled by policy")]

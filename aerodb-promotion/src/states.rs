@@ -23,6 +23,7 @@ mod sealed {
 /// A durable promotion: the approval, the record it made authoritative, and the one grant
 /// that makes the new primary's gate writable.
 #[derive(Debug, PartialEq, Eq)]
+#[must_use]
 pub struct Committed {
     approval: Approval,
     record: AuthorityRecord,

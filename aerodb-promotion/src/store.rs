@@ -91,7 +91,7 @@ pub trait AuthorityStore {
 pub fn check_commit(current: Option<Epoch>, proposal: &Proposal) -> Result<(), StoreError> {
     let (expected, record) = (proposal.expected, &proposal.record);
     if current != expected {
-        return Err(StoreError::Conflict { expected, found: current });
+        return Err(StoreError::Conflict(Conflict { expected, found: current }));
     }
     if Some(record.epoch()) != current.map_or(Some(Epoch::INITIAL), Epoch::next) {
         return Err(StoreError::NotSuccessor { current, proposed: record.epoch() });
@@ -106,7 +106,7 @@ fn load_from<B: Backend>(backend: &B, path: &Path) -> Result<Option<AuthorityRec
     bytes
         .map(|bytes| codec::decode(&bytes))
         .transpose()
-        .map_err(|source| StoreError::Corrupt { path: path.to_owned(), source })
+        .map_err(|error| StoreError::Corrupt { path: path.to_owned(), error })
 }
 
 /// Reads `<data_dir>/metadata/authority.record` without locking or changing anything, for
@@ -122,6 +122,7 @@ pub fn read_record(data_dir: impl AsRef<Path>) -> Result<Option<AuthorityRecord>
 /// `metadata/` directory or record that group or others may write, or that another user owns.
 /// Group or other *read* is not refused: reading a record grants nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PermissionProblem {
     /// Group or others may write it.
     #[error(
@@ -189,8 +190,20 @@ pub fn check_permissions(data_dir: impl AsRef<Path>) -> Result<Vec<PermissionPro
     permission_problems(&StdBackend, &metadata, &metadata.join(RECORD_FILE))
 }
 
+/// A compare-and-swap that found another authority than the one expected: nothing was written.
+/// The one conflict type, from a store's commit and from the commit edge (P6-A1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the authority changed: expected {}, found {}; nothing was written", EpochOrNone(*.expected), EpochOrNone(*.found))]
+pub struct Conflict {
+    /// The epoch expected (`None`: no record).
+    pub expected: Option<Epoch>,
+    /// The epoch found (`None`: no record).
+    pub found: Option<Epoch>,
+}
+
 /// One step of the file store's I/O, named in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IoStep {
     /// Creating the metadata directory.
     CreateDir,
@@ -233,6 +246,7 @@ impl fmt::Display for IoStep {
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Another controller holds the data directory.
     #[error("data directory {} is locked by another controller", .path.display())]
@@ -245,21 +259,16 @@ pub enum StoreError {
     #[error("refusing the authority store: {0}")]
     Insecure(PermissionProblem),
     /// The record exists but fails a check: no authority is assumed (P6-F1).
-    #[error("authority record {} is invalid: {source}", .path.display())]
+    #[error("authority record {} is invalid: {error}", .path.display())]
     Corrupt {
         /// The record file.
         path: PathBuf,
-        /// The failed check.
-        source: DecodeError,
+        /// The failed check (in the message, not repeated as a source).
+        error: DecodeError,
     },
-    /// The current record is not the one the caller expected (compare-and-swap failed).
-    #[error("authority changed: expected epoch {}, found {}", EpochOrNone(*.expected), EpochOrNone(*.found))]
-    Conflict {
-        /// The epoch the caller expected.
-        expected: Option<Epoch>,
-        /// The epoch found.
-        found: Option<Epoch>,
-    },
+    /// The compare-and-swap failed: the current record is not the one expected.
+    #[error(transparent)]
+    Conflict(Conflict),
     /// The proposed record is not the current one's successor (epoch + 1, or 1 when empty).
     #[error("epoch {proposed} does not follow {}", EpochOrNone(*.current))]
     NotSuccessor {
@@ -272,14 +281,31 @@ pub enum StoreError {
     #[error(transparent)]
     Encode(#[from] EncodeError),
     /// An I/O step failed. During a commit this is fatal for the handle (never retried).
-    #[error("{step} failed on {}: {source}", .path.display())]
+    #[error("{step} failed on {}: {error}", .path.display())]
     Io {
         /// The step.
         step: IoStep,
         /// The path it acted on.
         path: PathBuf,
-        /// The OS error.
-        source: Arc<std::io::Error>,
+        /// The OS error (in the message, not repeated as a source).
+        error: Arc<std::io::Error>,
+    },
+    /// A store that is not a file (a network or consensus store) failed an operation before
+    /// anything could have been written; its own error text says why.
+    #[error("authority store {operation} failed: {detail}")]
+    Backend {
+        /// The operation, e.g. `read` or `commit`.
+        operation: &'static str,
+        /// What the store's client reported.
+        detail: String,
+    },
+    /// A commit request was sent and no answer says whether it applied (a timeout or lost
+    /// connection after sending). Like a failed fsync, the handle is poisoned; only a fresh
+    /// read of the store (recovery) decides old or new, and nothing is retried (§5).
+    #[error("authority store commit outcome is unknown: {detail}")]
+    OutcomeUnknown {
+        /// What the store's client reported.
+        detail: String,
     },
     /// An earlier commit failed; this handle refuses all use. Reopen the store to recover.
     #[error("this authority store handle failed earlier ({0}); reopen the store to recover")]
@@ -289,7 +315,7 @@ pub enum StoreError {
 /// Maps an OS error at `step` on `path` into a [`StoreError::Io`].
 fn io_error(step: IoStep, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
     let path = path.to_owned();
-    move |e| StoreError::Io { step, path, source: Arc::new(e) }
+    move |e| StoreError::Io { step, path, error: Arc::new(e) }
 }
 
 /// What opening a data directory found and did.

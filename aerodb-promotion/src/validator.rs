@@ -10,6 +10,7 @@ use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 
 /// The validator's full answer: every check and the verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[must_use]
 pub struct Assessment {
     /// All seven checks, in run order.
     pub checks: Vec<CheckRecord>,
@@ -32,6 +33,7 @@ pub enum Verdict {
 /// Proof that the validator approved this request on these inputs; minted only inside
 /// [`Promotion::decide`](crate::Promotion::decide).
 #[derive(Debug, PartialEq, Eq)]
+#[must_use]
 pub struct Approval {
     request: PromotionRequest,
     checks: Vec<CheckRecord>,
@@ -40,6 +42,7 @@ pub struct Approval {
 
 /// A validator denial: the request, every check, and the first failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
 pub struct Denial {
     request: PromotionRequest,
     checks: Vec<CheckRecord>,

@@ -111,7 +111,7 @@ fn a_huge_garbage_file_is_read_only_up_to_one_frame() {
     let huge = vec![0xAB; 64 * 1024 * 1024];
     std::fs::write(store.record_path(), &huge).unwrap();
     let error = store.load().unwrap_err();
-    assert!(matches!(error, StoreError::Corrupt { source: DecodeError::BadMagic { .. }, .. }), "{error}");
+    assert!(matches!(error, StoreError::Corrupt { error: DecodeError::BadMagic { .. }, .. }), "{error}");
     let mut framed = MAGIC.to_vec();
     framed.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     framed.extend_from_slice(&(MAX_PAYLOAD as u32).to_le_bytes());
@@ -119,7 +119,7 @@ fn a_huge_garbage_file_is_read_only_up_to_one_frame() {
     std::fs::write(store.record_path(), &framed).unwrap();
     let error = store.load().unwrap_err();
     assert!(
-        matches!(error, StoreError::Corrupt { source: DecodeError::TrailingBytes { extra: 1 }, .. }),
+        matches!(error, StoreError::Corrupt { error: DecodeError::TrailingBytes { extra: 1 }, .. }),
         "{error}"
     );
 }

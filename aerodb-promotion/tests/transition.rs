@@ -223,9 +223,10 @@ fn the_authority_changing_after_validation_fails_closed() {
     let (_, winner) = approved(&store, "replica-2", &other).commit(&mut store).unwrap().complete();
 
     let failure = stale.begin_transition().commit(&mut store).unwrap_err();
-    assert!(
-        matches!(failure.error(), CommitError::Conflict { expected, found: Some(found) } if (*expected, *found) == (Epoch::new(1), Epoch::new(2)))
-    );
+    assert!(matches!(
+        failure.error(),
+        CommitError::Conflict(Conflict { expected: Some(e), found: Some(f) }) if (*e, *f) == (Epoch::new(1), Epoch::new(2))
+    ));
     assert!(slot.is_busy(), "the failed attempt holds its slot until recovered");
     let (recovered, resolution) = failure.recover(&store).unwrap();
     assert_eq!(resolution, Resolution::NotApplied);

@@ -289,7 +289,7 @@ impl AuthorityStore for MemoryStore {
             .as_deref()
             .map(codec::decode)
             .transpose()
-            .map_err(|source| StoreError::Corrupt { path: "<memory>".into(), source })
+            .map_err(|error| StoreError::Corrupt { path: "<memory>".into(), error })
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {

@@ -149,7 +149,7 @@ impl AuthorityStore for FailingCommits {
         Err(StoreError::Io {
             step: IoStep::SyncFile,
             path: "<memory>".into(),
-            source: std::sync::Arc::new(std::io::Error::other("injected EIO")),
+            error: std::sync::Arc::new(std::io::Error::other("injected EIO")),
         })
     }
     fn slot(&self) -> &PromotionSlot {
