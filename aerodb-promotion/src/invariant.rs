@@ -1,4 +1,4 @@
-//! The spec's invariant ids (PROMOTION_SPEC §4). Their text form is part of the interface.
+//! The spec's invariant ids (docs/PROTOCOL.md §4). Their text form is part of the interface.
 
 use std::fmt;
 
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 macro_rules! invariants {
     ($($(#[$doc:meta])* $variant:ident = $id:literal,)+) => {
-        /// An invariant of PROMOTION_SPEC §4, named by its id.
+        /// An invariant of docs/PROTOCOL.md §4, named by its id.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum Invariant {
             $($(#[$doc])* #[serde(rename = $id)] $variant,)+

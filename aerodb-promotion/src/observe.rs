@@ -20,7 +20,7 @@ use crate::request::PromotionRequest;
 /// The `tracing` target of every promotion event.
 pub const EVENT_TARGET: &str = "aerodb::promotion";
 
-/// The event names of PROMOTION_SPEC §6, plus `completed`, the final outcome of an attempt (P6-O1).
+/// The event names of docs/PROTOCOL.md §6, plus `completed`, the final outcome of an attempt (P6-O1).
 pub mod names {
     /// A request entered `PromotionRequested`.
     pub const REQUESTED: &str = "replication.promotion.requested";

@@ -66,7 +66,7 @@ pub trait PromotionState: sealed::Sealed + 'static {
 #[diagnostic::on_unimplemented(
     message = "forbidden promotion transition `{Self}` → `{To}`",
     label = "`{Self}` → `{To}` is not one of the nine allowed promotion transitions",
-    note = "PROMOTION_SPEC §3: only the nine transitions listed in `aerodb_promotion::ALLOWED_TRANSITIONS` exist; every other move, self-loops included, is forbidden"
+    note = "docs/PROTOCOL.md §3: only the nine transitions listed in `aerodb_promotion::ALLOWED_TRANSITIONS` exist; every other move, self-loops included, is forbidden"
 )]
 pub trait Transition<To: PromotionState>: PromotionState + Sized {
     /// Why this transition happens (§3), as events and docs state it.
@@ -145,7 +145,7 @@ macro_rules! transitions {
             }
         )+
 
-        /// The nine allowed transitions of PROMOTION_SPEC §3, generated from the same list as
+        /// The nine allowed transitions of docs/PROTOCOL.md §3, generated from the same list as
         /// the [`Transition`] impls; every other pair of states is forbidden:
         ///
         $(#[doc = concat!("- `", stringify!($from), "` → `", stringify!($to), "`: ", $why)])+

@@ -12,7 +12,7 @@ pub fn case_name(from: StateKind, to: StateKind) -> String {
 /// The exact source of the compile-fail case for `from → to`.
 pub fn forbidden_case(from: StateKind, to: StateKind) -> String {
     format!(
-        "//! Forbidden: `{from}` → `{to}` (PROMOTION_SPEC §3). Must not compile.\n\
+        "//! Forbidden: `{from}` → `{to}` (docs/PROTOCOL.md §3). Must not compile.\n\
          \n\
          fn require<From: aerodb_promotion::Transition<To>, To: aerodb_promotion::PromotionState>() {{}}\n\
          \n\

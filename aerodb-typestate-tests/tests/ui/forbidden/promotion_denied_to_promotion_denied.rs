@@ -1,4 +1,4 @@
-//! Forbidden: `PromotionDenied` → `PromotionDenied` (PROMOTION_SPEC §3). Must not compile.
+//! Forbidden: `PromotionDenied` → `PromotionDenied` (docs/PROTOCOL.md §3). Must not compile.
 
 fn require<From: aerodb_promotion::Transition<To>, To: aerodb_promotion::PromotionState>() {}
 

@@ -1,4 +1,4 @@
-//! Forbidden: `Steady` → `PromotionApproved` (PROMOTION_SPEC §3). Must not compile.
+//! Forbidden: `Steady` → `PromotionApproved` (docs/PROTOCOL.md §3). Must not compile.
 
 fn require<From: aerodb_promotion::Transition<To>, To: aerodb_promotion::PromotionState>() {}
 
