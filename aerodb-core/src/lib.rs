@@ -15,14 +15,14 @@
 //! # Ok::<(), aerodb_core::HistoryError>(())
 //! ```
 
-pub mod ids;
-pub mod mvcc;
-pub mod replication;
+mod ids;
+mod mvcc;
+mod replication;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod wal;
+mod wal;
 
-pub use ids::{NodeId, NodeIdError};
+pub use ids::{NODE_ID_MAX_LEN, NodeId, NodeIdError};
 pub use mvcc::{BoundaryViolation, MvccBoundary, PartialCommit};
-pub use replication::{HaltReason, ReplicationState, RoleChangeError, RoleKind};
+pub use replication::{ChangePath, HaltReason, ROLE_CHANGES, ReplicationState, RoleChangeError, RoleKind};
 pub use wal::{Continuation, Epoch, EpochHistory, EpochStart, HistoryError, Holding, Lsn, WalPosition};

@@ -337,7 +337,7 @@ mod tests {
             reason: Some("r".repeat(MAX_REASON_LEN)),
             request_id: Some("i".repeat(MAX_REQUEST_ID_LEN)),
         };
-        let long = "n".repeat(aerodb_core::ids::NODE_ID_MAX_LEN);
+        let long = "n".repeat(aerodb_core::NODE_ID_MAX_LEN);
         let history: Vec<PastAuthority> = (0..HISTORY_CAP as u64)
             .map(|e| PastAuthority {
                 epoch: Epoch::new(e + 1),

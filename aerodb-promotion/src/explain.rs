@@ -11,7 +11,7 @@ use crate::display::Ids;
 use crate::invariant::Invariant;
 use crate::machine::CommitFailure;
 use crate::machine::Rejected;
-use crate::record::{AuthorityRecord, Force};
+use crate::record::{AuthorityRecord, Force, RequestSummary};
 use crate::request::{PromotionRequest, Rejection};
 use crate::states::Committed;
 use crate::validator::{Assessment, Denial, Verdict};
@@ -19,8 +19,8 @@ use crate::validator::{Assessment, Denial, Verdict};
 /// Why a promotion was allowed or refused, and what it did to the authority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromotionExplanation {
-    /// The request's parameters.
-    pub request: RequestParameters,
+    /// The request, and what force did for it (P6-A1a).
+    pub request: RequestSummary,
     /// How the attempt ended.
     pub outcome: Outcome,
     /// Every check performed, in run order (empty when refused before validation).
@@ -33,19 +33,6 @@ pub struct PromotionExplanation {
     pub reason: String,
     /// The authority afterwards.
     pub authority: AuthorityResult,
-}
-
-/// A request as explained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestParameters {
-    /// The candidate.
-    pub candidate: String,
-    /// The operator asserted the old primary is down (P6-A1a).
-    pub force: bool,
-    /// The operator's reason.
-    pub reason: Option<String>,
-    /// The caller's request id.
-    pub request_id: Option<String>,
 }
 
 /// How an attempt ended.
@@ -106,17 +93,6 @@ pub enum AuthorityResult {
     DecidedByRecovery,
 }
 
-impl RequestParameters {
-    fn of(request: &PromotionRequest) -> Self {
-        RequestParameters {
-            candidate: request.candidate().to_string(),
-            force: request.force(),
-            reason: request.reason().map(str::to_owned),
-            request_id: request.request_id().map(str::to_owned),
-        }
-    }
-}
-
 fn lines(checks: &[CheckRecord]) -> Vec<CheckLine> {
     checks
         .iter()
@@ -144,7 +120,7 @@ impl PromotionExplanation {
     pub fn of_assessment(request: &PromotionRequest, assessment: &Assessment) -> Self {
         match &assessment.verdict {
             Verdict::Approve(plan) => PromotionExplanation {
-                request: RequestParameters::of(request),
+                request: RequestSummary::of(request, plan.force_asserted),
                 outcome: Outcome::WouldApprove,
                 checks: lines(&assessment.checks),
                 invariants_satisfied: upheld(&assessment.checks),
@@ -169,7 +145,7 @@ impl PromotionExplanation {
 
     fn rejected(request: &PromotionRequest, rejection: &Rejection) -> Self {
         PromotionExplanation {
-            request: RequestParameters::of(request),
+            request: RequestSummary::of(request, false),
             outcome: Outcome::Rejected,
             checks: Vec::new(),
             invariants_satisfied: Vec::new(),
@@ -181,7 +157,7 @@ impl PromotionExplanation {
 
     fn denied(request: &PromotionRequest, checks: &[CheckRecord], reason: DenialReason) -> Self {
         PromotionExplanation {
-            request: RequestParameters::of(request),
+            request: RequestSummary::of(request, false),
             outcome: Outcome::Denied,
             checks: lines(checks),
             invariants_satisfied: Vec::new(),
@@ -227,7 +203,7 @@ impl Committed {
             String::new()
         };
         PromotionExplanation {
-            request: RequestParameters::of(approval.request()),
+            request: RequestSummary::of(approval.request(), approval.plan().force_asserted),
             outcome: Outcome::Promoted,
             checks: lines(approval.checks()),
             invariants_satisfied: upheld(approval.checks()),
@@ -253,7 +229,7 @@ impl CommitFailure {
             (Outcome::CommitFault, Some(Invariant::P6F2), AuthorityResult::DecidedByRecovery)
         };
         PromotionExplanation {
-            request: RequestParameters::of(approval.request()),
+            request: RequestSummary::of(approval.request(), approval.plan().force_asserted),
             outcome,
             checks: lines(approval.checks()),
             invariants_satisfied: Vec::new(),

@@ -127,7 +127,7 @@ pub use gate::{
 pub use recovery::{Recovered, recover};
 
 // Explain and observe: explanations, events, metrics, invariant ids.
-pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation, RequestParameters};
+pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation};
 pub use invariant::Invariant;
 pub use observe::names as event_names;
 pub use observe::{EVENT_TARGET, MetricsSnapshot, PromotionMetrics};

@@ -128,7 +128,7 @@ fn a_forced_promotion_is_recorded_in_record_event_and_explanation() {
         explanation.authority,
         AuthorityResult::Changed { force: Force::CarriedTheDecision, .. }
     ));
-    assert!(explanation.request.force);
+    assert_eq!(explanation.request.force, Force::CarriedTheDecision);
     let events = capture.take();
     assert!(events.iter().filter(|e| e.fields.contains_key("force")).all(|e| e.field("force") == "true"));
     let succeeded = events.iter().find(|e| e.name == names::VALIDATION_SUCCEEDED).unwrap();
