@@ -62,17 +62,45 @@ impl Proposal {
 }
 
 /// A durable home for one authority record, replaced only by compare-and-swap on its epoch.
+///
+/// [`FileAuthorityStore`] keeps it in a data directory; a store on a replicated system (etcd,
+/// say) lets the control plane survive losing its own machine. Run the conformance suite
+/// (`testing::Suite`, feature `testing`) against every implementation.
+///
+/// # To ensure correctness, an implementation must
+///
+/// - **`load`**: return exactly the record made durable by the last successful `commit` of
+///   any handle on this authority, or `None` if none ever was — never a stale copy (read from
+///   a quorum, never a possibly lagging replica), and never a record that is not yet durable
+///   (make it durable first, as the file store's open fsyncs before reading, P6-F2). Decode with
+///   [`AuthorityRecord::from_bytes`]; bytes that fail any check are
+///   [`StoreError::Corrupt`], never "no record" and never a guess (P6-F1).
+/// - **`commit`**: apply [`check_commit`] against the current durable record *atomically with*
+///   the write — a compare-and-swap, not a read followed by a write another controller can slip
+///   between (P6-A1). When it fails, write nothing. Return `Ok` only once the record is durable
+///   (P6-A2). After any error that may have left the write applied or half-applied (an fsync
+///   error, a timeout after the request was sent), poison the handle: every later call returns
+///   [`StoreError::Poisoned`] (or [`StoreError::OutcomeUnknown`] for the first), and never retry
+///   (§5, P6-F3). Only a fresh handle's `load` decides old or new.
+/// - **`slot`**: return the same slot for the handle's whole life. One handle per authority per
+///   process (the file store enforces it with a lock), so the slot keeps attempts one at a time.
+/// - Never decide anything by time: no lease, TTL or session may grant or keep authority (P6-A3).
+///
+/// An implementation cannot make a record to commit: it receives [`Proposal`]s, which only
+/// bootstrap and the commit edge make. `bootstrap` is provided; implementations keep it.
 pub trait AuthorityStore {
-    /// The current record; `None` if no authority was ever bootstrapped.
-    /// A record that fails any check is an error, never a guess (P6-F1).
+    /// The current durable record; `None` if no authority was ever bootstrapped. A record that
+    /// fails any check is an error, never a guess (P6-F1).
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError>;
 
     /// Makes the proposal's record the authority atomically and durably, if the current epoch is
-    /// the proposal's expected one and the record is its successor ([`check_commit`]). Any I/O
-    /// error is final for this handle: it is reported and never retried.
+    /// the proposal's expected one and the record is its successor ([`check_commit`]). Any
+    /// error that may have written is final for this handle: reported, poisoned, never retried.
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError>;
 
-    /// The slot that keeps promotions of this authority one at a time within the process.
+    /// The slot that keeps promotions of this authority one at a time within the process, and
+    /// carries its metrics. It lives with the store handle because the handle is what is unique
+    /// per authority and process.
     fn slot(&self) -> &PromotionSlot;
 
     /// Writes the first authority, epoch 1 led by `primary`; refused if any record exists.
