@@ -6,6 +6,7 @@ use crate::wal::Lsn;
 
 /// A commit whose records are only partly applied on the replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PartialCommit {
     /// LSN of the commit record.
     pub commit_lsn: Lsn,
@@ -17,6 +18,7 @@ pub struct PartialCommit {
 
 /// What a replica's readers can see, summarised for promotion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MvccBoundary {
     /// LSN of the newest commit visible to new snapshots.
     pub visible_commit: Lsn,

@@ -69,6 +69,28 @@ pub enum ReplicationState {
     },
 }
 
+impl fmt::Display for ReplicationState {
+    /// `ReplicaActive`, or `ReplicationHalted(wal_gap)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplicationState::ReplicationHalted { reason } => write!(f, "ReplicationHalted({reason})"),
+            other => fmt::Display::fmt(&other.kind(), f),
+        }
+    }
+}
+
+impl fmt::Display for RoleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RoleKind::Disabled => "Disabled",
+            RoleKind::Uninitialized => "Uninitialized",
+            RoleKind::PrimaryActive => "PrimaryActive",
+            RoleKind::ReplicaActive => "ReplicaActive",
+            RoleKind::ReplicationHalted => "ReplicationHalted",
+        })
+    }
+}
+
 /// The role without its data, for the role-change table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RoleKind {
@@ -112,7 +134,7 @@ pub const ROLE_CHANGES: [(RoleKind, RoleKind, ChangePath); 8] = [
 #[non_exhaustive]
 pub enum RoleChangeError {
     /// Not in [`ROLE_CHANGES`].
-    #[error("replication role change {from:?} -> {to:?} is not allowed")]
+    #[error("replication role change {from} -> {to} is not allowed")]
     NotAllowed {
         /// Current role.
         from: RoleKind,
@@ -121,7 +143,7 @@ pub enum RoleChangeError {
     },
     /// Becoming primary needs a durable authority record naming the node (P6-A3).
     #[error(
-        "replication role change {from:?} -> {to:?} needs a durable authority record naming this node (P6-A3)"
+        "replication role change {from} -> {to} needs a durable authority record naming this node (P6-A3)"
     )]
     AuthorityOnly {
         /// Current role.

@@ -77,6 +77,7 @@ impl fmt::Display for Epoch {
 ///
 /// Ordered by epoch first, then LSN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WalPosition {
     /// Epoch of the primary that wrote the record.
     pub epoch: Epoch,
@@ -99,6 +100,7 @@ impl fmt::Display for WalPosition {
 
 /// One switch point: `epoch` owns the WAL after `start` (records at or before it are older epochs').
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EpochStart {
     /// The epoch that begins here.
     pub epoch: Epoch,
@@ -168,6 +170,22 @@ pub enum Continuation {
         /// The epoch named by the position.
         epoch: Epoch,
     },
+}
+
+impl fmt::Display for Continuation {
+    /// The prefix rule's answer in words, positions as `epoch/lsn`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Continuation::Compatible => f.write_str("compatible"),
+            Continuation::Diverged { epoch, at } => write!(f, "diverged in epoch {epoch} after LSN {at}"),
+            Continuation::Ahead { epoch } => {
+                write!(f, "ahead: knows epoch {epoch}, which the authority does not")
+            }
+            Continuation::UnknownEpoch { epoch } => {
+                write!(f, "position in epoch {epoch}, which no history accounts for")
+            }
+        }
+    }
 }
 
 impl EpochHistory {

@@ -91,7 +91,7 @@ pub enum DenialReason {
     #[error("the inputs hold no view of the candidate")]
     CandidateMissing,
     /// The candidate is not a replica.
-    #[error("the candidate's replication role is {role:?}, not ReplicaActive")]
+    #[error("the candidate's replication role is {role}, not ReplicaActive")]
     CandidateNotReplica {
         /// Its role.
         role: RoleKind,
@@ -643,7 +643,7 @@ impl fmt::Display for Compared {
         match self {
             Compared::CandidateMissing => f.write_str("candidate: not described by the inputs"),
             Compared::Role { candidate, role } => {
-                write!(f, "candidate {candidate} role {role:?}; required ReplicaActive")
+                write!(f, "candidate {candidate} role {role}; required ReplicaActive")
             }
             Compared::NoAuthorityRecord => f.write_str("authority record: none"),
             Compared::Authority { epoch, primary, claimants, candidate_epoch } => {
@@ -665,7 +665,7 @@ impl fmt::Display for Compared {
                     None => f.write_str("old primary none")?,
                 }
                 let observed = if *seen_active { "PrimaryActive" } else { "not active" };
-                write!(f, ": reported {reported:?}, observed {observed}; force {force}")
+                write!(f, ": reported {reported}, observed {observed}; force {force}")
             }
             Compared::Acknowledged { acknowledged } => {
                 write!(f, "acknowledged position: {}", OrUnknown(*acknowledged))
@@ -681,7 +681,7 @@ impl fmt::Display for Compared {
             Compared::HistoryUnknown => f.write_str("candidate history: unknown"),
             Compared::Prefix { candidate, position, authority, continuation } => write!(
                 f,
-                "candidate history {} at {position} against authority history {}: {continuation:?}",
+                "candidate history {} at {position} against authority history {}: {continuation}",
                 HistoryText(candidate),
                 HistoryText(authority)
             ),

@@ -14,6 +14,7 @@ use aerodb_core::{Epoch, NodeId, WalPosition};
 use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use serde::Deserialize;
 
+use crate::display::Hex;
 use crate::record::{AuthorityRecord, Force, PastAuthority, RecordBody, RecordError, RequestSummary};
 
 /// First bytes of every record file.
@@ -41,7 +42,7 @@ fn config() -> Configuration<LittleEndian, Fixint, Limit<MAX_PAYLOAD>> {
 #[non_exhaustive]
 pub enum DecodeError {
     /// Shorter than the fixed header and trailer, or than the length it declares.
-    #[error("authority record is truncated: {actual} bytes, expected {expected}")]
+    #[error("truncated: {actual} bytes, expected {expected}")]
     Truncated {
         /// Bytes present.
         actual: usize,
@@ -49,33 +50,33 @@ pub enum DecodeError {
         expected: usize,
     },
     /// Not an authority record.
-    #[error("authority record has bad magic bytes {found:02x?}")]
+    #[error("bad magic bytes {} (expected \"AERODBAR\")", Hex(found))]
     BadMagic {
         /// The first eight bytes found.
         found: [u8; 8],
     },
     /// Written by an unknown format version.
     #[error(
-        "authority record has unsupported format version {found} (this build reads {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})"
+        "unsupported format version {found} (this build reads {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})"
     )]
     UnsupportedVersion {
         /// The version found.
         found: u16,
     },
     /// Declares a payload larger than any valid record.
-    #[error("authority record declares a {declared}-byte payload; at most {MAX_PAYLOAD} are allowed")]
+    #[error("declares a {declared}-byte payload; at most {MAX_PAYLOAD} are allowed")]
     LengthOutOfBounds {
         /// The declared length.
         declared: u64,
     },
     /// Bytes follow the declared frame.
-    #[error("authority record has {extra} bytes after its checksum")]
+    #[error("{extra} bytes after the checksum")]
     TrailingBytes {
         /// How many.
         extra: usize,
     },
     /// The checksum does not match.
-    #[error("authority record checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    #[error("checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
     ChecksumMismatch {
         /// CRC32 in the file.
         stored: u32,
@@ -83,10 +84,10 @@ pub enum DecodeError {
         computed: u32,
     },
     /// The payload is not a well-formed record body.
-    #[error("authority record payload does not decode: {0}")]
+    #[error("payload does not decode: {0}")]
     Payload(String),
     /// The payload decodes but breaks a record rule.
-    #[error("authority record is invalid: {0}")]
+    #[error("breaks a record rule: {0}")]
     Invalid(RecordError),
 }
 
@@ -142,6 +143,13 @@ pub fn encode(record: &AuthorityRecord) -> Result<Vec<u8>, EncodeError> {
 /// The record in `bytes`, after every check.
 pub fn decode(bytes: &[u8]) -> Result<AuthorityRecord, DecodeError> {
     let minimum = HEADER_LEN + TRAILER_LEN;
+    // Not a record at all is told apart from a record cut short: the magic is checked first.
+    let prefix = &bytes[..bytes.len().min(MAGIC.len())];
+    if prefix != &MAGIC[..prefix.len()] {
+        let mut found = [0u8; 8];
+        found[..prefix.len()].copy_from_slice(prefix);
+        return Err(DecodeError::BadMagic { found });
+    }
     let (Some(magic), Some(version), Some(declared)) = (bytes.get(..8), bytes.get(8..10), bytes.get(10..14))
     else {
         return Err(DecodeError::Truncated { actual: bytes.len(), expected: minimum });

@@ -60,3 +60,12 @@ impl fmt::Display for HistoryText<'_> {
         f.write_str("]")
     }
 }
+
+/// Bytes as lowercase hex, no separators.
+pub(crate) struct Hex<'a>(pub &'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The durable authority a promotion would replace: its primary and its epoch history.
 /// Usually [`AuthorityRecord::view`](crate::AuthorityRecord::view) of the recovered record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AuthorityView {
     /// The node holding write authority.
@@ -31,6 +32,7 @@ impl AuthorityView {
 /// What the controller knows of one node. Made with [`NodeView::new`]; what is not given
 /// stays unknown, and unknown denies (P6-F1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NodeView {
     /// The node.
@@ -81,9 +83,21 @@ pub enum OldPrimary {
     Unknown,
 }
 
+impl std::fmt::Display for OldPrimary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OldPrimary::ConfirmedStopped => "ConfirmedStopped",
+            OldPrimary::Fenced => "Fenced",
+            OldPrimary::KnownActive => "KnownActive",
+            OldPrimary::Unknown => "Unknown",
+        })
+    }
+}
+
 /// Everything the validator reads. Plain values, gathered by the caller. Made with
 /// [`ValidationInputs::new`]: every part not given is unknown, and unknown denies (P6-F1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ValidationInputs {
     /// The durable authority, or `None` when no authority record exists.
@@ -132,5 +146,32 @@ impl ValidationInputs {
     /// The view of node `id`, if the inputs describe it.
     pub fn node(&self, id: NodeId) -> Option<&NodeView> {
         self.nodes.iter().find(|n| n.id == id)
+    }
+}
+
+/// What a control plane observed of its cluster: [`ValidationInputs`] without the authority,
+/// which comes from the store. Its JSON form is what `aerodb-promote promote --observed` reads
+/// (see `examples/observed/`); unknown fields are refused (P6-F1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Observation {
+    /// Every node observed, the candidate included.
+    pub nodes: Vec<NodeView>,
+    /// What is known of the current primary.
+    pub old_primary: OldPrimary,
+    /// The highest acknowledged (committed) WAL position, if known.
+    pub acknowledged: Option<WalPosition>,
+}
+
+impl Observation {
+    /// The validation inputs of this observation over the durable `authority`.
+    pub fn over(self, authority: Option<AuthorityView>) -> ValidationInputs {
+        ValidationInputs {
+            authority,
+            nodes: self.nodes,
+            old_primary: self.old_primary,
+            acknowledged: self.acknowledged,
+        }
     }
 }

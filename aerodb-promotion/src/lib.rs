@@ -87,7 +87,7 @@ pub mod testing;
 mod validator;
 
 // Observe the cluster: what the validator reads, gathered by the control plane.
-pub use inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
+pub use inputs::{AuthorityView, NodeView, Observation, OldPrimary, ValidationInputs};
 
 // Request a promotion.
 pub use request::{

@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 use aerodb_core::NodeId;
 use serde::{Deserialize, Serialize};
 
-use crate::display::{Ids, OrUnknown};
+use crate::display::Ids;
 use crate::invariant::Invariant;
 use crate::record::Force;
 use crate::request::PromotionRequest;
@@ -56,25 +56,26 @@ macro_rules! promotion_event {
             target: "aerodb::promotion",
             tracing::Level::INFO,
             event = $name,
-            requested_replica_id = %$request.candidate(),
+            requested_replica_id = $request.candidate().as_str(),
             force = $request.force(),
-            transition = %format_args!("{} -> {}", $t.from, $t.to),
+            transition = format!("{} -> {}", $t.from, $t.to).as_str(),
             transition_reason = $t.reason,
             $($($field)+,)?
-            invariants = %Ids($t.invariants, ",")
+            invariants = Ids($t.invariants, ",").to_string().as_str()
         )
     };
 }
 
-/// `current_primary_id` is looked up only if a subscriber takes the event.
+/// `current_primary_id` is looked up only if a subscriber takes the event, and is absent when
+/// unknown, as are an absent reason and request id: no field is ever blank.
 pub(crate) fn requested(t: Transition<'_>, request: &PromotionRequest, metrics: &PromotionMetrics) {
     promotion_event!(
         names::REQUESTED,
         t,
         request,
-        current_primary_id = %OrUnknown(metrics.current_primary()),
-        reason = request.reason().unwrap_or(""),
-        request_id = request.request_id().unwrap_or("")
+        current_primary_id = metrics.current_primary().as_ref().map(NodeId::as_str),
+        reason = request.reason(),
+        request_id = request.request_id()
     );
 }
 
@@ -93,7 +94,7 @@ pub(crate) fn validation_failed(
         t,
         request,
         failed_invariant = failed.id(),
-        failure_reason = %failure_reason
+        failure_reason = failure_reason.to_string().as_str()
     );
 }
 
@@ -117,7 +118,7 @@ pub(crate) fn transition_completed(
         names::TRANSITION_COMPLETED,
         t,
         request,
-        new_primary_id = %new_primary,
+        new_primary_id = new_primary.as_str(),
         epoch = epoch,
         force_use = force_use.as_str()
     );
@@ -140,10 +141,10 @@ pub(crate) fn aborted_on_crash(
         tracing::Level::WARN,
         event = names::ABORTED_ON_CRASH,
         last_known_state = last_known_state,
-        requested_replica_id = %OrUnknown(request.map(PromotionRequest::candidate)),
+        requested_replica_id = request.map(PromotionRequest::candidate).as_ref().map(NodeId::as_str),
         force = request.is_some_and(PromotionRequest::force),
-        invariants = %Ids(&[Invariant::P6F2, Invariant::P6D2], ","),
-        cause = %cause,
+        invariants = Ids(&[Invariant::P6F2, Invariant::P6D2], ",").to_string().as_str(),
+        cause = cause.to_string().as_str(),
     );
 }
 

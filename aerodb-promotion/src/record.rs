@@ -259,6 +259,48 @@ impl AuthorityRecord {
     }
 }
 
+impl std::fmt::Display for RequestSummary {
+    /// `candidate node-1, force=…, reason="…", request_id=…`; absent texts read `none`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "candidate {}, force={}, reason=", self.candidate, self.force)?;
+        match &self.reason {
+            Some(reason) => write!(f, "{reason:?}")?,
+            None => f.write_str("none")?,
+        }
+        write!(f, ", request_id={}", self.request_id.as_deref().unwrap_or("none"))
+    }
+}
+
+impl std::fmt::Display for AuthorityRecord {
+    /// The record as an operator reads it: the current authority, then every earlier one,
+    /// newest first, each with the request that made it. Positions read `epoch/lsn`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "epoch:            {}", self.epoch())?;
+        writeln!(f, "primary:          {}", self.primary())?;
+        match self.previous_primary() {
+            Some(previous) => writeln!(f, "previous primary: {previous}")?,
+            None => writeln!(f, "previous primary: none")?,
+        }
+        writeln!(f, "start position:   {}", self.start())?;
+        match self.request() {
+            Some(request) => writeln!(f, "made by:          {request}")?,
+            None => writeln!(f, "made by:          bootstrap")?,
+        }
+        writeln!(f, "earlier authorities (newest first):")?;
+        if self.history().is_empty() {
+            writeln!(f, "  none")?;
+        }
+        for past in self.history().iter().rev() {
+            write!(f, "  epoch {} primary {} from {}, made by ", past.epoch, past.primary, past.start)?;
+            match &past.request {
+                Some(request) => writeln!(f, "{request}")?,
+                None => writeln!(f, "bootstrap (or not recorded by format 1)")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,247 @@
+//! The built `aerodb-promote` binary, driven as an operator would: exit codes, output, and
+//! what is (and is not) written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use aerodb_promotion::{
+    AuthorityRecord, FileAuthorityStore, Observation, PromotionExplanation, PromotionPolicy,
+    PromotionRequest, assess, read_record,
+};
+
+fn bin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aerodb-promote"));
+    command.env("RUST_LOG", "off");
+    command
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin().arg("--data-dir").arg(dir).args(args).stdin(Stdio::null()).output().expect("runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn observed(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/observed").join(name)
+}
+
+fn record_bytes(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("metadata/authority.record")).expect("a record")
+}
+
+/// A whole operator session: bootstrap, a denied dry run, a promotion, history, a forced
+/// promotion, a stale expectation, a held lock.
+#[test]
+fn an_operator_session() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let lagging = observed("lagging.json");
+    let caught_up = observed("caught-up.json");
+
+    let out = run(&dir, &["bootstrap", "node-0"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&run(&dir, &["bootstrap", "node-9"])), 1, "a second bootstrap is refused");
+
+    // A dry run denies the lagging replica, exit 4, and changes nothing.
+    let before = record_bytes(&dir);
+    let out = run(&dir, &["promote", "node-2", "--observed", lagging.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(code(&out), 4, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("DENIED") && stdout(&out).contains("P6-S1"), "{}", stdout(&out));
+    assert_eq!(record_bytes(&dir), before);
+
+    // The caught-up replica is promoted: exit 0, epoch 2.
+    let out =
+        run(&dir, &["promote", "node-1", "--observed", caught_up.to_str().unwrap(), "--request-id", "op-1"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("PROMOTED"), "{}", stdout(&out));
+    assert_eq!(read_record(&dir).unwrap().unwrap().epoch().get(), 2);
+
+    // The same observation is now stale: --expect-epoch 1 decides nothing, exit 5.
+    let before = record_bytes(&dir);
+    let out =
+        run(&dir, &["promote", "node-1", "--observed", caught_up.to_str().unwrap(), "--expect-epoch", "1"]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("expected epoch 1"), "{}", stderr(&out));
+    assert_eq!(record_bytes(&dir), before);
+
+    // node-1's host is unreachable: the operator forces node-2, which holds everything.
+    let forced = temp.path().join("forced.json");
+    std::fs::write(
+        &forced,
+        r#"{
+          "nodes": [{"id": "node-2", "replication": "ReplicaActive", "position": {"epoch": 2, "lsn": 20},
+                     "history": [{"epoch": 1, "start": 0}, {"epoch": 2, "start": 12}],
+                     "mvcc": {"visible_commit": 20, "applying": null}}],
+          "old_primary": "Unknown",
+          "acknowledged": {"epoch": 2, "lsn": 20}
+        }"#,
+    )
+    .unwrap();
+    let forced = forced.to_str().unwrap();
+    let out = run(&dir, &["promote", "node-2", "--observed", forced, "--expect-epoch", "2"]);
+    assert_eq!(code(&out), 4, "without force an unknown old primary denies: {}", stdout(&out));
+    let out = run(
+        &dir,
+        &[
+            "promote",
+            "node-2",
+            "--observed",
+            forced,
+            "--force",
+            "--reason",
+            "node-1 host unreachable",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let explanation: PromotionExplanation = serde_json::from_str(&stdout(&out)).expect("JSON explanation");
+    assert_eq!(explanation.request.reason.as_deref(), Some("node-1 host unreachable"));
+
+    // History: newest first, every epoch, the forced one with its reason.
+    let out = run(&dir, &["history"]);
+    assert_eq!(code(&out), 0);
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("epoch 3 primary node-2") && lines[0].contains("force=carried_the_decision")
+    );
+    assert!(lines[0].contains("\"node-1 host unreachable\""), "{lines:?}");
+    assert!(lines[1].starts_with("epoch 2 primary node-1") && lines[1].contains("request_id=op-1"));
+    assert!(lines[2].starts_with("epoch 1 primary node-0") && lines[2].ends_with("bootstrap"));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&run(&dir, &["history", "--json"]))).unwrap();
+    assert_eq!(json[0]["request"]["force"], "carried_the_decision");
+
+    // Another controller holds the directory: exit 1, nothing changed.
+    let before = record_bytes(&dir);
+    let holder = FileAuthorityStore::open(&dir).unwrap();
+    let out = run(&dir, &["promote", "node-1", "--observed", caught_up.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+    drop(holder);
+    assert_eq!(record_bytes(&dir), before);
+
+    let out = run(&dir, &["inspect", "--json"]);
+    assert_eq!(code(&out), 0);
+    let record: AuthorityRecord = serde_json::from_str(&stdout(&out)).expect("the record's JSON form");
+    assert_eq!(record.epoch().get(), 3);
+}
+
+/// Every usage error exits 2 with the usage, and creates nothing.
+#[test]
+fn usage_errors_exit_2_and_create_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("never");
+    let bad_field = temp.path().join("bad-field.json");
+    std::fs::write(
+        &bad_field,
+        r#"{"nodes": [], "old_primary": "Unknown", "acknowledged": null, "extra": 1}"#,
+    )
+    .unwrap();
+    let bad_value = temp.path().join("bad-value.json");
+    std::fs::write(
+        &bad_value,
+        r#"{"nodes": [{"id": "node-1", "replication": "ReplicaActive", "position": {"epoch": 1, "lsn": "x"}}],
+            "old_primary": "Unknown", "acknowledged": null}"#,
+    )
+    .unwrap();
+    let (bad_field, bad_value) = (bad_field.to_str().unwrap(), bad_value.to_str().unwrap());
+    let cases: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["frobnicate"],
+        vec!["inspect", "--no-such-flag"],
+        vec!["bootstrap"],
+        vec!["bootstrap", "not a node id!"],
+        vec!["promote", "node-1"],
+        vec!["promote", "node-1", "--observed", bad_field, "--force"],
+        vec!["promote", "node-1", "--observed", bad_field, "--expect-epoch", "abc"],
+        vec!["promote", "", "--observed", bad_field],
+        vec!["promote", "node-1", "--observed", bad_field],
+        vec!["promote", "node-1", "--observed", bad_value],
+    ];
+    for args in &cases {
+        let out = run(&dir, args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).is_empty(), "{args:?}: says why");
+        assert!(!dir.exists(), "{args:?} created {}", dir.display());
+    }
+    let out = run(&dir, &["promote", "node-1", "--observed", bad_field]);
+    assert!(stderr(&out).contains("extra"), "names the unknown field: {}", stderr(&out));
+    let out = run(&dir, &["promote", "node-1", "--observed", bad_value]);
+    assert!(stderr(&out).contains("nodes[0].position.lsn"), "names the bad field: {}", stderr(&out));
+    let out = bin().args(["--data-dir", "", "inspect"]).output().unwrap();
+    assert_eq!(code(&out), 2, "an empty data directory path is a usage error");
+    for help in [vec!["--help"], vec!["promote", "--help"], vec!["history", "--help"]] {
+        let out = bin().args(&help).output().unwrap();
+        assert_eq!(code(&out), 0, "{help:?}");
+        assert!(stdout(&out).contains("Usage"), "{help:?} prints to stdout");
+    }
+    assert!(stdout(&bin().arg("--help").output().unwrap()).contains("Exit codes"));
+}
+
+/// A missing data directory is not an empty store, and inspect tells no record from garbage.
+#[test]
+fn inspect_tells_missing_empty_and_invalid_apart() {
+    let temp = tempfile::tempdir().unwrap();
+    let missing = temp.path().join("missing");
+    let out = run(&missing, &["inspect"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(!missing.exists());
+    let empty = temp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_eq!(code(&run(&empty, &["inspect"])), 3);
+    let dir = temp.path().join("data");
+    assert_eq!(code(&run(&dir, &["bootstrap", "node-0"])), 0);
+    std::fs::write(dir.join("metadata/authority.record"), b"this is not a record at all").unwrap();
+    let out = run(&dir, &["inspect"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("bad magic"), "{}", stderr(&out));
+}
+
+/// The example observations give the same verdict through the tool as through the library.
+#[test]
+fn example_observations_decide_as_the_library_does() {
+    for (file, candidate, expected) in [("caught-up.json", "node-1", 0), ("lagging.json", "node-2", 4)] {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("data");
+        assert_eq!(code(&run(&dir, &["bootstrap", "node-0"])), 0);
+        let text = std::fs::read_to_string(observed(file)).unwrap();
+        let observation: Observation = serde_json::from_str(&text).unwrap();
+        let record = read_record(&dir).unwrap().unwrap();
+        let request = PromotionRequest::builder(candidate).build().unwrap();
+        let inputs = observation.over(Some(record.view()));
+        let library = PromotionExplanation::of_assessment(
+            &request,
+            &assess(PromotionPolicy::Enabled, &request, &inputs),
+        );
+        let path = observed(file);
+        let out =
+            run(&dir, &["promote", candidate, "--observed", path.to_str().unwrap(), "--dry-run", "--json"]);
+        assert_eq!(code(&out), expected, "{file}: {}", stderr(&out));
+        let tool: PromotionExplanation = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(tool, library, "{file}");
+        // And from stdin.
+        let mut child = bin()
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["promote", candidate, "--observed", "-", "--dry-run", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), expected);
+        assert_eq!(serde_json::from_str::<PromotionExplanation>(&stdout(&out)).unwrap(), library);
+    }
+}
