@@ -455,7 +455,6 @@ fn acknowledged_known(inputs: &ValidationInputs) -> Checked<WalPosition> {
 fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checked<()> {
     let check = CheckId::CandidateCaughtUp;
     let Some(node) = candidate else { return missing(check) };
-    let compared = Compared::CaughtUp { candidate: node.position, acknowledged: inputs.acknowledged };
     let result =
         inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown).and_then(|acknowledged| match holding(
             node,
@@ -470,7 +469,12 @@ fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) 
                 Err(DenialReason::AcknowledgedEpochMissing { epoch, acknowledged })
             }
         });
-    record(check, compared, result)
+    let held = result.is_ok();
+    record(
+        check,
+        Compared::CaughtUp { candidate: node.position, acknowledged: inputs.acknowledged, held },
+        result,
+    )
 }
 
 /// Where `acknowledged` lies relative to `node`'s WAL. Without a history only the node's own
@@ -589,12 +593,14 @@ pub enum Compared {
         /// Highest acknowledged position, if known.
         acknowledged: Option<WalPosition>,
     },
-    /// Check 5: the candidate's position against the acknowledged one.
+    /// Check 5: the acknowledged position against the candidate's WAL and history.
     CaughtUp {
         /// Candidate position.
         candidate: WalPosition,
         /// Highest acknowledged position, if known.
         acknowledged: Option<WalPosition>,
+        /// Whether the acknowledged position lies on the candidate's history, at or before its end.
+        held: bool,
     },
     /// Check 6 without an authority history.
     NoAuthorityHistory,
@@ -670,13 +676,13 @@ impl fmt::Display for Compared {
             Compared::Acknowledged { acknowledged } => {
                 write!(f, "acknowledged position: {}", OrUnknown(*acknowledged))
             }
-            Compared::CaughtUp { candidate, acknowledged } => {
-                write!(
-                    f,
-                    "acknowledged {} on the candidate's own history, whose WAL ends at {candidate}",
-                    OrUnknown(*acknowledged)
-                )
-            }
+            // The relation as it is, then what is required: a failed check reads true.
+            Compared::CaughtUp { candidate, acknowledged, held } => write!(
+                f,
+                "acknowledged {} {} the candidate's WAL ending at {candidate} (required: held, on the candidate's own history)",
+                OrUnknown(*acknowledged),
+                if *held { "is held by" } else { "is not held by" },
+            ),
             Compared::NoAuthorityHistory => f.write_str("authority history: none"),
             Compared::HistoryUnknown => f.write_str("candidate history: unknown"),
             Compared::Prefix { candidate, position, authority, continuation } => write!(

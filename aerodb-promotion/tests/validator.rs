@@ -484,7 +484,10 @@ fn every_check_records_what_it_compared() {
     let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &approving_inputs());
     let compared: Vec<String> = assessment.checks.iter().map(|c| c.compared.to_string()).collect();
     assert_eq!(compared[0], "candidate replica-1 role ReplicaActive; required ReplicaActive");
-    assert_eq!(compared[4], "acknowledged 2/150 on the candidate's own history, whose WAL ends at 2/150");
+    assert_eq!(
+        compared[4],
+        "acknowledged 2/150 is held by the candidate's WAL ending at 2/150 (required: held, on the candidate's own history)"
+    );
     assert!(compared.iter().all(|c| !c.is_empty()));
 }
 
