@@ -138,14 +138,20 @@ fn child(index: usize, dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     Err("the child was meant to die before completing".into())
 }
 
+/// Kills a child controller at each promotion boundary and shows what recovery finds.
+#[derive(clap::Parser)]
+struct Args {
+    /// (internal) run as the child that promotes in DIR and dies at boundary INDEX.
+    #[arg(long, num_args = 2, value_names = ["INDEX", "DIR"], hide = true)]
+    child: Option<Vec<String>>,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.as_slice() {
-        [flag, index, dir] if flag == "--child" => {
-            index.parse().map_err(Into::into).and_then(|i| child(i, dir))
-        }
-        [] => parent(),
-        _ => Err("usage: crash_recovery".into()),
+    let args = <Args as clap::Parser>::parse();
+    let result = match args.child.as_deref() {
+        Some([index, dir]) => index.parse().map_err(Into::into).and_then(|i| child(i, dir)),
+        Some(_) => Err("--child takes INDEX and DIR".into()),
+        None => parent(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,7 +164,8 @@ fn main() -> ExitCode {
 
 fn parent() -> Result<(), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
-    let root = std::env::temp_dir().join(format!("aerodb-crash-recovery-{}", std::process::id()));
+    let temporary = tempfile::tempdir()?;
+    let root = temporary.path();
     println!("Crashing a controller at every promotion boundary (node-0 at epoch 1 → node-1)\n");
     for (index, (boundary, crash)) in BOUNDARIES.iter().enumerate() {
         let dir = root.join(index.to_string());
@@ -182,7 +189,6 @@ fn parent() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("unexpected recovery after a crash {boundary}").into());
         }
     }
-    std::fs::remove_dir_all(&root)?;
     println!("\nEvery crash recovered to exactly the old or the new authority.");
     Ok(())
 }

@@ -10,11 +10,18 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
 use aerodb::promotion::testing::cluster::{AttemptReport, Cluster};
 use aerodb::promotion::testing::events::Capture;
 use aerodb::promotion::{PromotionPolicy, read_record};
 
+/// The operator override (P6-A1a) and its audit trail, in a temporary directory removed at exit.
+#[derive(Parser)]
+struct Args {}
+
 fn main() -> ExitCode {
+    let Args {} = Args::parse();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -43,8 +50,8 @@ fn attempt(
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir().join(format!("aerodb-forced-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let temporary = tempfile::tempdir()?;
+    let dir = temporary.path().join("data");
     println!("data directory: {}", dir.display());
     let capture = Capture::default();
     let mut cluster = Cluster::start(&dir, &["node-0", "node-1", "node-2"], PromotionPolicy::Enabled)?;

@@ -6,36 +6,35 @@
 //! Writes are acknowledged; the primary is lost; a lagging replica is denied with its
 //! explanation; the caught-up replica is promoted; the old primary comes back and is fenced;
 //! a restarted controller recovers the same authority. Every event and explanation is printed.
-//! The authority record stays in `DIR/metadata/authority.record` (default: a fresh temporary
-//! directory, printed) for `cargo run --example inspect -- DIR`.
+//! With `--data-dir DIR` the authority record stays in `DIR/metadata/authority.record` for
+//! `cargo run --example inspect -- DIR`; without it, a temporary directory is used and removed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::Parser;
 
 use aerodb::promotion::testing::cluster::{AttemptReport, Cluster};
 use aerodb::promotion::testing::events::Capture;
 use aerodb::promotion::{AuthorityStore, PromotionPolicy, read_record};
 
+/// The whole promotion lifecycle on a three-node cluster, every event and explanation printed.
+#[derive(Parser)]
+struct Args {
+    /// Keep the store in DIR, which must hold no authority record yet (default: a temporary
+    /// directory, removed at exit).
+    #[arg(long, value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    data_dir: Option<String>,
+}
+
 fn main() -> ExitCode {
-    match run() {
+    let args = Args::parse();
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("lifecycle: {error}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn data_dir() -> Result<PathBuf, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => {
-            let dir = std::env::temp_dir().join(format!("aerodb-lifecycle-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            Ok(dir)
-        }
-        [flag, dir] if flag == "--data-dir" => Ok(PathBuf::from(dir)),
-        _ => Err("usage: lifecycle [--data-dir DIR]".to_owned()),
     }
 }
 
@@ -61,8 +60,16 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("   {l}\n")).collect()
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = data_dir()?;
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // A temporary directory lives until `run` returns, then is removed.
+    let temporary;
+    let dir = match &args.data_dir {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            temporary = tempfile::tempdir()?;
+            temporary.path().join("data")
+        }
+    };
     if read_record(&dir)?.is_some() {
         return Err(
             format!("{} already holds an authority record; use an empty directory", dir.display()).into()
@@ -135,6 +142,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if recovered != authority {
         return Err("recovery did not reproduce the authority".into());
     }
-    println!("\ninspect it: cargo run --example inspect -- {}", dir.display());
+    if args.data_dir.is_some() {
+        println!("\ninspect it: cargo run --example inspect -- {}", dir.display());
+    }
     Ok(())
 }

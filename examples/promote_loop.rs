@@ -16,8 +16,20 @@ use aerodb::promotion::{
     AuthorityStore, Decision, FileAuthorityStore, PromotionPolicy, PromotionRequest, recover,
 };
 
+/// Promotes back and forth between two nodes, printing `committed epoch E` after each commit.
+#[derive(clap::Parser)]
+struct Args {
+    /// The data directory (created if missing; bootstrapped with node-a if empty).
+    #[arg(long, value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    data_dir: String,
+    /// How many promotions to make.
+    #[arg(long, value_name = "N")]
+    count: u64,
+}
+
 fn main() -> ExitCode {
-    match run() {
+    let args = <Args as clap::Parser>::parse();
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("promote_loop: {error}");
@@ -26,23 +38,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn arg(args: &[String], name: &str) -> Result<String, String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .ok_or_else(|| format!("usage: promote_loop --data-dir DIR --count N (missing {name})"))
-}
-
 fn committed(epoch: impl std::fmt::Display) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "committed epoch {epoch}").and_then(|()| out.flush()).map_err(|e| e.to_string())
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = arg(&args, "--data-dir")?;
-    let count: u64 = arg(&args, "--count")?.parse()?;
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (dir, count) = (args.data_dir, args.count);
     let nodes = [NodeId::new("node-a")?, NodeId::new("node-b")?];
 
     let mut store = FileAuthorityStore::open(&dir)?;
