@@ -130,6 +130,12 @@ fn an_operator_session() {
     drop(holder);
     assert_eq!(record_bytes(&dir), before);
 
+    let out = run(
+        &dir,
+        &["--metrics", "promote", "node-1", "--observed", caught_up.to_str().unwrap(), "--dry-run"],
+    );
+    assert!(stdout(&out).contains("replication_promotion_requests_total"), "{}", stdout(&out));
+
     let out = run(&dir, &["inspect", "--json"]);
     assert_eq!(code(&out), 0);
     let record: AuthorityRecord = serde_json::from_str(&stdout(&out)).expect("the record's JSON form");
