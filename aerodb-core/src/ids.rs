@@ -172,4 +172,10 @@ mod tests {
     fn messages_name_the_problem() {
         assert_eq!(NodeId::new("").unwrap_err().to_string(), "node id is empty");
     }
+
+    /// Debug output names the id in text, as logs and assertion messages show it.
+    #[test]
+    fn debug_shows_the_text_form() {
+        assert_eq!(format!("{:?}", NodeId::new("node-1").unwrap()), "NodeId(node-1)");
+    }
 }

@@ -119,4 +119,21 @@ mod tests {
             Err(BoundaryViolation::PhantomCommit { visible_commit: Lsn::new(20), wal_end: Lsn::new(12) })
         );
     }
+
+    /// P6-S3 at the boundary: a commit record that is the WAL's last record, and a visible
+    /// commit at the WAL end, are consistent; one past it is not.
+    #[test]
+    fn the_wal_end_itself_is_inside_the_wal() {
+        assert_eq!(MvccBoundary::at_rest(Lsn::new(12)).check(Lsn::new(12)), Ok(()));
+        let last = PartialCommit { commit_lsn: Lsn::new(12), applied: 3, total: 3 };
+        assert_eq!(
+            MvccBoundary { visible_commit: Lsn::new(12), applying: Some(last) }.check(Lsn::new(12)),
+            Ok(())
+        );
+        let half = PartialCommit { commit_lsn: Lsn::new(12), applied: 1, total: 3 };
+        assert_eq!(
+            MvccBoundary { visible_commit: Lsn::new(10), applying: Some(half) }.check(Lsn::new(12)),
+            Err(BoundaryViolation::PartialCommitVisible { commit: half })
+        );
+    }
 }

@@ -267,4 +267,19 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), HaltReason::ALL.len());
     }
+
+    /// Roles render as operators read them, with no Rust debug syntax.
+    #[test]
+    fn roles_render_as_text() {
+        assert_eq!(ReplicationState::ReplicaActive.to_string(), "ReplicaActive");
+        assert_eq!(ReplicationState::PrimaryActive.to_string(), "PrimaryActive");
+        assert_eq!(ReplicationState::Uninitialized.to_string(), "Uninitialized");
+        assert_eq!(ReplicationState::Disabled.to_string(), "Disabled");
+        let halted = ReplicationState::ReplicationHalted { reason: HaltReason::WalGap };
+        assert_eq!(halted.to_string(), "ReplicationHalted(wal_gap)");
+        assert_eq!(RoleKind::ReplicationHalted.to_string(), "ReplicationHalted");
+        for reason in HaltReason::ALL {
+            assert_eq!(reason.to_string(), reason.as_str());
+        }
+    }
 }

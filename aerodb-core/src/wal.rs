@@ -490,4 +490,30 @@ mod tests {
         assert!(EpochHistory::try_from(vec![e(2, 0), e(1, 0)]).is_err());
         assert_eq!(Vec::from(history(&[(1, 0), (2, 7)])), vec![e(1, 0), e(2, 7)]);
     }
+
+    /// The one epoch range is 62 bits, what a write gate holds beside its role and fence bits.
+    #[test]
+    fn the_epoch_range_is_62_bits() {
+        assert_eq!(Epoch::MAX.get(), (1u64 << 62) - 1);
+        assert!(Epoch::MAX.in_range() && !Epoch::new(1 << 62).in_range());
+    }
+
+    /// A WAL end in an epoch the node's history lacks places no earlier position either.
+    #[test]
+    fn a_wal_end_outside_the_history_places_nothing() {
+        let h = history(&[(1, 0), (3, 100)]);
+        assert_eq!(h.holds(pos(2, 50), pos(1, 40)), Holding::EpochMissing { epoch: Epoch(2) });
+    }
+
+    /// The prefix rule's answers render as operators read them, with no Rust debug syntax.
+    #[test]
+    fn continuations_render_as_text() {
+        assert_eq!(Continuation::Compatible.to_string(), "compatible");
+        assert_eq!(
+            Continuation::Diverged { epoch: Epoch(2), at: Lsn(100) }.to_string(),
+            "diverged in epoch 2 after LSN 100"
+        );
+        assert!(Continuation::Ahead { epoch: Epoch(3) }.to_string().contains("epoch 3"));
+        assert!(Continuation::UnknownEpoch { epoch: Epoch(7) }.to_string().contains("epoch 7"));
+    }
 }
