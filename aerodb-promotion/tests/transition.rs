@@ -245,6 +245,36 @@ fn a_validated_view_that_differs_from_the_durable_record_fails_closed() {
     assert_eq!(store.load().unwrap(), Some(first));
 }
 
+/// P6-A1: the same epoch and primary with another history is another authority. A view whose
+/// epoch 2 began at LSN 100, validated against a durable epoch 2 that began at LSN 40, fails
+/// closed at the commit, however consistent the plan is with the view it was made from.
+#[test]
+fn a_validated_history_that_differs_from_the_durable_one_fails_closed() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let promoted = approved_and_committed(
+        &mut store,
+        "replica-1",
+        &inputs_over(&first, "replica-1", 40, OldPrimary::ConfirmedStopped),
+    );
+    assert_eq!(promoted.epoch_history().entries()[1].start, Lsn::new(40));
+    let other_history = history(&[(1, 0), (2, 100)]);
+    let candidate = NodeView::new(id("replica-2"), ReplicationState::ReplicaActive, pos(2, 150))
+        .with_history(other_history.clone())
+        .with_mvcc(MvccBoundary::at_rest(Lsn::new(150)));
+    let inputs = ValidationInputs::new(Some(AuthorityView::new(id("replica-1"), other_history)))
+        .with_node(candidate)
+        .with_old_primary(OldPrimary::ConfirmedStopped)
+        .with_acknowledged(pos(2, 150));
+    let failure = approved(&store, "replica-2", &inputs).commit(&mut store).unwrap_err();
+    assert!(
+        matches!(failure.error(), CommitError::StaleAuthority { epoch } if *epoch == Epoch::new(2)),
+        "{}",
+        failure.error()
+    );
+    assert_eq!(store.load().unwrap(), Some(promoted));
+}
+
 #[test]
 fn promotion_without_any_authority_is_denied() {
     let dir = TempDir::new("unbootstrapped");
