@@ -229,6 +229,26 @@ fn an_acknowledged_position_past_the_candidates_epoch_end_denies() {
     );
 }
 
+/// P6-S1, P6-F1: without the candidate's history only its own epoch can be placed: an
+/// acknowledged position in another epoch is unknown, and one past its WAL end is behind.
+#[test]
+fn without_a_history_only_the_candidates_own_epoch_is_placed() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-1").history = None;
+    inputs.acknowledged = Some(pos(1, 10));
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+    assert_eq!(assessment.checks[4].failure, Some(DenialReason::HistoryUnknown));
+    inputs.acknowledged = Some(pos(2, 151));
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+    assert_eq!(
+        assessment.checks[4].failure,
+        Some(DenialReason::CandidateBehind { candidate: pos(2, 150), acknowledged: pos(2, 151) })
+    );
+    inputs.acknowledged = Some(pos(2, 150));
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+    assert_eq!(assessment.checks[4].failure, None, "its own epoch, at its WAL end, is held");
+}
+
 /// P6-S1: an acknowledged epoch the candidate's history never included denies.
 #[test]
 fn an_acknowledged_epoch_the_candidate_never_had_denies() {
