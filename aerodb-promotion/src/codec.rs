@@ -441,7 +441,11 @@ mod tests {
         trailing.push(0);
         assert_eq!(decode(&trailing), Err(DecodeError::TrailingBytes { extra: 1 }));
         trailing.extend_from_slice(&[0, 0]);
-        assert_eq!(decode(&trailing), Err(DecodeError::TrailingBytes { extra: 3 }), "the count an operator reads");
+        assert_eq!(
+            decode(&trailing),
+            Err(DecodeError::TrailingBytes { extra: 3 }),
+            "the count an operator reads"
+        );
 
         let mut flipped = good.clone();
         flipped[20] ^= 0x40;

@@ -315,6 +315,8 @@ mod tests {
     #[test]
     fn a_replica_never_admits_writes() {
         let gate = WriteAuthority::replica(node("r"), Epoch::new(3)).unwrap();
+        assert_eq!(gate.role(), GateRole::Replica);
+        assert_eq!(primary(Epoch::new(3)).role(), GateRole::Primary);
         assert_eq!(gate.admit_write(), Err(WriteRefused::NotPrimary { epoch: Epoch::new(3) }));
     }
 
