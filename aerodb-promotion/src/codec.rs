@@ -426,6 +426,10 @@ mod tests {
         let mut magic = good.clone();
         magic[0] = b'X';
         assert!(matches!(decode(&magic), Err(DecodeError::BadMagic { .. })));
+        // Not a record at all: bad magic (not "truncated"), the bytes shown as hex.
+        let garbage = decode(b"garbage!").unwrap_err();
+        assert!(matches!(garbage, DecodeError::BadMagic { .. }));
+        assert!(garbage.to_string().contains("6761726261676521"), "{garbage}");
 
         for unknown in [0, 3, 9] {
             let mut version = good.clone();

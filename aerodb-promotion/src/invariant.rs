@@ -76,4 +76,11 @@ mod tests {
             ]
         );
     }
+
+    /// An invariant prints as its id, in every event and explanation.
+    #[test]
+    fn display_is_the_id() {
+        assert_eq!(Invariant::P6A1a.to_string(), "P6-A1a");
+        assert_eq!(Invariant::P6S1.to_string(), Invariant::P6S1.id());
+    }
 }

@@ -145,3 +145,26 @@ impl Backend for StdBackend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// P6-F1: only a missing path is "absent"; any other failure (here a path through a plain
+    /// file) is an error, never read as "no record" or "no permission problem".
+    #[test]
+    fn only_a_missing_path_is_absent() {
+        let dir = std::env::temp_dir().join(format!("aerodb-io-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plain-file");
+        fs::write(&file, b"x").unwrap();
+        let through_file = file.join("child");
+        assert_eq!(StdBackend.read(&dir.join("missing"), 10).unwrap(), None);
+        assert!(StdBackend.read(&through_file, 10).is_err());
+        assert_eq!(StdBackend.ownership(&dir.join("missing")).unwrap(), None);
+        assert!(StdBackend.ownership(&through_file).is_err());
+        let error = StdBackend.create_dir(&through_file).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(20), "ENOTDIR, the cause an operator reads: {error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -275,6 +275,30 @@ fn a_validated_history_that_differs_from_the_durable_one_fails_closed() {
     assert_eq!(store.load().unwrap(), Some(promoted));
 }
 
+/// P6-F2, P6-O2: after a failed commit, recovery says `Applied` only if the durable record is
+/// exactly this attempt's: a rival's record at the same epoch and start, with another primary,
+/// is `NotApplied`.
+#[test]
+fn a_rivals_record_at_the_new_epoch_is_not_this_attempts() {
+    let mut failing = FailingCommits::default();
+    let first = failing.bootstrap(id("primary-0")).unwrap();
+    let ours =
+        approved(&failing, "replica-1", &inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped));
+    let failure = ours.commit(&mut failing).unwrap_err();
+    assert!(!failure.error().is_conflict());
+    // Another controller (its own slot; this attempt still holds ours) commits a rival.
+    let rival_inputs = inputs_over(&first, "replica-2", 10, OldPrimary::ConfirmedStopped);
+    let Decision::Approved(rival) = decided_on("replica-2", &rival_inputs, &rival_inputs) else { panic!() };
+    let rival = rival.begin_transition().commit(&mut failing.0).unwrap().complete().1.record().clone();
+    assert_eq!(
+        (rival.epoch(), rival.start()),
+        (failure.approval().plan().new_epoch, failure.approval().plan().start)
+    );
+    let (recovered, resolution) = failure.recover(&failing).unwrap();
+    assert_eq!(resolution, Resolution::NotApplied);
+    assert_eq!(recovered.authority, Some(rival));
+}
+
 #[test]
 fn promotion_without_any_authority_is_denied() {
     let dir = TempDir::new("unbootstrapped");
