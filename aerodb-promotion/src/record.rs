@@ -368,4 +368,18 @@ mod tests {
         body.history = vec![entry; HISTORY_CAP + 1];
         assert_eq!(AuthorityRecord::try_from(body), Err(RecordError::HistoryTooLong(HISTORY_CAP + 1)));
     }
+
+    /// P6-A1a: what force did is told apart: not requested, requested but unused, carried the
+    /// decision; a format-1 record only knew that force was requested.
+    #[test]
+    fn force_says_whether_it_was_requested_and_carried_the_decision() {
+        assert_eq!(Force::of(false, false), Force::NotRequested);
+        assert_eq!(Force::of(false, true), Force::NotRequested, "force not asked for carries nothing");
+        assert_eq!(Force::of(true, false), Force::RequestedUnused);
+        assert_eq!(Force::of(true, true), Force::CarriedTheDecision);
+        assert!(!Force::NotRequested.requested());
+        for requested in [Force::RequestedUnused, Force::CarriedTheDecision, Force::RequestedUnrecorded] {
+            assert!(requested.requested(), "{requested}");
+        }
+    }
 }
