@@ -207,8 +207,9 @@ impl AuthorityRecord {
             start: self.body.start,
             request: self.body.request.clone(),
         });
+        // The history was within the cap and grew by one: at most the oldest entry goes.
         if history.len() > HISTORY_CAP {
-            history.drain(..history.len() - HISTORY_CAP);
+            history.remove(0);
         }
         AuthorityRecord::try_from(RecordBody {
             epoch,
@@ -381,5 +382,45 @@ mod tests {
         for requested in [Force::RequestedUnused, Force::CarriedTheDecision, Force::RequestedUnrecorded] {
             assert!(requested.requested(), "{requested}");
         }
+    }
+
+    /// A request text over its limit is refused on its own, whichever it is.
+    #[test]
+    fn each_request_text_limit_is_enforced_alone() {
+        let mut body = RecordBody::from(AuthorityRecord::bootstrap(id("a")));
+        let summary = |reason: usize, request_id: usize| RequestSummary {
+            candidate: id("a"),
+            force: Force::NotRequested,
+            reason: Some("r".repeat(reason)),
+            request_id: Some("i".repeat(request_id)),
+        };
+        body.request = Some(summary(MAX_REASON_LEN, MAX_REQUEST_ID_LEN));
+        assert!(AuthorityRecord::try_from(body.clone()).is_ok());
+        body.request = Some(summary(MAX_REASON_LEN + 1, 1));
+        assert_eq!(AuthorityRecord::try_from(body.clone()), Err(RecordError::RequestText));
+        body.request = Some(summary(1, MAX_REQUEST_ID_LEN + 1));
+        assert_eq!(AuthorityRecord::try_from(body), Err(RecordError::RequestText));
+    }
+
+    /// The record as `inspect` prints it: every authority with what made it, newest first.
+    #[test]
+    fn a_record_reads_as_text() {
+        let first = AuthorityRecord::bootstrap(id("node-0"));
+        let summary = RequestSummary {
+            candidate: id("node-1"),
+            force: Force::CarriedTheDecision,
+            reason: Some("host lost".to_owned()),
+            request_id: None,
+        };
+        assert_eq!(
+            summary.to_string(),
+            "candidate node-1, force=carried_the_decision, reason=\"host lost\", request_id=none"
+        );
+        let second = first.succeeded_by(&plan_for(&first, "node-1", 12), summary).unwrap();
+        let text = second.to_string();
+        assert!(text.starts_with("epoch:            2\nprimary:          node-1\n"), "{text}");
+        assert!(text.contains("made by:          candidate node-1, force=carried_the_decision"), "{text}");
+        assert!(text.contains("  epoch 1 primary node-0 from 1/0, made by bootstrap"), "{text}");
+        assert!(!text.contains("Some("), "no Rust debug syntax: {text}");
     }
 }

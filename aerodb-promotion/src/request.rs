@@ -280,4 +280,10 @@ mod tests {
         let id = "i".repeat(MAX_REQUEST_ID_LEN);
         assert!(PromotionRequest::builder("r").reason(&reason).request_id(&id).build().is_ok());
     }
+
+    #[test]
+    fn policies_read_as_words() {
+        assert_eq!(PromotionPolicy::Enabled.to_string(), "enabled");
+        assert_eq!(PromotionPolicy::Disabled.to_string(), "disabled");
+    }
 }

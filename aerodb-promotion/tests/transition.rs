@@ -299,6 +299,22 @@ fn a_rivals_record_at_the_new_epoch_is_not_this_attempts() {
     assert_eq!(recovered.authority, Some(rival));
 }
 
+/// P6-A1: the `Steady` an attempt returns to is the same authority's: its next attempt claims
+/// the same slot and counts in the same metrics.
+#[test]
+fn the_returned_steady_keeps_the_authoritys_slot() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    let (steady, committed) = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete();
+    let next = inputs_over(committed.record(), "replica-2", 20, OldPrimary::ConfirmedStopped);
+    let requested = steady.request(request("replica-2"));
+    assert_eq!(store.slot().metrics().snapshot().requests_total, 2);
+    let validating = requested.begin_validation(PromotionPolicy::Enabled, &next).unwrap();
+    assert!(store.slot().is_busy(), "the next attempt holds the store's own slot");
+    drop(validating);
+}
+
 #[test]
 fn promotion_without_any_authority_is_denied() {
     let dir = TempDir::new("unbootstrapped");
