@@ -356,4 +356,12 @@ mod tests {
             ]
         );
     }
+
+    /// An attempt's Debug output names its state and nothing else.
+    #[test]
+    fn debug_names_the_state() {
+        let slot = PromotionSlot::new();
+        let steady: Promotion<Steady> = Promotion::assemble(slot, Box::new(()));
+        assert_eq!(format!("{steady:?}"), "Promotion { state: Steady, .. }");
+    }
 }

@@ -282,6 +282,7 @@ fn a_conflict_is_reported_as_what_happened() {
     for event in &after_commit {
         assert_ne!(event.field("transition"), "AuthorityTransitioning -> PromotionSucceeded");
         assert_eq!(event.field("transition"), "AuthorityTransitioning -> none (nothing written)");
+        assert!(event.field("transition_reason").contains("nothing"), "{}", event.field("transition_reason"));
     }
     assert_eq!(after_commit[1].field("outcome"), "conflict");
     assert_eq!(failure.explain().outcome, Outcome::Conflict);
