@@ -163,6 +163,8 @@ mod tests {
         assert!(StdBackend.read(&through_file, 10).is_err());
         assert_eq!(StdBackend.ownership(&dir.join("missing")).unwrap(), None);
         assert!(StdBackend.ownership(&through_file).is_err());
+        assert!(!StdBackend.remove(&dir.join("missing")).unwrap());
+        assert!(StdBackend.remove(&through_file).is_err());
         let error = StdBackend.create_dir(&through_file).unwrap_err();
         assert_eq!(error.raw_os_error(), Some(20), "ENOTDIR, the cause an operator reads: {error}");
         fs::remove_dir_all(&dir).unwrap();
