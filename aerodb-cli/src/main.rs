@@ -323,11 +323,9 @@ fn promote(
     if let Some(expected) = options.expect_epoch
         && epoch != Some(Epoch::new(expected))
     {
-        let found = epoch.map_or_else(|| "no record".to_owned(), |e| format!("epoch {e}"));
-        return Err(fail(
-            exit::CONFLICT,
-            format!("the store holds {found}, not the expected epoch {expected}: nothing was decided"),
-        ));
+        // The library's one conflict type says it: expected, found, nothing written.
+        let conflict = aerodb_promotion::Conflict { expected: Some(Epoch::new(expected)), found: epoch };
+        return Err(fail(exit::CONFLICT, format!("{conflict} (nothing was decided)")));
     }
     let inputs: ValidationInputs = observation.over(recovered.authority.as_ref().map(AuthorityRecord::view));
     if options.dry_run {
