@@ -1,0 +1,25 @@
+//! PostgreSQL streaming replication seen through AeroDB promotion.
+//!
+//! PostgreSQL maps onto the promotion protocol closely: a promotion starts a new *timeline*
+//! (an epoch), a timeline's history file lists where each timeline began (an epoch history,
+//! so the WAL prefix rule P6-S2 is timeline ancestry), positions are LSNs, and with
+//! synchronous replication every acknowledged commit is flushed on the synchronous standby
+//! before the client hears "committed" (P6-S1's evidence). `docs/POSTGRESQL.md` has the whole
+//! mapping and where it is imperfect.
+//!
+//! - [`timeline`]: timelines as epochs, history files as epoch histories.
+//! - [`observe`]: a server observed over SQL, as the validator's [`NodeView`](aerodb_promotion::NodeView).
+//! - [`local`]: local servers for examples and tests (`initdb`, `pg_basebackup`, `pg_rewind`).
+//!
+//! ```
+//! use aerodb_postgres::timeline;
+//!
+//! // What PostgreSQL wrote when a standby of timeline 1 was promoted at 0/3000148.
+//! let history = timeline::history(2, Some("1\t0/3000148\tno recovery target specified\n"))?;
+//! assert_eq!(history.latest().start.get(), 0x3000148);
+//! # Ok::<(), aerodb_postgres::timeline::TimelineError>(())
+//! ```
+
+pub mod local;
+pub mod observe;
+pub mod timeline;

@@ -1,0 +1,456 @@
+//! PostgreSQL servers this process starts, on loopback ports under one directory, for examples
+//! and tests: `initdb`, `pg_basebackup`, `pg_rewind`, start, SIGKILL, stop.
+//!
+//! The server programs come from Debian's `postgresql` package (`/usr/lib/postgresql/N/bin`,
+//! the newest `N`), or from `AERODB_PG_BINDIR`. PostgreSQL refuses to run as root, so a root
+//! process runs them as the package's `postgres` user and hands it the directory. Every server
+//! is stopped when its [`Server`] is dropped: nothing outlives the process that started it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::chown;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use postgres::{Client, NoTls};
+use rustix::process::{Pid, Signal, geteuid, kill_process, kill_process_group};
+
+/// The environment variable naming a directory of PostgreSQL server programs.
+pub const BINDIR_VAR: &str = "AERODB_PG_BINDIR";
+
+/// How long a server may take to accept connections, or to stop.
+const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+const STOP_LIMIT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(50);
+
+/// Why a local server could not be set up, started or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalError {
+    /// No PostgreSQL server programs were found.
+    #[error(
+        "PostgreSQL server programs not found in {searched}: install Debian's postgresql package \
+         (apt-get install postgresql) or set {BINDIR_VAR} to a directory holding initdb and postgres"
+    )]
+    NotInstalled {
+        /// Where they were looked for.
+        searched: String,
+    },
+    /// Running as root, but there is no `postgres` user to run the server programs as.
+    #[error("running as root, and PostgreSQL refuses to: no `postgres` user to run it as ({0})")]
+    NoServerUser(String),
+    /// A file operation failed.
+    #[error("{what} {path}: {error}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+        /// The failure.
+        error: io::Error,
+    },
+    /// A server program failed.
+    #[error("{program} failed ({status}):\n{output}")]
+    Program {
+        /// The program.
+        program: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed.
+        output: String,
+    },
+    /// A server exited or did not accept connections in time; the end of its log.
+    #[error("server {name} {problem}; the end of its log {log}:\n{tail}")]
+    Server {
+        /// The server.
+        name: String,
+        /// What went wrong.
+        problem: String,
+        /// Its log file.
+        log: PathBuf,
+        /// The log's last lines.
+        tail: String,
+    },
+    /// A query failed.
+    #[error("server {name}: {error}")]
+    Query {
+        /// The server.
+        name: String,
+        /// The failure.
+        error: postgres::Error,
+    },
+}
+
+fn io_error<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LocalError + 'a {
+    move |error| LocalError::Io { what, path: path.to_owned(), error }
+}
+
+/// The server programs and the user they run as.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    bindir: PathBuf,
+    /// `(uid, gid)` of the `postgres` user when this process is root.
+    user: Option<(u32, u32)>,
+}
+
+impl Programs {
+    /// Finds the server programs ([`BINDIR_VAR`], else Debian's newest) and, when root, the
+    /// `postgres` user.
+    pub fn locate() -> Result<Programs, LocalError> {
+        let bindir = match std::env::var_os(BINDIR_VAR) {
+            Some(dir) => PathBuf::from(dir),
+            None => newest_debian_bindir().ok_or_else(|| LocalError::NotInstalled {
+                searched: "/usr/lib/postgresql/*/bin".to_owned(),
+            })?,
+        };
+        if !bindir.join("postgres").is_file() || !bindir.join("initdb").is_file() {
+            return Err(LocalError::NotInstalled { searched: bindir.display().to_string() });
+        }
+        let user = if geteuid().is_root() { Some(postgres_user()?) } else { None };
+        Ok(Programs { bindir, user })
+    }
+
+    /// The directory holding the programs.
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
+    }
+
+    /// `program` from the server's directory, as the server's user, in `dir`, with a plain C
+    /// locale and none of libpq's `PG*` variables leaking in.
+    fn command(&self, program: &str, dir: &Path) -> Command {
+        let mut command = Command::new(self.bindir.join(program));
+        command.current_dir(dir).env("LC_ALL", "C").env("LANG", "C");
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PG") {
+                command.env_remove(name);
+            }
+        }
+        if let Some((uid, gid)) = self.user {
+            command.uid(uid).gid(gid);
+        }
+        command
+    }
+
+    /// Runs `command` to completion; its output is the error when it fails.
+    fn run(&self, mut command: Command) -> Result<String, LocalError> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let output = command.stdin(Stdio::null()).output().map_err(|error| LocalError::Io {
+            what: "could not run",
+            path: program.clone().into(),
+            error,
+        })?;
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        if output.status.success() {
+            Ok(text)
+        } else {
+            Err(LocalError::Program { program, status: output.status.to_string(), output: text })
+        }
+    }
+
+    /// Gives `path` to the server's user (nothing to do unless root).
+    fn give(&self, path: &Path) -> Result<(), LocalError> {
+        match self.user {
+            Some((uid, gid)) => chown(path, Some(uid), Some(gid)).map_err(io_error("could not chown", path)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn newest_debian_bindir() -> Option<PathBuf> {
+    let versions = fs::read_dir("/usr/lib/postgresql").ok()?;
+    versions
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let bindir = entry.path().join("bin");
+            bindir.join("postgres").is_file().then_some((version, bindir))
+        })
+        .max_by_key(|(version, _)| *version)
+        .map(|(_, bindir)| bindir)
+}
+
+/// The `postgres` user's uid and gid, as the system's `id` reports them.
+fn postgres_user() -> Result<(u32, u32), LocalError> {
+    let id = |flag: &str| -> Result<u32, LocalError> {
+        let output = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .map_err(|e| LocalError::NoServerUser(e.to_string()))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.trim()
+            .parse()
+            .map_err(|_| LocalError::NoServerUser(String::from_utf8_lossy(&output.stderr).trim().to_owned()))
+    };
+    Ok((id("-u")?, id("-g")?))
+}
+
+/// A free loopback port, as the kernel hands it out.
+pub fn free_port() -> Result<u16, LocalError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(io_error("could not bind", Path::new("127.0.0.1:0")))?;
+    listener.local_addr().map(|a| a.port()).map_err(io_error("could not read", Path::new("127.0.0.1:0")))
+}
+
+/// A directory holding local servers' data directories and logs, handed to the server's user.
+#[derive(Debug, Clone)]
+pub struct Site {
+    programs: Programs,
+    root: PathBuf,
+}
+
+impl Site {
+    /// Servers under `root`, which must exist; it is given to the server's user.
+    pub fn new(programs: Programs, root: &Path) -> Result<Site, LocalError> {
+        programs.give(root)?;
+        Ok(Site { programs, root: root.to_owned() })
+    }
+
+    /// The server programs.
+    pub fn programs(&self) -> &Programs {
+        &self.programs
+    }
+
+    fn server(&self, name: &str, port: u16) -> Server {
+        Server {
+            name: name.to_owned(),
+            data: self.root.join(name),
+            log: self.root.join(format!("{name}.log")),
+            port,
+            site: self.clone(),
+            child: None,
+        }
+    }
+
+    /// A new primary `name` (`initdb` with data checksums, so `pg_rewind` can run), listening
+    /// on a free loopback port only, not started yet.
+    pub fn initdb(&self, name: &str) -> Result<Server, LocalError> {
+        let server = self.server(name, free_port()?);
+        let mut initdb = self.programs.command("initdb", &self.root);
+        initdb.arg("-D").arg(&server.data);
+        initdb.args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--data-checksums"]);
+        self.programs.run(initdb)?;
+        server.configure(&format!(
+            "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\nport = {}\n\
+             wal_level = replica\nmax_wal_senders = 10\nwal_keep_size = '256MB'\nhot_standby = on\n\
+             synchronous_commit = on\nmax_connections = 30\nshared_buffers = '32MB'\n\
+             logging_collector = off\nwal_retrieve_retry_interval = '500ms'\n",
+            server.port
+        ))?;
+        Ok(server)
+    }
+
+    /// A standby `name` of `primary` by `pg_basebackup`, configured to follow it, not started.
+    pub fn base_backup(&self, primary: &Server, name: &str) -> Result<Server, LocalError> {
+        let server = self.server(name, free_port()?);
+        let mut backup = self.programs.command("pg_basebackup", &self.root);
+        backup.arg("--dbname").arg(primary.conninfo()).arg("-D").arg(&server.data);
+        backup.args(["--wal-method=stream", "--checkpoint=fast", "--no-password"]);
+        self.programs.run(backup)?;
+        server.follow(primary)?;
+        Ok(server)
+    }
+
+    /// Rewinds the stopped `target` onto `source`'s timeline with `pg_rewind` (which finishes
+    /// `target`'s crash recovery first if it was killed), then configures it to follow
+    /// `source`. Returns what `pg_rewind` printed.
+    pub fn rewind(&self, target: &Server, source: &Server) -> Result<String, LocalError> {
+        let mut rewind = self.programs.command("pg_rewind", &self.root);
+        rewind.arg("--target-pgdata").arg(&target.data).arg("--source-server").arg(source.conninfo());
+        let output = self.programs.run(rewind)?;
+        target.follow(source)?;
+        Ok(output)
+    }
+}
+
+/// One local PostgreSQL server: its data directory, port and, while running, its postmaster.
+#[derive(Debug)]
+pub struct Server {
+    name: String,
+    data: PathBuf,
+    log: PathBuf,
+    port: u16,
+    site: Site,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Its name, which is also its `application_name` as a standby.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its loopback port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// Whether its postmaster is running (started here and not stopped or killed).
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// A libpq connection string for it, as user `postgres`.
+    pub fn conninfo(&self) -> String {
+        format!("host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=5", self.port)
+    }
+
+    /// Appends `settings` to its `postgresql.conf` (later lines win).
+    pub fn configure(&self, settings: &str) -> Result<(), LocalError> {
+        let path = self.data.join("postgresql.conf");
+        let mut file =
+            OpenOptions::new().append(true).open(&path).map_err(io_error("could not open", &path))?;
+        file.write_all(settings.as_bytes()).map_err(io_error("could not write", &path))
+    }
+
+    /// Configures it as a standby of `primary`: its own port, `primary_conninfo` naming it
+    /// (`application_name` = its name), no synchronous standbys of its own, `standby.signal`.
+    pub fn follow(&self, primary: &Server) -> Result<(), LocalError> {
+        self.configure(&format!(
+            "port = {}\nprimary_conninfo = '{} application_name={}'\nsynchronous_standby_names = ''\n",
+            self.port,
+            primary.conninfo(),
+            self.name
+        ))?;
+        let signal = self.data.join("standby.signal");
+        File::create(&signal).map_err(io_error("could not create", &signal))?;
+        self.site.programs.give(&signal)
+    }
+
+    /// Starts the postmaster in its own process group, logging to `<name>.log`, and waits
+    /// until it accepts connections.
+    pub fn start(&mut self) -> Result<(), LocalError> {
+        if self.is_running() {
+            return Ok(());
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(io_error("could not open", &self.log))?;
+        let log_err = log.try_clone().map_err(io_error("could not open", &self.log))?;
+        let mut postgres = self.site.programs.command("postgres", &self.site.root);
+        postgres.arg("-D").arg(&self.data).process_group(0);
+        postgres.stdin(Stdio::null()).stdout(log).stderr(log_err);
+        let child = postgres.spawn().map_err(io_error("could not start postgres for", &self.data))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        loop {
+            if !self.is_running() {
+                self.child = None;
+                return Err(self.failure("exited during startup"));
+            }
+            if self.connect().is_ok_and(|mut client| client.simple_query("SELECT 1").is_ok()) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(self.failure("did not accept connections within 60 s"));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// A connection to it.
+    pub fn connect(&self) -> Result<Client, LocalError> {
+        self.conninfo()
+            .parse::<postgres::Config>()
+            .and_then(|config| config.connect(NoTls))
+            .map_err(|error| LocalError::Query { name: self.name.clone(), error })
+    }
+
+    /// Kills it with SIGKILL, postmaster and every backend at once (its process group, as a
+    /// host crash would), and returns once none of its processes is left: confirmed stopped.
+    pub fn kill(&mut self) -> Result<(), LocalError> {
+        let Some(mut child) = self.child.take() else { return Ok(()) };
+        let group = Pid::from_child(&child);
+        // Only the group this server leads: never pid 1's, which would be every process.
+        if group != Pid::INIT {
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+        let _ = child.kill();
+        child.wait().map_err(io_error("could not wait for postgres of", &self.data))?;
+        let deadline = Instant::now() + STOP_LIMIT;
+        while group_alive(group.as_raw_nonzero().get()) {
+            if Instant::now() >= deadline {
+                return Err(self.failure("left processes running after SIGKILL"));
+            }
+            std::thread::sleep(POLL);
+        }
+        Ok(())
+    }
+
+    /// Stops it cleanly (fast shutdown: SIGINT), or kills it if that takes over 60 s.
+    pub fn stop(&mut self) -> Result<(), LocalError> {
+        let Some(child) = self.child.as_mut() else { return Ok(()) };
+        let _ = kill_process(Pid::from_child(child), Signal::INT);
+        let deadline = Instant::now() + STOP_LIMIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                self.child = None;
+                return Ok(());
+            }
+            std::thread::sleep(POLL);
+        }
+        self.kill()
+    }
+
+    /// An error about this server, with the end of its log.
+    fn failure(&self, problem: &str) -> LocalError {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        LocalError::Server {
+            name: self.name.clone(),
+            problem: problem.to_owned(),
+            log: self.log.clone(),
+            tail,
+        }
+    }
+}
+
+impl Drop for Server {
+    /// A server never outlives the process that started it.
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
+}
+
+/// Whether any process other than a zombie is in process group `group` (from `/proc`).
+fn group_alive(group: i32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else { return false };
+    entries.filter_map(Result::ok).any(|entry| {
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { return false };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces or parentheses.
+        let Some((_, fields)) = stat.rsplit_once(')') else { return false };
+        let mut fields = fields.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+        pgrp == Some(group) && !matches!(state, Some("Z" | "X"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process group with a live member is seen; this process's own group is live.
+    #[test]
+    fn group_liveness_reads_proc() {
+        let own = rustix::process::getpgrp().as_raw_nonzero().get();
+        assert!(group_alive(own));
+        let mut sleeper = Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+        let group = i32::try_from(sleeper.id()).unwrap();
+        assert!(group_alive(group));
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
+        assert!(!group_alive(group));
+    }
+}

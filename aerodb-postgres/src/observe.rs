@@ -1,0 +1,168 @@
+//! What a control plane observes of one PostgreSQL server over SQL, and the [`NodeView`] the
+//! validator reads from it. Only what the server reports is used; nothing is inferred from
+//! timing (P6-A3). Needs a superuser (or `pg_monitor` and `pg_read_server_files`): the timeline
+//! history comes from `pg_wal/`.
+
+use std::time::{Duration, Instant};
+
+use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
+use aerodb_promotion::NodeView;
+use postgres::Client;
+use postgres::types::PgLsn;
+
+use crate::timeline::{self, TimelineError};
+
+/// Why a server could not be observed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObserveError {
+    /// A query failed.
+    #[error("query failed: {0}")]
+    Query(#[from] postgres::Error),
+    /// The server's timeline history was refused.
+    #[error(transparent)]
+    Timeline(#[from] TimelineError),
+    /// A history file whose name is not `XXXXXXXX.history`.
+    #[error("pg_wal holds a history file with a name that is no timeline: {0:?}")]
+    BadHistoryName(String),
+    /// A standby that has replayed no WAL at all.
+    #[error("the standby reports no replayed WAL position")]
+    NothingReplayed,
+}
+
+/// A server as observed: its role, WAL positions and timeline history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    /// `pg_is_in_recovery()`: a standby (or a server still recovering).
+    pub in_recovery: bool,
+    /// A standby's `pg_last_wal_receive_lsn()`: WAL received and flushed to its disk
+    /// (`None` if it never streamed); a primary's `pg_current_wal_flush_lsn()`.
+    pub flushed: Option<Lsn>,
+    /// A standby's `pg_last_wal_replay_lsn()`: the end of the last WAL record it applied; a
+    /// primary's flushed position.
+    pub replayed: Lsn,
+    /// The newest timeline the server knows: the highest history file in `pg_wal/`, or 1.
+    pub timeline: u32,
+    /// That timeline's history as an epoch history.
+    pub history: EpochHistory,
+}
+
+impl ServerState {
+    /// Where this server's WAL ends, on its own history: the replayed position, which is what
+    /// a promotion would start the next timeline from.
+    pub fn wal_end(&self) -> WalPosition {
+        timeline::position(&self.history, self.replayed)
+    }
+
+    /// Whether replay has applied everything flushed (a standby at rest).
+    pub fn settled(&self) -> bool {
+        self.flushed.is_none_or(|flushed| self.replayed >= flushed)
+    }
+
+    /// The validator's view of this server as node `id`: a standby is `ReplicaActive`, a
+    /// server out of recovery `PrimaryActive`. PostgreSQL makes a commit visible exactly when
+    /// its commit record is applied, so readers see a whole-commit prefix ending at or before
+    /// the replayed position: the MVCC boundary (P6-S3) is at rest there.
+    pub fn node_view(&self, id: NodeId) -> NodeView {
+        let role =
+            if self.in_recovery { ReplicationState::ReplicaActive } else { ReplicationState::PrimaryActive };
+        NodeView::new(id, role, self.wal_end())
+            .with_history(self.history.clone())
+            .with_mvcc(MvccBoundary::at_rest(self.replayed))
+    }
+}
+
+/// Observes the server `client` is connected to.
+pub fn observe(client: &mut Client) -> Result<ServerState, ObserveError> {
+    let row = client.query_one(
+        "SELECT pg_is_in_recovery(),
+                CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_flush_lsn() END,
+                CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_flush_lsn() END",
+        &[],
+    )?;
+    let in_recovery: bool = row.try_get(0)?;
+    let flushed: Option<PgLsn> = row.try_get(1)?;
+    let replayed: Option<PgLsn> = row.try_get(2)?;
+    let replayed = replayed.ok_or(ObserveError::NothingReplayed)?;
+    let (timeline, history) = newest_history(client)?;
+    Ok(ServerState {
+        in_recovery,
+        flushed: flushed.map(timeline::lsn),
+        replayed: timeline::lsn(replayed),
+        timeline,
+        history,
+    })
+}
+
+/// Observes a standby until replay has applied everything it flushed, for at most `limit`
+/// (polled every 50 ms). Returns the last observation either way: an unsettled standby's WAL
+/// end is its replayed position, which denies rather than overstates (P6-F1).
+pub fn observe_settled(client: &mut Client, limit: Duration) -> Result<ServerState, ObserveError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let state = observe(client)?;
+        if state.settled() || Instant::now() >= deadline {
+            return Ok(state);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The newest timeline whose history file is in `pg_wal/`, with its history; timeline 1 when
+/// there is none.
+fn newest_history(client: &mut Client) -> Result<(u32, EpochHistory), ObserveError> {
+    let newest = client.query_opt(
+        "SELECT name, pg_read_file('pg_wal/' || name) FROM pg_ls_waldir()
+          WHERE name LIKE '%.history' ORDER BY name DESC LIMIT 1",
+        &[],
+    )?;
+    let Some(row) = newest else {
+        return Ok((1, timeline::history(1, None)?));
+    };
+    let name: String = row.try_get(0)?;
+    let text: String = row.try_get(1)?;
+    let timeline = name
+        .strip_suffix(".history")
+        .filter(|hex| hex.len() == 8)
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .filter(|&t| timeline::history_file_name(t) == name)
+        .ok_or_else(|| ObserveError::BadHistoryName(name.clone()))?;
+    Ok((timeline, timeline::history(timeline, Some(&text))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aerodb_core::Epoch;
+
+    fn standby(flushed: Option<u64>, replayed: u64) -> ServerState {
+        let history = timeline::history(2, Some("1\t0/100\tr\n")).unwrap();
+        ServerState {
+            in_recovery: true,
+            flushed: flushed.map(Lsn::new),
+            replayed: Lsn::new(replayed),
+            timeline: 2,
+            history,
+        }
+    }
+
+    #[test]
+    fn a_standby_is_settled_when_replay_reaches_what_it_flushed() {
+        assert!(standby(Some(0x180), 0x180).settled());
+        assert!(standby(None, 0x180).settled());
+        assert!(!standby(Some(0x181), 0x180).settled());
+    }
+
+    /// The view places the replayed end on the standby's own history; readers rest there.
+    #[test]
+    fn the_view_is_the_replayed_end() {
+        let view = standby(Some(0x200), 0x80).node_view(NodeId::new("pg2").unwrap());
+        assert_eq!(view.position, WalPosition::new(Epoch::new(1), Lsn::new(0x80)));
+        assert_eq!(view.replication, ReplicationState::ReplicaActive);
+        assert_eq!(view.mvcc, Some(MvccBoundary::at_rest(Lsn::new(0x80))));
+        let primary = ServerState { in_recovery: false, ..standby(Some(0x180), 0x180) };
+        let view = primary.node_view(NodeId::new("pg1").unwrap());
+        assert_eq!(view.position, WalPosition::new(Epoch::new(2), Lsn::new(0x180)));
+        assert_eq!(view.replication, ReplicationState::PrimaryActive);
+    }
+}
