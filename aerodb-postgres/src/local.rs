@@ -203,8 +203,17 @@ pub struct Site {
 }
 
 impl Site {
-    /// Servers under `root`, which must exist; it is given to the server's user.
+    /// Servers under `root`, which must exist and be empty: it is given to the server's user,
+    /// so a directory holding anything else is refused.
     pub fn new(programs: Programs, root: &Path) -> Result<Site, LocalError> {
+        let mut entries = fs::read_dir(root).map_err(io_error("could not read", root))?;
+        if entries.next().is_some() {
+            return Err(LocalError::Io {
+                what: "refusing to hand over a directory that is not empty:",
+                path: root.to_owned(),
+                error: io::ErrorKind::DirectoryNotEmpty.into(),
+            });
+        }
         programs.give(root)?;
         Ok(Site { programs, root: root.to_owned() })
     }
@@ -440,6 +449,27 @@ fn group_alive(group: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only an empty directory is handed to the server's user, never one holding anything.
+    #[test]
+    fn a_site_needs_an_empty_directory() {
+        let programs = Programs { bindir: PathBuf::from("/nonexistent"), user: None };
+        let root = std::env::temp_dir().join(format!("aerodb-site-{}", std::process::id()));
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("keep"), b"mine").unwrap();
+        let refused = Site::new(programs.clone(), &root).unwrap_err();
+        assert!(refused.to_string().contains("not empty"), "{refused}");
+        fs::remove_file(root.join("keep")).unwrap();
+        assert!(Site::new(programs, &root).is_ok());
+        fs::remove_dir(&root).unwrap();
+    }
+
+    /// A missing installation is named, with how to get one.
+    #[test]
+    fn missing_server_programs_say_what_to_install() {
+        let error = LocalError::NotInstalled { searched: "/usr/lib/postgresql/*/bin".to_owned() };
+        assert!(error.to_string().contains("apt-get install postgresql"), "{error}");
+    }
 
     /// A process group with a live member is seen; this process's own group is live.
     #[test]
