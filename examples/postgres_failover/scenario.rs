@@ -110,7 +110,11 @@ fn replication(client: &mut Client) -> Result<Vec<(String, String, String)>, Fai
            FROM pg_stat_replication WHERE state = 'streaming' ORDER BY application_name",
         &[],
     )?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    let mut streaming = Vec::new();
+    for row in rows {
+        streaming.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+    }
+    Ok(streaming)
 }
 
 fn show(out: &mut dyn Write, name: &str, state: &ServerState) -> Result<(), Failure> {
@@ -188,7 +192,8 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
     standby3.batch_execute("ALTER SYSTEM SET primary_conninfo = ''")?;
     standby3.batch_execute("SELECT pg_reload_conf()")?;
     wait_for("pg3 to stop streaming", || {
-        let receivers: i64 = standby3.query_one("SELECT count(*) FROM pg_stat_wal_receiver", &[])?.get(0);
+        let receivers: i64 =
+            standby3.query_one("SELECT count(*) FROM pg_stat_wal_receiver", &[])?.try_get(0)?;
         let streaming = replication(&mut primary)?;
         Ok(receivers == 0 && streaming.iter().all(|(name, _, _)| name != "pg3"))
     })?;
@@ -265,15 +270,16 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
         "   the record is durable; pg2's gate admits writes at epoch {}; now pg_promote()",
         pg2_gate.admit_write()?
     )?;
-    let promoted: bool = standby2.query_one("SELECT pg_promote(true, 60)", &[])?.get(0);
+    let promoted: bool = standby2.query_one("SELECT pg_promote(true, 60)", &[])?.try_get(0)?;
     if !promoted {
         return Err("pg_promote() on pg2 did not finish within 60 s".into());
     }
     let mut new_primary = standby2;
     // pg_rewind reads the source's timeline from its control file: checkpoint it now.
     new_primary.batch_execute("CHECKPOINT")?;
-    let hex: String =
-        new_primary.query_one("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", &[])?.get(0);
+    let hex: String = new_primary
+        .query_one("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", &[])?
+        .try_get(0)?;
     let timeline = u32::from_str_radix(&hex, 16)?;
     let promoted_state = observe(&mut new_primary)?;
     show(out, "pg2", &promoted_state)?;
@@ -313,7 +319,10 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
     let old_primary_write = match old
         .execute("INSERT INTO acked VALUES (-1, 'written on the old primary')", &[])
     {
-        Ok(_) => None,
+        Ok(_) => {
+            writeln!(out, "   a write on pg1: ADMITTED")?;
+            None
+        }
         Err(error) => {
             let code = error.code().map_or("none", |c| c.code()).to_owned();
             let message = error.as_db_error().map_or_else(|| error.to_string(), |e| e.message().to_owned());
@@ -324,8 +333,11 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
 
     // 8. Every acknowledged row is on the new primary; the old primary follows it.
     writeln!(out, "\n== 8. verify on the new primary")?;
-    let rows_on_new_primary: BTreeSet<i64> =
-        new_primary.query("SELECT id FROM acked", &[])?.iter().map(|r| r.get(0)).collect();
+    let rows_on_new_primary: BTreeSet<i64> = new_primary
+        .query("SELECT id FROM acked", &[])?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
     let lost = acknowledged.iter().filter(|id| !rows_on_new_primary.contains(id)).count();
     writeln!(out, "   {} rows on pg2; acknowledged rows lost: {lost}", rows_on_new_primary.len())?;
     new_primary.batch_execute("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (pg1)'")?;
@@ -337,7 +349,7 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
     // remote_apply: the commit returns once pg1 has applied it, so pg1 must show it.
     new_primary.batch_execute("SET synchronous_commit = remote_apply")?;
     new_primary.execute("INSERT INTO acked VALUES ($1, 'row at epoch 2')", &[&id])?;
-    let on_old: i64 = old.query_one("SELECT count(*) FROM acked WHERE id = $1", &[&id])?.get(0);
+    let on_old: i64 = old.query_one("SELECT count(*) FROM acked WHERE id = $1", &[&id])?.try_get(0)?;
     writeln!(out, "   a write at epoch 2 on pg2, synchronous to pg1, is visible on pg1: {}", on_old == 1)?;
     writeln!(out, "\n== the authority record")?;
     indent(out, &seen.to_string())?;
