@@ -1,0 +1,17 @@
+//! The AeroDB authority kept in etcd v3, so the control plane survives losing its own machine.
+//!
+//! [`EtcdAuthorityStore`] is an [`AuthorityStore`](aerodb_promotion::AuthorityStore) beside the
+//! file store: the same record bytes under one key, bootstrapped only if the key never existed,
+//! replaced only by a transaction comparing the key's revision with the one the commit checked
+//! (P6-A1), read linearizably, and never trusted to time (no lease or TTL, P6-A3). It speaks
+//! etcd's v3 JSON gateway over a blocking HTTP client ([`Connection`]: several endpoints, TLS,
+//! user and password): no `protoc`, no async runtime.
+//!
+//! [`local`] starts real etcd members on loopback ports for examples and tests.
+
+mod gateway;
+pub mod local;
+mod store;
+
+pub use gateway::{Connection, Tls};
+pub use store::{EtcdAuthorityStore, MAX_KEY_LEN};

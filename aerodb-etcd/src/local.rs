@@ -1,0 +1,270 @@
+//! Real etcd members this process starts on loopback ports, for examples and tests: a cluster
+//! of one or three, a member killed with SIGKILL and restarted, all stopped on drop.
+//!
+//! The `etcd` program comes from Debian's `etcd-server` package (on `PATH`), or from
+//! `AERODB_ETCD_BIN`.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::gateway::{self, Connection, Gateway, Kind};
+
+/// The environment variable naming the `etcd` program.
+pub const ETCD_VAR: &str = "AERODB_ETCD_BIN";
+
+/// How long a member may take to serve, or the cluster to elect a leader.
+const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(50);
+
+/// Why a local etcd could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalError {
+    /// No etcd program.
+    #[error(
+        "etcd not found ({0}): install Debian's etcd-server package (apt-get install etcd-server) \
+         or set {ETCD_VAR} to the etcd program"
+    )]
+    NotInstalled(String),
+    /// A file or process operation failed.
+    #[error("{what}: {error}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The failure.
+        error: io::Error,
+    },
+    /// A member exited, or the cluster did not serve in time; the end of the member's log.
+    #[error("etcd member {name} {problem}; the end of its log {log}:\n{tail}", log = .log.display())]
+    Member {
+        /// The member.
+        name: String,
+        /// What went wrong.
+        problem: String,
+        /// Its log.
+        log: PathBuf,
+        /// The log's last lines.
+        tail: String,
+    },
+}
+
+fn io_error(what: impl Into<String>) -> impl FnOnce(io::Error) -> LocalError {
+    let what = what.into();
+    move |error| LocalError::Io { what, error }
+}
+
+fn free_port() -> Result<u16, LocalError> {
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io_error("binding a loopback port"))?;
+    listener.local_addr().map(|a| a.port()).map_err(io_error("reading a loopback port"))
+}
+
+/// One member: its name, ports, data directory and, while running, its process.
+#[derive(Debug)]
+struct Member {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+    data: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Member {
+    fn client_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    fn failure(&self, problem: &str) -> LocalError {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        LocalError::Member {
+            name: self.name.clone(),
+            problem: problem.to_owned(),
+            log: self.log.clone(),
+            tail,
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A local etcd cluster of one or more members, stopped (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Cluster {
+    program: PathBuf,
+    members: Vec<Member>,
+    initial_cluster: String,
+}
+
+impl Cluster {
+    /// Starts `size` members under `root` (which must exist) and waits until the cluster
+    /// serves a linearizable read.
+    pub fn start(root: &Path, size: usize) -> Result<Cluster, LocalError> {
+        let program = match std::env::var_os(ETCD_VAR) {
+            Some(program) => PathBuf::from(program),
+            None => PathBuf::from("etcd"),
+        };
+        let version = Command::new(&program).arg("--version").output();
+        if !version.is_ok_and(|o| o.status.success()) {
+            return Err(LocalError::NotInstalled(program.display().to_string()));
+        }
+        let mut members = Vec::new();
+        for index in 0..size {
+            let name = format!("m{index}");
+            members.push(Member {
+                data: root.join(&name),
+                log: root.join(format!("{name}.log")),
+                name,
+                client_port: free_port()?,
+                peer_port: free_port()?,
+                child: None,
+            });
+        }
+        let initial_cluster =
+            members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
+        let mut cluster = Cluster { program, members, initial_cluster };
+        for index in 0..size {
+            cluster.spawn(index, "new")?;
+        }
+        cluster.wait_serving()?;
+        Ok(cluster)
+    }
+
+    fn spawn(&mut self, index: usize, state: &str) -> Result<(), LocalError> {
+        let member = &mut self.members[index];
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&member.log)
+            .map_err(io_error("opening a log"))?;
+        let log_err = log.try_clone().map_err(io_error("opening a log"))?;
+        let child = Command::new(&self.program)
+            .arg("--name")
+            .arg(&member.name)
+            .arg("--data-dir")
+            .arg(&member.data)
+            .arg("--listen-client-urls")
+            .arg(member.client_url())
+            .arg("--advertise-client-urls")
+            .arg(member.client_url())
+            .arg("--listen-peer-urls")
+            .arg(member.peer_url())
+            .arg("--initial-advertise-peer-urls")
+            .arg(member.peer_url())
+            .arg("--initial-cluster")
+            .arg(&self.initial_cluster)
+            .arg("--initial-cluster-state")
+            .arg(state)
+            .arg("--initial-cluster-token")
+            .arg("aerodb-test")
+            .env_remove("ETCDCTL_API")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .map_err(io_error(format!("starting etcd member {}", member.name)))?;
+        member.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until the cluster serves a linearizable read through every running member.
+    pub fn wait_serving(&mut self) -> Result<(), LocalError> {
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        for index in 0..self.members.len() {
+            if self.members[index].child.is_none() {
+                continue;
+            }
+            let connection =
+                Connection::new(vec![self.members[index].client_url()]).with_timeout(Duration::from_secs(2));
+            let gateway =
+                Gateway::new(&connection).map_err(|e| self.members[index].failure(&e.to_string()))?;
+            loop {
+                let exited =
+                    self.members[index].child.as_mut().is_some_and(|c| !matches!(c.try_wait(), Ok(None)));
+                if exited {
+                    self.members[index].child = None;
+                    return Err(self.members[index].failure("exited during startup"));
+                }
+                if gateway.call("/v3/kv/range", &json!({"key": gateway::encode(b"/")}), Kind::Read).is_ok() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(self.members[index].failure("did not serve a linearizable read within 60 s"));
+                }
+                std::thread::sleep(POLL);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every member's client URL, in order.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(Member::client_url).collect()
+    }
+
+    /// A connection to every member.
+    pub fn connection(&self) -> Connection {
+        Connection::new(self.endpoints())
+    }
+
+    /// The index of the member that is leader now, as the running members report it.
+    pub fn leader(&self) -> Option<usize> {
+        for member in self.members.iter().filter(|m| m.child.is_some()) {
+            let connection = Connection::new(vec![member.client_url()]).with_timeout(Duration::from_secs(2));
+            let Ok(gateway) = Gateway::new(&connection) else { continue };
+            let Ok(status) = gateway.call("/v3/maintenance/status", &json!({}), Kind::Read) else { continue };
+            let leader = status.get("leader").cloned();
+            let own = status.pointer("/header/member_id").cloned();
+            if leader.is_some() && leader == own {
+                return self.members.iter().position(|m| m.name == member.name);
+            }
+        }
+        None
+    }
+
+    /// Kills member `index` with SIGKILL.
+    pub fn kill(&mut self, index: usize) {
+        self.members[index].kill();
+    }
+
+    /// Restarts member `index` (killed earlier) with its data.
+    pub fn restart(&mut self, index: usize) -> Result<(), LocalError> {
+        if self.members[index].child.is_none() {
+            self.spawn(index, "existing")?;
+        }
+        Ok(())
+    }
+
+    /// Puts `value` under `key` directly, behind any store's back (to tamper in tests).
+    pub fn put_raw(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        let gateway = Gateway::new(&self.connection()).map_err(|e| e.to_string())?;
+        let body = json!({"key": gateway::encode(key.as_bytes()), "value": gateway::encode(value)});
+        gateway.call("/v3/kv/put", &body, Kind::Write).map(|_: Value| ()).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Cluster {
+    /// No member outlives the process that started it.
+    fn drop(&mut self) {
+        for member in &mut self.members {
+            member.kill();
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The authority record under one etcd key, replaced only by an etcd transaction that compares
+//! the key's revision with the one the commit read and checked (P6-A1, P6-A2).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+use aerodb_promotion::{
+    AuthorityRecord, AuthorityStore, Conflict, PromotionSlot, Proposal, StoreError, check_commit,
+};
+use serde_json::{Value, json};
+
+use crate::gateway::{self, CallError, Connection, Gateway, Kind};
+
+/// The longest authority key accepted.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// Keys with an open handle in this process: one handle per authority per process, so its
+/// slot keeps this process's attempts one at a time (the file store's lock, for etcd).
+static OPEN_KEYS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// The key's current value and revision, as one linearizable read saw them.
+struct Current {
+    /// The record's bytes; `None`: the key does not exist.
+    bytes: Option<Vec<u8>>,
+    /// The key's `mod_revision` (0 when absent).
+    revision: u64,
+}
+
+/// An [`AuthorityStore`] in etcd v3, through its JSON gateway.
+///
+/// The value under the key is the framed, CRC-checked record the file store writes (same
+/// bytes, same decoder). Reads are linearizable (never a possibly stale member's serializable
+/// read). `commit` reads the key, applies [`check_commit`], then puts the new record in one
+/// transaction that succeeds only if the key's `mod_revision` is still the one it read (or,
+/// for bootstrap, the key was never created): a failed compare is a [`Conflict`] with nothing
+/// written. No lease, TTL or session is involved: nothing here decides by time (P6-A3).
+///
+/// A commit whose request may have reached etcd without a definite answer (a timeout, a lost
+/// connection, an etcd error that does not rule out the write) poisons the handle
+/// ([`StoreError::OutcomeUnknown`], then [`StoreError::Poisoned`]); it is never retried. Only
+/// a fresh handle's [`load`](AuthorityStore::load) decides old or new.
+pub struct EtcdAuthorityStore {
+    gateway: Gateway,
+    key: String,
+    slot: PromotionSlot,
+    poisoned: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for EtcdAuthorityStore {
+    /// The endpoints and key; never credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdAuthorityStore")
+            .field("endpoints", &self.gateway.endpoints())
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(operation: &'static str) -> impl FnOnce(String) -> StoreError {
+    move |detail| StoreError::Backend { operation, detail }
+}
+
+impl EtcdAuthorityStore {
+    /// Opens the authority under `key` (e.g. `/aerodb/<cluster>/authority`) in the etcd cluster
+    /// `connection` reaches, authenticating and reading it once, so that unreachable endpoints,
+    /// bad credentials and untrusted certificates fail here, with nothing written.
+    pub fn open(connection: &Connection, key: &str) -> Result<EtcdAuthorityStore, StoreError> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+            return Err(StoreError::Backend {
+                operation: "open",
+                detail: format!(
+                    "the authority key must be 1 to {MAX_KEY_LEN} bytes without control characters"
+                ),
+            });
+        }
+        let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
+        if !OPEN_KEYS.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_owned()) {
+            return Err(StoreError::Locked { path: PathBuf::from(key) });
+        }
+        let store = EtcdAuthorityStore {
+            gateway,
+            key: key.to_owned(),
+            slot: PromotionSlot::new(),
+            poisoned: Mutex::new(None),
+        };
+        store.read()?;
+        Ok(store)
+    }
+
+    /// The authority key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn check_poisoned(&self) -> Result<(), StoreError> {
+        match &*self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(cause) => Err(StoreError::Poisoned(cause.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// One linearizable read of the key.
+    fn read(&self) -> Result<Current, StoreError> {
+        let answer = self
+            .gateway
+            .call("/v3/kv/range", &json!({"key": gateway::encode(self.key.as_bytes())}), Kind::Read)
+            .map_err(|e| call_error("read", e))?;
+        current_of(answer.get("kvs")).map_err(backend("read"))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
+        AuthorityRecord::from_bytes(bytes)
+            .map_err(|error| StoreError::Corrupt { path: PathBuf::from(&self.key), error })
+    }
+}
+
+/// The key's value and revision from a range answer's `kvs` (absent or empty: no key).
+fn current_of(kvs: Option<&Value>) -> Result<Current, String> {
+    let kvs = match kvs {
+        None => return Ok(Current { bytes: None, revision: 0 }),
+        Some(Value::Array(kvs)) => kvs,
+        Some(other) => return Err(format!("etcd answered {other} for the key's values")),
+    };
+    match kvs.as_slice() {
+        [] => Ok(Current { bytes: None, revision: 0 }),
+        [kv] => {
+            // proto3 JSON omits an empty value.
+            let bytes = gateway::decode(kv.get("value").and_then(Value::as_str).unwrap_or(""))?;
+            let revision = gateway::int(kv.get("mod_revision"))?;
+            if revision == 0 {
+                return Err("etcd answered a key without a revision".to_owned());
+            }
+            Ok(Current { bytes: Some(bytes), revision })
+        }
+        more => Err(format!("etcd answered {} values for one key", more.len())),
+    }
+}
+
+/// A call that failed with no effect on the store (reads, and writes etcd refused or never got).
+fn call_error(operation: &'static str, error: CallError) -> StoreError {
+    StoreError::Backend { operation, detail: error.to_string() }
+}
+
+impl AuthorityStore for EtcdAuthorityStore {
+    fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
+        self.check_poisoned()?;
+        self.read()?.bytes.map(|bytes| self.decode(&bytes)).transpose()
+    }
+
+    fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
+        self.check_poisoned()?;
+        let current = self.read()?;
+        let current_epoch = current.bytes.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
+        check_commit(current_epoch, proposal)?;
+        let bytes = proposal.record().to_bytes()?;
+        let key = gateway::encode(self.key.as_bytes());
+        // The key is exactly as read: never created, or not modified since (P6-A1).
+        let compare = match current.bytes {
+            None => json!({"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
+            Some(_) => {
+                json!({"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.revision.to_string()})
+            }
+        };
+        let transaction = json!({
+            "compare": [compare],
+            "success": [{"request_put": {"key": key, "value": gateway::encode(&bytes)}}],
+            "failure": [{"request_range": {"key": key}}],
+        });
+        let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
+            Ok(answer) => answer,
+            Err(CallError::Unknown(detail)) => {
+                *self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) = Some(detail.clone());
+                return Err(StoreError::OutcomeUnknown { detail });
+            }
+            Err(other) => return Err(call_error("commit", other)),
+        };
+        if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
+            return Ok(());
+        }
+        // Nothing was written; report what is there now.
+        let found = answer
+            .pointer("/responses/0/response_range/kvs")
+            .map_or(Ok(Current { bytes: None, revision: 0 }), |kvs| current_of(Some(kvs)))
+            .map_err(backend("commit"))?;
+        let found = found.bytes.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
+        Err(StoreError::Conflict(Conflict { expected: proposal.expected(), found }))
+    }
+
+    fn slot(&self) -> &PromotionSlot {
+        &self.slot
+    }
+}
+
+impl Drop for EtcdAuthorityStore {
+    fn drop(&mut self) {
+        OPEN_KEYS.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{Ipv4Addr, TcpListener};
+    use std::thread::JoinHandle;
+    use std::time::{Duration, Instant};
+
+    use aerodb_core::NodeId;
+
+    use super::*;
+
+    /// How a scripted gateway answers a transaction.
+    #[derive(Clone, Copy)]
+    enum OnTxn {
+        /// Reads the request, then closes the connection without answering.
+        HangUp,
+        /// Answers `401 {"code": 16}`: etcd refused it.
+        Unauthenticated,
+    }
+
+    /// A scripted etcd gateway on a loopback port: reads find no key; transactions get
+    /// `on_txn`. Serves `connections` requests (one per connection), then returns the paths.
+    fn scripted(on_txn: OnTxn, connections: usize) -> (String, JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut paths = Vec::new();
+            while paths.len() < connections && Instant::now() < deadline {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let mut stream = reader.into_inner();
+                let (status, answer) = match (path.as_str(), on_txn) {
+                    ("/v3/kv/txn", OnTxn::HangUp) => {
+                        paths.push(path);
+                        continue;
+                    }
+                    ("/v3/kv/txn", OnTxn::Unauthenticated) => {
+                        ("401 Unauthorized", r#"{"error":"etcdserver: invalid auth token","code":16}"#)
+                    }
+                    _ => ("200 OK", r#"{"header":{"revision":"1"}}"#),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                stream.write_all(response.as_bytes()).unwrap();
+                paths.push(path);
+            }
+            paths
+        });
+        (endpoint, server)
+    }
+
+    fn node() -> NodeId {
+        NodeId::new("n0").unwrap()
+    }
+
+    /// A transaction sent and never answered: the outcome is unknown, the handle poisoned, and
+    /// nothing is retried (one transaction reached the server).
+    #[test]
+    fn an_unanswered_commit_poisons_the_handle_and_is_not_retried() {
+        let (endpoint, server) = scripted(OnTxn::HangUp, 3);
+        let connection = Connection::new(vec![endpoint]).with_timeout(Duration::from_secs(2));
+        let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/t1/authority").unwrap();
+        let error = store.bootstrap(node()).unwrap_err();
+        assert!(matches!(error, StoreError::OutcomeUnknown { .. }), "{error}");
+        assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
+        assert!(matches!(store.bootstrap(node()), Err(StoreError::Poisoned(_))));
+        drop(store);
+        assert_eq!(server.join().unwrap(), ["/v3/kv/range", "/v3/kv/range", "/v3/kv/txn"]);
+    }
+
+    /// etcd refusing a transaction rules out its effect: a plain error, the handle usable.
+    #[test]
+    fn a_refused_commit_is_an_error_without_poison() {
+        let (endpoint, server) = scripted(OnTxn::Unauthenticated, 4);
+        let connection = Connection::new(vec![endpoint]);
+        let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/t2/authority").unwrap();
+        let error = store.bootstrap(node()).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Backend { operation: "commit", detail } if detail.contains("invalid auth token")),
+            "{error}"
+        );
+        assert!(matches!(store.load(), Ok(None)));
+        drop(store);
+        assert_eq!(server.join().unwrap(), ["/v3/kv/range", "/v3/kv/range", "/v3/kv/txn", "/v3/kv/range"]);
+    }
+
+    /// An endpoint that refuses connections is skipped, for reads and for writes never sent.
+    #[test]
+    fn an_unreachable_endpoint_fails_over_to_the_next() {
+        let closed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let dead = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let (endpoint, server) = scripted(OnTxn::HangUp, 1);
+        let store =
+            EtcdAuthorityStore::open(&Connection::new(vec![dead.clone(), endpoint]), "/aerodb/t3/authority");
+        assert!(store.is_ok(), "{store:?}");
+        drop(store);
+        assert_eq!(server.join().unwrap(), ["/v3/kv/range"]);
+        let error =
+            EtcdAuthorityStore::open(&Connection::new(vec![dead]), "/aerodb/t4/authority").unwrap_err();
+        assert!(matches!(error, StoreError::Backend { operation: "read", .. }), "{error}");
+    }
+
+    /// One handle per key per process; bad keys and endpoints are refused before any request.
+    #[test]
+    fn bad_settings_and_second_handles_are_refused() {
+        for key in ["", "/a\n", &"k".repeat(MAX_KEY_LEN + 1)] {
+            assert!(
+                EtcdAuthorityStore::open(&Connection::new(vec!["http://127.0.0.1:1".into()]), key).is_err()
+            );
+        }
+        for endpoint in ["127.0.0.1:2379", "http://127.0.0.1:2379/", "https://127.0.0.1:2379", "ftp://x"] {
+            let error = EtcdAuthorityStore::open(&Connection::new(vec![endpoint.into()]), "/k").unwrap_err();
+            assert!(matches!(error, StoreError::Backend { operation: "open", .. }), "{endpoint}: {error}");
+        }
+        assert!(EtcdAuthorityStore::open(&Connection::new(vec![]), "/k").is_err());
+        let (endpoint, server) = scripted(OnTxn::HangUp, 1);
+        let connection = Connection::new(vec![endpoint]);
+        let first = EtcdAuthorityStore::open(&connection, "/aerodb/t5/authority").unwrap();
+        assert!(matches!(
+            EtcdAuthorityStore::open(&connection, "/aerodb/t5/authority"),
+            Err(StoreError::Locked { .. })
+        ));
+        drop(first);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn range_answers_are_read_strictly() {
+        assert_eq!(current_of(None).unwrap().bytes, None);
+        let one = serde_json::json!([{"key": "L2s=", "value": "aGk=", "mod_revision": "7"}]);
+        let current = current_of(Some(&one)).unwrap();
+        assert_eq!((current.bytes.as_deref(), current.revision), (Some(&b"hi"[..]), 7));
+        for bad in [
+            serde_json::json!([{"key": "L2s=", "value": "aGk="}]),
+            serde_json::json!([{"key": "L2s=", "value": "!!", "mod_revision": "7"}]),
+            serde_json::json!([{"key": "L2s=", "value": "aGk=", "mod_revision": "x"}]),
+            serde_json::json!([{}, {}]),
+            serde_json::json!({"kvs": 1}),
+        ] {
+            assert!(current_of(Some(&bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let connection = Connection::new(vec!["http://127.0.0.1:1".into()]).with_user("root", "s3cret");
+        assert!(!format!("{connection:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,135 @@
+//! The etcd store against real etcd members (Debian's `etcd-server`), started on loopback
+//! ports by the test. Ignored by `cargo test --workspace`, which must pass without etcd;
+//! `.ci/run` installs etcd and runs them, failing if a member cannot start:
+//!
+//! ```sh
+//! cargo test -p aerodb-etcd --test etcd -- --ignored
+//! ```
+
+use std::time::Duration;
+
+use aerodb_core::NodeId;
+use aerodb_etcd::EtcdAuthorityStore;
+use aerodb_etcd::local::Cluster;
+use aerodb_promotion::testing::{StoreHarness, Suite, caught_up_inputs};
+use aerodb_promotion::{
+    AuthorityStore, CommitError, CommitFailure, Decision, PromotionPolicy, PromotionRequest, StoreError,
+    recover,
+};
+
+struct Harness {
+    cluster: Cluster,
+    next: u32,
+}
+
+impl Harness {
+    fn open(&self, key: &str) -> EtcdAuthorityStore {
+        EtcdAuthorityStore::open(&self.cluster.connection(), key)
+            .unwrap_or_else(|e| panic!("open {key}: {e}"))
+    }
+}
+
+impl StoreHarness for Harness {
+    type Store = EtcdAuthorityStore;
+    fn fresh(&mut self) -> EtcdAuthorityStore {
+        self.next += 1;
+        self.open(&format!("/aerodb/suite-{}/authority", self.next))
+    }
+    fn reopen(&mut self, store: EtcdAuthorityStore) -> EtcdAuthorityStore {
+        let key = store.key().to_owned();
+        drop(store);
+        self.open(&key)
+    }
+    fn overwrite_record(&mut self, store: &mut EtcdAuthorityStore, bytes: &[u8]) -> bool {
+        self.cluster.put_raw(store.key(), bytes).unwrap();
+        true
+    }
+    fn leave_crash_leftovers(&mut self, _store: &mut EtcdAuthorityStore) -> bool {
+        false
+    }
+    fn open_second(&mut self, store: &EtcdAuthorityStore) -> Option<Result<EtcdAuthorityStore, StoreError>> {
+        Some(EtcdAuthorityStore::open(&self.cluster.connection(), store.key()))
+    }
+}
+
+fn cluster(size: usize) -> (tempfile::TempDir, Cluster) {
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), size).unwrap_or_else(|e| panic!("{e}"));
+    (dir, cluster)
+}
+
+fn node(name: &str) -> NodeId {
+    NodeId::new(name).unwrap()
+}
+
+/// One promotion to `candidate` through the typestate API: the new epoch, or the failure.
+fn promote(store: &mut EtcdAuthorityStore, candidate: &str) -> Result<u64, Box<CommitFailure>> {
+    let recovered = recover(store).unwrap();
+    let current = recovered.authority.clone().expect("bootstrapped");
+    let inputs = caught_up_inputs(&current, node(candidate), 100);
+    let request = PromotionRequest::builder(candidate).build().unwrap();
+    let validating =
+        recovered.steady.request(request).begin_validation(PromotionPolicy::Enabled, &inputs).unwrap();
+    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("denied") };
+    approved.begin_transition().commit(store).map(|succeeded| succeeded.complete().1.record().epoch().get())
+}
+
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn the_conformance_suite_passes_on_one_member() {
+    let (_dir, cluster) = cluster(1);
+    let report = Suite::run(&mut Harness { cluster, next: 0 });
+    assert!(
+        report.skipped.iter().all(|case| *case == "crash_leftovers_are_ignored_and_cleaned"),
+        "{report:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn the_conformance_suite_passes_on_three_members() {
+    let (_dir, cluster) = cluster(3);
+    let report = Suite::run(&mut Harness { cluster, next: 0 });
+    assert!(
+        report.skipped.iter().all(|case| *case == "crash_leftovers_are_ignored_and_cleaned"),
+        "{report:?}"
+    );
+}
+
+/// Quorum lost: a commit fails typed and never reports success; after quorum returns, a fresh
+/// handle finds exactly one authority, the one before the failed commit or after it.
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn without_a_quorum_a_commit_fails_and_recovery_decides() {
+    let (_dir, mut cluster) = cluster(3);
+    let connection = cluster.connection().with_timeout(Duration::from_secs(3));
+    let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/quorum/authority").unwrap();
+    store.bootstrap(node("n0")).unwrap();
+    assert_eq!(promote(&mut store, "n1").unwrap(), 2);
+
+    // Validated with a quorum; committed without one.
+    let recovered = recover(&store).unwrap();
+    let inputs = caught_up_inputs(recovered.authority.as_ref().unwrap(), node("n2"), 100);
+    let request = PromotionRequest::builder("n2").build().unwrap();
+    let validating =
+        recovered.steady.request(request).begin_validation(PromotionPolicy::Enabled, &inputs).unwrap();
+    let Decision::Approved(approved) = validating.decide(&inputs) else { panic!("denied") };
+    let transitioning = approved.begin_transition();
+    let leader = cluster.leader().expect("a leader");
+    for member in (0..3).filter(|m| *m != leader) {
+        cluster.kill(member);
+    }
+    let failed = transitioning.commit(&mut store).expect_err("a commit without a quorum must not succeed");
+    assert!(matches!(failed.error(), CommitError::Store(_)), "a commit without a quorum: {failed}");
+    drop(failed);
+    assert!(store.load().is_err(), "no quorum, no linearizable read");
+    drop(store);
+
+    for member in (0..3).filter(|m| *m != leader) {
+        cluster.restart(member).unwrap();
+    }
+    cluster.wait_serving().unwrap();
+    let store = EtcdAuthorityStore::open(&connection, "/aerodb/quorum/authority").unwrap();
+    let record = store.load().unwrap().unwrap();
+    assert_eq!((record.epoch().get(), record.primary()), (2, node("n1")), "nothing was written");
+}
