@@ -231,16 +231,14 @@ impl Gateway {
                     return Ok(answer);
                 }
                 Err(Attempt::Refused { code, detail }) => return Err(CallError::Refused { code, detail }),
-                Err(Attempt::NotSent(why)) => failures.push(format!("{endpoint}: {why}")),
-                Err(Attempt::Unanswered(why)) if kind == Kind::Read => {
-                    failures.push(format!("{endpoint}: {why}"))
-                }
+                Err(Attempt::NotSent(why)) => failures.push(why),
+                Err(Attempt::Unanswered(why)) if kind == Kind::Read => failures.push(why),
                 Err(Attempt::Unanswered(why)) => return Err(CallError::Unknown(why)),
             }
         }
         Err(CallError::NotSent(match kind {
-            Kind::Read => format!("no etcd endpoint answered {path}: {}", failures.join("; ")),
-            Kind::Write => format!("no etcd endpoint could be reached for {path}: {}", failures.join("; ")),
+            Kind::Read => format!("no etcd endpoint answered: {}", failures.join("; ")),
+            Kind::Write => format!("no etcd endpoint could be reached: {}", failures.join("; ")),
         }))
     }
 
@@ -315,11 +313,8 @@ fn classify(error: ureq::Error, endpoint: &str, path: &str) -> Attempt {
         ),
         _ => false,
     };
-    if before_sending {
-        Attempt::NotSent(error.to_string())
-    } else {
-        Attempt::Unanswered(format!("{endpoint}{path}: {error}"))
-    }
+    let why = format!("{endpoint}{path}: {error}");
+    if before_sending { Attempt::NotSent(why) } else { Attempt::Unanswered(why) }
 }
 
 /// The certificates in `pem`; `what` names them in errors.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::gateway::{self, Connection, Gateway, Kind};
+use crate::gateway::{self, Connection, Gateway, Kind, Tls};
 
 /// The environment variable naming the `etcd` program.
 pub const ETCD_VAR: &str = "AERODB_ETCD_BIN";
@@ -65,6 +65,19 @@ fn free_port() -> Result<u16, LocalError> {
     listener.local_addr().map(|a| a.port()).map_err(io_error("reading a loopback port"))
 }
 
+/// TLS for the members' client URLs (PEM files); peers stay on plain loopback HTTP.
+#[derive(Debug, Clone)]
+pub struct MemberTls {
+    /// The server certificate, valid for `127.0.0.1`.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// The CA clients' certificates must chain to.
+    pub client_ca: PathBuf,
+    /// Whether a client must present a certificate.
+    pub client_cert_auth: bool,
+}
+
 /// One member: its name, ports, data directory and, while running, its process.
 #[derive(Debug)]
 struct Member {
@@ -77,8 +90,8 @@ struct Member {
 }
 
 impl Member {
-    fn client_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+    fn client_url(&self, tls: bool) -> String {
+        format!("{}://127.0.0.1:{}", if tls { "https" } else { "http" }, self.client_port)
     }
 
     fn peer_url(&self) -> String {
@@ -111,12 +124,25 @@ pub struct Cluster {
     program: PathBuf,
     members: Vec<Member>,
     initial_cluster: String,
+    tls: Option<MemberTls>,
+    /// How the harness itself connects (TLS and, once enabled, the root user).
+    admin: Connection,
 }
 
 impl Cluster {
     /// Starts `size` members under `root` (which must exist) and waits until the cluster
     /// serves a linearizable read.
     pub fn start(root: &Path, size: usize) -> Result<Cluster, LocalError> {
+        Cluster::start_with(root, size, None)
+    }
+
+    /// As [`start`](Self::start), the client URLs served over TLS; `admin` is how the harness
+    /// connects itself (the CA, and a client certificate if one is required).
+    pub fn start_tls(root: &Path, size: usize, tls: MemberTls, admin: Tls) -> Result<Cluster, LocalError> {
+        Cluster::start_with(root, size, Some((tls, admin)))
+    }
+
+    fn start_with(root: &Path, size: usize, tls: Option<(MemberTls, Tls)>) -> Result<Cluster, LocalError> {
         let program = match std::env::var_os(ETCD_VAR) {
             Some(program) => PathBuf::from(program),
             None => PathBuf::from("etcd"),
@@ -139,7 +165,14 @@ impl Cluster {
         }
         let initial_cluster =
             members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect::<Vec<_>>().join(",");
-        let mut cluster = Cluster { program, members, initial_cluster };
+        let secure = tls.is_some();
+        let endpoints = members.iter().map(|m| m.client_url(secure)).collect();
+        let mut admin = Connection::new(endpoints).with_timeout(Duration::from_secs(2));
+        let tls = tls.map(|(member_tls, admin_tls)| {
+            admin = admin.clone().with_tls(admin_tls);
+            member_tls
+        });
+        let mut cluster = Cluster { program, members, initial_cluster, tls, admin };
         for index in 0..size {
             cluster.spawn(index, "new")?;
         }
@@ -148,6 +181,7 @@ impl Cluster {
     }
 
     fn spawn(&mut self, index: usize, state: &str) -> Result<(), LocalError> {
+        let secure = self.tls.is_some();
         let member = &mut self.members[index];
         let log = OpenOptions::new()
             .create(true)
@@ -155,15 +189,23 @@ impl Cluster {
             .open(&member.log)
             .map_err(io_error("opening a log"))?;
         let log_err = log.try_clone().map_err(io_error("opening a log"))?;
-        let child = Command::new(&self.program)
+        let mut etcd = Command::new(&self.program);
+        if let Some(tls) = &self.tls {
+            etcd.arg("--cert-file").arg(&tls.cert).arg("--key-file").arg(&tls.key);
+            etcd.arg("--trusted-ca-file").arg(&tls.client_ca);
+            if tls.client_cert_auth {
+                etcd.arg("--client-cert-auth");
+            }
+        }
+        let child = etcd
             .arg("--name")
             .arg(&member.name)
             .arg("--data-dir")
             .arg(&member.data)
             .arg("--listen-client-urls")
-            .arg(member.client_url())
+            .arg(member.client_url(secure))
             .arg("--advertise-client-urls")
-            .arg(member.client_url())
+            .arg(member.client_url(secure))
             .arg("--listen-peer-urls")
             .arg(member.peer_url())
             .arg("--initial-advertise-peer-urls")
@@ -191,10 +233,8 @@ impl Cluster {
             if self.members[index].child.is_none() {
                 continue;
             }
-            let connection =
-                Connection::new(vec![self.members[index].client_url()]).with_timeout(Duration::from_secs(2));
             let gateway =
-                Gateway::new(&connection).map_err(|e| self.members[index].failure(&e.to_string()))?;
+                self.member_gateway(index).map_err(|e| self.members[index].failure(&e.to_string()))?;
             loop {
                 let exited =
                     self.members[index].child.as_mut().is_some_and(|c| !matches!(c.try_wait(), Ok(None)));
@@ -214,26 +254,47 @@ impl Cluster {
         Ok(())
     }
 
-    /// Every member's client URL, in order.
-    pub fn endpoints(&self) -> Vec<String> {
-        self.members.iter().map(Member::client_url).collect()
+    /// A gateway to member `index` alone, as the harness connects.
+    fn member_gateway(&self, index: usize) -> Result<Gateway, gateway::CallError> {
+        let mut connection = self.admin.clone();
+        connection.endpoints = vec![self.members[index].client_url(self.tls.is_some())];
+        Gateway::new(&connection)
     }
 
-    /// A connection to every member.
+    /// Every member's client URL, in order.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.admin.endpoints.clone()
+    }
+
+    /// A connection to every member, as the harness connects (its TLS settings and, once
+    /// [`enable_auth`](Self::enable_auth) ran, the root user).
     pub fn connection(&self) -> Connection {
-        Connection::new(self.endpoints())
+        self.admin.clone().with_timeout(Duration::from_secs(5))
+    }
+
+    /// Adds user `root` with `password` and turns etcd authentication on.
+    pub fn enable_auth(&mut self, password: &str) -> Result<(), String> {
+        let gateway = Gateway::new(&self.admin).map_err(|e| e.to_string())?;
+        for (path, body) in [
+            ("/v3/auth/user/add", json!({"name": "root", "password": password})),
+            ("/v3/auth/user/grant", json!({"user": "root", "role": "root"})),
+            ("/v3/auth/enable", json!({})),
+        ] {
+            gateway.call(path, &body, Kind::Write).map_err(|e| e.to_string())?;
+        }
+        self.admin = self.admin.clone().with_user("root", password);
+        Ok(())
     }
 
     /// The index of the member that is leader now, as the running members report it.
     pub fn leader(&self) -> Option<usize> {
-        for member in self.members.iter().filter(|m| m.child.is_some()) {
-            let connection = Connection::new(vec![member.client_url()]).with_timeout(Duration::from_secs(2));
-            let Ok(gateway) = Gateway::new(&connection) else { continue };
+        for index in (0..self.members.len()).filter(|i| self.members[*i].child.is_some()) {
+            let Ok(gateway) = self.member_gateway(index) else { continue };
             let Ok(status) = gateway.call("/v3/maintenance/status", &json!({}), Kind::Read) else { continue };
             let leader = status.get("leader").cloned();
             let own = status.pointer("/header/member_id").cloned();
             if leader.is_some() && leader == own {
-                return self.members.iter().position(|m| m.name == member.name);
+                return Some(index);
             }
         }
         None
@@ -254,7 +315,7 @@ impl Cluster {
 
     /// Puts `value` under `key` directly, behind any store's back (to tamper in tests).
     pub fn put_raw(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        let gateway = Gateway::new(&self.connection()).map_err(|e| e.to_string())?;
+        let gateway = Gateway::new(&self.admin).map_err(|e| e.to_string())?;
         let body = json!({"key": gateway::encode(key.as_bytes()), "value": gateway::encode(value)});
         gateway.call("/v3/kv/put", &body, Kind::Write).map(|_: Value| ()).map_err(|e| e.to_string())
     }
