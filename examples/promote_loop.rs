@@ -2,10 +2,14 @@
 //!
 //! ```sh
 //! cargo run --example promote_loop -- --data-dir DIR --count N
+//! cargo run --example promote_loop -- --etcd http://127.0.0.1:2379,... --key /aerodb/c1/authority --count N
 //! ```
-//! Opens (recovering) the store in DIR, bootstraps `node-a` if it is empty, then N times
-//! promotes the node that is not primary. After each durable commit, the bootstrap's
-//! included, prints `committed epoch E` on its own line, flushed. Reruns continue from disk.
+//! Opens (recovering) the store in DIR, or the authority under KEY in etcd, bootstraps `node-a`
+//! if there is none, then promotes the node that is not primary until it has committed N
+//! times. After each durable commit, the bootstrap's included, prints `committed epoch E` on
+//! its own line, flushed. Several may race on one etcd key: a commit that loses prints
+//! `conflict at epoch E` (E: the epoch it validated against) and the loop goes on from a
+//! fresh read. A commit whose outcome is unknown prints nothing and exits 1 with the cause.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,15 +17,24 @@ use std::process::ExitCode;
 use aerodb::core::NodeId;
 use aerodb::promotion::testing::caught_up_inputs;
 use aerodb::promotion::{
-    AuthorityStore, Decision, FileAuthorityStore, PromotionPolicy, PromotionRequest, recover,
+    AuthorityRecord, AuthorityStore, Decision, FileAuthorityStore, PromotionPolicy, PromotionRequest,
+    StoreError, recover,
 };
+use aerodb_etcd::{Connection, EtcdAuthorityStore};
 
 /// Promotes back and forth between two nodes, printing `committed epoch E` after each commit.
 #[derive(clap::Parser)]
+#[command(group = clap::ArgGroup::new("store").required(true).args(["data_dir", "etcd"]))]
 struct Args {
     /// The data directory (created if missing; bootstrapped with node-a if empty).
     #[arg(long, value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
-    data_dir: String,
+    data_dir: Option<String>,
+    /// etcd client URLs, comma-separated, instead of a data directory.
+    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
+    etcd: Option<Vec<String>>,
+    /// The authority's etcd key (with --etcd).
+    #[arg(long, value_name = "KEY", requires = "etcd")]
+    key: Option<String>,
     /// How many promotions to make.
     #[arg(long, value_name = "N")]
     count: u64,
@@ -43,36 +56,74 @@ fn committed(epoch: impl std::fmt::Display) -> Result<(), String> {
     writeln!(out, "committed epoch {epoch}").and_then(|()| out.flush()).map_err(|e| e.to_string())
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (dir, count) = (args.data_dir, args.count);
-    let nodes = [NodeId::new("node-a")?, NodeId::new("node-b")?];
+fn conflict(epoch: impl std::fmt::Display) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "conflict at epoch {epoch}").and_then(|()| out.flush()).map_err(|e| e.to_string())
+}
 
-    let mut store = FileAuthorityStore::open(&dir)?;
-    let mut current = match recover(&store)?.authority {
-        Some(record) => record,
-        None => {
-            let record = store.bootstrap(nodes[0])?;
-            committed(record.epoch())?;
-            record
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut store: Box<dyn AuthorityStore> = match (args.data_dir, args.etcd, args.key) {
+        (Some(dir), _, _) => Box::new(FileAuthorityStore::open(&dir)?),
+        (None, Some(endpoints), Some(key)) => {
+            Box::new(EtcdAuthorityStore::open(&Connection::new(endpoints), &key)?)
         }
+        _ => return Err("give --data-dir DIR, or --etcd ENDPOINTS with --key KEY".into()),
     };
-    for _ in 0..count {
+    promote_loop(store.as_mut(), args.count)
+}
+
+/// The current authority, bootstrapping `first` if there is none (a bootstrap lost to a
+/// racing controller is no error: its record is the authority).
+fn authority(
+    store: &mut dyn AuthorityStore,
+    first: NodeId,
+) -> Result<AuthorityRecord, Box<dyn std::error::Error>> {
+    if let Some(record) = recover(store)?.authority {
+        return Ok(record);
+    }
+    match store.bootstrap(first) {
+        Ok(record) => {
+            committed(record.epoch())?;
+            Ok(record)
+        }
+        Err(StoreError::Conflict(_)) => {
+            recover(store)?.authority.ok_or_else(|| "the authority vanished".into())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn promote_loop(store: &mut dyn AuthorityStore, count: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let nodes = [NodeId::new("node-a")?, NodeId::new("node-b")?];
+    let mut current = authority(store, nodes[0])?;
+    let mut done = 0;
+    while done < count {
         let candidate = if current.primary() == nodes[0] { nodes[1] } else { nodes[0] };
         // Each epoch writes 100 more bytes of WAL, all acknowledged and replicated.
         let lsn = current.start().lsn.get() + 100;
         let inputs = caught_up_inputs(&current, candidate, lsn);
         let request = PromotionRequest::builder(candidate.as_str()).reason("promote_loop").build()?;
         let validating =
-            recover(&store)?.steady.request(request).begin_validation(PromotionPolicy::Enabled, &inputs)?;
+            recover(store)?.steady.request(request).begin_validation(PromotionPolicy::Enabled, &inputs)?;
         let approved = match validating.decide(&inputs) {
             Decision::Approved(approved) => approved,
             Decision::Denied(denied) => return Err(denied.denial().reason().to_string().into()),
         };
-        let succeeded = approved.begin_transition().commit(&mut store)?;
-        let (_steady, outcome) = succeeded.complete();
-        current = outcome.record().clone();
-        committed(current.epoch())?;
+        match approved.begin_transition().commit(store) {
+            Ok(succeeded) => {
+                let (_steady, outcome) = succeeded.complete();
+                current = outcome.record().clone();
+                committed(current.epoch())?;
+                done += 1;
+            }
+            // Nothing was written: another controller moved the authority; go on from it.
+            Err(failure) if failure.error().is_conflict() => {
+                conflict(current.epoch())?;
+                drop(failure);
+                current = recover(store)?.authority.ok_or("the authority vanished")?;
+            }
+            Err(failure) => return Err(failure.into()),
+        }
     }
-    debug_assert_eq!(store.load()?.as_ref(), Some(&current));
     Ok(())
 }

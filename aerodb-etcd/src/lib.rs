@@ -14,4 +14,4 @@ pub mod local;
 mod store;
 
 pub use gateway::{Connection, Tls};
-pub use store::{EtcdAuthorityStore, MAX_KEY_LEN};
+pub use store::{EtcdAuthorityStore, MAX_KEY_LEN, read_record};

@@ -66,14 +66,7 @@ impl EtcdAuthorityStore {
     /// `connection` reaches, authenticating and reading it once, so that unreachable endpoints,
     /// bad credentials and untrusted certificates fail here, with nothing written.
     pub fn open(connection: &Connection, key: &str) -> Result<EtcdAuthorityStore, StoreError> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
-            return Err(StoreError::Backend {
-                operation: "open",
-                detail: format!(
-                    "the authority key must be 1 to {MAX_KEY_LEN} bytes without control characters"
-                ),
-            });
-        }
+        check_key(key)?;
         let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
         if !OPEN_KEYS.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_owned()) {
             return Err(StoreError::Locked { path: PathBuf::from(key) });
@@ -102,17 +95,44 @@ impl EtcdAuthorityStore {
 
     /// One linearizable read of the key.
     fn read(&self) -> Result<Current, StoreError> {
-        let answer = self
-            .gateway
-            .call("/v3/kv/range", &json!({"key": gateway::encode(self.key.as_bytes())}), Kind::Read)
-            .map_err(|e| call_error("read", e))?;
-        current_of(answer.get("kvs")).map_err(backend("read"))
+        range(&self.gateway, &self.key)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
-        AuthorityRecord::from_bytes(bytes)
-            .map_err(|error| StoreError::Corrupt { path: PathBuf::from(&self.key), error })
+        decode(&self.key, bytes)
     }
+}
+
+/// Reads the authority under `key` once, linearizably, without opening a handle (so without
+/// claiming the key in this process), for inspection tools. A controller opens the store.
+pub fn read_record(connection: &Connection, key: &str) -> Result<Option<AuthorityRecord>, StoreError> {
+    check_key(key)?;
+    let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
+    range(&gateway, key)?.bytes.map(|bytes| decode(key, &bytes)).transpose()
+}
+
+/// One linearizable read of `key` (etcd's default range: never a serializable read).
+fn range(gateway: &Gateway, key: &str) -> Result<Current, StoreError> {
+    let answer = gateway
+        .call("/v3/kv/range", &json!({"key": gateway::encode(key.as_bytes())}), Kind::Read)
+        .map_err(|e| call_error("read", e))?;
+    current_of(answer.get("kvs")).map_err(backend("read"))
+}
+
+fn check_key(key: &str) -> Result<(), StoreError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(StoreError::Backend {
+            operation: "open",
+            detail: format!("the authority key must be 1 to {MAX_KEY_LEN} bytes without control characters"),
+        });
+    }
+    Ok(())
+}
+
+/// The record in `bytes` read from `key`; bytes that fail any check are corrupt (P6-F1).
+fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
+    AuthorityRecord::from_bytes(bytes)
+        .map_err(|error| StoreError::Corrupt { path: PathBuf::from(key), error })
 }
 
 /// The key's value and revision from a range answer's `kvs` (absent or empty: no key).

@@ -1,0 +1,114 @@
+//! Racing controllers: several `promote_loop` processes promote against one etcd key at once,
+//! on a real 3-member etcd cluster (Debian's `etcd-server`). Every epoch is committed by
+//! exactly one of them and is on the final record's history; losers see conflicts. Ignored by
+//! `cargo test --workspace`; `.ci/run` runs it (after `cargo test --workspace` built the
+//! example):
+//!
+//! ```sh
+//! cargo build --example promote_loop && cargo test --test etcd_race -- --ignored
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use aerodb_etcd::local::Cluster;
+use aerodb_etcd::read_record;
+
+const CONTROLLERS: usize = 3;
+const COUNT: u64 = 12;
+const KEY: &str = "/aerodb/race/authority";
+
+fn promote_loop() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let examples = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples");
+    let program = examples.join("promote_loop");
+    assert!(program.is_file(), "{} missing: cargo build --example promote_loop", program.display());
+    program
+}
+
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn racing_controllers_commit_every_epoch_exactly_once() {
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), 3).unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = cluster.endpoints().join(",");
+    let children: Vec<_> = (0..CONTROLLERS)
+        .map(|_| {
+            Command::new(promote_loop())
+                .args(["--etcd", &endpoints, "--key", KEY, "--count", &COUNT.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children.into_iter().map(|child| child.wait_with_output().unwrap()).collect();
+
+    let mut committed = Vec::new();
+    let mut conflicts = 0;
+    for (index, output) in outputs.iter().enumerate() {
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "controller {index}: {}\n{text}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mine: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("committed epoch "))
+            .map(|e| e.parse().unwrap())
+            .collect();
+        assert!(mine.len() as u64 >= COUNT, "controller {index} committed {} times", mine.len());
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "controller {index} went back: {mine:?}");
+        conflicts += text.lines().filter(|l| l.starts_with("conflict at epoch ")).count();
+        assert!(
+            text.lines().all(|l| l.starts_with("committed epoch ") || l.starts_with("conflict at epoch ")),
+            "{text}"
+        );
+        committed.extend(mine);
+    }
+    let total = 1 + CONTROLLERS as u64 * COUNT;
+    let unique: BTreeSet<u64> = committed.iter().copied().collect();
+    assert_eq!(unique.len(), committed.len(), "two controllers reported the same epoch: {committed:?}");
+    assert_eq!(unique, (1..=total).collect(), "every epoch committed exactly once");
+    println!("{CONTROLLERS} controllers, {total} epochs, {conflicts} conflicts");
+
+    let record = read_record(&cluster.connection(), KEY).unwrap().unwrap();
+    assert_eq!(record.epoch().get(), total);
+    let chain: Vec<u64> = record.history().iter().map(|past| past.epoch.get()).collect();
+    assert_eq!(
+        chain,
+        (1..total).collect::<Vec<_>>(),
+        "every committed epoch is on the final record's history"
+    );
+}
+
+/// `inspect --etcd` keeps the data-directory exit codes: 0 with the record, 3 with no record
+/// under the key, 1 when etcd cannot be reached.
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn inspect_reads_the_authority_from_etcd() {
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), 1).unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = cluster.endpoints().join(",");
+    let inspect = promote_loop().with_file_name("inspect");
+    let run = |args: &[&str]| Command::new(&inspect).args(args).output().unwrap();
+
+    let empty = run(&["--etcd", &endpoints, "--key", KEY]);
+    assert_eq!(empty.status.code(), Some(3), "{}", String::from_utf8_lossy(&empty.stderr));
+    let looped = Command::new(promote_loop())
+        .args(["--etcd", &endpoints, "--key", KEY, "--count", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&looped.stdout),
+        "committed epoch 1\ncommitted epoch 2\ncommitted epoch 3\n"
+    );
+    let found = run(&["--etcd", &endpoints, "--key", KEY, "--json"]);
+    assert_eq!(found.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&found.stdout).contains("\"epoch\":3"));
+    drop(cluster);
+    let unreachable = run(&["--etcd", &endpoints, "--key", KEY]);
+    assert_eq!(unreachable.status.code(), Some(1), "{}", String::from_utf8_lossy(&unreachable.stderr));
+}
