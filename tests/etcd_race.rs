@@ -112,3 +112,39 @@ fn inspect_reads_the_authority_from_etcd() {
     let unreachable = run(&["--etcd", &endpoints, "--key", KEY]);
     assert_eq!(unreachable.status.code(), Some(1), "{}", String::from_utf8_lossy(&unreachable.stderr));
 }
+
+/// A controller SIGKILLed in the middle of its commits: the authority is what etcd holds,
+/// every epoch it reported committed is there, at most the one in flight beyond them, and the
+/// next controller goes on from it.
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn a_controller_killed_mid_commit_leaves_etcd_to_decide() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let cluster = Cluster::start(dir.path(), 3).unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = cluster.endpoints().join(",");
+    let mut child = Command::new(promote_loop())
+        .args(["--etcd", &endpoints, "--key", KEY, "--count", "1000000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut reported = 0;
+    for line in lines.by_ref().take(25) {
+        reported = line.unwrap().strip_prefix("committed epoch ").unwrap().parse::<u64>().unwrap();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // What it managed to print after the 25th line, before the kill.
+    for line in lines {
+        reported = line.unwrap().strip_prefix("committed epoch ").unwrap().parse::<u64>().unwrap();
+    }
+    let record = read_record(&cluster.connection(), KEY).unwrap().unwrap();
+    let held = record.epoch().get();
+    assert!(held == reported || held == reported + 1, "reported {reported}, etcd holds {held}");
+    let next = Command::new(promote_loop())
+        .args(["--etcd", &endpoints, "--key", KEY, "--count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&next.stdout), format!("committed epoch {}\n", held + 1));
+}
