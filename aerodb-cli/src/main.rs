@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aerodb_core::{Epoch, NodeId};
+use aerodb_etcd::{Connection, EtcdAuthorityStore, Tls};
 use aerodb_promotion::{
     AuthorityRecord, AuthorityStore, CommitFailure, Decision, FileAuthorityStore, Observation, Outcome,
     Promotion, PromotionExplanation, PromotionPolicy, PromotionRequest, Resolution, Steady, StoreError,
@@ -42,14 +43,38 @@ The data directory keeps the authority in DIR/metadata/authority.record. The sto
 and DIR/metadata with mode 0700 and its files with 0600, and refuses a metadata directory or
 record that group or others may write, or that another user owns (inspect warns instead).
 
+With --etcd ENDPOINTS --key KEY instead, the authority is the same record under KEY in etcd v3
+(linearizable reads; commits compare the key's revision). TLS: --etcd-ca, and --etcd-cert with
+--etcd-key for a client certificate. Authentication: --etcd-user, the password taken from the
+AERODB_ETCD_PASSWORD environment variable (never from the command line).
+
 Events go to stderr, filtered like RUST_LOG (default: aerodb::promotion=info).";
 
 #[derive(Debug, Parser)]
 #[command(name = "aerodb-promote", version, about = "Inspect and change who holds write authority in an AeroDB cluster, safely.", after_help = AFTER_HELP)]
+#[command(group = clap::ArgGroup::new("store").required(true).args(["data_dir", "etcd"]))]
 struct Cli {
     /// The data directory whose metadata/authority.record holds the authority.
     #[arg(long, value_name = "DIR", value_parser = non_empty_path)]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
+    /// etcd client URLs, comma-separated: the authority is in etcd instead (needs --key).
+    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
+    etcd: Option<Vec<String>>,
+    /// The authority's etcd key, e.g. /aerodb/CLUSTER/authority.
+    #[arg(long, value_name = "KEY", requires = "etcd")]
+    key: Option<String>,
+    /// The CA certificate (PEM) etcd's server certificates must chain to.
+    #[arg(long, value_name = "FILE", requires = "etcd")]
+    etcd_ca: Option<PathBuf>,
+    /// A client certificate (PEM) to present to etcd (needs --etcd-key and --etcd-ca).
+    #[arg(long, value_name = "FILE", requires_all = ["etcd_key", "etcd_ca"])]
+    etcd_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "etcd_cert")]
+    etcd_key: Option<PathBuf>,
+    /// The etcd user; the password is read from AERODB_ETCD_PASSWORD.
+    #[arg(long, value_name = "NAME", requires = "etcd")]
+    etcd_user: Option<String>,
     /// After the command, print the promotion metrics in Prometheus text.
     #[arg(long, global = true)]
     metrics: bool,
@@ -151,12 +176,86 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where the authority is kept.
+enum Place {
+    /// A data directory.
+    Dir(PathBuf),
+    /// A key in etcd.
+    Etcd(Connection, String),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Dir(dir) => write!(f, "{}", dir.display()),
+            Place::Etcd(_, key) => write!(f, "etcd key {key}"),
+        }
+    }
+}
+
+impl Place {
+    fn of(cli: &Cli) -> Result<Place, Failure> {
+        let (Some(endpoints), Some(key)) = (&cli.etcd, &cli.key) else {
+            return cli
+                .data_dir
+                .clone()
+                .map(Place::Dir)
+                .ok_or_else(|| fail(exit::USAGE, "give --data-dir or --etcd"));
+        };
+        let file = |path: &PathBuf| {
+            std::fs::read(path).map_err(|e| fail(exit::USAGE, format!("{}: {e}", path.display())))
+        };
+        let mut connection = Connection::new(endpoints.clone());
+        if let Some(ca) = &cli.etcd_ca {
+            let mut tls = Tls::new(file(ca)?);
+            if let (Some(cert), Some(key)) = (&cli.etcd_cert, &cli.etcd_key) {
+                tls = tls.with_client(file(cert)?, file(key)?);
+            }
+            connection = connection.with_tls(tls);
+        }
+        if let Some(user) = &cli.etcd_user {
+            let password = std::env::var("AERODB_ETCD_PASSWORD")
+                .map_err(|_| fail(exit::USAGE, "--etcd-user needs the password in AERODB_ETCD_PASSWORD"))?;
+            connection = connection.with_user(user, &password);
+        }
+        Ok(Place::Etcd(connection, key.clone()))
+    }
+
+    /// The store, for a controller: a data directory must exist unless `create`.
+    fn open(&self, create: bool) -> Result<Box<dyn AuthorityStore>, Failure> {
+        match self {
+            Place::Dir(dir) => {
+                if !create {
+                    existing(dir)?;
+                }
+                Ok(Box::new(FileAuthorityStore::open(dir)?))
+            }
+            Place::Etcd(connection, key) => Ok(Box::new(EtcdAuthorityStore::open(connection, key)?)),
+        }
+    }
+
+    /// The durable record, read-only (a data directory's permission problems as warnings).
+    fn read(&self) -> Result<AuthorityRecord, Failure> {
+        let record = match self {
+            Place::Dir(dir) => {
+                existing(dir)?;
+                for problem in check_permissions(dir)? {
+                    eprintln!("aerodb-promote: warning: {problem}");
+                }
+                read_record(dir)?
+            }
+            Place::Etcd(connection, key) => aerodb_etcd::read_record(connection, key)?,
+        };
+        record.ok_or_else(|| fail(exit::NO_RECORD, format!("no authority record in {self}")))
+    }
+}
+
 fn run(cli: &Cli) -> Result<u8, Failure> {
-    let dir = cli.data_dir.as_path();
+    let place = Place::of(cli)?;
     match &cli.command {
-        Command::Bootstrap { node } => bootstrap(dir, node, cli.metrics),
-        Command::Inspect { json } => inspect(dir, *json),
-        Command::History { json } => history(dir, *json),
+        Command::Bootstrap { node } => bootstrap(&place, node, cli.metrics),
+        Command::Inspect { json } => inspect(&place, *json),
+        Command::History { json } => history(&place, *json),
         Command::Promote { candidate, observed, dry_run, force, reason, request_id, expect_epoch, json } => {
             let mut builder = PromotionRequest::builder(candidate).force(*force);
             if let Some(reason) = reason {
@@ -168,7 +267,7 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             let request = builder.build().map_err(|e| fail(exit::USAGE, e.to_string()))?;
             let observation = read_observation(observed)?;
             let options = PromoteOptions { dry_run: *dry_run, expect_epoch: *expect_epoch, json: *json };
-            promote(dir, request, observation, options, cli.metrics)
+            promote(&place, request, observation, options, cli.metrics)
         }
     }
 }
@@ -182,45 +281,30 @@ fn existing(dir: &Path) -> Result<(), Failure> {
     }
 }
 
-fn print_metrics(store: &FileAuthorityStore, metrics: bool) {
+fn print_metrics(store: &dyn AuthorityStore, metrics: bool) {
     if metrics {
         print!("{}", store.slot().metrics().prometheus());
     }
 }
 
-fn bootstrap(dir: &Path, node: &str, metrics: bool) -> Result<u8, Failure> {
+fn bootstrap(place: &Place, node: &str, metrics: bool) -> Result<u8, Failure> {
     let node = NodeId::new(node).map_err(|e| fail(exit::USAGE, format!("node id {node:?}: {e}")))?;
-    let mut store = FileAuthorityStore::open(dir)?;
+    let mut store = place.open(true)?;
     let record = store.bootstrap(node).map_err(|error| match error {
         StoreError::Conflict(conflict) => fail(exit::OTHER, format!("refusing to bootstrap: {conflict}")),
         other => Failure::from(other),
     })?;
-    println!(
-        "bootstrapped epoch {} with {} as primary in {}",
-        record.epoch(),
-        record.primary(),
-        dir.display()
-    );
-    print_metrics(&store, metrics);
+    println!("bootstrapped epoch {} with {} as primary in {place}", record.epoch(), record.primary());
+    print_metrics(store.as_ref(), metrics);
     Ok(exit::OK)
-}
-
-/// The durable record, read-only, with permission problems as warnings.
-fn read(dir: &Path) -> Result<AuthorityRecord, Failure> {
-    existing(dir)?;
-    for problem in check_permissions(dir)? {
-        eprintln!("aerodb-promote: warning: {problem}");
-    }
-    read_record(dir)?
-        .ok_or_else(|| fail(exit::NO_RECORD, format!("no authority record in {}", dir.display())))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
     serde_json::to_string_pretty(value).map_err(|e| fail(exit::OTHER, e.to_string()))
 }
 
-fn inspect(dir: &Path, json: bool) -> Result<u8, Failure> {
-    let record = read(dir)?;
+fn inspect(place: &Place, json: bool) -> Result<u8, Failure> {
+    let record = place.read()?;
     if json {
         println!("{}", to_json(&record)?)
     } else {
@@ -238,8 +322,8 @@ struct HistoryEntry<'a> {
     request: Option<&'a aerodb_promotion::RequestSummary>,
 }
 
-fn history(dir: &Path, json: bool) -> Result<u8, Failure> {
-    let record = read(dir)?;
+fn history(place: &Place, json: bool) -> Result<u8, Failure> {
+    let record = place.read()?;
     let current = HistoryEntry {
         epoch: record.epoch(),
         primary: record.primary(),
@@ -310,15 +394,14 @@ fn outcome_code(explanation: &PromotionExplanation) -> u8 {
 }
 
 fn promote(
-    dir: &Path,
+    place: &Place,
     request: PromotionRequest,
     observation: Observation,
     options: PromoteOptions,
     metrics: bool,
 ) -> Result<u8, Failure> {
-    existing(dir)?;
-    let mut store = FileAuthorityStore::open(dir)?;
-    let recovered = recover(&store)?;
+    let mut store = place.open(false)?;
+    let recovered = recover(store.as_ref())?;
     let epoch = recovered.authority.as_ref().map(AuthorityRecord::epoch);
     if let Some(expected) = options.expect_epoch
         && epoch != Some(Epoch::new(expected))
@@ -334,17 +417,17 @@ fn promote(
             &assess(PromotionPolicy::Enabled, &request, &inputs),
         );
         print_explanation(&explanation, options.json)?;
-        print_metrics(&store, metrics);
+        print_metrics(store.as_ref(), metrics);
         return Ok(outcome_code(&explanation));
     }
-    let (explanation, failure) = attempt(&mut store, recovered.steady, request, &inputs);
+    let (explanation, failure) = attempt(store.as_mut(), recovered.steady, request, &inputs);
     print_explanation(&explanation, options.json)?;
-    print_metrics(&store, metrics);
+    print_metrics(store.as_ref(), metrics);
     if let Some(failure) = failure.filter(|f| !f.error().is_conflict()) {
         // The handle is poisoned; only a fresh read decides old or new, and nothing is retried.
         drop(store);
-        let fresh = FileAuthorityStore::open(dir)?;
-        let (recovered, resolution) = failure.recover(&fresh)?;
+        let fresh = place.open(false)?;
+        let (recovered, resolution) = failure.recover(fresh.as_ref())?;
         let found = recovered
             .authority
             .as_ref()
@@ -357,7 +440,7 @@ fn promote(
 
 /// The real attempt through the typestate: its explanation, and the failed commit if any.
 fn attempt(
-    store: &mut FileAuthorityStore,
+    store: &mut dyn AuthorityStore,
     steady: Promotion<Steady>,
     request: PromotionRequest,
     inputs: &ValidationInputs,

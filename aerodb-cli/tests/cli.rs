@@ -173,6 +173,9 @@ fn usage_errors_exit_2_and_create_nothing() {
         vec!["promote", "", "--observed", bad_field],
         vec!["promote", "node-1", "--observed", bad_field],
         vec!["promote", "node-1", "--observed", bad_value],
+        vec!["--etcd", "http://127.0.0.1:1", "--key", "/k", "inspect"],
+        vec!["--etcd-user", "root", "inspect"],
+        vec!["--etcd-cert", "c.pem", "inspect"],
     ];
     for args in &cases {
         let out = run(&dir, args);
