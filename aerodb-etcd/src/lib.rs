@@ -7,11 +7,14 @@
 //! etcd's v3 JSON gateway over a blocking HTTP client ([`Connection`]: several endpoints, TLS,
 //! user and password): no `protoc`, no async runtime.
 //!
-//! [`local`] starts real etcd members on loopback ports for examples and tests.
+//! [`AuthorityFollower`] lets a node follow the key and fence its own write gate once a newer
+//! epoch is durable. [`local`] starts real etcd members on loopback ports for examples and tests.
 
+mod follow;
 mod gateway;
 pub mod local;
 mod store;
 
+pub use follow::AuthorityFollower;
 pub use gateway::{Connection, Tls};
 pub use store::{EtcdAuthorityStore, MAX_KEY_LEN, read_record};

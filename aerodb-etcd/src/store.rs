@@ -20,9 +20,9 @@ pub const MAX_KEY_LEN: usize = 1024;
 static OPEN_KEYS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// The key's current value and revision, as one linearizable read saw them.
-struct Current {
+pub(crate) struct Current {
     /// The record's bytes; `None`: the key does not exist.
-    bytes: Option<Vec<u8>>,
+    pub(crate) bytes: Option<Vec<u8>>,
     /// The key's `mod_revision` (0 when absent).
     revision: u64,
 }
@@ -112,14 +112,14 @@ pub fn read_record(connection: &Connection, key: &str) -> Result<Option<Authorit
 }
 
 /// One linearizable read of `key` (etcd's default range: never a serializable read).
-fn range(gateway: &Gateway, key: &str) -> Result<Current, StoreError> {
+pub(crate) fn range(gateway: &Gateway, key: &str) -> Result<Current, StoreError> {
     let answer = gateway
         .call("/v3/kv/range", &json!({"key": gateway::encode(key.as_bytes())}), Kind::Read)
         .map_err(|e| call_error("read", e))?;
     current_of(answer.get("kvs")).map_err(backend("read"))
 }
 
-fn check_key(key: &str) -> Result<(), StoreError> {
+pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
     if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
         return Err(StoreError::Backend {
             operation: "open",
@@ -130,7 +130,7 @@ fn check_key(key: &str) -> Result<(), StoreError> {
 }
 
 /// The record in `bytes` read from `key`; bytes that fail any check are corrupt (P6-F1).
-fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
+pub(crate) fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
     AuthorityRecord::from_bytes(bytes)
         .map_err(|error| StoreError::Corrupt { path: PathBuf::from(key), error })
 }
@@ -158,7 +158,7 @@ fn current_of(kvs: Option<&Value>) -> Result<Current, String> {
 }
 
 /// A call that failed with no effect on the store (reads, and writes etcd refused or never got).
-fn call_error(operation: &'static str, error: CallError) -> StoreError {
+pub(crate) fn call_error(operation: &'static str, error: CallError) -> StoreError {
     StoreError::Backend { operation, detail: error.to_string() }
 }
 

@@ -246,3 +246,37 @@ fn killing_the_leader_during_commits_loses_no_committed_epoch() {
 fn killing_a_follower_during_commits_loses_no_committed_epoch() {
     kill_during_commits(Victim::Follower);
 }
+
+/// An old primary following the key fences its gate once a newer epoch is durable; a
+/// replica's gate follows the epoch; a follower holds no claim on the key.
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn a_following_old_primary_fences_itself() {
+    use aerodb_core::{Epoch, ReplicationState};
+    use aerodb_etcd::AuthorityFollower;
+    use aerodb_promotion::{WriteAuthority, WriteRefused};
+    let (_dir, cluster) = cluster(3);
+    let key = "/aerodb/follow/authority";
+    let mut store = EtcdAuthorityStore::open(&cluster.connection(), key).unwrap();
+    store.bootstrap(node("n0")).unwrap();
+    let old_primary = WriteAuthority::replica(node("n0"), Epoch::INITIAL).unwrap();
+    let grant = recover(&store).unwrap().grant.unwrap();
+    grant.rebind(ReplicationState::Uninitialized, &old_primary).unwrap();
+    let replica = WriteAuthority::replica(node("n2"), Epoch::INITIAL).unwrap();
+    let follower = AuthorityFollower::new(&cluster.connection(), key).unwrap();
+    let other = AuthorityFollower::new(&cluster.connection(), key).unwrap();
+
+    assert_eq!(follower.poll(&old_primary).unwrap().unwrap().epoch(), Epoch::INITIAL);
+    assert_eq!(old_primary.admit_write(), Ok(Epoch::INITIAL), "its own epoch does not fence it");
+    assert_eq!(promote(&mut store, "n1").unwrap(), 2);
+    assert_eq!(old_primary.admit_write(), Ok(Epoch::INITIAL), "not yet learnt");
+    assert_eq!(follower.poll(&old_primary).unwrap().unwrap().epoch(), Epoch::new(2));
+    assert!(
+        matches!(old_primary.admit_write(), Err(WriteRefused::Fenced { .. })),
+        "{:?}",
+        old_primary.admit_write()
+    );
+    other.poll(&replica).unwrap();
+    assert_eq!(replica.epoch(), Epoch::new(2));
+    assert!(matches!(replica.admit_write(), Err(WriteRefused::NotPrimary { .. })));
+}

@@ -1,0 +1,41 @@
+//! A node following the authority key: each poll reads it linearizably and makes the node's
+//! write gate observe the durable epoch, so an old primary fences itself once a newer epoch
+//! is durable (P6-A1). Fencing only ever takes authority away: how often a node polls decides
+//! how soon it learns, never who may write.
+
+use aerodb_promotion::{AuthorityRecord, StoreError, WriteAuthority};
+
+use crate::gateway::{Connection, Gateway};
+use crate::store::{call_error, check_key, decode, range};
+
+/// Follows the authority under one key for one node's [`WriteAuthority`].
+pub struct AuthorityFollower {
+    gateway: Gateway,
+    key: String,
+}
+
+impl std::fmt::Debug for AuthorityFollower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorityFollower").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+impl AuthorityFollower {
+    /// A follower of `key` in the etcd cluster `connection` reaches. Takes no claim on the
+    /// key: any number of nodes follow it.
+    pub fn new(connection: &Connection, key: &str) -> Result<AuthorityFollower, StoreError> {
+        check_key(key)?;
+        let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
+        Ok(AuthorityFollower { gateway, key: key.to_owned() })
+    }
+
+    /// Reads the durable authority and makes `gate` observe its epoch: a primary below it is
+    /// fenced for good, a replica follows it. Returns the record read; an error changes nothing.
+    pub fn poll(&self, gate: &WriteAuthority) -> Result<Option<AuthorityRecord>, StoreError> {
+        let record = range(&self.gateway, &self.key)?.bytes.map(|b| decode(&self.key, &b)).transpose()?;
+        if let Some(record) = &record {
+            gate.observe_epoch(record.epoch());
+        }
+        Ok(record)
+    }
+}
