@@ -1,28 +1,32 @@
 //! The authority record under one etcd key, replaced only by an etcd transaction that compares
-//! the key's revision with the one the commit read and checked (P6-A1, P6-A2).
+//! the key's revision with the one the commit checked against (P6-A1, P6-A2).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
+use aerodb_core::Epoch;
 use aerodb_promotion::{
     AuthorityRecord, AuthorityStore, Conflict, PromotionSlot, Proposal, StoreError, check_commit,
 };
 use serde_json::{Value, json};
 
-use crate::gateway::{self, CallError, Connection, Gateway, Kind};
+use crate::gateway::{self, CallError, Connection, Gateway, Kind, lock};
 
 /// The longest authority key accepted.
 pub const MAX_KEY_LEN: usize = 1024;
 
-/// Keys with an open handle in this process: one handle per authority per process, so its
-/// slot keeps this process's attempts one at a time (the file store's lock, for etcd).
-static OPEN_KEYS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// Authorities with an open handle in this process, as (etcd cluster id, key): one handle per
+/// authority per process, so its slot keeps this process's attempts one at a time (the file
+/// store's lock, for etcd).
+static OPEN_KEYS: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
 
 /// The key's current value and revision, as one linearizable read saw them.
 pub(crate) struct Current {
     /// The record's bytes; `None`: the key does not exist.
     pub(crate) bytes: Option<Vec<u8>>,
+    /// The id of the etcd cluster that answered.
+    pub(crate) cluster: String,
     /// The key's `mod_revision` (0 when absent).
     revision: u64,
 }
@@ -42,9 +46,22 @@ pub(crate) struct Current {
 /// a fresh handle's [`load`](AuthorityStore::load) decides old or new.
 pub struct EtcdAuthorityStore {
     gateway: Gateway,
+    /// This handle's entry in [`OPEN_KEYS`].
+    claim: (String, String),
     key: String,
     slot: PromotionSlot,
     poisoned: Mutex<Option<String>>,
+    /// What this handle last read or wrote: the epoch there and the key's revision.
+    seen: Mutex<Option<Seen>>,
+}
+
+/// The key's state as this handle last knew it.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// The record's epoch (`None`: no key).
+    epoch: Option<Epoch>,
+    /// The key's `mod_revision` then (0: no key).
+    revision: u64,
 }
 
 impl std::fmt::Debug for EtcdAuthorityStore {
@@ -68,16 +85,18 @@ impl EtcdAuthorityStore {
     pub fn open(connection: &Connection, key: &str) -> Result<EtcdAuthorityStore, StoreError> {
         check_key(key)?;
         let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
-        if !OPEN_KEYS.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_owned()) {
+        let claim = (range(&gateway, key)?.cluster, key.to_owned());
+        if !lock(&OPEN_KEYS).insert(claim.clone()) {
             return Err(StoreError::Locked { path: PathBuf::from(key) });
         }
         let store = EtcdAuthorityStore {
             gateway,
+            claim,
             key: key.to_owned(),
             slot: PromotionSlot::new(),
             poisoned: Mutex::new(None),
+            seen: Mutex::new(None),
         };
-        store.read()?;
         Ok(store)
     }
 
@@ -87,7 +106,7 @@ impl EtcdAuthorityStore {
     }
 
     fn check_poisoned(&self) -> Result<(), StoreError> {
-        match &*self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) {
+        match &*lock(&self.poisoned) {
             Some(cause) => Err(StoreError::Poisoned(cause.clone())),
             None => Ok(()),
         }
@@ -116,7 +135,11 @@ pub(crate) fn range(gateway: &Gateway, key: &str) -> Result<Current, StoreError>
     let answer = gateway
         .call("/v3/kv/range", &json!({"key": gateway::encode(key.as_bytes())}), Kind::Read)
         .map_err(|e| call_error("read", e))?;
-    current_of(answer.get("kvs")).map_err(backend("read"))
+    let cluster = answer.pointer("/header/cluster_id").and_then(Value::as_str).ok_or_else(|| {
+        StoreError::Backend { operation: "read", detail: "etcd answered without a cluster id".to_owned() }
+    })?;
+    let current = current_of(answer.get("kvs")).map_err(backend("read"))?;
+    Ok(Current { cluster: cluster.to_owned(), ..current })
 }
 
 pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
@@ -138,12 +161,12 @@ pub(crate) fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreEr
 /// The key's value and revision from a range answer's `kvs` (absent or empty: no key).
 fn current_of(kvs: Option<&Value>) -> Result<Current, String> {
     let kvs = match kvs {
-        None => return Ok(Current { bytes: None, revision: 0 }),
+        None => return Ok(Current { bytes: None, cluster: String::new(), revision: 0 }),
         Some(Value::Array(kvs)) => kvs,
         Some(other) => return Err(format!("etcd answered {other} for the key's values")),
     };
     match kvs.as_slice() {
-        [] => Ok(Current { bytes: None, revision: 0 }),
+        [] => Ok(Current { bytes: None, cluster: String::new(), revision: 0 }),
         [kv] => {
             // proto3 JSON omits an empty value.
             let bytes = gateway::decode(kv.get("value").and_then(Value::as_str).unwrap_or(""))?;
@@ -151,7 +174,7 @@ fn current_of(kvs: Option<&Value>) -> Result<Current, String> {
             if revision == 0 {
                 return Err("etcd answered a key without a revision".to_owned());
             }
-            Ok(Current { bytes: Some(bytes), revision })
+            Ok(Current { bytes: Some(bytes), cluster: String::new(), revision })
         }
         more => Err(format!("etcd answered {} values for one key", more.len())),
     }
@@ -165,21 +188,43 @@ pub(crate) fn call_error(operation: &'static str, error: CallError) -> StoreErro
 impl AuthorityStore for EtcdAuthorityStore {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
         self.check_poisoned()?;
-        self.read()?.bytes.map(|bytes| self.decode(&bytes)).transpose()
+        let current = self.read()?;
+        let record = current.bytes.map(|bytes| self.decode(&bytes)).transpose()?;
+        *lock(&self.seen) =
+            Some(Seen { epoch: record.as_ref().map(AuthorityRecord::epoch), revision: current.revision });
+        Ok(record)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
         self.check_poisoned()?;
-        let current = self.read()?;
-        let current_epoch = current.bytes.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
-        check_commit(current_epoch, proposal)?;
+        // The state to compare against: "no key" for a first record; otherwise what this handle
+        // last read (the commit edge loads just before committing). A stale state only makes
+        // the compare fail, writing nothing. A refusal is always decided on a fresh read, so
+        // it reports the durable state (a corrupt record is `Corrupt`, P6-F1).
+        let fresh = || -> Result<Seen, StoreError> {
+            let current = self.read()?;
+            let epoch = current.bytes.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
+            Ok(Seen { epoch, revision: current.revision })
+        };
+        let cached = match proposal.expected() {
+            None => Some(Seen { epoch: None, revision: 0 }),
+            Some(expected) => (*lock(&self.seen)).filter(|seen| seen.epoch == Some(expected)),
+        };
+        let seen = match cached.filter(|seen| check_commit(seen.epoch, proposal).is_ok()) {
+            Some(seen) => seen,
+            None => {
+                let seen = fresh()?;
+                check_commit(seen.epoch, proposal)?;
+                seen
+            }
+        };
         let bytes = proposal.record().to_bytes()?;
         let key = gateway::encode(self.key.as_bytes());
-        // The key is exactly as read: never created, or not modified since (P6-A1).
-        let compare = match current.bytes {
+        // The key is exactly as seen: never created, or not modified since (P6-A1).
+        let compare = match seen.epoch {
             None => json!({"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
             Some(_) => {
-                json!({"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.revision.to_string()})
+                json!({"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()})
             }
         };
         let transaction = json!({
@@ -190,20 +235,23 @@ impl AuthorityStore for EtcdAuthorityStore {
         let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
             Ok(answer) => answer,
             Err(CallError::Unknown(detail)) => {
-                *self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) = Some(detail.clone());
+                *lock(&self.poisoned) = Some(detail.clone());
                 return Err(StoreError::OutcomeUnknown { detail });
             }
             Err(other) => return Err(call_error("commit", other)),
         };
         if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
+            // The put is the transaction's only write: the key's revision is the answer's.
+            let revision = gateway::int(answer.pointer("/header/revision")).map_err(backend("commit"))?;
+            *lock(&self.seen) = Some(Seen { epoch: Some(proposal.record().epoch()), revision });
             return Ok(());
         }
         // Nothing was written; report what is there now.
         let found = answer
             .pointer("/responses/0/response_range/kvs")
-            .map_or(Ok(Current { bytes: None, revision: 0 }), |kvs| current_of(Some(kvs)))
+            .map_or(Ok(None), |kvs| current_of(Some(kvs)).map(|c| c.bytes))
             .map_err(backend("commit"))?;
-        let found = found.bytes.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
+        let found = found.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
         Err(StoreError::Conflict(Conflict { expected: proposal.expected(), found }))
     }
 
@@ -214,7 +262,7 @@ impl AuthorityStore for EtcdAuthorityStore {
 
 impl Drop for EtcdAuthorityStore {
     fn drop(&mut self) {
-        OPEN_KEYS.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
+        lock(&OPEN_KEYS).remove(&self.claim);
     }
 }
 
@@ -279,7 +327,7 @@ mod tests {
                     ("/v3/kv/txn", OnTxn::Unauthenticated) => {
                         ("401 Unauthorized", r#"{"error":"etcdserver: invalid auth token","code":16}"#)
                     }
-                    _ => ("200 OK", r#"{"header":{"revision":"1"}}"#),
+                    _ => ("200 OK", r#"{"header":{"cluster_id":"7","revision":"1"}}"#),
                 };
                 let response = format!(
                     "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
@@ -301,7 +349,7 @@ mod tests {
     /// nothing is retried (one transaction reached the server).
     #[test]
     fn an_unanswered_commit_poisons_the_handle_and_is_not_retried() {
-        let (endpoint, server) = scripted(OnTxn::HangUp, 3);
+        let (endpoint, server) = scripted(OnTxn::HangUp, 2);
         let connection = Connection::new(vec![endpoint]).with_timeout(Duration::from_secs(2));
         let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/t1/authority").unwrap();
         let error = store.bootstrap(node()).unwrap_err();
@@ -309,13 +357,13 @@ mod tests {
         assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
         assert!(matches!(store.bootstrap(node()), Err(StoreError::Poisoned(_))));
         drop(store);
-        assert_eq!(server.join().unwrap(), ["/v3/kv/range", "/v3/kv/range", "/v3/kv/txn"]);
+        assert_eq!(server.join().unwrap(), ["/v3/kv/range", "/v3/kv/txn"]);
     }
 
     /// etcd refusing a transaction rules out its effect: a plain error, the handle usable.
     #[test]
     fn a_refused_commit_is_an_error_without_poison() {
-        let (endpoint, server) = scripted(OnTxn::Unauthenticated, 4);
+        let (endpoint, server) = scripted(OnTxn::Unauthenticated, 3);
         let connection = Connection::new(vec![endpoint]);
         let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/t2/authority").unwrap();
         let error = store.bootstrap(node()).unwrap_err();
@@ -325,7 +373,7 @@ mod tests {
         );
         assert!(matches!(store.load(), Ok(None)));
         drop(store);
-        assert_eq!(server.join().unwrap(), ["/v3/kv/range", "/v3/kv/range", "/v3/kv/txn", "/v3/kv/range"]);
+        assert_eq!(server.join().unwrap(), ["/v3/kv/range", "/v3/kv/txn", "/v3/kv/range"]);
     }
 
     /// An endpoint that refuses connections is skipped, for reads and for writes never sent.
@@ -358,7 +406,7 @@ mod tests {
             assert!(matches!(error, StoreError::Backend { operation: "open", .. }), "{endpoint}: {error}");
         }
         assert!(EtcdAuthorityStore::open(&Connection::new(vec![]), "/k").is_err());
-        let (endpoint, server) = scripted(OnTxn::HangUp, 1);
+        let (endpoint, server) = scripted(OnTxn::HangUp, 2);
         let connection = Connection::new(vec![endpoint]);
         let first = EtcdAuthorityStore::open(&connection, "/aerodb/t5/authority").unwrap();
         assert!(matches!(
