@@ -329,3 +329,54 @@ impl Drop for Cluster {
         }
     }
 }
+
+/// The gateway client the store uses, with nothing of the store around it: the baseline of
+/// the store's benchmarks (one linearizable get, one compare-and-put transaction).
+pub struct BareClient {
+    gateway: Gateway,
+}
+
+impl std::fmt::Debug for BareClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BareClient").field("endpoints", &self.gateway.endpoints()).finish_non_exhaustive()
+    }
+}
+
+impl BareClient {
+    /// A client for `connection`.
+    pub fn new(connection: &Connection) -> Result<BareClient, String> {
+        Gateway::new(connection).map(|gateway| BareClient { gateway }).map_err(|e| e.to_string())
+    }
+
+    /// One linearizable get of `key`: its value and `mod_revision`, if it exists.
+    pub fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u64)>, String> {
+        let answer = self
+            .gateway
+            .call("/v3/kv/range", &json!({"key": gateway::encode(key.as_bytes())}), Kind::Read)
+            .map_err(|e| e.to_string())?;
+        match answer.pointer("/kvs/0/value").and_then(Value::as_str) {
+            Some(value) => {
+                Ok(Some((gateway::decode(value)?, gateway::int(answer.pointer("/kvs/0/mod_revision"))?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Puts `value` under `key` in one transaction if the key's `mod_revision` is `revision`
+    /// (0: the key was never created); whether it did.
+    pub fn compare_and_put(&self, key: &str, revision: u64, value: &[u8]) -> Result<bool, String> {
+        let key = gateway::encode(key.as_bytes());
+        let compare = if revision == 0 {
+            json!({"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"})
+        } else {
+            json!({"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": revision.to_string()})
+        };
+        let transaction = json!({
+            "compare": [compare],
+            "success": [{"request_put": {"key": key, "value": gateway::encode(value)}}],
+            "failure": [{"request_range": {"key": key}}],
+        });
+        let answer = self.gateway.call("/v3/kv/txn", &transaction, Kind::Write).map_err(|e| e.to_string())?;
+        Ok(answer.get("succeeded").and_then(Value::as_bool) == Some(true))
+    }
+}
