@@ -148,3 +148,30 @@ fn a_controller_killed_mid_commit_leaves_etcd_to_decide() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&next.stdout), format!("committed epoch {}\n", held + 1));
 }
+
+/// Without a quorum, `promote_loop` prints nothing for the commit it could not make and exits 1
+/// with the cause; the authority is unchanged when the quorum returns.
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn without_a_quorum_promote_loop_reports_nothing_and_fails() {
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let mut cluster = Cluster::start(dir.path(), 3).unwrap_or_else(|e| panic!("{e}"));
+    let endpoints = cluster.endpoints().join(",");
+    let run = || {
+        Command::new(promote_loop())
+            .args(["--etcd", &endpoints, "--key", KEY, "--count", "1"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(String::from_utf8_lossy(&run().stdout), "committed epoch 1\ncommitted epoch 2\n");
+    cluster.kill(1);
+    cluster.kill(2);
+    let failed = run();
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&failed.stdout), "", "no commit reported");
+    assert!(!failed.stderr.is_empty(), "the cause is printed");
+    cluster.restart(1).unwrap();
+    cluster.restart(2).unwrap();
+    cluster.wait_serving().unwrap();
+    assert_eq!(read_record(&cluster.connection(), KEY).unwrap().unwrap().epoch().get(), 2);
+}

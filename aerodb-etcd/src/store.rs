@@ -417,6 +417,33 @@ mod tests {
         server.join().unwrap();
     }
 
+    /// An async consumer may call the store from inside a tokio runtime, on a runtime thread or
+    /// through `spawn_blocking`: it is blocking I/O with no runtime of its own, so nothing panics.
+    #[test]
+    fn a_tokio_runtime_may_call_it() {
+        let (endpoint, server) = scripted(OnTxn::HangUp, 2);
+        let connection = Connection::new(vec![endpoint]);
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+        runtime.block_on(async {
+            let inline = EtcdAuthorityStore::open(&connection, "/aerodb/t6/authority").unwrap();
+            assert!(matches!(inline.load(), Ok(None)));
+        });
+        drop(runtime);
+        server.join().unwrap();
+        let (endpoint, server) = scripted(OnTxn::HangUp, 1);
+        let connection = Connection::new(vec![endpoint]);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let opened = runtime.block_on(async move {
+            tokio::task::spawn_blocking(move || {
+                EtcdAuthorityStore::open(&connection, "/aerodb/t7/authority").is_ok()
+            })
+            .await
+            .unwrap()
+        });
+        assert!(opened);
+        server.join().unwrap();
+    }
+
     #[test]
     fn range_answers_are_read_strictly() {
         assert_eq!(current_of(None).unwrap().bytes, None);
