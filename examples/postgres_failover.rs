@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run --example postgres_failover [-- --rows N --keep DIR]
+//! cargo run --example postgres_failover -- --etcd http://127.0.0.1:2379 --key /aerodb/pg/authority
 //! ```
 //! Starts three PostgreSQL servers on loopback ports (Debian's `postgresql` package; as root,
 //! they run as its `postgres` user): pg1 the primary, pg2 its synchronous standby, pg3 an
@@ -10,7 +11,8 @@
 //! position), promotes pg2 (the authority record first, then `pg_promote()`: timeline 2 =
 //! epoch 2), restarts pg1 as its node agent would (the authority says it is not the primary:
 //! `pg_rewind`, then a standby that refuses writes) and checks that no acknowledged row was
-//! lost. `docs/POSTGRESQL.md` maps PostgreSQL's concepts onto the library's.
+//! lost. The authority is a file store in the run's directory, or a key in etcd with `--etcd`.
+//! `docs/POSTGRESQL.md` maps PostgreSQL's concepts onto the library's.
 
 #[path = "postgres_failover/scenario.rs"]
 mod scenario;
@@ -31,6 +33,12 @@ struct Args {
     /// (default: a temporary directory, removed at exit).
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
+    /// Keep the authority in etcd (client URLs, comma-separated) instead of a file store.
+    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
+    etcd: Option<Vec<String>>,
+    /// The authority's etcd key, which must hold no record yet (with --etcd).
+    #[arg(long, value_name = "KEY", requires = "etcd")]
+    key: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -42,15 +50,20 @@ fn main() -> ExitCode {
         .without_time()
         .with_env_filter(tracing_subscriber::EnvFilter::new("aerodb=info"))
         .init();
+    let authority = match (args.etcd, args.key) {
+        (Some(endpoints), Some(key)) => {
+            scenario::Authority::Etcd(aerodb_etcd::Connection::new(endpoints), key)
+        }
+        _ => scenario::Authority::File,
+    };
+    let run = |dir: &std::path::Path| scenario::run(dir, &authority, args.rows, &mut std::io::stdout());
     let result = match &args.keep {
-        Some(dir) => std::fs::create_dir(dir)
-            .map_err(Into::into)
-            .and_then(|()| scenario::run(dir, args.rows, &mut std::io::stdout())),
+        Some(dir) => std::fs::create_dir(dir).map_err(Into::into).and_then(|()| run(dir)),
         None => tempfile::Builder::new()
             .prefix("aerodb-pg-")
             .tempdir()
             .map_err(Into::into)
-            .and_then(|dir| scenario::run(dir.path(), args.rows, &mut std::io::stdout())),
+            .and_then(|dir| run(dir.path())),
     };
     match result {
         Ok(report) => {

@@ -6,6 +6,7 @@
 //! ```sh
 //! cargo test --test postgres_failover -- --ignored
 //! ```
+//! The second test keeps the authority in etcd (Debian's `etcd-server`).
 
 #[path = "../examples/postgres_failover/scenario.rs"]
 mod scenario;
@@ -18,9 +19,22 @@ const ROWS: i64 = 300;
 #[test]
 #[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
 fn a_real_failover_loses_no_acknowledged_write_and_fences_the_old_primary() {
+    failover(&scenario::Authority::File);
+}
+
+/// The same failover with the authority in a real etcd cluster of three members.
+#[test]
+#[ignore = "needs PostgreSQL (Debian's postgresql) and etcd (Debian's etcd-server); .ci/run runs it"]
+fn the_same_failover_with_the_authority_in_etcd() {
+    let etcd_dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let cluster = aerodb_etcd::local::Cluster::start(etcd_dir.path(), 3).unwrap_or_else(|e| panic!("{e}"));
+    failover(&scenario::Authority::Etcd(cluster.connection(), "/aerodb/pg/authority".to_owned()));
+}
+
+fn failover(authority: &scenario::Authority) {
     let dir = tempfile::Builder::new().prefix("aerodb-pg-").tempdir().unwrap();
     let mut out = Vec::new();
-    let result = scenario::run(dir.path(), ROWS, &mut out);
+    let result = scenario::run(dir.path(), authority, ROWS, &mut out);
     let printed = String::from_utf8_lossy(&out).into_owned();
     let report = result.unwrap_or_else(|error| panic!("{printed}\nthe failover failed: {error}"));
     println!("{printed}");

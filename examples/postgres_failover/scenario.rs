@@ -12,6 +12,7 @@ use aerodb::promotion::{
     AuthorityRecord, AuthorityStore, Decision, FileAuthorityStore, Invariant, OldPrimary, PromotionPolicy,
     PromotionRequest, ValidationInputs, WriteAuthority, read_record, recover,
 };
+use aerodb_etcd::{Connection, EtcdAuthorityStore};
 use aerodb_postgres::local::{Programs, Site};
 use aerodb_postgres::observe::{ServerState, observe, observe_settled};
 use postgres::Client;
@@ -87,6 +88,43 @@ impl Report {
     }
 }
 
+/// Where the controller keeps the authority.
+#[derive(Debug, Clone)]
+pub enum Authority {
+    /// A file store in `<root>/authority`.
+    File,
+    /// A key in etcd.
+    Etcd(Connection, String),
+}
+
+impl Authority {
+    fn open(&self, root: &Path) -> Result<Box<dyn AuthorityStore>, Failure> {
+        Ok(match self {
+            Authority::File => Box::new(FileAuthorityStore::open(root.join("authority"))?),
+            Authority::Etcd(connection, key) => Box::new(EtcdAuthorityStore::open(connection, key)?),
+        })
+    }
+
+    /// What a node agent reads: the durable record, without a controller's handle.
+    fn read(&self, root: &Path) -> Result<Option<AuthorityRecord>, Failure> {
+        Ok(match self {
+            Authority::File => read_record(root.join("authority"))?,
+            Authority::Etcd(connection, key) => aerodb_etcd::read_record(connection, key)?,
+        })
+    }
+}
+
+impl std::fmt::Display for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Authority::File => f.write_str("a file store"),
+            Authority::Etcd(connection, key) => {
+                write!(f, "etcd ({}) key {key}", connection.endpoints.join(","))
+            }
+        }
+    }
+}
+
 fn node(name: &str) -> NodeId {
     NodeId::new(name).expect("the scenario's node names are valid")
 }
@@ -141,9 +179,9 @@ fn indent(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs the whole failover with servers under `root` (which must exist and be empty),
-/// writing `rows` acknowledged rows first; prints each step to `out`.
-pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failure> {
+/// Runs the whole failover with servers under `root` (which must exist and be empty) and the
+/// authority in `authority`, writing `rows` acknowledged rows first; prints each step to `out`.
+pub fn run(root: &Path, authority: &Authority, rows: i64, out: &mut dyn Write) -> Result<Report, Failure> {
     let site = Site::new(Programs::locate()?, root)?;
     writeln!(out, "PostgreSQL failover driven by AeroDB promotion")?;
     writeln!(
@@ -173,16 +211,15 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
     for (server, role) in [(&pg1, "primary"), (&pg2, "synchronous standby"), (&pg3, "asynchronous standby")] {
         writeln!(out, "   {} on 127.0.0.1:{}: {role}", server.name(), server.port())?;
     }
-    let store_dir = root.join("authority");
-    let mut store = FileAuthorityStore::open(&store_dir)?;
+    let mut store = authority.open(root)?;
     store.bootstrap(node("pg1"))?;
-    let recovered = recover(&store)?;
+    let recovered = recover(store.as_ref())?;
     let pg1_gate = WriteAuthority::replica(node("pg1"), Epoch::INITIAL)?;
     let grant = recovered.grant.ok_or("the bootstrapped record has no grant")?;
     grant.rebind(ReplicationState::Uninitialized, &pg1_gate)?;
     writeln!(
         out,
-        "   authority bootstrapped: pg1 leads epoch 1 = timeline 1; pg1's gate admits writes at epoch {}",
+        "   authority bootstrapped in {authority}: pg1 leads epoch 1 = timeline 1; pg1's gate admits writes at epoch {}",
         pg1_gate.admit_write()?
     )?;
 
@@ -229,8 +266,8 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
     let flushed = seen2.flushed.ok_or("the synchronous standby pg2 reports no flushed WAL")?;
     let acknowledged_at = aerodb_postgres::timeline::position(&seen2.history, flushed);
     writeln!(out, "   acknowledged position: {acknowledged_at} (what synchronous pg2 flushed)")?;
-    let authority = recovered.authority.as_ref().ok_or("no authority after bootstrap")?.view();
-    let inputs = ValidationInputs::new(Some(authority))
+    let view = recovered.authority.as_ref().ok_or("no authority after bootstrap")?.view();
+    let inputs = ValidationInputs::new(Some(view))
         .with_node(seen2.node_view(node("pg2")))
         .with_node(seen3.node_view(node("pg3")))
         .with_old_primary(OldPrimary::ConfirmedStopped)
@@ -260,7 +297,7 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
     let Decision::Approved(approved) = validating.decide(&inputs) else {
         return Err("the synchronous standby pg2 was denied".into());
     };
-    let (_steady, committed) = approved.begin_transition().commit(&mut store)?.complete();
+    let (_steady, committed) = approved.begin_transition().commit(store.as_mut())?.complete();
     indent(out, &committed.explain().to_string())?;
     let record = committed.record().clone();
     let pg2_gate = WriteAuthority::replica(node("pg2"), Epoch::INITIAL)?;
@@ -292,7 +329,7 @@ pub fn run(root: &Path, rows: i64, out: &mut dyn Write) -> Result<Report, Failur
 
     // 7. The old primary comes back the way a node agent would start it.
     writeln!(out, "\n== 7. pg1's node agent restarts it: the authority first")?;
-    let seen = read_record(&store_dir)?.ok_or("the authority record is gone")?;
+    let seen = authority.read(root)?.ok_or("the authority record is gone")?;
     let restarted_gate = WriteAuthority::replica(node("pg1"), Epoch::INITIAL)?;
     restarted_gate.observe_epoch(seen.epoch());
     writeln!(
