@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use aerodb_core::NodeId;
+use aerodb_etcd::local::{OnTransaction, ScriptedGateway};
 use aerodb_promotion::{
     AuthorityRecord, FileAuthorityStore, Observation, PromotionExplanation, PromotionPolicy,
     PromotionRequest, assess, read_record,
@@ -50,6 +52,7 @@ fn an_operator_session() {
 
     let out = run(&dir, &["bootstrap", "node-0"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("in {}", dir.display())), "names where: {}", stdout(&out));
     assert_eq!(code(&run(&dir, &["bootstrap", "node-9"])), 1, "a second bootstrap is refused");
 
     // A dry run denies the lagging replica, exit 4, and changes nothing.
@@ -253,4 +256,47 @@ fn example_observations_decide_as_the_library_does() {
         assert_eq!(code(&out), expected);
         assert_eq!(serde_json::from_str::<PromotionExplanation>(&stdout(&out)).unwrap(), library);
     }
+}
+
+/// `promote --etcd` against a scripted gateway that holds node-0's epoch 1 and answers the
+/// commit as `on_txn` does.
+fn promote_through(on_txn: OnTransaction, requests: usize) -> (Output, Vec<String>) {
+    let record = AuthorityRecord::bootstrap(NodeId::new("node-0").unwrap()).to_bytes().unwrap();
+    let gateway = ScriptedGateway::start(Some(record), on_txn, requests).unwrap();
+    let caught_up = observed("caught-up.json");
+    let out = bin()
+        .args([
+            "--etcd",
+            gateway.endpoint(),
+            "--key",
+            "/aerodb/t/authority",
+            "promote",
+            "node-1",
+            "--observed",
+        ])
+        .arg(&caught_up)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (out, gateway.finish())
+}
+
+/// A commit whose outcome is unknown exits 1, and a fresh read, not a retry, says what became
+/// of it (here: it did not apply).
+#[test]
+fn an_unknown_commit_outcome_exits_1_and_recovery_decides() {
+    let (out, paths) = promote_through(OnTransaction::HangUp, 6);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stdout(&out).contains("NOT COMPLETED (commit failed)"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("recovery finds that it did not apply (epoch 1)"), "{}", stderr(&out));
+    assert_eq!(paths.iter().filter(|p| p.as_str() == "/v3/kv/txn").count(), 1, "never retried: {paths:?}");
+}
+
+/// A commit that loses to a rival exits 5; nothing was written, so nothing is recovered.
+#[test]
+fn a_lost_race_exits_5() {
+    let (out, paths) = promote_through(OnTransaction::Conflict, 4);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("recovery finds"), "{}", stderr(&out));
+    assert_eq!(paths.last().map(String::as_str), Some("/v3/kv/txn"), "{paths:?}");
 }

@@ -380,3 +380,111 @@ impl BareClient {
         Ok(answer.get("succeeded").and_then(Value::as_bool) == Some(true))
     }
 }
+
+/// How a [`ScriptedGateway`] answers a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnTransaction {
+    /// Reads the request, then closes the connection without answering: an unknown outcome.
+    HangUp,
+    /// Answers `401` with gRPC code 16 (an invalid token): refused, no effect.
+    Unauthenticated,
+    /// Answers that the compare failed and the key holds nothing: a conflict.
+    Conflict,
+}
+
+/// A scripted etcd gateway on a loopback port, for fault tests no real etcd can stage
+/// deterministically: reads find `value` under any key (or no key), transactions get
+/// [`OnTransaction`]. It serves a bounded number of requests, one per connection, for at most
+/// 30 s, and records their paths.
+#[derive(Debug)]
+pub struct ScriptedGateway {
+    endpoint: String,
+    server: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl ScriptedGateway {
+    /// Serves `requests` requests, then stops.
+    pub fn start(
+        value: Option<Vec<u8>>,
+        on_txn: OnTransaction,
+        requests: usize,
+    ) -> io::Result<ScriptedGateway> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        listener.set_nonblocking(true)?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let kvs = value.map_or_else(String::new, |v| {
+            format!(
+                r#","kvs":[{{"key":"a2V5","value":"{}","mod_revision":"5"}}],"count":"1""#,
+                gateway::encode(&v)
+            )
+        });
+        let read = format!(r#"{{"header":{{"cluster_id":"7","revision":"5"}}{kvs}}}"#);
+        let server = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut paths = Vec::new();
+            while paths.len() < requests && Instant::now() < deadline {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let Ok(path) = serve(stream, &read, on_txn) else { continue };
+                paths.push(path);
+            }
+            paths
+        });
+        Ok(ScriptedGateway { endpoint, server })
+    }
+
+    /// Its URL, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Waits until it has served its requests (or its 30 s are up): the paths, in order.
+    pub fn finish(self) -> Vec<String> {
+        self.server.join().unwrap_or_default()
+    }
+}
+
+/// Answers one request on `stream`: its path.
+fn serve(stream: std::net::TcpStream, read: &str, on_txn: OnTransaction) -> io::Result<String> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header)?;
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    reader.read_exact(&mut vec![0; length])?;
+    let mut stream = reader.into_inner();
+    let (status, answer) = match (path.as_str(), on_txn) {
+        ("/v3/kv/txn", OnTransaction::HangUp) => return Ok(path),
+        ("/v3/kv/txn", OnTransaction::Unauthenticated) => {
+            ("401 Unauthorized", r#"{"error":"etcdserver: invalid auth token","code":16}"#.to_owned())
+        }
+        ("/v3/kv/txn", OnTransaction::Conflict) => (
+            "200 OK",
+            r#"{"header":{"cluster_id":"7","revision":"6"},"responses":[{"response_range":{"header":{"revision":"6"}}}]}"#
+                .to_owned(),
+        ),
+        _ => ("200 OK", read.to_owned()),
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    )?;
+    Ok(path)
+}

@@ -268,77 +268,18 @@ impl Drop for EtcdAuthorityStore {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{Ipv4Addr, TcpListener};
-    use std::thread::JoinHandle;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use aerodb_core::NodeId;
 
     use super::*;
+    use crate::local::{OnTransaction, ScriptedGateway};
 
-    /// How a scripted gateway answers a transaction.
-    #[derive(Clone, Copy)]
-    enum OnTxn {
-        /// Reads the request, then closes the connection without answering.
-        HangUp,
-        /// Answers `401 {"code": 16}`: etcd refused it.
-        Unauthenticated,
-    }
-
-    /// A scripted etcd gateway on a loopback port: reads find no key; transactions get
-    /// `on_txn`. Serves `connections` requests (one per connection), then returns the paths.
-    fn scripted(on_txn: OnTxn, connections: usize) -> (String, JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let server = std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let mut paths = Vec::new();
-            while paths.len() < connections && Instant::now() < deadline {
-                let Ok((stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                };
-                stream.set_nonblocking(false).unwrap();
-                let mut reader = BufReader::new(stream);
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = value.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                let mut stream = reader.into_inner();
-                let (status, answer) = match (path.as_str(), on_txn) {
-                    ("/v3/kv/txn", OnTxn::HangUp) => {
-                        paths.push(path);
-                        continue;
-                    }
-                    ("/v3/kv/txn", OnTxn::Unauthenticated) => {
-                        ("401 Unauthorized", r#"{"error":"etcdserver: invalid auth token","code":16}"#)
-                    }
-                    _ => ("200 OK", r#"{"header":{"cluster_id":"7","revision":"1"}}"#),
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                    answer.len()
-                );
-                stream.write_all(response.as_bytes()).unwrap();
-                paths.push(path);
-            }
-            paths
-        });
-        (endpoint, server)
+    /// A scripted gateway on a loopback port finding no key; transactions get `on_txn`.
+    fn scripted(on_txn: OnTransaction, requests: usize) -> (String, ScriptedGateway) {
+        let gateway = ScriptedGateway::start(None, on_txn, requests).unwrap();
+        (gateway.endpoint().to_owned(), gateway)
     }
 
     fn node() -> NodeId {
@@ -349,7 +290,7 @@ mod tests {
     /// nothing is retried (one transaction reached the server).
     #[test]
     fn an_unanswered_commit_poisons_the_handle_and_is_not_retried() {
-        let (endpoint, server) = scripted(OnTxn::HangUp, 2);
+        let (endpoint, server) = scripted(OnTransaction::HangUp, 2);
         let connection = Connection::new(vec![endpoint]).with_timeout(Duration::from_secs(2));
         let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/t1/authority").unwrap();
         let error = store.bootstrap(node()).unwrap_err();
@@ -357,13 +298,13 @@ mod tests {
         assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
         assert!(matches!(store.bootstrap(node()), Err(StoreError::Poisoned(_))));
         drop(store);
-        assert_eq!(server.join().unwrap(), ["/v3/kv/range", "/v3/kv/txn"]);
+        assert_eq!(server.finish(), ["/v3/kv/range", "/v3/kv/txn"]);
     }
 
     /// etcd refusing a transaction rules out its effect: a plain error, the handle usable.
     #[test]
     fn a_refused_commit_is_an_error_without_poison() {
-        let (endpoint, server) = scripted(OnTxn::Unauthenticated, 3);
+        let (endpoint, server) = scripted(OnTransaction::Unauthenticated, 3);
         let connection = Connection::new(vec![endpoint]);
         let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/t2/authority").unwrap();
         let error = store.bootstrap(node()).unwrap_err();
@@ -373,7 +314,7 @@ mod tests {
         );
         assert!(matches!(store.load(), Ok(None)));
         drop(store);
-        assert_eq!(server.join().unwrap(), ["/v3/kv/range", "/v3/kv/txn", "/v3/kv/range"]);
+        assert_eq!(server.finish(), ["/v3/kv/range", "/v3/kv/txn", "/v3/kv/range"]);
     }
 
     /// An endpoint that refuses connections is skipped, for reads and for writes never sent.
@@ -382,12 +323,12 @@ mod tests {
         let closed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let dead = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let (endpoint, server) = scripted(OnTxn::HangUp, 1);
+        let (endpoint, server) = scripted(OnTransaction::HangUp, 1);
         let store =
             EtcdAuthorityStore::open(&Connection::new(vec![dead.clone(), endpoint]), "/aerodb/t3/authority");
         assert!(store.is_ok(), "{store:?}");
         drop(store);
-        assert_eq!(server.join().unwrap(), ["/v3/kv/range"]);
+        assert_eq!(server.finish(), ["/v3/kv/range"]);
         let error =
             EtcdAuthorityStore::open(&Connection::new(vec![dead]), "/aerodb/t4/authority").unwrap_err();
         assert!(matches!(error, StoreError::Backend { operation: "read", .. }), "{error}");
@@ -406,7 +347,7 @@ mod tests {
             assert!(matches!(error, StoreError::Backend { operation: "open", .. }), "{endpoint}: {error}");
         }
         assert!(EtcdAuthorityStore::open(&Connection::new(vec![]), "/k").is_err());
-        let (endpoint, server) = scripted(OnTxn::HangUp, 2);
+        let (endpoint, server) = scripted(OnTransaction::HangUp, 2);
         let connection = Connection::new(vec![endpoint]);
         let first = EtcdAuthorityStore::open(&connection, "/aerodb/t5/authority").unwrap();
         assert!(matches!(
@@ -414,14 +355,14 @@ mod tests {
             Err(StoreError::Locked { .. })
         ));
         drop(first);
-        server.join().unwrap();
+        server.finish();
     }
 
     /// An async consumer may call the store from inside a tokio runtime, on a runtime thread or
     /// through `spawn_blocking`: it is blocking I/O with no runtime of its own, so nothing panics.
     #[test]
     fn a_tokio_runtime_may_call_it() {
-        let (endpoint, server) = scripted(OnTxn::HangUp, 2);
+        let (endpoint, server) = scripted(OnTransaction::HangUp, 2);
         let connection = Connection::new(vec![endpoint]);
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
         runtime.block_on(async {
@@ -429,8 +370,8 @@ mod tests {
             assert!(matches!(inline.load(), Ok(None)));
         });
         drop(runtime);
-        server.join().unwrap();
-        let (endpoint, server) = scripted(OnTxn::HangUp, 1);
+        server.finish();
+        let (endpoint, server) = scripted(OnTransaction::HangUp, 1);
         let connection = Connection::new(vec![endpoint]);
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let opened = runtime.block_on(async move {
@@ -441,7 +382,7 @@ mod tests {
             .unwrap()
         });
         assert!(opened);
-        server.join().unwrap();
+        server.finish();
     }
 
     #[test]
