@@ -8,8 +8,8 @@
 //! if there is none, then promotes the node that is not primary until it has committed N
 //! times. After each durable commit, the bootstrap's included, prints `committed epoch E` on
 //! its own line, flushed. Several may race on one etcd key: a commit that loses prints
-//! `conflict at epoch E` (E: the epoch it validated against) and the loop goes on from a
-//! fresh read. A commit whose outcome is unknown prints nothing and exits 1 with the cause.
+//! `conflict at epoch E` (E: the epoch it validated against), its explanation's reason on
+//! stderr, and the loop goes on from a fresh read. A commit whose outcome is unknown prints nothing and exits 1 with the cause.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -119,6 +119,7 @@ fn promote_loop(store: &mut dyn AuthorityStore, count: u64) -> Result<(), Box<dy
             // Nothing was written: another controller moved the authority; go on from it.
             Err(failure) if failure.error().is_conflict() => {
                 conflict(current.epoch())?;
+                eprintln!("promote_loop: {}", failure.explain().reason);
                 drop(failure);
                 current = recover(store)?.authority.ok_or("the authority vanished")?;
             }
