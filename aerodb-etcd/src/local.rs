@@ -396,10 +396,11 @@ pub enum OnTransaction {
 /// A scripted etcd gateway on a loopback port, for fault tests no real etcd can stage
 /// deterministically: reads find `value` under any key (or no key), transactions get
 /// [`OnTransaction`]. It serves a bounded number of requests, one per connection, for at most
-/// 30 s, and records their paths.
+/// 30 s or until [`finish`](Self::finish), and records their paths.
 #[derive(Debug)]
 pub struct ScriptedGateway {
     endpoint: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     server: std::thread::JoinHandle<Vec<String>>,
 }
 
@@ -420,11 +421,16 @@ impl ScriptedGateway {
             )
         });
         let read = format!(r#"{{"header":{{"cluster_id":"7","revision":"5"}}{kvs}}}"#);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = std::sync::Arc::clone(&stop);
         let server = std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(30);
             let mut paths = Vec::new();
             while paths.len() < requests && Instant::now() < deadline {
                 let Ok((stream, _)) = listener.accept() else {
+                    if stopping.load(std::sync::atomic::Ordering::Acquire) {
+                        break;
+                    }
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 };
@@ -433,7 +439,7 @@ impl ScriptedGateway {
             }
             paths
         });
-        Ok(ScriptedGateway { endpoint, server })
+        Ok(ScriptedGateway { endpoint, stop, server })
     }
 
     /// Its URL, `http://127.0.0.1:PORT`.
@@ -441,8 +447,10 @@ impl ScriptedGateway {
         &self.endpoint
     }
 
-    /// Waits until it has served its requests (or its 30 s are up): the paths, in order.
+    /// Stops it once no request is waiting (call it when the client is done): the paths served,
+    /// in order.
     pub fn finish(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
         self.server.join().unwrap_or_default()
     }
 }
