@@ -10,6 +10,11 @@
 //! good. A replica, node-c, follows the new epoch the same way. Polling decides how soon a
 //! node learns, never who may write: fencing only takes authority away (P6-A1).
 
+#[path = "common/etcd.rs"]
+mod etcd;
+#[path = "common/events.rs"]
+mod events;
+
 use std::process::ExitCode;
 
 use aerodb::core::{Epoch, NodeId, ReplicationState};
@@ -18,29 +23,21 @@ use aerodb::promotion::{
     AuthorityStore, Decision, OldPrimary, PromotionPolicy, PromotionRequest, WriteAuthority, recover,
 };
 use aerodb_etcd::local::Cluster;
-use aerodb_etcd::{AuthorityFollower, Connection, EtcdAuthorityStore};
+use aerodb_etcd::{AuthorityFollower, EtcdAuthorityStore};
 use clap::Parser;
 
 /// An old primary follows the authority in etcd and fences itself once a newer epoch is durable.
+/// Without --etcd, a local etcd member is started in a temporary directory; a key given must
+/// hold no record yet.
 #[derive(Parser)]
 struct Args {
-    /// etcd client URLs, comma-separated (default: start a local member in a temporary directory).
-    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
-    etcd: Option<Vec<String>>,
-    /// The authority key; it must hold no record yet.
-    #[arg(long, value_name = "KEY", requires = "etcd")]
-    key: Option<String>,
+    #[command(flatten)]
+    etcd: etcd::EtcdArgs,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stdout)
-        .with_target(false)
-        .with_ansi(false)
-        .without_time()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("aerodb=info"))
-        .init();
+    events::print_events();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -52,9 +49,9 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // A local member lives until `run` returns, then is stopped and its directory removed.
-    let (_dir, _cluster, connection, key) = match (args.etcd, args.key) {
-        (Some(endpoints), Some(key)) => (None, None, Connection::new(endpoints), key),
-        _ => {
+    let (_dir, _cluster, connection, key) = match args.etcd.target() {
+        Some((connection, key)) => (None, None, connection, key),
+        None => {
             let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir()?;
             let cluster = Cluster::start(dir.path(), 1)?;
             let connection = cluster.connection();

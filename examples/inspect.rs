@@ -10,11 +10,13 @@
 //! write, or that another user owns, is reported as a warning on stderr and still read, so an
 //! operator can look at a store before fixing it (a controller's open refuses it).
 
+#[path = "common/etcd.rs"]
+mod etcd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aerodb::promotion::{AuthorityRecord, StoreError, check_permissions, read_record};
-use aerodb_etcd::Connection;
 use clap::Parser;
 
 /// Prints the authority record of a data directory, or of an etcd key, read-only.
@@ -24,12 +26,9 @@ struct Args {
     /// The data directory (its metadata/authority.record is read).
     #[arg(value_name = "DATA_DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     dir: Option<String>,
-    /// etcd client URLs, comma-separated, instead of a data directory.
-    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
-    etcd: Option<Vec<String>>,
-    /// The authority's etcd key (with --etcd).
-    #[arg(long, value_name = "KEY", requires = "etcd")]
-    key: Option<String>,
+    /// Or the authority in etcd.
+    #[command(flatten)]
+    etcd: etcd::EtcdArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -37,8 +36,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let (read, place) = match (&args.dir, &args.etcd, &args.key) {
-        (Some(dir), _, _) => {
+    let (read, place) = match (&args.dir, args.etcd.target()) {
+        (Some(dir), _) => {
             let dir = PathBuf::from(dir);
             if !dir.is_dir() {
                 eprintln!("data directory {} does not exist", dir.display());
@@ -50,8 +49,8 @@ fn main() -> ExitCode {
             }
             (read_record(&dir), dir.join("metadata/authority.record").display().to_string())
         }
-        (None, Some(endpoints), Some(key)) => {
-            (aerodb_etcd::read_record(&Connection::new(endpoints.clone()), key), format!("etcd key {key}"))
+        (None, Some((connection, key))) => {
+            (aerodb_etcd::read_record(&connection, &key), format!("etcd key {key}"))
         }
         _ => {
             eprintln!("give DATA_DIR, or --etcd ENDPOINTS with --key KEY");

@@ -14,6 +14,10 @@
 //! lost. The authority is a file store in the run's directory, or a key in etcd with `--etcd`.
 //! `docs/POSTGRESQL.md` maps PostgreSQL's concepts onto the library's.
 
+#[path = "common/etcd.rs"]
+mod etcd;
+#[path = "common/events.rs"]
+mod events;
 #[path = "postgres_failover/scenario.rs"]
 mod scenario;
 
@@ -33,28 +37,17 @@ struct Args {
     /// (default: a temporary directory, removed at exit).
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
-    /// Keep the authority in etcd (client URLs, comma-separated) instead of a file store.
-    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
-    etcd: Option<Vec<String>>,
-    /// The authority's etcd key, which must hold no record yet (with --etcd).
-    #[arg(long, value_name = "KEY", requires = "etcd")]
-    key: Option<String>,
+    /// Where in etcd to keep the authority instead of a file store (the key must hold no record).
+    #[command(flatten)]
+    etcd: etcd::EtcdArgs,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stdout)
-        .with_target(false)
-        .with_ansi(false)
-        .without_time()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("aerodb=info"))
-        .init();
-    let authority = match (args.etcd, args.key) {
-        (Some(endpoints), Some(key)) => {
-            scenario::Authority::Etcd(aerodb_etcd::Connection::new(endpoints), key)
-        }
-        _ => scenario::Authority::File,
+    events::print_events();
+    let authority = match args.etcd.target() {
+        Some((connection, key)) => scenario::Authority::Etcd(connection, key),
+        None => scenario::Authority::File,
     };
     let run = |dir: &std::path::Path| scenario::run(dir, &authority, args.rows, &mut std::io::stdout());
     let result = match &args.keep {

@@ -11,6 +11,9 @@
 //! `conflict at epoch E` (E: the epoch it validated against), its explanation's reason on
 //! stderr, and the loop goes on from a fresh read. A commit whose outcome is unknown prints nothing and exits 1 with the cause.
 
+#[path = "common/etcd.rs"]
+mod etcd;
+
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -20,7 +23,7 @@ use aerodb::promotion::{
     AuthorityRecord, AuthorityStore, Decision, FileAuthorityStore, PromotionPolicy, PromotionRequest,
     StoreError, recover,
 };
-use aerodb_etcd::{Connection, EtcdAuthorityStore};
+use aerodb_etcd::EtcdAuthorityStore;
 
 /// Promotes back and forth between two nodes, printing `committed epoch E` after each commit.
 #[derive(clap::Parser)]
@@ -29,12 +32,9 @@ struct Args {
     /// The data directory (created if missing; bootstrapped with node-a if empty).
     #[arg(long, value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     data_dir: Option<String>,
-    /// etcd client URLs, comma-separated, instead of a data directory.
-    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
-    etcd: Option<Vec<String>>,
-    /// The authority's etcd key (with --etcd).
-    #[arg(long, value_name = "KEY", requires = "etcd")]
-    key: Option<String>,
+    /// Or the authority in etcd.
+    #[command(flatten)]
+    etcd: etcd::EtcdArgs,
     /// How many promotions to make.
     #[arg(long, value_name = "N")]
     count: u64,
@@ -62,11 +62,9 @@ fn conflict(epoch: impl std::fmt::Display) -> Result<(), String> {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut store: Box<dyn AuthorityStore> = match (args.data_dir, args.etcd, args.key) {
-        (Some(dir), _, _) => Box::new(FileAuthorityStore::open(&dir)?),
-        (None, Some(endpoints), Some(key)) => {
-            Box::new(EtcdAuthorityStore::open(&Connection::new(endpoints), &key)?)
-        }
+    let mut store: Box<dyn AuthorityStore> = match (args.data_dir, args.etcd.target()) {
+        (Some(dir), _) => Box::new(FileAuthorityStore::open(&dir)?),
+        (None, Some((connection, key))) => Box::new(EtcdAuthorityStore::open(&connection, &key)?),
         _ => return Err("give --data-dir DIR, or --etcd ENDPOINTS with --key KEY".into()),
     };
     promote_loop(store.as_mut(), args.count)
