@@ -6,7 +6,7 @@
 use aerodb_promotion::{AuthorityRecord, StoreError, WriteAuthority};
 
 use crate::gateway::{Connection, Gateway};
-use crate::store::{call_error, check_key, decode, range};
+use crate::store::{call_error, check_key, read};
 
 /// Follows the authority under one key for one node's [`WriteAuthority`].
 pub struct AuthorityFollower {
@@ -32,7 +32,7 @@ impl AuthorityFollower {
     /// Reads the durable authority and makes `gate` observe its epoch: a primary below it is
     /// fenced for good, a replica follows it. Returns the record read; an error changes nothing.
     pub fn poll(&self, gate: &WriteAuthority) -> Result<Option<AuthorityRecord>, StoreError> {
-        let record = range(&self.gateway, &self.key)?.bytes.map(|b| decode(&self.key, &b)).transpose()?;
+        let record = read(&self.gateway, &self.key)?;
         if let Some(record) = &record {
             gate.observe_epoch(record.epoch());
         }

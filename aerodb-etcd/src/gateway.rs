@@ -302,8 +302,11 @@ enum Attempt {
 fn classify(error: ureq::Error, endpoint: &str, path: &str) -> Attempt {
     use ureq::Error as E;
     use ureq::Timeout as T;
+    // A TLS error is not among them: nothing says it happened in the handshake rather than
+    // while the answer was read, so a write meeting one has an unknown outcome. (A bad
+    // certificate still fails safely: the store's open reads first, and reads fail over.)
     let before_sending = match &error {
-        E::HostNotFound | E::ConnectionFailed | E::BadUri(_) | E::Tls(_) | E::Pem(_) | E::Rustls(_) => true,
+        E::HostNotFound | E::ConnectionFailed | E::BadUri(_) => true,
         E::Timeout(T::Resolve | T::Connect) => true,
         E::Io(io) => matches!(
             io.kind(),

@@ -391,6 +391,10 @@ pub enum OnTransaction {
     Unauthenticated,
     /// Answers that the compare failed and the key holds nothing: a conflict.
     Conflict,
+    /// Answers `succeeded: true` without a header: applied, revision unknown.
+    AppliedWithoutRevision,
+    /// Answers 200 with a header and nothing else: neither outcome.
+    Unrecognized,
 }
 
 /// A scripted etcd gateway on a loopback port, for fault tests no real etcd can stage
@@ -487,6 +491,10 @@ fn serve(stream: std::net::TcpStream, read: &str, on_txn: OnTransaction) -> io::
             r#"{"header":{"cluster_id":"7","revision":"6"},"responses":[{"response_range":{"header":{"revision":"6"}}}]}"#
                 .to_owned(),
         ),
+        ("/v3/kv/txn", OnTransaction::AppliedWithoutRevision) => ("200 OK", r#"{"succeeded":true}"#.to_owned()),
+        ("/v3/kv/txn", OnTransaction::Unrecognized) => {
+            ("200 OK", r#"{"header":{"cluster_id":"7","revision":"6"}}"#.to_owned())
+        }
         _ => ("200 OK", read.to_owned()),
     };
     write!(

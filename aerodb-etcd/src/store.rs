@@ -22,11 +22,9 @@ pub const MAX_KEY_LEN: usize = 1024;
 static OPEN_KEYS: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
 
 /// The key's current value and revision, as one linearizable read saw them.
-pub(crate) struct Current {
+struct Current {
     /// The record's bytes; `None`: the key does not exist.
-    pub(crate) bytes: Option<Vec<u8>>,
-    /// The id of the etcd cluster that answered.
-    pub(crate) cluster: String,
+    bytes: Option<Vec<u8>>,
     /// The key's `mod_revision` (0 when absent).
     revision: u64,
 }
@@ -85,7 +83,7 @@ impl EtcdAuthorityStore {
     pub fn open(connection: &Connection, key: &str) -> Result<EtcdAuthorityStore, StoreError> {
         check_key(key)?;
         let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
-        let claim = (range(&gateway, key)?.cluster, key.to_owned());
+        let claim = (range(&gateway, key)?.1, key.to_owned());
         if !lock(&OPEN_KEYS).insert(claim.clone()) {
             return Err(StoreError::Locked { path: PathBuf::from(key) });
         }
@@ -112,13 +110,23 @@ impl EtcdAuthorityStore {
         }
     }
 
-    /// One linearizable read of the key.
-    fn read(&self) -> Result<Current, StoreError> {
-        range(&self.gateway, &self.key)
+    /// One linearizable read of the key: the record there, remembered as what this handle saw.
+    fn current(&self) -> Result<(Option<AuthorityRecord>, Seen), StoreError> {
+        let (current, _cluster) = range(&self.gateway, &self.key)?;
+        let record = current.bytes.map(|bytes| self.decode(&bytes)).transpose()?;
+        let seen = Seen { epoch: record.as_ref().map(AuthorityRecord::epoch), revision: current.revision };
+        *lock(&self.seen) = Some(seen);
+        Ok((record, seen))
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
         decode(&self.key, bytes)
+    }
+
+    /// A transaction whose outcome no answer settles: the handle is poisoned (P6-F3).
+    fn unknown(&self, detail: String) -> StoreError {
+        *lock(&self.poisoned) = Some(detail.clone());
+        StoreError::OutcomeUnknown { detail }
     }
 }
 
@@ -127,19 +135,24 @@ impl EtcdAuthorityStore {
 pub fn read_record(connection: &Connection, key: &str) -> Result<Option<AuthorityRecord>, StoreError> {
     check_key(key)?;
     let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
-    range(&gateway, key)?.bytes.map(|bytes| decode(key, &bytes)).transpose()
+    read(&gateway, key)
 }
 
-/// One linearizable read of `key` (etcd's default range: never a serializable read).
-pub(crate) fn range(gateway: &Gateway, key: &str) -> Result<Current, StoreError> {
+/// The record under `key`, read once, linearizably.
+pub(crate) fn read(gateway: &Gateway, key: &str) -> Result<Option<AuthorityRecord>, StoreError> {
+    range(gateway, key)?.0.bytes.map(|bytes| decode(key, &bytes)).transpose()
+}
+
+/// One linearizable read of `key` (etcd's default range: never a serializable read): the key's
+/// state and the id of the etcd cluster that answered.
+fn range(gateway: &Gateway, key: &str) -> Result<(Current, String), StoreError> {
     let answer = gateway
         .call("/v3/kv/range", &json!({"key": gateway::encode(key.as_bytes())}), Kind::Read)
         .map_err(|e| call_error("read", e))?;
     let cluster = answer.pointer("/header/cluster_id").and_then(Value::as_str).ok_or_else(|| {
         StoreError::Backend { operation: "read", detail: "etcd answered without a cluster id".to_owned() }
     })?;
-    let current = current_of(answer.get("kvs")).map_err(backend("read"))?;
-    Ok(Current { cluster: cluster.to_owned(), ..current })
+    Ok((current_of(answer.get("kvs")).map_err(backend("read"))?, cluster.to_owned()))
 }
 
 pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
@@ -153,7 +166,7 @@ pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
 }
 
 /// The record in `bytes` read from `key`; bytes that fail any check are corrupt (P6-F1).
-pub(crate) fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
+fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
     AuthorityRecord::from_bytes(bytes)
         .map_err(|error| StoreError::Corrupt { path: PathBuf::from(key), error })
 }
@@ -161,12 +174,12 @@ pub(crate) fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreEr
 /// The key's value and revision from a range answer's `kvs` (absent or empty: no key).
 fn current_of(kvs: Option<&Value>) -> Result<Current, String> {
     let kvs = match kvs {
-        None => return Ok(Current { bytes: None, cluster: String::new(), revision: 0 }),
+        None => return Ok(Current { bytes: None, revision: 0 }),
         Some(Value::Array(kvs)) => kvs,
         Some(other) => return Err(format!("etcd answered {other} for the key's values")),
     };
     match kvs.as_slice() {
-        [] => Ok(Current { bytes: None, cluster: String::new(), revision: 0 }),
+        [] => Ok(Current { bytes: None, revision: 0 }),
         [kv] => {
             // proto3 JSON omits an empty value.
             let bytes = gateway::decode(kv.get("value").and_then(Value::as_str).unwrap_or(""))?;
@@ -174,7 +187,7 @@ fn current_of(kvs: Option<&Value>) -> Result<Current, String> {
             if revision == 0 {
                 return Err("etcd answered a key without a revision".to_owned());
             }
-            Ok(Current { bytes: Some(bytes), cluster: String::new(), revision })
+            Ok(Current { bytes: Some(bytes), revision })
         }
         more => Err(format!("etcd answered {} values for one key", more.len())),
     }
@@ -188,11 +201,7 @@ pub(crate) fn call_error(operation: &'static str, error: CallError) -> StoreErro
 impl AuthorityStore for EtcdAuthorityStore {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
         self.check_poisoned()?;
-        let current = self.read()?;
-        let record = current.bytes.map(|bytes| self.decode(&bytes)).transpose()?;
-        *lock(&self.seen) =
-            Some(Seen { epoch: record.as_ref().map(AuthorityRecord::epoch), revision: current.revision });
-        Ok(record)
+        Ok(self.current()?.0)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
@@ -201,11 +210,6 @@ impl AuthorityStore for EtcdAuthorityStore {
         // last read (the commit edge loads just before committing). A stale state only makes
         // the compare fail, writing nothing. A refusal is always decided on a fresh read, so
         // it reports the durable state (a corrupt record is `Corrupt`, P6-F1).
-        let fresh = || -> Result<Seen, StoreError> {
-            let current = self.read()?;
-            let epoch = current.bytes.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
-            Ok(Seen { epoch, revision: current.revision })
-        };
         let cached = match proposal.expected() {
             None => Some(Seen { epoch: None, revision: 0 }),
             Some(expected) => (*lock(&self.seen)).filter(|seen| seen.epoch == Some(expected)),
@@ -213,7 +217,7 @@ impl AuthorityStore for EtcdAuthorityStore {
         let seen = match cached.filter(|seen| check_commit(seen.epoch, proposal).is_ok()) {
             Some(seen) => seen,
             None => {
-                let seen = fresh()?;
+                let (_, seen) = self.current()?;
                 check_commit(seen.epoch, proposal)?;
                 seen
             }
@@ -234,23 +238,26 @@ impl AuthorityStore for EtcdAuthorityStore {
         });
         let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
             Ok(answer) => answer,
-            Err(CallError::Unknown(detail)) => {
-                *lock(&self.poisoned) = Some(detail.clone());
-                return Err(StoreError::OutcomeUnknown { detail });
-            }
+            Err(CallError::Unknown(detail)) => return Err(self.unknown(detail)),
             Err(other) => return Err(call_error("commit", other)),
         };
         if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
-            // The put is the transaction's only write: the key's revision is the answer's.
-            let revision = gateway::int(answer.pointer("/header/revision")).map_err(backend("commit"))?;
-            *lock(&self.seen) = Some(Seen { epoch: Some(proposal.record().epoch()), revision });
+            // Durable. The put is the transaction's only write, so the key's revision is the
+            // answer's; an answer without it only costs the next commit a fresh read.
+            let revision = gateway::int(answer.pointer("/header/revision")).ok().filter(|r| *r > 0);
+            *lock(&self.seen) =
+                revision.map(|revision| Seen { epoch: Some(proposal.record().epoch()), revision });
             return Ok(());
         }
-        // Nothing was written; report what is there now.
-        let found = answer
-            .pointer("/responses/0/response_range/kvs")
-            .map_or(Ok(None), |kvs| current_of(Some(kvs)).map(|c| c.bytes))
-            .map_err(backend("commit"))?;
+        // "Nothing was written" only on the answer of the failure branch, which reads the key;
+        // any other answer settles nothing (proto3 JSON omits `succeeded: false`, so its absence
+        // alone proves nothing).
+        let Some(failure) = answer.pointer("/responses/0/response_range") else {
+            return Err(
+                self.unknown(format!("etcd answered a transaction with neither outcome: {answer:.200}"))
+            );
+        };
+        let found = current_of(failure.get("kvs")).map(|c| c.bytes).map_err(backend("commit"))?;
         let found = found.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
         Err(StoreError::Conflict(Conflict { expected: proposal.expected(), found }))
     }
@@ -299,6 +306,31 @@ mod tests {
         assert!(matches!(store.bootstrap(node()), Err(StoreError::Poisoned(_))));
         drop(store);
         assert_eq!(server.finish(), ["/v3/kv/range", "/v3/kv/txn"]);
+    }
+
+    /// An answer that says neither "applied" nor "compare failed" settles nothing: the outcome
+    /// is unknown and the handle poisoned, never read as a conflict.
+    #[test]
+    fn an_answer_with_neither_outcome_is_an_unknown_outcome() {
+        let (endpoint, server) = scripted(OnTransaction::Unrecognized, 2);
+        let mut store =
+            EtcdAuthorityStore::open(&Connection::new(vec![endpoint]), "/aerodb/t8/authority").unwrap();
+        let error = store.bootstrap(node()).unwrap_err();
+        assert!(matches!(error, StoreError::OutcomeUnknown { .. }), "{error}");
+        assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
+        drop(store);
+        server.finish();
+    }
+
+    /// An applied transaction is a commit even when its answer lacks the revision.
+    #[test]
+    fn an_applied_commit_without_a_revision_is_still_committed() {
+        let (endpoint, server) = scripted(OnTransaction::AppliedWithoutRevision, 2);
+        let mut store =
+            EtcdAuthorityStore::open(&Connection::new(vec![endpoint]), "/aerodb/t9/authority").unwrap();
+        assert_eq!(store.bootstrap(node()).unwrap().epoch(), aerodb_core::Epoch::INITIAL);
+        drop(store);
+        server.finish();
     }
 
     /// etcd refusing a transaction rules out its effect: a plain error, the handle usable.

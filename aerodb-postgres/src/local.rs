@@ -7,15 +7,16 @@
 //! is stopped when its [`Server`] is dropped: nothing outlives the process that started it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
-use std::os::unix::fs::chown;
+use std::os::unix::fs::{OpenOptionsExt, chown, fchown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
+use rustix::fs::OFlags;
 use rustix::process::{Pid, Signal, geteuid, kill_process, kill_process_group};
 
 /// The environment variable naming a directory of PostgreSQL server programs.
@@ -158,6 +159,24 @@ impl Programs {
             None => Ok(()),
         }
     }
+
+    /// Gives the open `file` to the server's user: the file itself, whatever its path now names.
+    fn give_file(&self, file: &File, path: &Path) -> Result<(), LocalError> {
+        match self.user {
+            Some((uid, gid)) => fchown(file, Some(uid), Some(gid)).map_err(io_error("could not chown", path)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Opens `path`, never through a symbolic link. The site's directories belong to the server's
+/// user; a root process that followed a link planted there would write, create, chown or read
+/// any file of the machine on that user's behalf.
+fn open_no_follow(options: &mut OpenOptions, path: &Path) -> Result<File, LocalError> {
+    options
+        .custom_flags(OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(io_error("could not open (a symbolic link is refused)", path))
 }
 
 fn newest_debian_bindir() -> Option<PathBuf> {
@@ -315,8 +334,7 @@ impl Server {
     /// Appends `settings` to its `postgresql.conf` (later lines win).
     pub fn configure(&self, settings: &str) -> Result<(), LocalError> {
         let path = self.data.join("postgresql.conf");
-        let mut file =
-            OpenOptions::new().append(true).open(&path).map_err(io_error("could not open", &path))?;
+        let mut file = open_no_follow(OpenOptions::new().append(true), &path)?;
         file.write_all(settings.as_bytes()).map_err(io_error("could not write", &path))
     }
 
@@ -330,8 +348,8 @@ impl Server {
             self.name
         ))?;
         let signal = self.data.join("standby.signal");
-        File::create(&signal).map_err(io_error("could not create", &signal))?;
-        self.site.programs.give(&signal)
+        let file = open_no_follow(OpenOptions::new().write(true).create(true).truncate(true), &signal)?;
+        self.site.programs.give_file(&file, &signal)
     }
 
     /// Starts the postmaster in its own process group, logging to `<name>.log`, and waits
@@ -340,11 +358,7 @@ impl Server {
         if self.is_running() {
             return Ok(());
         }
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(io_error("could not open", &self.log))?;
+        let log = open_no_follow(OpenOptions::new().create(true).append(true), &self.log)?;
         let log_err = log.try_clone().map_err(io_error("could not open", &self.log))?;
         let mut postgres = self.site.programs.command("postgres", &self.site.root);
         postgres.arg("-D").arg(&self.data).process_group(0);
@@ -413,7 +427,10 @@ impl Server {
 
     /// An error about this server, with the end of its log.
     fn failure(&self, problem: &str) -> LocalError {
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let mut text = String::new();
+        if let Ok(mut log) = open_no_follow(OpenOptions::new().read(true), &self.log) {
+            let _ = log.read_to_string(&mut text);
+        }
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(20)..].join("\n");
         LocalError::Server {
@@ -449,6 +466,21 @@ fn group_alive(group: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A symbolic link planted where the harness writes is refused, never followed.
+    #[test]
+    fn planted_links_are_refused() {
+        let dir = std::env::temp_dir().join(format!("aerodb-links-{}", std::process::id()));
+        fs::create_dir(&dir).unwrap();
+        let target = dir.join("elsewhere");
+        fs::write(&target, b"untouched").unwrap();
+        let link = dir.join("postgresql.conf");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let refused = open_no_follow(OpenOptions::new().append(true), &link).unwrap_err();
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
+        assert_eq!(fs::read(&target).unwrap(), b"untouched");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Only an empty directory is handed to the server's user, never one holding anything.
     #[test]
