@@ -30,8 +30,11 @@ pub trait Backend {
     /// A held exclusive lock; released when dropped or when the process dies.
     type Lock;
 
-    /// Creates directory `path` (and missing parents) with mode [`DIR_MODE`], whatever the
-    /// umask; `true` if `path` itself was created.
+    /// Creates the one directory `path` with mode [`DIR_MODE`], whatever the umask, like
+    /// mkdir(2): `true` if it was created, `false` if it existed, an error of kind
+    /// [`NotFound`](io::ErrorKind::NotFound) if its parent does not exist. Never creates a
+    /// parent: the store creates missing ones itself, one at a time, so that it knows every
+    /// directory it created and fsyncs each one's parent (P6-F2).
     fn create_dir(&self, path: &Path) -> io::Result<bool>;
     /// The owner and mode of `path`; `None` if it does not exist.
     fn ownership(&self, path: &Path) -> io::Result<Option<Ownership>>;
@@ -69,12 +72,6 @@ impl Backend for StdBackend {
         match DirBuilder::new().mode(DIR_MODE).create(path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if let Some(parent) = path.parent() {
-                    DirBuilder::new().recursive(true).mode(DIR_MODE).create(parent)?;
-                }
-                DirBuilder::new().mode(DIR_MODE).create(path).map(|()| true)
-            }
             Err(e) => Err(e),
         }
     }
@@ -167,6 +164,13 @@ mod tests {
         assert!(StdBackend.remove(&through_file).is_err());
         let error = StdBackend.create_dir(&through_file).unwrap_err();
         assert_eq!(error.raw_os_error(), Some(20), "ENOTDIR, the cause an operator reads: {error}");
+        // One directory at a time: a missing parent is NotFound, never created.
+        let nested = dir.join("missing").join("child");
+        let error = StdBackend.create_dir(&nested).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound, "{error}");
+        assert!(!dir.join("missing").exists(), "no parent is created");
+        assert!(StdBackend.create_dir(&dir.join("missing")).unwrap());
+        assert!(!StdBackend.create_dir(&dir.join("missing")).unwrap(), "an existing directory: false");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

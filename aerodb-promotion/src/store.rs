@@ -346,6 +346,55 @@ fn io_error(step: IoStep, path: &Path) -> impl FnOnce(std::io::Error) -> StoreEr
     move |e| StoreError::Io { step, path, error: Arc::new(e) }
 }
 
+/// Creates `dir` and each missing parent, one at a time, outermost first: the directories
+/// created, innermost first (empty if `dir` existed). Only a parent reported missing
+/// (`NotFound`) is created; the walk stops at the first that exists.
+fn create_dirs<B: Backend>(backend: &B, dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let mut missing = Vec::new();
+    let mut next = dir;
+    loop {
+        match backend.create_dir(next) {
+            Ok(false) if missing.is_empty() => return Ok(Vec::new()),
+            // `false` here: another process created it since its child was found missing.
+            // Counted as created: nobody else may have made its name durable.
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let Some(parent) = next.parent().filter(|p| !p.as_os_str().is_empty()) else {
+                    return Err(io_error(IoStep::CreateDir, next)(e));
+                };
+                missing.push(next);
+                next = parent;
+            }
+            Err(e) => return Err(io_error(IoStep::CreateDir, next)(e)),
+        }
+    }
+    let mut created = vec![next.to_owned()];
+    for path in missing.into_iter().rev() {
+        backend.create_dir(path).map_err(io_error(IoStep::CreateDir, path))?;
+        created.push(path.to_owned());
+    }
+    created.reverse();
+    Ok(created)
+}
+
+/// What `open` fsyncs, in order: `metadata/`, the data directory, then the parent of every
+/// directory `created` names (innermost first), each once. A relative path's parent `""` is
+/// the working directory.
+fn dirs_to_sync<'a>(metadata: &'a Path, data_dir: &'a Path, created: &'a [PathBuf]) -> Vec<&'a Path> {
+    let mut dirs = vec![metadata, data_dir];
+    for dir in created {
+        let parent = match dir.parent() {
+            Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
+            Some(parent) => parent,
+            None => continue,
+        };
+        if !dirs.contains(&parent) {
+            dirs.push(parent);
+        }
+    }
+    dirs
+}
+
 /// What opening a data directory found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpenReport {
@@ -376,6 +425,10 @@ impl FileAuthorityStore {
     /// Opens (creating if needed) the store of `data_dir`, locking it, removing crash leftovers,
     /// and fsyncing `metadata/` and the data directory before anything is read.
     ///
+    /// A missing data directory and missing parents are created one at a time, and the parent
+    /// of every directory created is fsynced too, up to the first that existed, so that a new
+    /// data directory survives a power loss (P6-F2). Any fsync error fails the open.
+    ///
     /// Directories are created `0700` and files `0600`, whatever the umask. A `metadata/`
     /// directory or record that group or others may write, or that another user owns, is
     /// refused with [`StoreError::Insecure`] before anything is locked, read or written.
@@ -390,8 +443,8 @@ impl<B: Backend> FileAuthorityStore<B> {
         let data_dir = data_dir.as_ref();
         let metadata = data_dir.join(METADATA_DIR);
 
-        let created_metadata =
-            backend.create_dir(&metadata).map_err(io_error(IoStep::CreateDir, &metadata))?;
+        let created = create_dirs(&backend, &metadata)?;
+        let created_metadata = created.first() == Some(&metadata);
         let record = metadata.join(RECORD_FILE);
         // Nothing is locked, read or written before the permission check (P6-A1).
         if let Some(problem) = permission_problems(&backend, &metadata, &record)?.into_iter().next() {
@@ -412,8 +465,12 @@ impl<B: Backend> FileAuthorityStore<B> {
         // and its directory fsync leaves a record only the page cache holds, which a power loss
         // could still undo after this controller acted on it. PostgreSQL likewise fsyncs its data
         // directory when crash recovery starts. Failure is final for this open.
-        backend.sync_dir(&metadata).map_err(io_error(IoStep::SyncDir, &metadata))?;
-        backend.sync_dir(data_dir).map_err(io_error(IoStep::SyncDir, data_dir))?;
+        // Then the name of every directory this open created (P6-F2): a new directory is durable
+        // only once the directory holding its entry is fsynced, and without it a power loss after
+        // a successful bootstrap takes the whole data directory, authority and all, away.
+        for dir in dirs_to_sync(&metadata, data_dir, &created) {
+            backend.sync_dir(dir).map_err(io_error(IoStep::SyncDir, dir))?;
+        }
         let slot = PromotionSlot::new();
         if !removed_leftovers.is_empty() {
             // A commit died mid-switch; the record on disk decides (P6-F2).
@@ -482,5 +539,24 @@ impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
 
     fn slot(&self) -> &PromotionSlot {
         &self.slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `metadata/` and the data directory always; then each created directory's parent once,
+    /// innermost first; a relative path's empty parent is the working directory.
+    #[test]
+    fn open_fsyncs_the_parent_of_every_directory_it_created() {
+        let (metadata, data) = (Path::new("a/b/metadata"), Path::new("a/b"));
+        let created = [metadata.to_owned(), data.to_owned(), PathBuf::from("a")];
+        let dirs = dirs_to_sync(metadata, data, &created);
+        assert_eq!(dirs, [metadata, data, Path::new("a"), Path::new(".")]);
+        assert_eq!(dirs_to_sync(metadata, data, &[]), [metadata, data], "nothing created");
+        let absolute = [PathBuf::from("/srv/d/metadata"), PathBuf::from("/srv/d")];
+        let dirs = dirs_to_sync(&absolute[0], &absolute[1], &absolute);
+        assert_eq!(dirs, [Path::new("/srv/d/metadata"), Path::new("/srv/d"), Path::new("/srv")]);
     }
 }

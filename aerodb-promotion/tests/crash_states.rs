@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use aerodb_core::Epoch;
 use aerodb_promotion::testing::caught_up_inputs;
 use aerodb_promotion::*;
-use common::simfs::{DiskState, SimFs, crash_states};
+use common::simfs::{DiskState, Model, Node, SimFs, crash_states};
 use common::*;
 
 /// What recovery made of one crash state.
@@ -29,39 +29,87 @@ struct Exploration {
     violations: Vec<String>,
 }
 
-/// Writes `state` into a fresh data directory and runs the real open + recover on it.
+/// The data directory of the explorations that open an existing one.
+const DATA_DIR: &str = "/sim";
+
+/// Writes `state` under a fresh directory standing for `/`, as the store creates files and
+/// directories whatever this process's umask, and runs the real open + recover on `data_dir`
+/// there (which the open creates again if the crash lost it).
 fn recover_state(
     state: &DiskState,
+    data_dir: &str,
     old: Option<&AuthorityRecord>,
     new: &AuthorityRecord,
 ) -> Result<Found, String> {
-    let dir = TempDir::new("crash-state");
-    // As the store creates them, whatever this process's umask.
-    let metadata = dir.path().join("metadata");
-    std::fs::create_dir_all(&metadata).unwrap();
-    std::fs::set_permissions(&metadata, std::fs::Permissions::from_mode(DIR_MODE)).unwrap();
-    for (name, data) in state {
-        std::fs::write(metadata.join(name), data).unwrap();
-        std::fs::set_permissions(metadata.join(name), std::fs::Permissions::from_mode(FILE_MODE)).unwrap();
+    let root = TempDir::new("crash-state");
+    let real = |path: &str| root.path().join(path.trim_start_matches('/'));
+    for (path, node) in state {
+        let (path, mode) = match node {
+            Node::Dir => {
+                std::fs::create_dir(real(path)).unwrap();
+                (real(path), DIR_MODE)
+            }
+            Node::File(data) => {
+                std::fs::write(real(path), data).unwrap();
+                (real(path), FILE_MODE)
+            }
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    let store = FileAuthorityStore::open(dir.path()).map_err(|e| format!("open failed: {e}"))?;
+    let data_dir = real(data_dir);
+    let store = FileAuthorityStore::open(&data_dir).map_err(|e| format!("open failed: {e}"))?;
     let found = match recover(&store).map_err(|e| format!("recovery failed: {e}"))?.authority {
         None => Found::None,
         Some(r) if Some(&r) == old => Found::Old,
         Some(r) if &r == new => Found::New,
         Some(r) => return Err(format!("a third state: {r:?}")),
     };
-    if dir.path().join("metadata/authority.record.tmp").exists() {
+    if data_dir.join("metadata/authority.record.tmp").exists() {
         return Err("leftover temporary file survived recovery".to_owned());
     }
     Ok(found)
+}
+
+/// Recovers every crash state at every point of `snapshots`, the last taken when the write of
+/// `new` returned: before that, `old` (or none, when `old` is `None`) or new is acceptable;
+/// after it, only new.
+fn enumerate(
+    snapshots: &[(String, Model)],
+    data_dir: &str,
+    old: Option<&AuthorityRecord>,
+    new: &AuthorityRecord,
+) -> Exploration {
+    let last = snapshots.len() - 1;
+    let mut exploration =
+        Exploration { points: snapshots.len(), states: 0, distinct: 0, violations: Vec::new() };
+    let mut all = BTreeSet::new();
+    for (point, (op, model)) in snapshots.iter().enumerate() {
+        let allowed: &[Found] = match (point == last, old.is_some()) {
+            (true, _) => &[Found::New],
+            (false, true) => &[Found::Old, Found::New],
+            (false, false) => &[Found::None, Found::New],
+        };
+        for state in crash_states(model) {
+            exploration.states += 1;
+            match recover_state(&state, data_dir, old, new) {
+                Ok(found) if allowed.contains(&found) => {}
+                Ok(found) => {
+                    exploration.violations.push(format!("after {op} (point {point}): recovered {found:?}"))
+                }
+                Err(error) => exploration.violations.push(format!("after {op} (point {point}): {error}")),
+            }
+            all.insert(state);
+        }
+    }
+    exploration.distinct = all.len();
+    exploration
 }
 
 /// Runs one commit on the model — the first write (bootstrap) or a promotion over epoch 1 —
 /// and recovers every crash state at every point. Before the commit returns, old (or none,
 /// when nothing was durable yet) and new are both acceptable; after it returns, only new.
 fn explore(first_write: bool, skip_file_sync: bool, skip_dir_sync: bool) -> Exploration {
-    let mut store = FileAuthorityStore::open_with(SimFs::default(), "/sim").unwrap();
+    let mut store = FileAuthorityStore::open_with(SimFs::default(), DATA_DIR).unwrap();
     let old = if first_write { None } else { Some(store.bootstrap(id("primary-0")).unwrap()) };
     store.backend().skip_file_sync.set(skip_file_sync);
     store.backend().skip_dir_sync.set(skip_dir_sync);
@@ -75,31 +123,7 @@ fn explore(first_write: bool, skip_file_sync: bool, skip_dir_sync: bool) -> Expl
             succeeded.complete().1.record().clone()
         }
     };
-    let snapshots = store.backend().snapshots();
-    let last = snapshots.len() - 1;
-    let mut exploration =
-        Exploration { points: snapshots.len(), states: 0, distinct: 0, violations: Vec::new() };
-    let mut all = BTreeSet::new();
-    for (point, (op, model)) in snapshots.iter().enumerate() {
-        let allowed: &[Found] = match (point == last, old.is_some()) {
-            (true, _) => &[Found::New],
-            (false, true) => &[Found::Old, Found::New],
-            (false, false) => &[Found::None, Found::New],
-        };
-        for state in crash_states(model) {
-            exploration.states += 1;
-            match recover_state(&state, old.as_ref(), &new) {
-                Ok(found) if allowed.contains(&found) => {}
-                Ok(found) => {
-                    exploration.violations.push(format!("after {op} (point {point}): recovered {found:?}"))
-                }
-                Err(error) => exploration.violations.push(format!("after {op} (point {point}): {error}")),
-            }
-            all.insert(state);
-        }
-    }
-    exploration.distinct = all.len();
-    exploration
+    enumerate(&store.backend().snapshots(), DATA_DIR, old.as_ref(), &new)
 }
 
 #[test]
@@ -147,12 +171,63 @@ fn the_enumeration_catches_success_before_directory_fsync() {
     eprintln!("broken protocol (no directory fsync): {} violations found", e.violations.len());
 }
 
+/// A data directory two levels below the deepest that exists (`/`): the open creates `/data`,
+/// the data directory and its `metadata/`.
+const NEW_DATA_DIR: &str = "/data/aerodb";
+
+/// Opens a store on a path that does not exist, bootstraps it, and recovers every crash state
+/// at every point from the first `mkdir` on: before bootstrap returns, none or new; after it,
+/// only new. `fsync_only_the_data_directory` is the broken-protocol control: fsyncs of the
+/// data directory's parents do nothing (the open before issue 23 never made them).
+fn explore_bootstrap_into_a_new_directory(fsync_only_the_data_directory: bool) -> Exploration {
+    let sim = SimFs::default();
+    if fsync_only_the_data_directory {
+        *sim.skip_dir_sync_outside.borrow_mut() = Some(NEW_DATA_DIR.to_owned());
+    }
+    sim.start_recording();
+    let mut store = FileAuthorityStore::open_with(sim.clone(), NEW_DATA_DIR).unwrap();
+    assert!(store.open_report().created_metadata);
+    let new = store.bootstrap(id("primary-0")).unwrap();
+    enumerate(&sim.snapshots(), NEW_DATA_DIR, None, &new)
+}
+
+/// P6-F2: a bootstrap into a directory the open created survives a power loss. The open fsyncs
+/// the parent of every directory it created, up to the first that existed, so once bootstrap
+/// returns no crash state loses the directory (and with it the authority: a second bootstrap
+/// could then name another primary at epoch 1).
+#[test]
+fn every_crash_state_of_a_bootstrap_into_a_new_directory_recovers_none_or_new() {
+    let e = explore_bootstrap_into_a_new_directory(false);
+    assert!(e.violations.is_empty(), "{:#?}", e.violations);
+    eprintln!(
+        "crash states, bootstrap into a new directory: {} points, {} states checked, {} distinct disk states, 0 violations",
+        e.points, e.states, e.distinct
+    );
+}
+
+/// The harness can fail: an open that fsyncs only `metadata/` and the data directory (the
+/// open before issue 23) lets a power loss after a successful bootstrap take the whole
+/// directory away, so recovery finds no authority.
+#[test]
+fn the_enumeration_catches_an_open_that_never_fsyncs_the_parents_it_created_in() {
+    let e = explore_bootstrap_into_a_new_directory(true);
+    assert!(
+        e.violations.iter().any(|v| v.contains("recovered None")),
+        "expected the bootstrapped authority to be lost: {:#?}",
+        e.violations
+    );
+    eprintln!(
+        "broken protocol (new directory, parents not fsynced): {} violations found",
+        e.violations.len()
+    );
+}
+
 /// The disk after: a commit killed right after its rename (before its directory fsync), then a
 /// successor process that opens the store and reads the new epoch. Returns what that successor
 /// read and what a power loss at that moment could bring back.
 fn killed_after_rename_then_reopened(open_skips_dir_sync: bool) -> (Epoch, Vec<String>) {
     let sim = SimFs::default();
-    let mut store = FileAuthorityStore::open_with(sim.clone(), "/sim").unwrap();
+    let mut store = FileAuthorityStore::open_with(sim.clone(), DATA_DIR).unwrap();
     let old = store.bootstrap(id("primary-0")).unwrap();
     let inputs = caught_up_inputs(&old, id("replica-1"), 64);
     let approved = approve(&store, "replica-1", &inputs);
@@ -163,11 +238,11 @@ fn killed_after_rename_then_reopened(open_skips_dir_sync: bool) -> (Epoch, Vec<S
     sim.revive();
     // A broken-protocol control: an open that reads without making the directory durable.
     sim.skip_dir_sync.set(open_skips_dir_sync);
-    let successor = FileAuthorityStore::open_with(sim.clone(), "/sim").unwrap();
+    let successor = FileAuthorityStore::open_with(sim.clone(), DATA_DIR).unwrap();
     let new = recover(&successor).unwrap().authority.unwrap();
     let violations = crash_states(&sim.current())
         .iter()
-        .filter_map(|state| match recover_state(state, Some(&old), &new) {
+        .filter_map(|state| match recover_state(state, DATA_DIR, Some(&old), &new) {
             Ok(Found::New) => None,
             other => Some(format!("power loss after the successor read epoch {}: {other:?}", new.epoch())),
         })
@@ -205,7 +280,7 @@ fn the_enumeration_catches_an_open_that_reads_before_it_syncs() {
 fn a_failed_directory_fsync_is_applied_only_once_a_fresh_open_made_it_durable() {
     for fresh_open_fails in [false, true] {
         let sim = SimFs::default();
-        let mut store = FileAuthorityStore::open_with(sim.clone(), "/sim").unwrap();
+        let mut store = FileAuthorityStore::open_with(sim.clone(), DATA_DIR).unwrap();
         let old = store.bootstrap(id("primary-0")).unwrap();
         let inputs = caught_up_inputs(&old, id("replica-1"), 64);
         let approved = approve(&store, "replica-1", &inputs);
@@ -215,19 +290,23 @@ fn a_failed_directory_fsync_is_applied_only_once_a_fresh_open_made_it_durable() 
         assert!(matches!(store.load(), Err(StoreError::Poisoned(_))), "the failed handle refuses all use");
         drop(store);
         if fresh_open_fails {
-            let refused = FileAuthorityStore::open_with(sim.clone(), "/sim");
+            let refused = FileAuthorityStore::open_with(sim.clone(), DATA_DIR);
             assert!(
                 matches!(refused, Err(StoreError::Io { step: IoStep::SyncDir, .. })),
                 "an open that cannot make the record durable fails, typed: {:?}",
                 refused.err()
             );
         }
-        let fresh = FileAuthorityStore::open_with(sim.clone(), "/sim").unwrap();
+        let fresh = FileAuthorityStore::open_with(sim.clone(), DATA_DIR).unwrap();
         let (recovered, resolution) = failure.recover(&fresh).unwrap();
         assert_eq!(resolution, Resolution::Applied);
         let new = recovered.authority.unwrap();
         for state in crash_states(&sim.current()) {
-            assert_eq!(recover_state(&state, Some(&old), &new), Ok(Found::New), "Applied must be durable");
+            assert_eq!(
+                recover_state(&state, DATA_DIR, Some(&old), &new),
+                Ok(Found::New),
+                "Applied must be durable"
+            );
         }
     }
 }
@@ -326,7 +405,7 @@ fn recovery_is_deterministic_from_every_state() {
 /// A commit costs exactly two fsyncs: the temporary file, then the directory.
 #[test]
 fn a_commit_performs_exactly_two_fsyncs() {
-    let mut store = FileAuthorityStore::open_with(SimFs::default(), "/sim").unwrap();
+    let mut store = FileAuthorityStore::open_with(SimFs::default(), DATA_DIR).unwrap();
     let old = store.bootstrap(id("primary-0")).unwrap();
     store.backend().start_recording();
     let inputs = caught_up_inputs(&old, id("replica-1"), 64);

@@ -117,3 +117,53 @@ fn a_fault_at_every_open_and_recover_operation_is_typed_and_harmless() {
         "fault injection, open + recover: {points} faulted runs over {open_ops} operations x 3 kinds x once/persistent"
     );
 }
+
+/// P6-F2, §5: an open that creates its data directory and a parent fails, typed and naming the
+/// step and path, at a fault in any of its operations — the fsyncs of the parents it created in
+/// included, never skipped or retried — and a later open of the same path completes it.
+#[test]
+fn a_fault_at_every_operation_of_an_open_that_creates_directories_is_typed_and_final() {
+    let mut points = 0;
+    for persistent in [false, true] {
+        for kind in FaultKind::ALL {
+            for at in 0.. {
+                let root = TempDir::new("fault-new-dir");
+                let (parent, data_dir) = (root.path().join("parent"), root.path().join("parent/data"));
+                let metadata = data_dir.join("metadata");
+                let steps = [
+                    (IoStep::CreateDir, metadata.clone()),
+                    (IoStep::CreateDir, data_dir.clone()),
+                    (IoStep::CreateDir, parent.clone()),
+                    (IoStep::CreateDir, data_dir.clone()),
+                    (IoStep::CreateDir, metadata.clone()),
+                    (IoStep::Stat, metadata.clone()),
+                    (IoStep::Stat, metadata.join("authority.record")),
+                    (IoStep::Lock, metadata.join("authority.lock")),
+                    (IoStep::Remove, metadata.join("authority.record.tmp")),
+                    (IoStep::SyncDir, metadata.clone()),
+                    (IoStep::SyncDir, data_dir.clone()),
+                    (IoStep::SyncDir, parent.clone()),
+                    (IoStep::SyncDir, root.path().to_owned()),
+                ];
+                match FileAuthorityStore::open_with(Faulty::armed(Plan { at, persistent, kind }), &data_dir) {
+                    Ok(store) => {
+                        assert!(!store.backend().hit(), "a fault at op {at} went unreported");
+                        assert_eq!(store.backend().ops(), steps.len(), "{:?}", steps);
+                        assert!(store.open_report().created_metadata);
+                        break;
+                    }
+                    Err(StoreError::Io { step, path, .. }) => {
+                        assert_eq!((step, &path), (steps[at].0, &steps[at].1), "the failing op, named")
+                    }
+                    Err(other) => panic!("untyped failure at op {at}: {other}"),
+                }
+                let mut store = FileAuthorityStore::open(&data_dir).expect("a later open completes it");
+                assert_eq!(store.load().unwrap(), None);
+                store.bootstrap(id("primary-0")).unwrap();
+                points += 1;
+            }
+        }
+    }
+    assert_eq!(points, 2 * 3 * 13, "13 operations: 5 mkdir (2 missing), 2 stat, lock, remove, 4 fsync dir");
+    eprintln!("fault injection, open creating its directories: {points} faulted runs over 13 operations");
+}
