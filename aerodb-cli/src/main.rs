@@ -363,10 +363,7 @@ fn read_observation(source: &str) -> Result<Observation, Failure> {
         std::fs::read_to_string(source)
             .map_err(|e| fail(exit::USAGE, format!("observation file {source}: {e}")))?
     };
-    let deserializer = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        fail(exit::USAGE, format!("observation file {source}: at `{}`: {}", e.path(), e.inner()))
-    })
+    Observation::from_json(&text).map_err(|e| fail(exit::USAGE, format!("observation file {source}: {e}")))
 }
 
 struct PromoteOptions {

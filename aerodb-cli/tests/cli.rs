@@ -228,7 +228,7 @@ fn example_observations_decide_as_the_library_does() {
         let dir = temp.path().join("data");
         assert_eq!(code(&run(&dir, &["bootstrap", "node-0"])), 0);
         let text = std::fs::read_to_string(observed(file)).unwrap();
-        let observation: Observation = serde_json::from_str(&text).unwrap();
+        let observation = Observation::from_json(&text).unwrap();
         let record = read_record(&dir).unwrap().unwrap();
         let request = PromotionRequest::builder(candidate).build().unwrap();
         let inputs = observation.over(Some(record.view()));
@@ -299,4 +299,37 @@ fn a_lost_race_exits_5() {
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(!stderr(&out).contains("recovery finds"), "{}", stderr(&out));
     assert_eq!(paths.last().map(String::as_str), Some("/v3/kv/txn"), "{paths:?}");
+}
+
+/// An observation file is one JSON object in canonical form: data after it (here a second object
+/// saying the old primary is active), a struct in array form, or a number beyond 64 bits is a
+/// usage error naming where, and nothing is decided or written.
+#[test]
+fn observation_files_are_read_strictly() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    assert_eq!(code(&run(&dir, &["bootstrap", "node-0"])), 0);
+    let before = record_bytes(&dir);
+    let good = std::fs::read_to_string(observed("caught-up.json")).unwrap();
+    let cases = [
+        ("trailing", format!("{good}\n{{\"old_primary\": \"KnownActive\"}}\n"), "trailing"),
+        ("array-form", good.replace(r#"{ "epoch": 1, "lsn": 12 }"#, "[1, 12]"), "named fields"),
+        ("too-large", good.replacen(r#""lsn": 12"#, r#""lsn": 18446744073709551616"#, 1), "too large"),
+    ];
+    for (name, text, says) in cases {
+        assert_ne!(text, good, "{name} changed nothing");
+        let file = temp.path().join(format!("{name}.json"));
+        std::fs::write(&file, &text).unwrap();
+        let out = run(&dir, &["promote", "node-1", "--observed", file.to_str().unwrap()]);
+        assert_eq!(code(&out), 2, "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{name}: {}", stderr(&out));
+        assert_eq!(record_bytes(&dir), before, "{name} wrote nothing");
+    }
+    let file = temp.path().join("too-large.json");
+    let out = run(&dir, &["promote", "node-1", "--observed", file.to_str().unwrap()]);
+    assert!(stderr(&out).contains("nodes[0].position.lsn"), "{}", stderr(&out));
+    // The file as written decides.
+    let file = temp.path().join("good.json");
+    std::fs::write(&file, &good).unwrap();
+    assert_eq!(code(&run(&dir, &["promote", "node-1", "--observed", file.to_str().unwrap()])), 0);
 }

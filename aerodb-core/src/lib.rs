@@ -25,4 +25,6 @@ mod wal;
 pub use ids::{NODE_ID_MAX_LEN, NodeId, NodeIdError};
 pub use mvcc::{BoundaryViolation, MvccBoundary, PartialCommit};
 pub use replication::{ChangePath, HaltReason, ROLE_CHANGES, ReplicationState, RoleChangeError, RoleKind};
-pub use wal::{Continuation, Epoch, EpochHistory, EpochStart, HistoryError, Holding, Lsn, WalPosition};
+pub use wal::{
+    Continuation, Epoch, EpochHistory, EpochStart, HistoryError, Holding, Lsn, OffHistory, WalPosition,
+};

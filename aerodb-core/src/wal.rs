@@ -98,7 +98,8 @@ impl fmt::Display for WalPosition {
     }
 }
 
-/// One switch point: `epoch` owns the WAL after `start` (records at or before it are older epochs').
+/// One switch point: `epoch` begins after `start`; its records follow LSN `start`, and the point
+/// at `start` itself is named both by `epoch` and by the previous epoch (see [`EpochHistory::place`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpochStart {
@@ -164,12 +165,14 @@ pub enum Continuation {
         /// The unknown newer epoch.
         epoch: Epoch,
     },
-    /// The replica's position names an epoch that its own history does not contain, or that is
-    /// older than every epoch the authority retains.
+    /// The replica's position is in an epoch older than every epoch the authority retains.
     UnknownEpoch {
         /// The epoch named by the position.
         epoch: Epoch,
     },
+    /// The replica's position is not on its own history (an epoch it lacks, before its epoch's
+    /// start there, or past the next switch point): the inputs contradict themselves (P6-F1).
+    OffOwnHistory(OffHistory),
 }
 
 impl fmt::Display for Continuation {
@@ -182,7 +185,10 @@ impl fmt::Display for Continuation {
                 write!(f, "ahead: knows epoch {epoch}, which the authority does not")
             }
             Continuation::UnknownEpoch { epoch } => {
-                write!(f, "position in epoch {epoch}, which no history accounts for")
+                write!(f, "position in epoch {epoch}, older than the authority retains")
+            }
+            Continuation::OffOwnHistory(off) => {
+                write!(f, "contradictory: {off} on the replica's own history")
             }
         }
     }
@@ -243,8 +249,8 @@ impl EpochHistory {
     /// Compatible means: the replica's history is an exact prefix of the authority's, and if the
     /// authority moved past the replica's epoch, the replica stopped at or before that switch point.
     pub fn continuation_of(&self, position: WalPosition, authority: &EpochHistory) -> Continuation {
-        if !self.entries.iter().any(|e| e.epoch == position.epoch) {
-            return Continuation::UnknownEpoch { epoch: position.epoch };
+        if let Err(off) = self.place(position) {
+            return Continuation::OffOwnHistory(off);
         }
         // The authority may retain only its newest epochs; compare from its oldest one on.
         let oldest_retained = authority.entries[0].epoch;
@@ -270,12 +276,72 @@ impl EpochHistory {
                 None => return Continuation::Diverged { epoch: mine.epoch, at: mine.start },
             }
         }
-        let next_switch = authority.entries.iter().find(|e| e.epoch > position.epoch);
-        match next_switch {
-            Some(next) if position.lsn > next.start => {
-                Continuation::Diverged { epoch: position.epoch, at: next.start }
+        // The histories agree as far as the replica's goes: its position must also lie on the
+        // authority's history, i.e. not past where the authority moved on from its epoch.
+        match authority.place(position) {
+            Ok(()) => Continuation::Compatible,
+            Err(OffHistory::PastEnd { end, .. }) => Continuation::Diverged { epoch: position.epoch, at: end },
+            // Equal entries from the oldest retained epoch on: the start and epoch agree.
+            Err(OffHistory::EpochMissing { epoch }) => Continuation::UnknownEpoch { epoch },
+            Err(off @ OffHistory::BeforeStart { .. }) => Continuation::OffOwnHistory(off),
+        }
+    }
+
+    /// Whether `position` lies on this history — the one definition of which positions an epoch
+    /// owns (P6-S1, P6-S2): epoch `E` beginning after `s`, with the next epoch beginning after
+    /// `n`, owns `E/l` for `s <= l <= n` (no upper bound for the newest epoch). A switch point has
+    /// two names for one point: on `[1@0, 2@100]`, `1/100` and `2/100` are both the WAL through
+    /// LSN 100. `2/50` is on no branch that history describes: written elsewhere, or made up.
+    pub fn place(&self, position: WalPosition) -> Result<(), OffHistory> {
+        let Some(index) = self.entries.iter().position(|e| e.epoch == position.epoch) else {
+            return Err(OffHistory::EpochMissing { epoch: position.epoch });
+        };
+        let start = self.entries[index].start;
+        if position.lsn < start {
+            return Err(OffHistory::BeforeStart { position, start });
+        }
+        match self.entries.get(index + 1) {
+            Some(next) if position.lsn > next.start => Err(OffHistory::PastEnd { position, end: next.start }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why a position does not lie on a history ([`EpochHistory::place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OffHistory {
+    /// The history has no such epoch.
+    EpochMissing {
+        /// The epoch named.
+        epoch: Epoch,
+    },
+    /// Before the epoch begins on this history: such a position belongs to another branch.
+    BeforeStart {
+        /// The position.
+        position: WalPosition,
+        /// Where its epoch begins here.
+        start: Lsn,
+    },
+    /// Past the switch point where the next epoch takes over on this history.
+    PastEnd {
+        /// The position.
+        position: WalPosition,
+        /// Where its epoch ends here.
+        end: Lsn,
+    },
+}
+
+impl fmt::Display for OffHistory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OffHistory::EpochMissing { epoch } => write!(f, "epoch {epoch} is not on the history"),
+            OffHistory::BeforeStart { position, start } => {
+                write!(f, "{position} is before epoch {} begins at LSN {start}", position.epoch)
             }
-            _ => Continuation::Compatible,
+            OffHistory::PastEnd { position, end } => {
+                write!(f, "{position} is past the end of epoch {} at LSN {end}", position.epoch)
+            }
         }
     }
 }
@@ -295,33 +361,36 @@ pub enum Holding {
         /// The epoch the node never had.
         epoch: Epoch,
     },
+    /// The position's epoch begins after it on the node's history: it was written on another
+    /// branch of that epoch, so the node cannot hold it.
+    BeforeEpochStart {
+        /// Where that epoch begins on the node's history.
+        start: WalPosition,
+    },
+    /// The node's own WAL end is not on its own history: contradictory input places nothing.
+    EndOffHistory(OffHistory),
 }
 
 impl EpochHistory {
     /// Whether a node with this history, whose WAL ends at `wal_end`, holds the record at
-    /// `target`: `target`'s epoch must be on this history and `target` not past the end of that
-    /// epoch here (the next switch point, or `wal_end` in the node's newest epoch). Positions are
-    /// never compared epoch-first alone: `2/120` does not hold `1/150` if epoch 1 ended at 100.
+    /// `target`: both must lie on this history ([`EpochHistory::place`]), and `target` at or
+    /// before `wal_end` — on one placed history the LSN orders every point. Never by epoch order
+    /// alone: `2/120` does not hold `1/150` if epoch 1 ended at 100, nor `2/50` if epoch 2 began
+    /// at 100.
     pub fn holds(&self, wal_end: WalPosition, target: WalPosition) -> Holding {
-        if target.epoch > wal_end.epoch {
-            return Holding::EndsBefore { end: wal_end };
+        if let Err(off) = self.place(wal_end) {
+            return Holding::EndOffHistory(off);
         }
-        let Some(index) = self.entries.iter().position(|e| e.epoch == target.epoch) else {
-            return Holding::EpochMissing { epoch: target.epoch };
-        };
-        let end = if target.epoch == wal_end.epoch {
-            wal_end.lsn
-        } else {
-            match self.entries.get(index + 1) {
-                Some(next) if next.epoch <= wal_end.epoch => next.start,
-                // The node's WAL end lies in an epoch this history lacks: nothing is placed.
-                _ => return Holding::EpochMissing { epoch: wal_end.epoch },
+        match self.place(target) {
+            Err(OffHistory::EpochMissing { epoch }) => Holding::EpochMissing { epoch },
+            Err(OffHistory::BeforeStart { start, .. }) => {
+                Holding::BeforeEpochStart { start: WalPosition::new(target.epoch, start) }
             }
-        };
-        if target.lsn <= end {
-            Holding::Holds
-        } else {
-            Holding::EndsBefore { end: WalPosition::new(target.epoch, end) }
+            Err(OffHistory::PastEnd { end, .. }) if end < wal_end.lsn => {
+                Holding::EndsBefore { end: WalPosition::new(target.epoch, end) }
+            }
+            _ if target.lsn <= wal_end.lsn => Holding::Holds,
+            _ => Holding::EndsBefore { end: wal_end },
         }
     }
 }
@@ -429,7 +498,7 @@ mod tests {
         let authority = history(&[(1, 0)]);
         assert_eq!(
             authority.continuation_of(pos(7, 1), &authority),
-            Continuation::UnknownEpoch { epoch: Epoch(7) }
+            Continuation::OffOwnHistory(OffHistory::EpochMissing { epoch: Epoch(7) })
         );
     }
 
@@ -472,7 +541,7 @@ mod tests {
         assert_eq!(h.holds(pos(2, 120), pos(1, 100)), Holding::Holds);
         assert_eq!(h.holds(pos(2, 120), pos(2, 120)), Holding::Holds);
         assert_eq!(h.holds(pos(2, 120), pos(2, 121)), Holding::EndsBefore { end: pos(2, 120) });
-        assert_eq!(h.holds(pos(2, 120), pos(3, 1)), Holding::EndsBefore { end: pos(2, 120) });
+        assert_eq!(h.holds(pos(2, 120), pos(3, 1)), Holding::EpochMissing { epoch: Epoch(3) });
         assert_eq!(
             history(&[(1, 0), (3, 100)]).holds(pos(3, 120), pos(2, 50)),
             Holding::EpochMissing { epoch: Epoch(2) }
@@ -480,7 +549,75 @@ mod tests {
         // A WAL end in an epoch the history lacks places nothing.
         assert_eq!(
             history(&[(1, 0)]).holds(pos(2, 10), pos(1, 5)),
-            Holding::EpochMissing { epoch: Epoch(2) }
+            Holding::EndOffHistory(OffHistory::EpochMissing { epoch: Epoch(2) })
+        );
+    }
+
+    /// P6-S1: a position before its epoch's start is on another branch of that epoch: not held.
+    #[test]
+    fn a_position_before_its_epochs_start_is_not_held() {
+        let h = history(&[(1, 0), (2, 100)]);
+        assert_eq!(h.holds(pos(2, 120), pos(2, 50)), Holding::BeforeEpochStart { start: pos(2, 100) });
+        assert_eq!(h.holds(pos(2, 120), pos(2, 99)), Holding::BeforeEpochStart { start: pos(2, 100) });
+        // The switch point has both names, and both are held.
+        assert_eq!(h.holds(pos(2, 120), pos(2, 100)), Holding::Holds);
+        assert_eq!(h.holds(pos(1, 100), pos(2, 100)), Holding::Holds);
+        assert_eq!(h.holds(pos(2, 100), pos(1, 100)), Holding::Holds);
+        assert_eq!(h.holds(pos(1, 99), pos(2, 100)), Holding::EndsBefore { end: pos(1, 99) });
+        // The node's own end off its history places nothing, on either side of its epoch.
+        assert_eq!(
+            h.holds(pos(2, 50), pos(1, 10)),
+            Holding::EndOffHistory(OffHistory::BeforeStart { position: pos(2, 50), start: Lsn(100) })
+        );
+        assert_eq!(
+            h.holds(pos(1, 120), pos(1, 10)),
+            Holding::EndOffHistory(OffHistory::PastEnd { position: pos(1, 120), end: Lsn(100) })
+        );
+        // Past the epoch's end, short of the node's end: the epoch's end is named.
+        assert_eq!(h.holds(pos(1, 80), pos(1, 150)), Holding::EndsBefore { end: pos(1, 80) });
+    }
+
+    /// Which positions an epoch owns: both ends of its range, nothing outside.
+    #[test]
+    fn an_epoch_owns_its_range_and_both_switch_points() {
+        let h = history(&[(1, 0), (2, 100), (3, 100), (4, 200)]);
+        for (e, l) in [(1, 0), (1, 100), (2, 100), (3, 100), (3, 150), (3, 200), (4, 200), (4, u64::MAX)] {
+            assert_eq!(h.place(pos(e, l)), Ok(()), "{e}/{l}");
+        }
+        assert_eq!(h.place(pos(1, 101)), Err(OffHistory::PastEnd { position: pos(1, 101), end: Lsn(100) }));
+        assert_eq!(h.place(pos(2, 101)), Err(OffHistory::PastEnd { position: pos(2, 101), end: Lsn(100) }));
+        assert_eq!(
+            h.place(pos(2, 99)),
+            Err(OffHistory::BeforeStart { position: pos(2, 99), start: Lsn(100) })
+        );
+        assert_eq!(
+            h.place(pos(4, 199)),
+            Err(OffHistory::BeforeStart { position: pos(4, 199), start: Lsn(200) })
+        );
+        assert_eq!(h.place(pos(5, 300)), Err(OffHistory::EpochMissing { epoch: Epoch(5) }));
+        assert!(
+            OffHistory::BeforeStart { position: pos(2, 50), start: Lsn(100) }.to_string().contains("2/50")
+        );
+    }
+
+    /// P6-S2: a replica's position off its own history is contradictory, not compatible.
+    #[test]
+    fn a_position_off_its_own_history_is_contradictory() {
+        let authority = history(&[(1, 0), (2, 100)]);
+        assert_eq!(
+            authority.continuation_of(pos(2, 50), &authority),
+            Continuation::OffOwnHistory(OffHistory::BeforeStart { position: pos(2, 50), start: Lsn(100) })
+        );
+        assert_eq!(
+            authority.continuation_of(pos(1, 101), &authority),
+            Continuation::OffOwnHistory(OffHistory::PastEnd { position: pos(1, 101), end: Lsn(100) })
+        );
+        // The switch point's older name is compatible too.
+        assert_eq!(authority.continuation_of(pos(1, 100), &authority), Continuation::Compatible);
+        assert!(
+            Continuation::OffOwnHistory(OffHistory::EpochMissing { epoch: Epoch(3) })
+                .to_string()
+                .contains("contradictory")
         );
     }
 
@@ -502,7 +639,10 @@ mod tests {
     #[test]
     fn a_wal_end_outside_the_history_places_nothing() {
         let h = history(&[(1, 0), (3, 100)]);
-        assert_eq!(h.holds(pos(2, 50), pos(1, 40)), Holding::EpochMissing { epoch: Epoch(2) });
+        assert_eq!(
+            h.holds(pos(2, 50), pos(1, 40)),
+            Holding::EndOffHistory(OffHistory::EpochMissing { epoch: Epoch(2) })
+        );
     }
 
     /// The prefix rule's answers render as operators read them, with no Rust debug syntax.

@@ -7,12 +7,12 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use aerodb_core::{
-    BoundaryViolation, Continuation, Epoch, EpochHistory, HaltReason, Holding, Lsn, NodeId, PartialCommit,
-    ReplicationState, RoleKind, WalPosition,
+    BoundaryViolation, Continuation, Epoch, EpochHistory, HaltReason, Holding, Lsn, NodeId, OffHistory,
+    PartialCommit, ReplicationState, RoleKind, WalPosition,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::display::{HistoryText, OrUnknown};
+use crate::display::{HistoryText, Joined, OrUnknown};
 use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 use crate::invariant::Invariant;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
@@ -171,6 +171,18 @@ pub enum DenialReason {
         /// The highest acknowledged position.
         acknowledged: WalPosition,
     },
+    /// The acknowledged position lies before its epoch begins on the candidate's history: it was
+    /// written on another branch of that epoch, which the candidate does not hold.
+    #[error(
+        "the acknowledged position {acknowledged} is before epoch {} begins at {start} on the candidate's history: it lies on another branch of that epoch",
+        start.epoch
+    )]
+    AcknowledgedBeforeEpochStart {
+        /// Where the acknowledged position's epoch begins on the candidate's history.
+        start: WalPosition,
+        /// The highest acknowledged position.
+        acknowledged: WalPosition,
+    },
     /// The acknowledged position is in an epoch the candidate's history does not include.
     #[error(
         "the acknowledged position {acknowledged} is in epoch {epoch}, which the candidate's history does not include"
@@ -192,9 +204,15 @@ pub enum DenialReason {
         /// LSN after which they differ.
         at: Lsn,
     },
-    /// The candidate's position names an epoch its history lacks.
+    /// The candidate's own position is not on its own history: the input contradicts itself.
+    #[error("the candidate's reported position contradicts its own history: {off}")]
+    PositionOffHistory {
+        /// How the position misses the history.
+        off: OffHistory,
+    },
+    /// The candidate's position is in an epoch older than the authoritative history retains.
     #[error(
-        "the candidate's WAL position is in epoch {epoch}, which neither its own history nor the retained authoritative history accounts for"
+        "the candidate's WAL position is in epoch {epoch}, older than every epoch the authoritative history retains"
     )]
     PositionEpochUnknown {
         /// The epoch.
@@ -248,9 +266,10 @@ impl DenialReason {
             | SecondPrimary { .. }
             | CandidateAhead { .. } => Invariant::P6A1,
             OldPrimaryActive { .. } | OldPrimaryUnknown => Invariant::P6A1,
-            CandidateBehind { .. } | AcknowledgedPastEpochEnd { .. } | AcknowledgedEpochMissing { .. } => {
-                Invariant::P6S1
-            }
+            CandidateBehind { .. }
+            | AcknowledgedPastEpochEnd { .. }
+            | AcknowledgedBeforeEpochStart { .. }
+            | AcknowledgedEpochMissing { .. } => Invariant::P6S1,
             HistoryDiverged { .. } | PositionEpochUnknown { .. } | BehindSwitchPoint { .. } => {
                 Invariant::P6S2
             }
@@ -260,6 +279,7 @@ impl DenialReason {
             | EpochExhausted { .. }
             | AcknowledgedUnknown
             | HistoryUnknown
+            | PositionOffHistory { .. }
             | MvccUnknown
             | MvccInconsistent { .. } => Invariant::P6F1,
         }
@@ -315,7 +335,9 @@ pub(crate) fn screen(
         return Err(Rejection::Disabled);
     }
     if inputs.node(candidate).is_none() {
-        return Err(Rejection::UnknownCandidate { candidate });
+        let mut described: Vec<NodeId> = inputs.nodes.iter().map(|n| n.id).collect();
+        described.sort_unstable();
+        return Err(Rejection::UnknownCandidate { candidate, described });
     }
     match &inputs.authority {
         Some(authority) if authority.primary == candidate => {
@@ -394,7 +416,8 @@ fn authority_unambiguous<'a>(
     let epoch = authority.epoch();
     let mut ids: Vec<NodeId> = inputs.nodes.iter().map(|n| n.id).collect();
     ids.sort_unstable();
-    let duplicate = ids.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
+    let mut duplicates: Vec<NodeId> = ids.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    duplicates.dedup();
     let mut claimants: Vec<NodeId> = inputs
         .nodes
         .iter()
@@ -406,7 +429,7 @@ fn authority_unambiguous<'a>(
         let known = c.history.as_ref().map_or(c.position.epoch, |h| h.latest().epoch);
         known.max(c.position.epoch)
     });
-    let result = if let Some(node) = duplicate {
+    let result = if let Some(&node) = duplicates.first() {
         Err(DenialReason::DuplicateNode { node })
     } else if let Some(candidate) = candidate.map(|c| c.id).filter(|c| *c == authority.primary) {
         Err(DenialReason::CandidateIsPrimary { candidate, epoch })
@@ -417,7 +440,8 @@ fn authority_unambiguous<'a>(
     } else {
         epoch.next().map(|next| (authority, next)).ok_or(DenialReason::EpochExhausted { epoch })
     };
-    let compared = Compared::Authority { epoch, primary: authority.primary, claimants, candidate_epoch };
+    let compared =
+        Compared::Authority { epoch, primary: authority.primary, duplicates, claimants, candidate_epoch };
     record(check, compared, result)
 }
 
@@ -468,6 +492,10 @@ fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) 
             Holding::EpochMissing { epoch } => {
                 Err(DenialReason::AcknowledgedEpochMissing { epoch, acknowledged })
             }
+            Holding::BeforeEpochStart { start } => {
+                Err(DenialReason::AcknowledgedBeforeEpochStart { start, acknowledged })
+            }
+            Holding::EndOffHistory(off) => Err(DenialReason::PositionOffHistory { off }),
         });
     let held = result.is_ok();
     record(
@@ -477,15 +505,11 @@ fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) 
     )
 }
 
-/// Where `acknowledged` lies relative to `node`'s WAL. Without a history only the node's own
-/// epoch can be placed; any other epoch is unknown (P6-F1).
+/// Where `acknowledged` lies relative to `node`'s WAL. Without a history nothing can be placed,
+/// not even in the node's own epoch, whose start is unknown (P6-F1).
 fn holding(node: &NodeView, acknowledged: WalPosition) -> Result<Holding, DenialReason> {
-    match &node.history {
-        Some(history) => Ok(history.holds(node.position, acknowledged)),
-        None if acknowledged.epoch != node.position.epoch => Err(DenialReason::HistoryUnknown),
-        None if acknowledged <= node.position => Ok(Holding::Holds),
-        None => Ok(Holding::EndsBefore { end: node.position }),
-    }
+    let history = node.history.as_ref().ok_or(DenialReason::HistoryUnknown)?;
+    Ok(history.holds(node.position, acknowledged))
 }
 
 /// P6-S2: the candidate's WAL must continue the authoritative history with no gap or divergence.
@@ -513,6 +537,7 @@ fn wal_prefix(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checke
             Err(DenialReason::CandidateAhead { epoch, authority: authority.epoch() })
         }
         Continuation::UnknownEpoch { epoch } => Err(DenialReason::PositionEpochUnknown { epoch }),
+        Continuation::OffOwnHistory(off) => Err(DenialReason::PositionOffHistory { off }),
         Continuation::Compatible => latest
             .epoch
             .next()
@@ -572,6 +597,8 @@ pub enum Compared {
         epoch: Epoch,
         /// Recorded primary.
         primary: NodeId,
+        /// Node ids the inputs describe more than once, sorted.
+        duplicates: Vec<NodeId>,
         /// Other nodes reporting `PrimaryActive`, sorted.
         claimants: Vec<NodeId>,
         /// The candidate's newest known epoch.
@@ -652,14 +679,12 @@ impl fmt::Display for Compared {
                 write!(f, "candidate {candidate} role {role}; required ReplicaActive")
             }
             Compared::NoAuthorityRecord => f.write_str("authority record: none"),
-            Compared::Authority { epoch, primary, claimants, candidate_epoch } => {
-                write!(
-                    f,
-                    "authority epoch {epoch} primary {primary}; other nodes reporting PrimaryActive: ["
-                )?;
-                for (i, c) in claimants.iter().enumerate() {
-                    write!(f, "{}{c}", if i == 0 { "" } else { ", " })?;
+            Compared::Authority { epoch, primary, duplicates, claimants, candidate_epoch } => {
+                write!(f, "authority epoch {epoch} primary {primary}; ")?;
+                if !duplicates.is_empty() {
+                    write!(f, "described more than once: [{}]; ", Joined(duplicates))?;
                 }
+                write!(f, "other nodes reporting PrimaryActive: [{}", Joined(claimants))?;
                 match candidate_epoch {
                     Some(e) => write!(f, "]; candidate's newest epoch: {e}"),
                     None => f.write_str("]; candidate's newest epoch: unknown"),

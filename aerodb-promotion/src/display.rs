@@ -48,6 +48,18 @@ impl fmt::Display for Ids<'_> {
     }
 }
 
+/// Values joined by `, `; nothing when there are none.
+pub(crate) struct Joined<'a, T>(pub &'a [T]);
+
+impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, value) in self.0.iter().enumerate() {
+            write!(f, "{}{value}", if i == 0 { "" } else { ", " })?;
+        }
+        Ok(())
+    }
+}
+
 /// An epoch history as `[1@0, 2@100]`.
 pub(crate) struct HistoryText<'a>(pub &'a EpochHistory);
 

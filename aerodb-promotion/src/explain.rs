@@ -25,6 +25,8 @@ pub struct PromotionExplanation {
     pub outcome: Outcome,
     /// Every check performed, in run order (empty when refused before validation).
     pub checks: Vec<CheckLine>,
+    /// What screening compared, when the request was refused before validation.
+    pub screening: Option<String>,
     /// Invariants every check upheld (spec order), when nothing was violated.
     pub invariants_satisfied: Vec<Invariant>,
     /// The invariant that blocked the promotion, if one did.
@@ -100,12 +102,22 @@ fn lines(checks: &[CheckRecord]) -> Vec<CheckLine> {
         .map(|(i, c)| CheckLine {
             order: i + 1,
             check: c.check,
-            invariants: c.check.invariants().to_vec(),
+            invariants: line_invariants(c),
             passed: c.passed(),
             compared: c.compared.to_string(),
             failure: c.failure.map(|f| f.to_string()),
         })
         .collect()
+}
+
+/// A check's invariants, and on a failed line also the one its failure names, so the failing
+/// line always names the invariant the verdict names (P6-O2).
+fn line_invariants(check: &CheckRecord) -> Vec<Invariant> {
+    let mut all = check.check.invariants().to_vec();
+    all.extend(check.failure.map(|f| f.invariant()));
+    all.sort_unstable();
+    all.dedup();
+    all
 }
 
 fn upheld(checks: &[CheckRecord]) -> Vec<Invariant> {
@@ -123,6 +135,7 @@ impl PromotionExplanation {
                 request: RequestSummary::of(request, plan.force_asserted),
                 outcome: Outcome::WouldApprove,
                 checks: lines(&assessment.checks),
+                screening: None,
                 invariants_satisfied: upheld(&assessment.checks),
                 invariant_violated: None,
                 reason: if plan.force_asserted {
@@ -148,6 +161,7 @@ impl PromotionExplanation {
             request: RequestSummary::of(request, false),
             outcome: Outcome::Rejected,
             checks: Vec::new(),
+            screening: Some(rejection.compared()),
             invariants_satisfied: Vec::new(),
             invariant_violated: Some(rejection.invariant()),
             reason: format!("rejected before validation: {rejection}"),
@@ -160,6 +174,7 @@ impl PromotionExplanation {
             request: RequestSummary::of(request, false),
             outcome: Outcome::Denied,
             checks: lines(checks),
+            screening: None,
             invariants_satisfied: Vec::new(),
             invariant_violated: Some(reason.invariant()),
             reason: format!("denied: {reason}"),
@@ -206,6 +221,7 @@ impl Committed {
             request: RequestSummary::of(approval.request(), approval.plan().force_asserted),
             outcome: Outcome::Promoted,
             checks: lines(approval.checks()),
+            screening: None,
             invariants_satisfied: upheld(approval.checks()),
             invariant_violated: None,
             reason: format!(
@@ -232,6 +248,7 @@ impl CommitFailure {
             request: RequestSummary::of(approval.request(), approval.plan().force_asserted),
             outcome,
             checks: lines(approval.checks()),
+            screening: None,
             invariants_satisfied: Vec::new(),
             invariant_violated: violated,
             reason: format!("approved but not applied: {}", self.error()),
@@ -268,6 +285,9 @@ impl fmt::Display for PromotionExplanation {
         )?;
         if self.checks.is_empty() {
             writeln!(f, "  checks: none run")?;
+            if let Some(screening) = &self.screening {
+                writeln!(f, "  screening compared: {screening}")?;
+            }
         } else {
             writeln!(f, "  checks:")?;
         }

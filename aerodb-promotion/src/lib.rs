@@ -73,6 +73,7 @@ mod inputs;
 mod invariant;
 mod io;
 mod machine;
+mod observation_json;
 mod observe;
 mod record;
 mod recovery;
@@ -88,6 +89,7 @@ mod validator;
 
 // Observe the cluster: what the validator reads, gathered by the control plane.
 pub use inputs::{AuthorityView, NodeView, Observation, OldPrimary, ValidationInputs};
+pub use observation_json::ObservationJsonError;
 
 // Request a promotion.
 pub use request::{

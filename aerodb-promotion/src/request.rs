@@ -5,6 +5,7 @@ use std::fmt;
 use aerodb_core::{Epoch, NodeId, NodeIdError};
 use serde::{Deserialize, Serialize};
 
+use crate::display::Joined;
 use crate::invariant::Invariant;
 
 /// Longest operator reason, in bytes.
@@ -179,7 +180,7 @@ impl PromotionRequestBuilder {
 }
 
 /// Why a request was refused before validation (`PromotionRequested → Steady`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
     /// Promotion is disabled by policy (§7).
@@ -189,10 +190,12 @@ pub enum Rejection {
     #[error("another promotion for this authority is already in progress")]
     AlreadyInProgress,
     /// The inputs describe no node with the candidate's id (P6-F1).
-    #[error("candidate {candidate} is not among the nodes described by the inputs")]
+    #[error("candidate {candidate} is not among the nodes described by the inputs ([{}])", Joined(described))]
     UnknownCandidate {
         /// The requested candidate.
         candidate: NodeId,
+        /// The nodes the inputs describe, sorted.
+        described: Vec<NodeId>,
     },
     /// The candidate already holds write authority.
     #[error("candidate {candidate} is already the primary at epoch {epoch}")]
@@ -205,6 +208,23 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// The values screening compared, as explanations show them (P6-O2).
+    pub fn compared(&self) -> String {
+        match self {
+            Rejection::Disabled => "promotion policy disabled; required enabled".to_owned(),
+            Rejection::AlreadyInProgress => {
+                "this authority's promotion slot is held by another attempt; required free".to_owned()
+            }
+            Rejection::UnknownCandidate { candidate, described } => format!(
+                "candidate {candidate}; nodes described: [{}]; required among them",
+                Joined(described)
+            ),
+            Rejection::AlreadyPrimary { candidate, epoch } => format!(
+                "candidate {candidate}; recorded primary {candidate} at epoch {epoch}; required another node"
+            ),
+        }
+    }
+
     /// The invariant the rejection upholds: fail closed when promotion is off or the candidate
     /// is unknown (P6-F1); one authority, one attempt (P6-A1).
     pub const fn invariant(&self) -> Invariant {

@@ -99,7 +99,11 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
         ),
         (
             "candidate_ahead",
-            r1(with(|i| node_mut(i, "replica-1").history = Some(history(&[(1, 0), (2, 100), (3, 140)])))),
+            r1(with(|i| {
+                let c = node_mut(i, "replica-1");
+                c.history = Some(history(&[(1, 0), (2, 100), (3, 140)]));
+                c.position = pos(3, 150);
+            })),
         ),
         ("old_primary_active", r1(with(|i| i.old_primary = OldPrimary::KnownActive))),
         ("old_primary_unknown", r1(with(|i| i.old_primary = OldPrimary::Unknown))),
@@ -115,12 +119,37 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
                 i.acknowledged = Some(pos(2, 120));
             })),
         ),
+        ("acknowledged_before_epoch_start", r1(with(|i| i.acknowledged = Some(pos(2, 50))))),
+        (
+            "position_off_history",
+            r1(with(|i| {
+                let c = node_mut(i, "replica-1");
+                c.position = pos(2, 50);
+                c.mvcc = Some(MvccBoundary::at_rest(Lsn::new(50)));
+                i.acknowledged = Some(pos(1, 40));
+            })),
+        ),
         ("history_unknown", r1(with(|i| node_mut(i, "replica-1").history = None))),
         (
             "history_diverged",
             r1(with(|i| node_mut(i, "replica-1").history = Some(history(&[(1, 0), (2, 90)])))),
         ),
-        ("position_epoch_unknown", r1(with(|i| node_mut(i, "replica-1").history = Some(history(&[(1, 0)]))))),
+        (
+            "position_epoch_unknown",
+            r1(with(|i| {
+                // The authority retains only epoch 2 on; the candidate stopped in epoch 1.
+                i.authority = Some(AuthorityView::new(id("primary-0"), history(&[(2, 100)])));
+                i.acknowledged = Some(pos(1, 90));
+                let c = node_mut(i, "replica-1");
+                c.history = Some(history(&[(1, 0)]));
+                c.position = pos(1, 90);
+                c.mvcc = Some(MvccBoundary::at_rest(Lsn::new(90)));
+            })),
+        ),
+        (
+            "position_epoch_not_on_own_history",
+            r1(with(|i| node_mut(i, "replica-1").history = Some(history(&[(1, 0)])))),
+        ),
         (
             "behind_switch_point",
             r1(with(|i| {
@@ -164,7 +193,16 @@ fn every_denial_reason_has_a_golden_explanation() {
     let mut reasons: Vec<&str> = scenarios.iter().map(|(_, e)| e.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons.dedup();
-    assert_eq!(reasons.len(), 23, "one distinct reason per DenialReason variant");
+    // One per DenialReason variant (25), PositionOffHistory twice: an epoch missing, a start after.
+    assert_eq!(reasons.len(), 26, "one distinct reason per DenialReason variant");
+    // The failing line names the invariant the verdict names, and every refusal shows what it
+    // compared (P6-O2).
+    for (name, explanation) in &scenarios {
+        let violated = explanation.invariant_violated.unwrap();
+        let failing = explanation.checks.iter().find(|c| !c.passed).unwrap();
+        assert!(failing.invariants.contains(&violated), "{name}: {failing:?} lacks {violated}");
+        assert!(!failing.compared.is_empty(), "{name}");
+    }
 }
 
 #[test]

@@ -37,8 +37,31 @@ fn an_unknown_candidate_is_rejected() {
     let slot = PromotionSlot::new();
     let result =
         requested(&slot, "replica-9").begin_validation(PromotionPolicy::Enabled, &approving_inputs());
-    assert_eq!(rejection_of(result), Rejection::UnknownCandidate { candidate: id("replica-9") });
+    let rejection = rejection_of(result);
+    let described = vec![id("primary-0"), id("replica-1"), id("replica-2")];
+    assert_eq!(rejection, Rejection::UnknownCandidate { candidate: id("replica-9"), described });
     assert!(!slot.is_busy());
+    // What screening compared is shown, in the explanation too (P6-O2).
+    assert_eq!(
+        rejection.compared(),
+        "candidate replica-9; nodes described: [primary-0, replica-1, replica-2]; required among them"
+    );
+}
+
+/// Inputs that describe no node at all refuse every candidate, and say so.
+#[test]
+fn inputs_without_nodes_reject_every_candidate_and_show_it() {
+    let mut inputs = approving_inputs();
+    inputs.nodes.clear();
+    let request = PromotionRequest::builder("replica-1").build().unwrap();
+    let dry = assess(PromotionPolicy::Enabled, &request, &inputs);
+    let Verdict::Reject(rejection) = &dry.verdict else { panic!("{:?}", dry.verdict) };
+    assert_eq!(rejection, &Rejection::UnknownCandidate { candidate: id("replica-1"), described: vec![] });
+    let text = PromotionExplanation::of_assessment(&request, &dry).to_string();
+    assert!(
+        text.contains("screening compared: candidate replica-1; nodes described: []; required among them"),
+        "{text}"
+    );
 }
 
 #[test]

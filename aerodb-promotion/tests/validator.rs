@@ -119,7 +119,7 @@ fn a_dry_run_rejects_what_the_real_attempt_rejects() {
         let slot = PromotionSlot::new();
         let real = Promotion::new(&slot).request(request(candidate)).begin_validation(policy, &inputs);
         let Err(rejected) = real else { panic!("{candidate} was not rejected") };
-        assert_eq!(dry.verdict, Verdict::Reject(rejected.rejection), "{policy} {candidate}");
+        assert_eq!(dry.verdict, Verdict::Reject(rejected.rejection.clone()), "{policy} {candidate}");
         assert!(dry.checks.is_empty());
         assert_eq!(PromotionExplanation::of_assessment(&request(candidate), &dry), rejected.explain());
     }
@@ -165,7 +165,10 @@ fn no_authority_record_denies_fail_closed() {
 #[test]
 fn a_candidate_ahead_of_the_authority_is_ambiguous_authority() {
     let mut inputs = approving_inputs();
-    node_mut(&mut inputs, "replica-1").history = Some(history(&[(1, 0), (2, 100), (3, 140)]));
+    inputs.acknowledged = Some(pos(2, 140));
+    let candidate = node_mut(&mut inputs, "replica-1");
+    candidate.history = Some(history(&[(1, 0), (2, 100), (3, 140)]));
+    candidate.position = pos(3, 150);
     let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert_eq!(failed(&assessment), [CheckId::AuthorityUnambiguous, CheckId::WalPrefix]);
     assert_eq!(
@@ -229,24 +232,17 @@ fn an_acknowledged_position_past_the_candidates_epoch_end_denies() {
     );
 }
 
-/// P6-S1, P6-F1: without the candidate's history only its own epoch can be placed: an
-/// acknowledged position in another epoch is unknown, and one past its WAL end is behind.
+/// P6-S1, P6-F1: without the candidate's history nothing is placed, not even in its own epoch,
+/// whose start is unknown: `2/50` might lie on another branch of epoch 2.
 #[test]
-fn without_a_history_only_the_candidates_own_epoch_is_placed() {
+fn without_a_history_nothing_is_placed() {
     let mut inputs = approving_inputs();
     node_mut(&mut inputs, "replica-1").history = None;
-    inputs.acknowledged = Some(pos(1, 10));
-    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
-    assert_eq!(assessment.checks[4].failure, Some(DenialReason::HistoryUnknown));
-    inputs.acknowledged = Some(pos(2, 151));
-    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
-    assert_eq!(
-        assessment.checks[4].failure,
-        Some(DenialReason::CandidateBehind { candidate: pos(2, 150), acknowledged: pos(2, 151) })
-    );
-    inputs.acknowledged = Some(pos(2, 150));
-    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
-    assert_eq!(assessment.checks[4].failure, None, "its own epoch, at its WAL end, is held");
+    for acknowledged in [pos(1, 10), pos(2, 50), pos(2, 150), pos(2, 151)] {
+        inputs.acknowledged = Some(acknowledged);
+        let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+        assert_eq!(assessment.checks[4].failure, Some(DenialReason::HistoryUnknown), "{acknowledged}");
+    }
 }
 
 /// P6-S1: an acknowledged epoch the candidate's history never included denies.
@@ -383,10 +379,12 @@ fn a_replica_exactly_at_the_acknowledged_position_passes() {
 // 6. wal_prefix (P6-S2)
 
 #[test]
-fn only_wal_prefix_unknown_history() {
+fn an_unknown_history_fails_caught_up_and_prefix() {
     let mut inputs = approving_inputs();
     node_mut(&mut inputs, "replica-1").history = None;
-    assert_only(&inputs, &request("replica-1"), CheckId::WalPrefix, DenialReason::HistoryUnknown);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+    assert_eq!(failed(&assessment), [CheckId::CandidateCaughtUp, CheckId::WalPrefix]);
+    assert_eq!(denial(&assessment), Some(DenialReason::HistoryUnknown));
 }
 
 #[test]
@@ -427,10 +425,77 @@ fn a_position_outside_the_candidates_own_history_is_denied() {
     node_mut(&mut inputs, "replica-1").history = Some(history(&[(1, 0)]));
     let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
     assert!(failed(&assessment).contains(&CheckId::WalPrefix));
-    assert_eq!(
-        assessment.checks[5].failure,
-        Some(DenialReason::PositionEpochUnknown { epoch: Epoch::new(2) })
-    );
+    let contradiction =
+        DenialReason::PositionOffHistory { off: OffHistory::EpochMissing { epoch: Epoch::new(2) } };
+    assert_eq!(assessment.checks[5].failure, Some(contradiction));
+    assert_eq!(assessment.verdict, Verdict::Deny(contradiction));
+    assert_eq!(contradiction.invariant(), Invariant::P6F1);
+}
+
+/// P6-S1: the case. On `[1@0, 2@100]` no position `2/50` exists: it was written on
+/// another branch of epoch 2 (or the input contradicts itself), so the candidate lacks it.
+#[test]
+fn an_acknowledged_position_before_its_epochs_start_is_denied() {
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "replica-1").position = pos(2, 120);
+    node_mut(&mut inputs, "replica-1").mvcc = Some(MvccBoundary::at_rest(Lsn::new(120)));
+    for lsn in [0, 50, 99] {
+        inputs.acknowledged = Some(pos(2, lsn));
+        assert_only(
+            &inputs,
+            &request("replica-1"),
+            CheckId::CandidateCaughtUp,
+            DenialReason::AcknowledgedBeforeEpochStart { start: pos(2, 100), acknowledged: pos(2, lsn) },
+        );
+    }
+    // The switch point itself is held, under either of its names.
+    for acknowledged in [pos(2, 100), pos(1, 100)] {
+        inputs.acknowledged = Some(acknowledged);
+        let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+        assert!(
+            matches!(assessment.verdict, Verdict::Approve(_)),
+            "{acknowledged}: {:?}",
+            assessment.verdict
+        );
+    }
+}
+
+/// P6-F1: a candidate whose own position is off its own history contradicts itself, on either
+/// side of its epoch's range; every check that reads the position says so.
+#[test]
+fn a_candidate_position_off_its_own_history_is_contradictory() {
+    for (position, off) in [
+        (pos(2, 50), OffHistory::BeforeStart { position: pos(2, 50), start: Lsn::new(100) }),
+        (pos(1, 120), OffHistory::PastEnd { position: pos(1, 120), end: Lsn::new(100) }),
+    ] {
+        let mut inputs = approving_inputs();
+        inputs.acknowledged = Some(pos(1, 40));
+        let candidate = node_mut(&mut inputs, "replica-1");
+        candidate.position = position;
+        candidate.mvcc = Some(MvccBoundary::at_rest(position.lsn));
+        let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+        let reason = DenialReason::PositionOffHistory { off };
+        assert_eq!(assessment.verdict, Verdict::Deny(reason), "{position}");
+        assert_eq!(failed(&assessment), vec![CheckId::CandidateCaughtUp, CheckId::WalPrefix], "{position}");
+    }
+}
+
+/// A candidate at a switch point may name it by either epoch: `1/100` on `[1@0, 2@100]` is the
+/// same WAL as `2/100`, and both continue the authority.
+#[test]
+fn a_candidate_at_the_switch_point_is_approved_under_either_name() {
+    for position in [pos(1, 100), pos(2, 100)] {
+        let mut inputs = approving_inputs();
+        inputs.acknowledged = Some(pos(1, 100));
+        let candidate = node_mut(&mut inputs, "replica-1");
+        candidate.position = position;
+        candidate.mvcc = Some(MvccBoundary::at_rest(Lsn::new(100)));
+        let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+        let Verdict::Approve(plan) = assessment.verdict else {
+            panic!("{position}: {:?}", assessment.verdict)
+        };
+        assert_eq!(plan.history, history(&[(1, 0), (2, 100), (3, 100)]));
+    }
 }
 
 // 7. commit_boundary (P6-S3)
