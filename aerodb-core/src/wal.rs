@@ -307,6 +307,22 @@ impl EpochHistory {
     }
 }
 
+impl EpochHistory {
+    /// Every name `position`'s point has on this history, oldest epoch first: one, or at a
+    /// switch point each epoch whose range holds it (`1/100` and `2/100` on `[1@0, 2@100]`);
+    /// none if it is not on this history ([`EpochHistory::place`]).
+    pub fn names(&self, position: WalPosition) -> Vec<WalPosition> {
+        if self.place(position).is_err() {
+            return Vec::new();
+        }
+        self.entries
+            .iter()
+            .map(|e| WalPosition::new(e.epoch, position.lsn))
+            .filter(|name| self.place(*name).is_ok())
+            .collect()
+    }
+}
+
 /// Why a position does not lie on a history ([`EpochHistory::place`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -598,6 +614,19 @@ mod tests {
         assert!(
             OffHistory::BeforeStart { position: pos(2, 50), start: Lsn(100) }.to_string().contains("2/50")
         );
+    }
+
+    /// A point's names: both epochs at a switch point (all three where starts repeat), one
+    /// elsewhere, none off the history.
+    #[test]
+    fn a_switch_point_has_every_name_its_epochs_give_it() {
+        let h = history(&[(1, 0), (2, 100), (3, 100), (4, 200)]);
+        assert_eq!(h.names(pos(2, 100)), vec![pos(1, 100), pos(2, 100), pos(3, 100)]);
+        assert_eq!(h.names(pos(3, 150)), vec![pos(3, 150)]);
+        assert_eq!(h.names(pos(4, 200)), vec![pos(3, 200), pos(4, 200)]);
+        assert_eq!(h.names(pos(1, 0)), vec![pos(1, 0)]);
+        assert_eq!(h.names(pos(2, 99)), Vec::<WalPosition>::new());
+        assert_eq!(h.names(pos(5, 300)), Vec::<WalPosition>::new());
     }
 
     /// P6-S2: a replica's position off its own history is contradictory, not compatible.

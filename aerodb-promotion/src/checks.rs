@@ -483,6 +483,7 @@ fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) 
         inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown).and_then(|acknowledged| match holding(
             node,
             acknowledged,
+            inputs.authority.as_ref(),
         )? {
             Holding::Holds => Ok(()),
             Holding::EndsBefore { end } if end == node.position => {
@@ -505,11 +506,22 @@ fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) 
     )
 }
 
-/// Where `acknowledged` lies relative to `node`'s WAL. Without a history nothing can be placed,
-/// not even in the node's own epoch, whose start is unknown (P6-F1).
-fn holding(node: &NodeView, acknowledged: WalPosition) -> Result<Holding, DenialReason> {
+/// Where `acknowledged` lies relative to `node`'s WAL. A switch point of the authoritative
+/// history is held under any of its names: a replica that stopped at `1/100` holds `2/100` on
+/// `[1@0, 2@100]` without knowing epoch 2. Without a history nothing can be placed, not even in
+/// the node's own epoch, whose start is unknown (P6-F1).
+fn holding(
+    node: &NodeView,
+    acknowledged: WalPosition,
+    authority: Option<&AuthorityView>,
+) -> Result<Holding, DenialReason> {
     let history = node.history.as_ref().ok_or(DenialReason::HistoryUnknown)?;
-    Ok(history.holds(node.position, acknowledged))
+    let direct = history.holds(node.position, acknowledged);
+    let renamed = authority.map(|a| a.history.names(acknowledged)).unwrap_or_default();
+    if renamed.into_iter().any(|name| history.holds(node.position, name) == Holding::Holds) {
+        return Ok(Holding::Holds);
+    }
+    Ok(direct)
 }
 
 /// P6-S2: the candidate's WAL must continue the authoritative history with no gap or divergence.
