@@ -19,15 +19,19 @@ pub struct ObservationJsonError {
 
 impl Observation {
     /// Reads `text` strictly: one JSON object and nothing after it, named fields only (no
-    /// struct in array form), no unknown field, whole numbers within their field's range.
+    /// struct in array form), no unknown or repeated field, whole numbers within their field's
+    /// range.
     pub fn from_json(text: &str) -> Result<Observation, ObservationJsonError> {
         let value: Value = serde_json::from_str(text).map_err(|e| refused(".", e.to_string()))?;
         if !value.is_object() {
             return Err(refused(".", format!("expected one JSON object, found {}", kind(&value))));
         }
         first_fraction(&value, ".".to_owned())?;
-        let observation: Observation = serde_path_to_error::deserialize(&value)
-            .map_err(|e| refused(&e.path().to_string(), e.inner().to_string()))?;
+        // From the text, not the parsed value: a value keeps one of two equal keys, but the
+        // text's second `"old_primary"` is refused as a duplicate field.
+        let observation: Observation =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+                .map_err(|e| refused(&e.path().to_string(), e.inner().to_string()))?;
         let canonical = serde_json::to_value(&observation).map_err(|e| refused(".", e.to_string()))?;
         same_form(&value, &canonical, ".".to_owned())?;
         Ok(observation)

@@ -138,3 +138,33 @@ fn every_number_out_of_range_names_its_field() {
         assert_eq!(&refused_at(&negative, path).path, path);
     }
 }
+
+/// A field given twice is refused, wherever it stands: a reader keeping either value would
+/// decide on what the author may not have meant.
+#[test]
+fn every_repeated_field_is_refused() {
+    let canonical = serde_json::to_value(observation()).unwrap();
+    let text = canonical.to_string();
+    let mut all = vec![];
+    places(&canonical, ".".to_owned(), &mut all);
+    let mut tried = 0;
+    for (path, value) in all.iter().filter(|(_, v)| v.is_object()) {
+        let Some((key, field)) = value.as_object().unwrap().iter().next() else { continue };
+        // The object's text with its first field given again at the end.
+        let object = value.to_string();
+        let repeated = format!("{},{}:{}}}", &object[..object.len() - 1], Value::from(key.as_str()), field);
+        let changed = text.replacen(&object, &repeated, 1);
+        assert_ne!(changed, text, "{path}");
+        let error = Observation::from_json(&changed).expect_err(&changed);
+        assert!(error.problem.contains("duplicate") || error.problem.contains("expected"), "{path}: {error}");
+        tried += 1;
+    }
+    assert!(tried >= 12, "{tried}");
+    let twice = text.replacen(
+        r#""old_primary":"ConfirmedStopped""#,
+        r#""old_primary":"ConfirmedStopped","old_primary":"KnownActive""#,
+        1,
+    );
+    assert_ne!(twice, text);
+    assert!(Observation::from_json(&twice).unwrap_err().problem.contains("duplicate field `old_primary`"));
+}
