@@ -31,7 +31,8 @@ pub struct MvccBoundary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BoundaryViolation {
     /// The summary contradicts itself or the WAL: a commit being applied that lies past the
-    /// WAL end, or with more records applied than it has. Inconsistent input is unknown input.
+    /// WAL end, has no records, or has more records applied than it has. Inconsistent input is
+    /// unknown input.
     Inconsistent {
         /// The commit being applied.
         commit: PartialCommit,
@@ -60,7 +61,9 @@ impl MvccBoundary {
 
     /// Whether the visible state is a whole-commit prefix of a WAL ending at `wal_end` (P6-S3).
     pub fn check(&self, wal_end: Lsn) -> Result<(), BoundaryViolation> {
-        if let Some(commit) = self.applying.filter(|c| c.commit_lsn > wal_end || c.applied > c.total) {
+        if let Some(commit) =
+            self.applying.filter(|c| c.commit_lsn > wal_end || c.applied > c.total || c.total == 0)
+        {
             return Err(BoundaryViolation::Inconsistent { commit, wal_end });
         }
         if let Some(commit) = self.applying.filter(|c| c.applied < c.total) {
@@ -96,13 +99,15 @@ mod tests {
         assert_eq!(boundary.check(Lsn::new(12)), Ok(()));
     }
 
-    /// P6-F1: an applying commit past the WAL end, or over-applied, is not a boundary.
+    /// P6-F1: an applying commit past the WAL end, without records, or over-applied, is not a
+    /// boundary.
     #[test]
     fn an_inconsistent_summary_is_refused() {
         for commit in [
             PartialCommit { commit_lsn: Lsn::new(13), applied: 3, total: 3 },
             PartialCommit { commit_lsn: Lsn::new(13), applied: 1, total: 3 },
             PartialCommit { commit_lsn: Lsn::new(11), applied: 4, total: 3 },
+            PartialCommit { commit_lsn: Lsn::new(0), applied: 0, total: 0 },
         ] {
             let boundary = MvccBoundary { visible_commit: Lsn::new(10), applying: Some(commit) };
             assert_eq!(

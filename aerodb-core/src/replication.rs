@@ -51,8 +51,9 @@ impl fmt::Display for HaltReason {
     }
 }
 
-/// A node's Phase 5 replication role.
+/// A node's Phase 5 replication role. Unknown fields of a variant are refused (P6-F1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum ReplicationState {
     /// Replication is switched off on this node.
     Disabled,

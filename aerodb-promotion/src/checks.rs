@@ -134,6 +134,20 @@ pub enum DenialReason {
         /// The recorded primary.
         primary: NodeId,
     },
+    /// Another node knows an epoch newer than the durable authority's: a newer authority may
+    /// exist (a rolled-back or restored record, a promotion elsewhere), so the record is not
+    /// the one authority.
+    #[error(
+        "node {node} knows epoch {epoch}, newer than the authority's epoch {authority}: the record may have gone back"
+    )]
+    NodeAhead {
+        /// The node.
+        node: NodeId,
+        /// The newest epoch it knows.
+        epoch: Epoch,
+        /// The authority's epoch.
+        authority: Epoch,
+    },
     /// The candidate knows an epoch the authority does not.
     #[error("the candidate knows epoch {epoch}, newer than the authority's epoch {authority}")]
     CandidateAhead {
@@ -264,7 +278,8 @@ impl DenialReason {
             DuplicateNode { .. }
             | CandidateIsPrimary { .. }
             | SecondPrimary { .. }
-            | CandidateAhead { .. } => Invariant::P6A1,
+            | CandidateAhead { .. }
+            | NodeAhead { .. } => Invariant::P6A1,
             OldPrimaryActive { .. } | OldPrimaryUnknown => Invariant::P6A1,
             CandidateBehind { .. }
             | AcknowledgedPastEpochEnd { .. }
@@ -425,10 +440,15 @@ fn authority_unambiguous<'a>(
         .map(|n| n.id)
         .collect();
     claimants.sort_unstable();
-    let candidate_epoch = candidate.map(|c| {
-        let known = c.history.as_ref().map_or(c.position.epoch, |h| h.latest().epoch);
-        known.max(c.position.epoch)
-    });
+    let candidate_epoch = candidate.map(newest_epoch);
+    let mut ahead: Vec<NodeId> = inputs
+        .nodes
+        .iter()
+        .filter(|n| newest_epoch(n) > epoch && Some(n.id) != candidate.map(|c| c.id))
+        .map(|n| n.id)
+        .collect();
+    ahead.sort_unstable();
+    ahead.dedup();
     let result = if let Some(&node) = duplicates.first() {
         Err(DenialReason::DuplicateNode { node })
     } else if let Some(candidate) = candidate.map(|c| c.id).filter(|c| *c == authority.primary) {
@@ -437,12 +457,26 @@ fn authority_unambiguous<'a>(
         Err(DenialReason::SecondPrimary { node, primary: authority.primary })
     } else if let Some(newer) = candidate_epoch.filter(|e| *e > epoch) {
         Err(DenialReason::CandidateAhead { epoch: newer, authority: epoch })
+    } else if let Some(node) = ahead.first().and_then(|id| inputs.node(*id)) {
+        Err(DenialReason::NodeAhead { node: node.id, epoch: newest_epoch(node), authority: epoch })
     } else {
         epoch.next().map(|next| (authority, next)).ok_or(DenialReason::EpochExhausted { epoch })
     };
-    let compared =
-        Compared::Authority { epoch, primary: authority.primary, duplicates, claimants, candidate_epoch };
+    let compared = Compared::Authority {
+        epoch,
+        primary: authority.primary,
+        duplicates,
+        claimants,
+        candidate_epoch,
+        ahead,
+    };
     record(check, compared, result)
+}
+
+/// The newest epoch a node knows: its history's newest, or its position's if newer.
+fn newest_epoch(node: &NodeView) -> Epoch {
+    let known = node.history.as_ref().map_or(node.position.epoch, |h| h.latest().epoch);
+    known.max(node.position.epoch)
 }
 
 /// P6-A1, P6-A1a: the old primary must not be known active; unknown passes only with force.
@@ -615,6 +649,8 @@ pub enum Compared {
         claimants: Vec<NodeId>,
         /// The candidate's newest known epoch.
         candidate_epoch: Option<Epoch>,
+        /// Other nodes that know an epoch newer than the authority's, sorted.
+        ahead: Vec<NodeId>,
     },
     /// Check 3: what is known of the old primary, and the force flag.
     OldPrimary {
@@ -691,16 +727,17 @@ impl fmt::Display for Compared {
                 write!(f, "candidate {candidate} role {role}; required ReplicaActive")
             }
             Compared::NoAuthorityRecord => f.write_str("authority record: none"),
-            Compared::Authority { epoch, primary, duplicates, claimants, candidate_epoch } => {
+            Compared::Authority { epoch, primary, duplicates, claimants, candidate_epoch, ahead } => {
                 write!(f, "authority epoch {epoch} primary {primary}; ")?;
                 if !duplicates.is_empty() {
                     write!(f, "described more than once: [{}]; ", Joined(duplicates))?;
                 }
                 write!(f, "other nodes reporting PrimaryActive: [{}", Joined(claimants))?;
-                match candidate_epoch {
-                    Some(e) => write!(f, "]; candidate's newest epoch: {e}"),
-                    None => f.write_str("]; candidate's newest epoch: unknown"),
+                write!(f, "]; candidate's newest epoch: {}", OrUnknown(*candidate_epoch))?;
+                if !ahead.is_empty() {
+                    write!(f, "; other nodes knowing a newer epoch: [{}]", Joined(ahead))?;
                 }
+                Ok(())
             }
             Compared::OldPrimary { primary, reported, seen_active, force } => {
                 match primary {

@@ -105,6 +105,14 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
                 c.position = pos(3, 150);
             })),
         ),
+        (
+            "node_ahead",
+            r1(with(|i| {
+                let other = node_mut(i, "replica-2");
+                other.history = Some(history(&[(1, 0), (2, 100), (3, 110)]));
+                other.position = pos(3, 130);
+            })),
+        ),
         ("old_primary_active", r1(with(|i| i.old_primary = OldPrimary::KnownActive))),
         ("old_primary_unknown", r1(with(|i| i.old_primary = OldPrimary::Unknown))),
         ("acknowledged_unknown", r1(with(|i| i.acknowledged = None))),
@@ -193,8 +201,8 @@ fn every_denial_reason_has_a_golden_explanation() {
     let mut reasons: Vec<&str> = scenarios.iter().map(|(_, e)| e.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons.dedup();
-    // One per DenialReason variant (25), PositionOffHistory twice: an epoch missing, a start after.
-    assert_eq!(reasons.len(), 26, "one distinct reason per DenialReason variant");
+    // One per DenialReason variant (26), PositionOffHistory twice: an epoch missing, a start after.
+    assert_eq!(reasons.len(), 27, "one distinct reason per DenialReason variant");
     // The failing line names the invariant the verdict names, and every refusal shows what it
     // compared (P6-O2).
     for (name, explanation) in &scenarios {

@@ -168,3 +168,29 @@ fn every_repeated_field_is_refused() {
     assert_ne!(twice, text);
     assert!(Observation::from_json(&twice).unwrap_err().problem.contains("duplicate field `old_primary`"));
 }
+
+/// A repeat hidden by an escape is the same field; an unknown field inside a variant is
+/// refused even when its value is `null`.
+#[test]
+fn escaped_repeats_and_unknown_variant_fields_are_refused() {
+    let text = serde_json::to_string(&observation()).unwrap();
+    let escaped = text.replacen(
+        r#""old_primary":"ConfirmedStopped""#,
+        r#""old_primary":"KnownActive","old\u005fprimary":"ConfirmedStopped""#,
+        1,
+    );
+    assert_ne!(escaped, text);
+    assert!(Observation::from_json(&escaped).unwrap_err().problem.contains("duplicate"));
+    let halted = r#"{"ReplicationHalted":{"reason":"AuthorityAmbiguity"}}"#;
+    assert!(text.contains(halted), "{text}");
+    for extra in ["null", "1", "{}"] {
+        let with_extra = text.replacen(
+            halted,
+            &format!(r#"{{"ReplicationHalted":{{"reason":"AuthorityAmbiguity","extra":{extra}}}}}"#),
+            1,
+        );
+        let error = Observation::from_json(&with_extra).unwrap_err();
+        assert!(error.problem.contains("unknown field `extra`"), "{extra}: {error}");
+        assert!(error.path.starts_with("nodes[0].replication"), "{extra}: {error}");
+    }
+}

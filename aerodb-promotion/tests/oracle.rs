@@ -64,7 +64,8 @@
 //! visible state that is a whole-commit prefix (no commit partly applied; a WAL that ends in the
 //! middle of a commit nobody applies is such a prefix), (d) consistent, known inputs, the
 //! candidate a `ReplicaActive` replica that is not the recorded primary, no other node
-//! `PrimaryActive`, the old primary neither known active nor unknown without force, and (e) a
+//! `PrimaryActive` and none knowing an epoch newer than the authority's (a newer authority may
+//! exist), the old primary neither known active nor unknown without force, and (e) a
 //! plan whose history is the authority's plus `(epoch + 1, candidate's LSN)`. Each run asserts
 //! that at least 15% of its cases were approved, 25% denied and 10% plainly safe.
 //!
@@ -92,7 +93,7 @@ use aerodb_promotion::{
 use quickcheck::{Arbitrary, Gen, TestResult};
 
 /// Generated cases per run of each property.
-const CASES: u64 = 5000;
+const CASES: u64 = 20_000;
 
 /// LSN steps are multiples of this, so that LSNs on sibling branches often coincide.
 const STEP: u64 = 10;
@@ -968,6 +969,19 @@ impl Case {
         for node in inputs.nodes.iter().filter(|n| n.id != self.candidate_id) {
             if node.replication == ReplicationState::PrimaryActive {
                 objections.push(format!("another node, {}, is PrimaryActive", node.id.as_str()));
+            }
+        }
+        // A node that knows an epoch the record does not is evidence of a newer authority (a
+        // promotion elsewhere, or a record gone back): the authority is ambiguous (P6-A1).
+        if let Some(authority) = inputs.authority.as_ref().map(|a| a.epoch()) {
+            for node in &inputs.nodes {
+                let known = node.history.as_ref().map_or(node.position.epoch, |h| h.latest().epoch);
+                if known.max(node.position.epoch) > authority {
+                    objections.push(format!(
+                        "(d) node {} knows an epoch newer than the authority's {authority}",
+                        node.id.as_str()
+                    ));
+                }
             }
         }
         match inputs.old_primary {

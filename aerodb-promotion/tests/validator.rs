@@ -177,6 +177,34 @@ fn a_candidate_ahead_of_the_authority_is_ambiguous_authority() {
     );
 }
 
+/// P6-A1: any node knowing an epoch newer than the record — by its history or its position —
+/// means a newer authority may exist (a restored or rolled-back record): deny, naming it.
+#[test]
+fn another_node_ahead_of_the_authority_is_ambiguous_authority() {
+    let cases = [
+        (history(&[(1, 0), (2, 100), (3, 160)]), pos(3, 170)),
+        (history(&[(1, 0), (2, 100), (3, 160)]), pos(2, 140)),
+        (history(&[(1, 0), (2, 100)]), pos(9, 10)),
+    ];
+    for (hist, position) in cases {
+        let mut inputs = approving_inputs();
+        let other = node_mut(&mut inputs, "replica-2");
+        other.history = Some(hist.clone());
+        other.position = position;
+        let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+        assert_eq!(failed(&assessment)[0], CheckId::AuthorityUnambiguous, "{position}");
+        let Some(DenialReason::NodeAhead { node, authority, .. }) = denial(&assessment) else {
+            panic!("{position}: {:?}", assessment.verdict)
+        };
+        assert_eq!((node, authority), (id("replica-2"), Epoch::new(2)));
+    }
+    // The old primary's own view counts too, halted or not.
+    let mut inputs = approving_inputs();
+    node_mut(&mut inputs, "primary-0").position = pos(5, 900);
+    let assessment = assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs);
+    assert!(matches!(denial(&assessment), Some(DenialReason::NodeAhead { .. })), "{:?}", assessment.verdict);
+}
+
 #[test]
 fn an_exhausted_epoch_cannot_be_raised() {
     let mut inputs = approving_inputs();
