@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use aerodb_core::Epoch;
 use aerodb_promotion::{
     AuthorityRecord, AuthorityStore, Conflict, PromotionSlot, Proposal, StoreError, check_commit,
 };
@@ -33,9 +32,12 @@ struct Current {
 ///
 /// The value under the key is the framed, CRC-checked record the file store writes (same
 /// bytes, same decoder). Reads are linearizable (never a possibly stale member's serializable
-/// read). `commit` reads the key, applies [`check_commit`], then puts the new record in one
-/// transaction that succeeds only if the key's `mod_revision` is still the one it read (or,
-/// for bootstrap, the key was never created): a failed compare is a [`Conflict`] with nothing
+/// read). `commit` applies [`check_commit`] to the record it read — the whole record, so a
+/// proposal whose predecessor differs at the same epoch is refused — then puts the new record
+/// in one transaction that succeeds only if the key's `mod_revision` is still the one it read
+/// (or, for bootstrap, the key was never created), so the record compared is the record
+/// replaced: a failed compare is a [`Conflict`] (or a
+/// [`PredecessorMismatch`](aerodb_promotion::PredecessorMismatch)) with nothing
 /// written. No lease, TTL or session is involved: nothing here decides by time (P6-A3).
 ///
 /// A commit whose request may have reached etcd without a definite answer (a timeout, a lost
@@ -49,15 +51,15 @@ pub struct EtcdAuthorityStore {
     key: String,
     slot: PromotionSlot,
     poisoned: Mutex<Option<String>>,
-    /// What this handle last read or wrote: the epoch there and the key's revision.
+    /// What this handle last read or wrote: the record there and the key's revision.
     seen: Mutex<Option<Seen>>,
 }
 
 /// The key's state as this handle last knew it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Seen {
-    /// The record's epoch (`None`: no key).
-    epoch: Option<Epoch>,
+    /// The record (`None`: no key).
+    record: Option<AuthorityRecord>,
     /// The key's `mod_revision` then (0: no key).
     revision: u64,
 }
@@ -111,12 +113,12 @@ impl EtcdAuthorityStore {
     }
 
     /// One linearizable read of the key: the record there, remembered as what this handle saw.
-    fn current(&self) -> Result<(Option<AuthorityRecord>, Seen), StoreError> {
+    fn current(&self) -> Result<Seen, StoreError> {
         let (current, _cluster) = range(&self.gateway, &self.key)?;
         let record = current.bytes.map(|bytes| self.decode(&bytes)).transpose()?;
-        let seen = Seen { epoch: record.as_ref().map(AuthorityRecord::epoch), revision: current.revision };
-        *lock(&self.seen) = Some(seen);
-        Ok((record, seen))
+        let seen = Seen { record, revision: current.revision };
+        *lock(&self.seen) = Some(seen.clone());
+        Ok(seen)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
@@ -201,31 +203,34 @@ pub(crate) fn call_error(operation: &'static str, error: CallError) -> StoreErro
 impl AuthorityStore for EtcdAuthorityStore {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
         self.check_poisoned()?;
-        Ok(self.current()?.0)
+        Ok(self.current()?.record)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
         self.check_poisoned()?;
         // The state to compare against: "no key" for a first record; otherwise what this handle
-        // last read (the commit edge loads just before committing). A stale state only makes
-        // the compare fail, writing nothing. A refusal is always decided on a fresh read, so
-        // it reports the durable state (a corrupt record is `Corrupt`, P6-F1).
+        // last read (the commit edge loads just before committing). `check_commit` compares
+        // the whole record with the proposal's predecessor, and the transaction below applies
+        // only at the revision that record was read at, so the record compared is the record
+        // replaced (P6-A1). A stale state only makes the compare fail, writing nothing. A
+        // refusal is always decided on a fresh read, so it reports the durable state (a
+        // corrupt record is `Corrupt`, P6-F1).
         let cached = match proposal.expected() {
-            None => Some(Seen { epoch: None, revision: 0 }),
-            Some(expected) => (*lock(&self.seen)).filter(|seen| seen.epoch == Some(expected)),
+            None => Some(Seen { record: None, revision: 0 }),
+            Some(_) => lock(&self.seen).clone(),
         };
-        let seen = match cached.filter(|seen| check_commit(seen.epoch, proposal).is_ok()) {
+        let seen = match cached.filter(|seen| check_commit(seen.record.as_ref(), proposal).is_ok()) {
             Some(seen) => seen,
             None => {
-                let (_, seen) = self.current()?;
-                check_commit(seen.epoch, proposal)?;
+                let seen = self.current()?;
+                check_commit(seen.record.as_ref(), proposal)?;
                 seen
             }
         };
         let bytes = proposal.record().to_bytes()?;
         let key = gateway::encode(self.key.as_bytes());
         // The key is exactly as seen: never created, or not modified since (P6-A1).
-        let compare = match seen.epoch {
+        let compare = match seen.record {
             None => json!({"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
             Some(_) => {
                 json!({"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()})
@@ -246,7 +251,7 @@ impl AuthorityStore for EtcdAuthorityStore {
             // answer's; an answer without it only costs the next commit a fresh read.
             let revision = gateway::int(answer.pointer("/header/revision")).ok().filter(|r| *r > 0);
             *lock(&self.seen) =
-                revision.map(|revision| Seen { epoch: Some(proposal.record().epoch()), revision });
+                revision.map(|revision| Seen { record: Some(proposal.record().clone()), revision });
             return Ok(());
         }
         // "Nothing was written" only on the answer of the failure branch, which reads the key;
@@ -258,7 +263,12 @@ impl AuthorityStore for EtcdAuthorityStore {
             );
         };
         let found = current_of(failure.get("kvs")).map(|c| c.bytes).map_err(backend("commit"))?;
-        let found = found.as_deref().map(|b| self.decode(b)).transpose()?.map(|r| r.epoch());
+        let found = found.as_deref().map(|b| self.decode(b)).transpose()?;
+        // What changed, by the same rule: another epoch, or another record at the same epoch.
+        check_commit(found.as_ref(), proposal)?;
+        // The same record, put again since it was read (a new revision): the compare failed all
+        // the same, and nothing was written.
+        let found = found.as_ref().map(AuthorityRecord::epoch);
         Err(StoreError::Conflict(Conflict { expected: proposal.expected(), found }))
     }
 

@@ -4,7 +4,7 @@
 use aerodb_core::Epoch;
 
 use crate::record::{AuthorityRecord, RecordError, RequestSummary};
-use crate::store::{AuthorityStore, Conflict, Proposal, StoreError};
+use crate::store::{AuthorityStore, Conflict, PredecessorMismatch, Proposal, StoreError};
 use crate::validator::Approval;
 
 /// Why the authority switch did not happen (or may not have).
@@ -14,6 +14,10 @@ pub enum CommitError {
     /// The durable authority is no longer the one validated against: nothing was written (P6-A1).
     #[error(transparent)]
     Conflict(Conflict),
+    /// The store holds another authority at the validated epoch than the one the successor was
+    /// made from (its compare-and-swap on the whole predecessor): nothing was written (P6-A1).
+    #[error(transparent)]
+    PredecessorMismatch(PredecessorMismatch),
     /// The durable record at the validated epoch differs from the validated authority view.
     #[error("the durable authority at epoch {epoch} is not the authority that was validated")]
     StaleAuthority {
@@ -32,7 +36,12 @@ impl CommitError {
     /// Whether the authority changed since validation: a certain outcome, nothing was written
     /// by this attempt (P6-A1). Every other error leaves the outcome to recovery (P6-F2).
     pub fn is_conflict(&self) -> bool {
-        matches!(self, CommitError::Conflict { .. } | CommitError::StaleAuthority { .. })
+        matches!(
+            self,
+            CommitError::Conflict { .. }
+                | CommitError::PredecessorMismatch { .. }
+                | CommitError::StaleAuthority { .. }
+        )
     }
 }
 
@@ -40,6 +49,7 @@ impl From<StoreError> for CommitError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(conflict) => CommitError::Conflict(conflict),
+            StoreError::PredecessorMismatch(mismatch) => CommitError::PredecessorMismatch(mismatch),
             other => CommitError::Store(other),
         }
     }
@@ -67,5 +77,8 @@ pub(crate) fn successor<St: AuthorityStore + ?Sized>(
         return Err(CommitError::StaleAuthority { epoch: current.epoch() });
     }
     let summary = RequestSummary::of(approval.request(), plan.force_asserted);
-    Ok(Proposal::new(Some(current.epoch()), current.succeeded_by(plan, summary)?))
+    let successor = current.succeeded_by(plan, summary)?;
+    // The whole durable record is the predecessor: the store's compare-and-swap refuses the
+    // successor over anything else, at this epoch included (P6-A1, `check_commit`).
+    Ok(Proposal::new(Some(current), successor))
 }

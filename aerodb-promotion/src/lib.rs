@@ -118,8 +118,8 @@ pub use machine::{CommitFailure, Resolution};
 pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use store::{
     AuthorityStore, Conflict, FileAuthorityStore, IoStep, LOCK_FILE, METADATA_DIR, OpenReport,
-    PermissionProblem, Proposal, RECORD_FILE, StoreError, TEMP_FILE, check_commit, check_permissions,
-    judge_permissions, read_record,
+    PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, StoreError, TEMP_FILE, check_commit,
+    check_permissions, judge_permissions, read_record,
 };
 
 // Recover, and make the named primary's gate writable.

@@ -10,7 +10,7 @@ use crate::codec::{self, DecodeError, EncodeError};
 use crate::display::EpochOrNone;
 use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 use crate::observe;
-use crate::record::AuthorityRecord;
+use crate::record::{AuthorityRecord, RequestSummary};
 use crate::slot::PromotionSlot;
 use crate::states::{AuthorityTransitioning, PromotionState};
 
@@ -23,14 +23,14 @@ pub const TEMP_FILE: &str = "authority.record.tmp";
 /// The lock file held by the controller that owns the data directory.
 pub const LOCK_FILE: &str = "authority.lock";
 
-/// A record a store is asked to make durable, and the epoch it must replace (`None`: no record
+/// A record a store is asked to make durable, and the record it must replace (`None`: no record
 /// yet). Only this crate makes one: the bootstrap record, or the successor the commit edge
-/// builds from a validator [`Approval`](crate::Approval) (P6-A1, P6-A3). A store implementor
-/// reads it; nobody outside this crate can make one, so no record reaches a store but through
-/// bootstrap or the commit edge.
+/// builds from a validator [`Approval`](crate::Approval) and the durable record it loaded
+/// (P6-A1, P6-A3). A store implementor reads it; nobody outside this crate can make one, so no
+/// record reaches a store but through bootstrap or the commit edge.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Proposal {
-    expected: Option<Epoch>,
+    expected: Option<AuthorityRecord>,
     record: AuthorityRecord,
 }
 
@@ -40,15 +40,21 @@ impl Proposal {
         Proposal { expected: None, record: AuthorityRecord::bootstrap(primary) }
     }
 
-    /// `record`, to replace the authority at `expected`. The caller vouches for `record`: the
+    /// `record`, to replace the authority `expected`. The caller vouches for `record`: the
     /// commit edge's successor, or a deliberately wrong one in the conformance suite.
-    pub(crate) fn new(expected: Option<Epoch>, record: AuthorityRecord) -> Self {
+    pub(crate) fn new(expected: Option<AuthorityRecord>, record: AuthorityRecord) -> Self {
         Proposal { expected, record }
     }
 
     /// The epoch the current record must have; `None`: there must be no record.
     pub fn expected(&self) -> Option<Epoch> {
-        self.expected
+        self.expected.as_ref().map(AuthorityRecord::epoch)
+    }
+
+    /// The whole record the current one must be — epoch, primary, start, history and request —
+    /// for the proposal to replace it; `None`: there must be no record.
+    pub fn predecessor(&self) -> Option<&AuthorityRecord> {
+        self.expected.as_ref()
     }
 
     /// The record to make durable.
@@ -61,7 +67,8 @@ impl Proposal {
     }
 }
 
-/// A durable home for one authority record, replaced only by compare-and-swap on its epoch.
+/// A durable home for one authority record, replaced only by compare-and-swap on the whole
+/// record ([`check_commit`]).
 ///
 /// [`FileAuthorityStore`] keeps it in a data directory; a store on a replicated system (etcd,
 /// say) lets the control plane survive losing its own machine. Run the conformance suite
@@ -93,8 +100,8 @@ pub trait AuthorityStore {
     /// fails any check is an error, never a guess (P6-F1).
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError>;
 
-    /// Makes the proposal's record the authority atomically and durably, if the current epoch is
-    /// the proposal's expected one and the record is its successor ([`check_commit`]). Any
+    /// Makes the proposal's record the authority atomically and durably, if the current record is
+    /// exactly the proposal's predecessor and the record is its successor ([`check_commit`]). Any
     /// error that may have written is final for this handle: reported, poisoned, never retried.
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError>;
 
@@ -113,16 +120,33 @@ pub trait AuthorityStore {
     }
 }
 
-/// The compare-and-swap rule every store applies before writing: the current epoch is the
-/// proposal's expected one, and its record is the successor (epoch + 1, or [`Epoch::INITIAL`]
-/// when empty).
-pub fn check_commit(current: Option<Epoch>, proposal: &Proposal) -> Result<(), StoreError> {
-    let (expected, record) = (proposal.expected, &proposal.record);
-    if current != expected {
-        return Err(StoreError::Conflict(Conflict { expected, found: current }));
+/// The compare-and-swap rule every store applies before writing (P6-A1): the current record is
+/// exactly the proposal's predecessor — its epoch, then the whole record (primary, start,
+/// history, request), so that a proposal made from another authority at the same epoch (another
+/// cluster's data directory or key, a record restored behind the store's back) is refused —
+/// and the proposed record is its successor (epoch + 1, or [`Epoch::INITIAL`] when empty).
+///
+/// `current` is the durable record as the store read it, atomically with the write that follows
+/// (see [`AuthorityStore::commit`]). A refusal writes nothing: [`StoreError::Conflict`] when the
+/// epoch differs, [`StoreError::PredecessorMismatch`] when the epoch matches but the record does
+/// not, [`StoreError::NotSuccessor`] when the proposed epoch does not follow.
+pub fn check_commit(current: Option<&AuthorityRecord>, proposal: &Proposal) -> Result<(), StoreError> {
+    let found = current.map(AuthorityRecord::epoch);
+    let expected = proposal.expected();
+    if found != expected {
+        return Err(StoreError::Conflict(Conflict { expected, found }));
     }
-    if Some(record.epoch()) != current.map_or(Some(Epoch::INITIAL), Epoch::next) {
-        return Err(StoreError::NotSuccessor { current, proposed: record.epoch() });
+    if let (Some(found), Some(expected)) = (current, &proposal.expected)
+        && found != expected
+    {
+        return Err(StoreError::PredecessorMismatch(PredecessorMismatch {
+            expected: Box::new(expected.clone()),
+            found: Box::new(found.clone()),
+        }));
+    }
+    let record = &proposal.record;
+    if Some(record.epoch()) != found.map_or(Some(Epoch::INITIAL), Epoch::next) {
+        return Err(StoreError::NotSuccessor { current: found, proposed: record.epoch() });
     }
     Ok(())
 }
@@ -218,15 +242,119 @@ pub fn check_permissions(data_dir: impl AsRef<Path>) -> Result<Vec<PermissionPro
     permission_problems(&StdBackend, &metadata, &metadata.join(RECORD_FILE))
 }
 
-/// A compare-and-swap that found another authority than the one expected: nothing was written.
-/// The one conflict type, from a store's commit and from the commit edge (P6-A1).
+/// A compare-and-swap that found another epoch than the one expected (or the key rewritten
+/// since it was read, when `expected == found`): nothing was written. The epoch conflict type,
+/// from a store's commit and from the commit edge (P6-A1); a record that differs at the same
+/// epoch is a [`PredecessorMismatch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the authority changed: expected {}, found {}; nothing was written", EpochOrNone(*.expected), EpochOrNone(*.found))]
+#[error("{}", ConflictText(self))]
 pub struct Conflict {
     /// The epoch expected (`None`: no record).
     pub expected: Option<Epoch>,
     /// The epoch found (`None`: no record).
     pub found: Option<Epoch>,
+}
+
+/// [`Conflict`]'s message.
+struct ConflictText<'a>(&'a Conflict);
+
+impl fmt::Display for ConflictText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Conflict { expected, found } = *self.0;
+        if expected == found {
+            return write!(
+                f,
+                "the authority at {} was written again since this commit read it; nothing was written",
+                EpochOrNone(found)
+            );
+        }
+        write!(
+            f,
+            "the authority changed: expected {}, found {}; nothing was written",
+            EpochOrNone(expected),
+            EpochOrNone(found)
+        )
+    }
+}
+
+/// A compare-and-swap that found the expected epoch held by another authority than the one the
+/// proposal replaces — another primary, start, history or request: nothing was written (P6-A1).
+/// The message names each field that differs, durable value first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the durable authority at epoch {} is not the one this commit replaces: {}; nothing was written",
+    .found.epoch(),
+    Differences(.found, .expected)
+)]
+pub struct PredecessorMismatch {
+    /// The record the proposal replaces: the one its validation read.
+    pub expected: Box<AuthorityRecord>,
+    /// The durable record at the same epoch.
+    pub found: Box<AuthorityRecord>,
+}
+
+/// What differs between a durable record and the one expected, field by field.
+struct Differences<'a>(&'a AuthorityRecord, &'a AuthorityRecord);
+
+/// A record's request: who was promoted, force, reason and request id; `bootstrap` for none.
+struct RequestText<'a>(Option<&'a RequestSummary>);
+
+impl fmt::Display for RequestText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(r) = self.0 else { return f.write_str("bootstrap") };
+        write!(f, "candidate {}, force {}", r.candidate, r.force)?;
+        match &r.reason {
+            Some(reason) => write!(f, ", reason {reason:?}")?,
+            None => f.write_str(", no reason")?,
+        }
+        match &r.request_id {
+            Some(id) => write!(f, ", request id {id:?}"),
+            None => f.write_str(", no request id"),
+        }
+    }
+}
+
+impl fmt::Display for Differences<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (found, expected) = (self.0, self.1);
+        let mut parts = Vec::new();
+        if found.primary() != expected.primary() {
+            parts.push(format!("primary {}, expected {}", found.primary(), expected.primary()));
+        }
+        if found.start() != expected.start() {
+            parts.push(format!("epoch began at {}, expected {}", found.start(), expected.start()));
+        }
+        let (durable, wanted) = (found.history(), expected.history());
+        if durable.len() != wanted.len() {
+            parts.push(format!("{} earlier authorities, expected {}", durable.len(), wanted.len()));
+        } else if let Some((a, b)) = durable.iter().zip(wanted).find(|(a, b)| a != b) {
+            parts.push(if (a.epoch, a.primary, a.start) != (b.epoch, b.primary, b.start) {
+                format!(
+                    "earlier authority epoch {} led by {} from {}, expected epoch {} led by {} from {}",
+                    a.epoch, a.primary, a.start, b.epoch, b.primary, b.start
+                )
+            } else {
+                format!(
+                    "earlier authority epoch {} made by request ({}), expected ({})",
+                    a.epoch,
+                    RequestText(a.request.as_ref()),
+                    RequestText(b.request.as_ref())
+                )
+            });
+        }
+        if found.request() != expected.request() {
+            parts.push(format!(
+                "made by request ({}), expected ({})",
+                RequestText(found.request()),
+                RequestText(expected.request())
+            ));
+        }
+        if parts.is_empty() {
+            // Every field is compared above; a record that differs elsewhere still differs.
+            parts.push("the records differ".to_owned());
+        }
+        f.write_str(&parts.join("; "))
+    }
 }
 
 /// One step of the file store's I/O, named in errors.
@@ -294,9 +422,13 @@ pub enum StoreError {
         /// The failed check (in the message, not repeated as a source).
         error: DecodeError,
     },
-    /// The compare-and-swap failed: the current record is not the one expected.
+    /// The compare-and-swap failed: the current record is not at the epoch expected.
     #[error(transparent)]
     Conflict(Conflict),
+    /// The compare-and-swap failed: the current record is at the epoch expected but is another
+    /// authority than the proposal's predecessor (P6-A1). Nothing was written.
+    #[error(transparent)]
+    PredecessorMismatch(PredecessorMismatch),
     /// The proposed record is not the current one's successor (epoch + 1, or 1 when empty).
     #[error("epoch {proposed} does not follow {}", EpochOrNone(*.current))]
     NotSuccessor {
@@ -531,7 +663,7 @@ impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
-        check_commit(self.load()?.map(|r| r.epoch()), proposal)?;
+        check_commit(self.load()?.as_ref(), proposal)?;
         let bytes = codec::encode(proposal.record())?;
         // An I/O error leaves the data's fate unknown: fatal for this handle, never retried (§5).
         self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))
@@ -544,7 +676,146 @@ impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
 
 #[cfg(test)]
 mod tests {
+    use aerodb_core::{Lsn, WalPosition};
+
     use super::*;
+    use crate::record::{Force, PastAuthority, RecordBody};
+
+    fn node(name: &str) -> NodeId {
+        NodeId::new(name).unwrap()
+    }
+
+    fn at(epoch: u64, lsn: u64) -> WalPosition {
+        WalPosition::new(Epoch::new(epoch), Lsn::new(lsn))
+    }
+
+    fn asked(candidate: &str, reason: Option<&str>) -> RequestSummary {
+        let reason = reason.map(str::to_owned);
+        RequestSummary { candidate: node(candidate), force: Force::NotRequested, reason, request_id: None }
+    }
+
+    /// Epoch 2 led by `primary` from `start`, after epoch 1 led by `first` (made by `first_by`).
+    fn second(primary: &str, start: u64, first: &str, first_by: Option<RequestSummary>) -> AuthorityRecord {
+        let earlier =
+            PastAuthority { epoch: Epoch::new(1), primary: node(first), start: at(1, 0), request: first_by };
+        AuthorityRecord::try_from(RecordBody {
+            epoch: Epoch::new(2),
+            primary: node(primary),
+            previous_primary: Some(node(first)),
+            start: at(1, start),
+            history: vec![earlier],
+            request: Some(asked(primary, None)),
+        })
+        .unwrap()
+    }
+
+    /// P6-A1: the epoch first, then the whole record, then the successor epoch.
+    #[test]
+    fn a_commit_compares_the_epoch_then_the_whole_predecessor_then_the_successor() {
+        let durable = second("b", 10, "a", None);
+        let third = |from: &AuthorityRecord| {
+            let mut body = from.body().clone();
+            body.history.push(PastAuthority {
+                epoch: body.epoch,
+                primary: body.primary,
+                start: body.start,
+                request: body.request.clone(),
+            });
+            (body.epoch, body.previous_primary, body.start) = (Epoch::new(3), Some(body.primary), at(2, 40));
+            AuthorityRecord::try_from(body).unwrap()
+        };
+        let ok = Proposal::new(Some(durable.clone()), third(&durable));
+        assert!(check_commit(Some(&durable), &ok).is_ok());
+        let first = AuthorityRecord::bootstrap(node("a"));
+        let stale = Proposal::new(Some(first.clone()), durable.clone());
+        let Err(StoreError::Conflict(conflict)) = check_commit(Some(&durable), &stale) else { panic!() };
+        assert_eq!(conflict, Conflict { expected: Some(Epoch::new(1)), found: Some(Epoch::new(2)) });
+        for other in [second("c", 10, "a", None), second("b", 20, "a", None), second("b", 10, "z", None)] {
+            let crossed = Proposal::new(Some(other.clone()), third(&other));
+            let Err(StoreError::PredecessorMismatch(m)) = check_commit(Some(&durable), &crossed) else {
+                panic!("{other:?}")
+            };
+            assert_eq!((*m.expected, *m.found), (other, durable.clone()));
+        }
+        let same = Proposal::new(Some(durable.clone()), durable.clone());
+        assert!(matches!(check_commit(Some(&durable), &same), Err(StoreError::NotSuccessor { .. })));
+        assert!(matches!(check_commit(None, &Proposal::bootstrap(node("a"))), Ok(())));
+        let Err(StoreError::Conflict(none)) = check_commit(None, &ok) else { panic!() };
+        assert_eq!(
+            none.to_string(),
+            "the authority changed: expected epoch 2, found no record; nothing was written"
+        );
+    }
+
+    /// What an operator reads: each field that differs, durable value first.
+    #[test]
+    fn a_predecessor_mismatch_names_what_differs() {
+        let text = |found: AuthorityRecord, expected: AuthorityRecord| {
+            StoreError::PredecessorMismatch(PredecessorMismatch {
+                expected: Box::new(expected),
+                found: Box::new(found),
+            })
+            .to_string()
+        };
+        let head = "the durable authority at epoch 2 is not the one this commit replaces: ";
+        let tail = "; nothing was written";
+        assert_eq!(
+            text(second("b", 10, "a", None), second("c", 20, "a", None)),
+            format!(
+                "{head}primary b, expected c; epoch began at 1/10, expected 1/20; made by request \
+                 (candidate b, force not_requested, no reason, no request id), expected (candidate c, \
+                 force not_requested, no reason, no request id){tail}"
+            )
+        );
+        assert_eq!(
+            text(second("b", 10, "a", None), second("b", 10, "z", None)),
+            format!(
+                "{head}earlier authority epoch 1 led by a from 1/0, expected epoch 1 led by z from 1/0{tail}"
+            )
+        );
+        let by = |reason| Some(RequestSummary { request_id: Some("r-1".to_owned()), ..asked("a", reason) });
+        assert_eq!(
+            text(second("b", 10, "a", by(Some("maintenance"))), second("b", 10, "a", by(None))),
+            format!(
+                "{head}earlier authority epoch 1 made by request (candidate a, force not_requested, \
+                 reason \"maintenance\", request id \"r-1\"), expected (candidate a, force \
+                 not_requested, no reason, request id \"r-1\"){tail}"
+            )
+        );
+        let mut longer = second("b", 10, "a", None).body().clone();
+        longer.history.insert(
+            0,
+            PastAuthority { epoch: Epoch::new(0), primary: node("y"), start: at(0, 0), request: None },
+        );
+        assert_eq!(
+            text(AuthorityRecord::try_from(longer).unwrap(), second("b", 10, "a", None)),
+            format!("{head}2 earlier authorities, expected 1{tail}")
+        );
+        let bootstrap = AuthorityRecord::bootstrap(node("a"));
+        let mut by_request = bootstrap.body().clone();
+        by_request.request = Some(asked("a", None));
+        let text = StoreError::PredecessorMismatch(PredecessorMismatch {
+            expected: Box::new(AuthorityRecord::try_from(by_request).unwrap()),
+            found: Box::new(bootstrap),
+        })
+        .to_string();
+        assert!(text.contains("made by request (bootstrap), expected (candidate a,"), "{text}");
+    }
+
+    /// A compare that failed on a record written again unchanged says so, not "expected 2, found 2".
+    #[test]
+    fn a_conflict_at_the_same_epoch_says_the_record_was_written_again() {
+        let again = Conflict { expected: Some(Epoch::new(2)), found: Some(Epoch::new(2)) };
+        assert_eq!(
+            again.to_string(),
+            "the authority at epoch 2 was written again since this commit read it; nothing was written"
+        );
+        let moved = Conflict { expected: Some(Epoch::new(2)), found: Some(Epoch::new(3)) };
+        assert_eq!(
+            moved.to_string(),
+            "the authority changed: expected epoch 2, found epoch 3; nothing was written"
+        );
+    }
 
     /// `metadata/` and the data directory always; then each created directory's parent once,
     /// innermost first; a relative path's empty parent is the working directory.

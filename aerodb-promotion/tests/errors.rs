@@ -47,6 +47,15 @@ fn every_error_prints_its_cause_once() {
     assert!(matches!(corrupt, StoreError::Corrupt { .. }));
     assert_cause_once("StoreError::Corrupt", &corrupt);
     assert_cause_once("StoreError::Conflict", &store.bootstrap(id("x")).unwrap_err());
+    let mut other = FileAuthorityStore::open(dir.path().join("other")).unwrap();
+    let other_first = other.bootstrap(id("other-0")).unwrap();
+    let inputs = caught_up_inputs(&other_first, id("replica-1"), 64);
+    let mut crossed = Crossed { validated: &other, target: &mut store };
+    std::fs::write(crossed.target.record_path(), first.to_bytes().unwrap()).unwrap();
+    let approved = approve(&crossed, "replica-1", &inputs);
+    let mismatch = approved.begin_transition().commit(&mut crossed).unwrap_err();
+    assert!(matches!(mismatch.error(), CommitError::PredecessorMismatch(_)), "{}", mismatch.error());
+    assert_cause_once("CommitError::PredecessorMismatch", mismatch.error());
 
     let mut failing = FailingCommits::default();
     let record = failing.bootstrap(id("primary-0")).unwrap();

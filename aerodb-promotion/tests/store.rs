@@ -56,7 +56,7 @@ impl StoreHarness for FileHarness {
 fn the_file_store_passes_the_conformance_suite() {
     let report = Suite::run(&mut FileHarness::default());
     assert!(report.skipped.is_empty(), "file store must support every case: skipped {:?}", report.skipped);
-    assert_eq!(report.passed.len(), 9);
+    assert_eq!(report.passed.len(), 10);
 }
 
 #[test]
@@ -134,4 +134,45 @@ fn a_killed_controller_leaves_no_lock_behind() {
     child.wait().unwrap();
     let store = FileAuthorityStore::open(dir.path()).expect("the kernel released the dead child's lock");
     assert_eq!(store.load().unwrap(), None);
+}
+
+/// P6-A1: a commit compares the whole predecessor, not only its epoch. A promotion validated
+/// against one cluster's authority at epoch 2 and committed into another data directory holding
+/// a different cluster's epoch 2 (another primary, another history) is refused there as a
+/// conflict, naming what differs, and writes nothing.
+#[test]
+fn a_proposal_validated_against_one_store_is_refused_by_another_at_the_same_epoch() {
+    let (dir_a, dir_b) = (TempDir::new("crossed-a"), TempDir::new("crossed-b"));
+    let mut a = FileAuthorityStore::open(dir_a.path()).unwrap();
+    let mut b = FileAuthorityStore::open(dir_b.path()).unwrap();
+    let a1 = a.bootstrap(id("a-primary")).unwrap();
+    let a2 = approve(&a, "a-replica", &aerodb_promotion::testing::caught_up_inputs(&a1, id("a-replica"), 10))
+        .begin_transition()
+        .commit(&mut a)
+        .unwrap()
+        .complete()
+        .1
+        .record()
+        .clone();
+    let b1 = b.bootstrap(id("b-primary")).unwrap();
+    let b2 = approve(&b, "b-replica", &aerodb_promotion::testing::caught_up_inputs(&b1, id("b-replica"), 20))
+        .begin_transition()
+        .commit(&mut b)
+        .unwrap()
+        .complete()
+        .1
+        .record()
+        .clone();
+    assert_eq!(a2.epoch(), b2.epoch(), "two clusters at the same epoch");
+
+    let inputs = aerodb_promotion::testing::caught_up_inputs(&a2, id("a-primary"), 30);
+    let mut crossed = Crossed { validated: &a, target: &mut b };
+    let approved = approve(&crossed, "a-primary", &inputs);
+    let failure = approved.begin_transition().commit(&mut crossed).unwrap_err();
+    assert!(failure.error().is_conflict(), "a conflict, nothing written: {}", failure.error());
+    let message = failure.error().to_string();
+    assert!(message.contains("b-replica") && message.contains("a-replica"), "says what differs: {message}");
+    eprintln!("{message}");
+    assert_eq!(b.load().unwrap(), Some(b2), "the other cluster's authority is untouched");
+    assert_eq!(a.load().unwrap(), Some(a2));
 }

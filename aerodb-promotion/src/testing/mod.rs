@@ -119,10 +119,11 @@ impl Suite {
     /// Runs every case against stores from `harness`; panics naming the first violated guarantee.
     pub fn run<H: StoreHarness>(harness: &mut H) -> SuiteReport {
         let mut report = SuiteReport::default();
-        let cases: [(&'static str, Case<H>); 9] = [
+        let cases: [(&'static str, Case<H>); 10] = [
             ("empty_store_has_no_authority", Self::empty_store_has_no_authority),
             ("bootstrap_writes_epoch_one_once", Self::bootstrap_writes_epoch_one_once),
             ("commit_is_compare_and_swap", Self::commit_is_compare_and_swap),
+            ("commit_compares_the_whole_predecessor", Self::commit_compares_the_whole_predecessor),
             ("commit_requires_the_successor_epoch", Self::commit_requires_the_successor_epoch),
             ("promotions_survive_reopen", Self::promotions_survive_reopen),
             ("corruption_fails_closed", Self::corruption_fails_closed),
@@ -165,7 +166,7 @@ impl Suite {
         let first = store.bootstrap(node("primary-a")).expect("bootstrap");
         let second = promote(&mut store, "replica-b", 10);
         let stale = second.clone();
-        let result = store.commit(&Proposal::new(Some(first.epoch()), stale));
+        let result = store.commit(&Proposal::new(Some(first), stale));
         assert!(
             matches!(result, Err(StoreError::Conflict { .. })),
             "stale expected epoch must conflict: {result:?}"
@@ -179,10 +180,47 @@ impl Suite {
         true
     }
 
+    /// P6-A1: a proposal whose predecessor differs from the durable record at the same epoch —
+    /// another primary, start or history, as another cluster's authority would — is refused
+    /// with [`StoreError::PredecessorMismatch`], and nothing is written; the true predecessor
+    /// still commits afterwards.
+    fn commit_compares_the_whole_predecessor<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let first = store.bootstrap(node("primary-a")).expect("bootstrap");
+        // Elsewhere: an authority reaching `durable`'s epoch another way, and its successor.
+        let elsewhere = |bootstrap: &str, promotion: Option<u64>| {
+            let mut other = MemoryStore::default();
+            let mut predecessor = other.bootstrap(node(bootstrap)).expect("bootstrap elsewhere");
+            if let Some(lsn) = promotion {
+                predecessor = promote(&mut other, "replica-b", lsn);
+            }
+            let successor = promote(&mut other, "replica-c", 40);
+            (predecessor, successor)
+        };
+        let refuse = |store: &mut H::Store, (predecessor, successor), durable: &AuthorityRecord| {
+            let result = store.commit(&Proposal::new(Some(predecessor), successor));
+            assert!(
+                matches!(result, Err(StoreError::PredecessorMismatch(_))),
+                "another authority at the expected epoch must be refused: {result:?}"
+            );
+            assert_eq!(store.load().expect("load").as_ref(), Some(durable), "a refusal writes nothing");
+        };
+        // Epoch 1 led by another primary.
+        refuse(&mut store, elsewhere("primary-z", None), &first);
+        let second = promote(&mut store, "replica-b", 10);
+        // Epoch 2 led by the same primary, from another start.
+        refuse(&mut store, elsewhere("primary-a", Some(20)), &second);
+        // Epoch 2 led by the same primary from the same start, after another epoch 1.
+        refuse(&mut store, elsewhere("primary-z", Some(10)), &second);
+        let third = promote(&mut store, "replica-c", 40);
+        assert_eq!(third.epoch(), aerodb_core::Epoch::new(3), "the true predecessor still commits");
+        true
+    }
+
     fn commit_requires_the_successor_epoch<H: StoreHarness>(h: &mut H) -> bool {
         let mut store = h.fresh();
         let first = store.bootstrap(node("primary-a")).expect("bootstrap");
-        let result = store.commit(&Proposal::new(Some(first.epoch()), first.clone()));
+        let result = store.commit(&Proposal::new(Some(first.clone()), first.clone()));
         assert!(
             matches!(result, Err(StoreError::NotSuccessor { .. })),
             "same epoch must be refused: {result:?}"
@@ -234,7 +272,7 @@ impl Suite {
             return false;
         }
         let successor = AuthorityRecord::bootstrap(node("primary-b"));
-        for expected in [None, Some(record.epoch())] {
+        for expected in [None, Some(record)] {
             let result = store.commit(&Proposal::new(expected, successor.clone()));
             assert!(matches!(result, Err(StoreError::Corrupt { .. })), "commit over corruption: {result:?}");
         }
@@ -293,7 +331,7 @@ impl AuthorityStore for MemoryStore {
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
-        check_commit(self.load()?.map(|r| r.epoch()), proposal)?;
+        check_commit(self.load()?.as_ref(), proposal)?;
         self.bytes = Some(codec::encode(proposal.record())?);
         Ok(())
     }

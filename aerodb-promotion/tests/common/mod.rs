@@ -157,6 +157,25 @@ impl AuthorityStore for FailingCommits {
     }
 }
 
+/// A store whose reads come from one authority and whose commits go to another: what a caller
+/// gets by validating against one data directory (or key) and committing into a second one.
+pub struct Crossed<'a, V, T> {
+    pub validated: &'a V,
+    pub target: &'a mut T,
+}
+
+impl<V: AuthorityStore, T: AuthorityStore> AuthorityStore for Crossed<'_, V, T> {
+    fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
+        self.validated.load()
+    }
+    fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
+        self.target.commit(proposal)
+    }
+    fn slot(&self) -> &PromotionSlot {
+        self.target.slot()
+    }
+}
+
 /// Installs, once per test binary, a global subscriber that takes no events but keeps every
 /// promotion callsite's interest at "sometimes". Without it, a test thread running with no
 /// subscriber can cache "never" for a callsite while another thread installs its scoped

@@ -7,5 +7,5 @@ use aerodb_promotion::{AuthorityRecord, AuthorityStore, Proposal};
 fn main() {
     let mut store = MemoryStore::default();
     let record = AuthorityRecord::bootstrap(NodeId::new("rogue").unwrap());
-    let _ = store.commit(&Proposal::new(Some(record.epoch()), record.clone()));
+    let _ = store.commit(&Proposal::new(Some(record.clone()), record.clone()));
 }
