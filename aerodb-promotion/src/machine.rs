@@ -116,8 +116,8 @@ impl<S: PromotionState> Promotion<S> {
     }
 
     /// `AuthorityTransitioning → PromotionSucceeded`: writes the successor record (epoch + 1,
-    /// history extended) with compare-and-swap on the validated epoch — the one atomic commit
-    /// point (P6-A2). If the authority changed since validation nothing is written (P6-A1);
+    /// history extended) with compare-and-swap on the whole validated record — the one atomic
+    /// commit point (P6-A2). If the authority changed since validation nothing is written (P6-A1);
     /// on any failure the state is consumed and only recovery from disk remains (P6-F2).
     pub fn commit<St: AuthorityStore + ?Sized>(
         self,

@@ -90,8 +90,8 @@ const NOTHING_WRITTEN: &str = "none (nothing written)";
 const CONFLICT: &str = "the durable authority changed since validation; the compare-and-swap wrote nothing";
 
 /// `AuthorityTransitioning → PromotionSucceeded`: the one atomic commit point (P6-A2). Writes
-/// the successor record with compare-and-swap on the validated epoch; if the authority changed
-/// since validation nothing is written and the attempt counts as denied (P6-A1).
+/// the successor record with compare-and-swap on the whole validated record; if the authority
+/// changed since validation nothing is written and the attempt counts as denied (P6-A1).
 pub(crate) fn commit<St: AuthorityStore + ?Sized>(
     store: &mut St,
     claim: &Claim,
