@@ -402,7 +402,8 @@ impl EpochHistory {
             Err(OffHistory::BeforeStart { start, .. }) => {
                 Holding::BeforeEpochStart { start: WalPosition::new(target.epoch, start) }
             }
-            Err(OffHistory::PastEnd { end, .. }) if end < wal_end.lsn => {
+            // Past its epoch's end here: no amount of catching up on this history reaches it.
+            Err(OffHistory::PastEnd { end, .. }) => {
                 Holding::EndsBefore { end: WalPosition::new(target.epoch, end) }
             }
             _ if target.lsn <= wal_end.lsn => Holding::Holds,
@@ -589,8 +590,9 @@ mod tests {
             h.holds(pos(1, 120), pos(1, 10)),
             Holding::EndOffHistory(OffHistory::PastEnd { position: pos(1, 120), end: Lsn(100) })
         );
-        // Past the epoch's end, short of the node's end: the epoch's end is named.
-        assert_eq!(h.holds(pos(1, 80), pos(1, 150)), Holding::EndsBefore { end: pos(1, 80) });
+        // Past the epoch's end, wherever the node's WAL ends: the epoch's end is named.
+        assert_eq!(h.holds(pos(1, 80), pos(1, 150)), Holding::EndsBefore { end: pos(1, 100) });
+        assert_eq!(h.holds(pos(2, 100), pos(1, 150)), Holding::EndsBefore { end: pos(1, 100) });
     }
 
     /// Which positions an epoch owns: both ends of its range, nothing outside.
