@@ -725,6 +725,8 @@ mod tests {
             AuthorityRecord::try_from(body).unwrap()
         };
         let ok = Proposal::new(Some(durable.clone()), third(&durable));
+        assert_eq!((ok.expected(), ok.predecessor()), (Some(Epoch::new(2)), Some(&durable)));
+        assert_eq!(Proposal::bootstrap(node("a")).predecessor(), None);
         assert!(check_commit(Some(&durable), &ok).is_ok());
         let first = AuthorityRecord::bootstrap(node("a"));
         let stale = Proposal::new(Some(first.clone()), durable.clone());
@@ -815,6 +817,70 @@ mod tests {
             moved.to_string(),
             "the authority changed: expected epoch 2, found epoch 3; nothing was written"
         );
+    }
+
+    /// mkdir(2) as a scripted sequence of answers, recording each call; nothing else is used.
+    struct ScriptedMkdir(
+        std::cell::RefCell<Vec<(PathBuf, std::io::Result<bool>)>>,
+        std::cell::RefCell<Vec<PathBuf>>,
+    );
+
+    impl Backend for ScriptedMkdir {
+        type File = ();
+        type Lock = ();
+        fn create_dir(&self, path: &Path) -> std::io::Result<bool> {
+            self.1.borrow_mut().push(path.to_owned());
+            let (expected, answer) = self.0.borrow_mut().remove(0);
+            assert_eq!(path, expected);
+            answer
+        }
+        fn ownership(&self, _: &Path) -> std::io::Result<Option<Ownership>> {
+            unreachable!()
+        }
+        fn effective_uid(&self) -> u32 {
+            unreachable!()
+        }
+        fn try_lock(&self, _: &Path) -> std::io::Result<Option<()>> {
+            unreachable!()
+        }
+        fn read(&self, _: &Path, _: u64) -> std::io::Result<Option<Vec<u8>>> {
+            unreachable!()
+        }
+        fn create(&self, _: &Path) -> std::io::Result<()> {
+            unreachable!()
+        }
+        fn write_all(&self, _: &mut (), _: &[u8]) -> std::io::Result<()> {
+            unreachable!()
+        }
+        fn sync(&self, _: &mut ()) -> std::io::Result<()> {
+            unreachable!()
+        }
+        fn rename(&self, _: &Path, _: &Path) -> std::io::Result<()> {
+            unreachable!()
+        }
+        fn sync_dir(&self, _: &Path) -> std::io::Result<()> {
+            unreachable!()
+        }
+        fn remove(&self, _: &Path) -> std::io::Result<bool> {
+            unreachable!()
+        }
+    }
+
+    /// A parent found missing and then created by another process before this open's mkdir
+    /// still counts as created (its name may not be durable yet), and the walk goes on down.
+    #[test]
+    fn a_parent_created_concurrently_still_counts_as_created() {
+        let (metadata, data) = (PathBuf::from("/srv/d/metadata"), PathBuf::from("/srv/d"));
+        let missing = || Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+        let backend = ScriptedMkdir(
+            vec![(metadata.clone(), missing()), (data.clone(), Ok(false)), (metadata.clone(), Ok(true))]
+                .into(),
+            Vec::new().into(),
+        );
+        assert_eq!(create_dirs(&backend, &metadata).unwrap(), [metadata.clone(), data.clone()]);
+        assert_eq!(*backend.1.borrow(), [metadata.clone(), data, metadata.clone()]);
+        let existing = ScriptedMkdir(vec![(metadata.clone(), Ok(false))].into(), Vec::new().into());
+        assert_eq!(create_dirs(&existing, &metadata).unwrap(), Vec::<PathBuf>::new());
     }
 
     /// `metadata/` and the data directory always; then each created directory's parent once,
