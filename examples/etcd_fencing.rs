@@ -17,7 +17,7 @@ mod events;
 
 use std::process::ExitCode;
 
-use aerodb::core::{Epoch, NodeId, ReplicationState};
+use aerodb::core::{NodeId, ReplicationState};
 use aerodb::promotion::testing::caught_up_inputs;
 use aerodb::promotion::{
     AuthorityStore, Decision, OldPrimary, PromotionPolicy, PromotionRequest, WriteAuthority, recover,
@@ -63,11 +63,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\n== the controller bootstraps node-a under {key}");
     let mut store = EtcdAuthorityStore::open(&connection, &key)?;
-    store.bootstrap(a)?;
-    let node_a = WriteAuthority::replica(a, Epoch::INITIAL)?;
+    let first = store.bootstrap(a)?;
+    let node_a = WriteAuthority::replica(a, Some(&first))?;
     let grant = recover(&store)?.grant.ok_or("no grant for the bootstrap record")?;
-    grant.rebind(ReplicationState::Uninitialized, &node_a)?;
-    let node_c = WriteAuthority::replica(c, Epoch::INITIAL)?;
+    grant.rebind(ReplicationState::Uninitialized, &node_a, &store)?;
+    let node_c = WriteAuthority::replica(c, Some(&first))?;
     let (follower_a, follower_c) =
         (AuthorityFollower::new(&connection, &key)?, AuthorityFollower::new(&connection, &key)?);
     follower_c.poll(&node_c)?;

@@ -52,3 +52,42 @@ fn every_module_uses_only_modules_below_it() {
         }
     }
 }
+
+/// The test back doors (a writable gate backed by nothing durable, a record planted behind a
+/// store's back) are named so no reader mistakes them for a way to run a cluster, and no
+/// documented path — README, crate docs, examples — uses them.
+#[test]
+fn documented_paths_stay_away_from_test_back_doors() {
+    let back_doors = ["detached_primary_gate_for_tests", "tamper_with_record"];
+    let mut documented = vec![root().join("README.md")];
+    for lib in
+        ["src/lib.rs", "aerodb-core/src/lib.rs", "aerodb-promotion/src/lib.rs", "aerodb-etcd/src/lib.rs"]
+    {
+        documented.push(root().join(lib));
+    }
+    let mut stack = vec![root().join("examples")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("examples") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                documented.push(path);
+            }
+        }
+    }
+    assert!(documented.len() > 10, "{documented:?}");
+    for path in documented {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for door in back_doors {
+            assert!(!text.contains(door), "{} uses the test back door {door}", path.display());
+        }
+    }
+    let testing =
+        std::fs::read_to_string(root().join("aerodb-promotion/src/testing/mod.rs")).expect("testing");
+    for door in back_doors {
+        let at = testing.find(&format!("fn {door}")).unwrap_or_else(|| panic!("{door} is gone"));
+        let doc = &testing[testing[..at].rfind("\n\n").unwrap_or(0)..at];
+        assert!(doc.contains("UNSAFE FOR A CLUSTER"), "{door} says why it is unsafe: {doc}");
+    }
+}

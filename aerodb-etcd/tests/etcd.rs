@@ -40,7 +40,7 @@ impl StoreHarness for Harness {
         drop(store);
         self.open(&key)
     }
-    fn overwrite_record(&mut self, store: &mut EtcdAuthorityStore, bytes: &[u8]) -> bool {
+    fn tamper_with_record(&mut self, store: &mut EtcdAuthorityStore, bytes: &[u8]) -> bool {
         self.cluster.put_raw(store.key(), bytes).unwrap();
         true
     }
@@ -257,11 +257,11 @@ fn a_following_old_primary_fences_itself() {
     let (_dir, cluster) = cluster(3);
     let key = "/aerodb/follow/authority";
     let mut store = EtcdAuthorityStore::open(&cluster.connection(), key).unwrap();
-    store.bootstrap(node("n0")).unwrap();
-    let old_primary = WriteAuthority::replica(node("n0"), Epoch::INITIAL).unwrap();
+    let first = store.bootstrap(node("n0")).unwrap();
+    let old_primary = WriteAuthority::replica(node("n0"), Some(&first)).unwrap();
     let grant = recover(&store).unwrap().grant.unwrap();
-    grant.rebind(ReplicationState::Uninitialized, &old_primary).unwrap();
-    let replica = WriteAuthority::replica(node("n2"), Epoch::INITIAL).unwrap();
+    grant.rebind(ReplicationState::Uninitialized, &old_primary, &store).unwrap();
+    let replica = WriteAuthority::replica(node("n2"), Some(&first)).unwrap();
     let follower = AuthorityFollower::new(&cluster.connection(), key).unwrap();
     let other = AuthorityFollower::new(&cluster.connection(), key).unwrap();
 

@@ -7,12 +7,12 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aerodb_core::NodeId;
-use aerodb_promotion::testing::bootstrapped_primary_gate;
+use aerodb_promotion::testing::detached_primary_gate_for_tests;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn admission(c: &mut Criterion) {
     let mut group = c.benchmark_group("admit_write");
-    let gate = bootstrapped_primary_gate(NodeId::new("primary-0").expect("valid id"));
+    let gate = detached_primary_gate_for_tests(NodeId::new("primary-0").expect("valid id"));
     group.bench_function("WriteAuthority::admit_write", |b| b.iter(|| black_box(&gate).admit_write()));
     let bare = AtomicU64::new((1 << 63) | 1);
     group.bench_function("baseline: AtomicU64 load + compare", |b| {

@@ -8,9 +8,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aerodb_core::{Epoch, NodeId, ReplicationState, RoleChangeError};
+use aerodb_core::{Epoch, NodeId};
 
 use crate::record::AuthorityRecord;
+use crate::slot::PromotionSlot;
 
 const PRIMARY: u64 = 1 << 63;
 const FENCED: u64 = 1 << 62;
@@ -110,10 +111,16 @@ fn word(role: GateRole, epoch: Epoch) -> Result<u64, GateError> {
 }
 
 impl WriteAuthority {
-    /// The gate of `node`, admitting no client writes: a replica following `epoch` (or a node
-    /// restarting, at the newest epoch it knows). Only a [`PrimaryGrant`] naming `node` makes it
-    /// writable.
-    pub fn replica(node: NodeId, epoch: Epoch) -> Result<Self, GateError> {
+    /// The gate of `node`, admitting no client writes: a replica following the durable
+    /// `authority` it has read (`None`: no authority yet, epoch 0). Its starting epoch comes from
+    /// durable state, never from a caller's number, so it refuses everything older. Only a
+    /// [`PrimaryGrant`] naming `node` makes it writable.
+    pub fn replica(node: NodeId, authority: Option<&AuthorityRecord>) -> Result<Self, GateError> {
+        Self::at_epoch(node, authority.map_or(Epoch::new(0), AuthorityRecord::epoch))
+    }
+
+    /// A replica's gate following `epoch`, which the caller read from durable state.
+    pub(crate) fn at_epoch(node: NodeId, epoch: Epoch) -> Result<Self, GateError> {
         Ok(WriteAuthority {
             node,
             state: AtomicU64::new(word(GateRole::Replica, epoch)?),
@@ -184,7 +191,7 @@ impl WriteAuthority {
 
     /// Turns this replica's gate into the primary's at `epoch`, which must not be older than any
     /// epoch it has seen. Only [`PrimaryGrant::rebind`] calls this (P6-A3).
-    fn assume_primary(&self, epoch: Epoch) -> Result<(), GateError> {
+    pub(crate) fn assume_primary(&self, epoch: Epoch) -> Result<(), GateError> {
         let target = word(GateRole::Primary, epoch)?;
         let mut outcome = Ok(());
         let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
@@ -225,65 +232,53 @@ impl WriteAuthority {
 ///
 /// Minted only by this crate, from a record that is durable: a committed promotion
 /// ([`Committed::into_grant`](crate::Committed::into_grant)) or a recovered record, bootstrap
-/// included ([`Recovered::grant`](crate::Recovered::grant)). Not `Clone`; [`rebind`](Self::rebind)
-/// consumes it, so one grant makes at most one gate writable.
+/// included ([`Recovered::grant`](crate::Recovered::grant)). A store handle mints at most one
+/// grant per durable record. Not `Clone`; [`rebind`](Self::rebind) consumes it, and works only
+/// while the record it names is still the durable authority of the store that minted it.
 #[must_use = "a grant is the only way to make the named node's gate writable"]
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct PrimaryGrant {
-    node: NodeId,
-    epoch: Epoch,
+    pub(crate) record: AuthorityRecord,
+    /// The slot of the store handle that minted it: the store it must be used with.
+    pub(crate) slot: PromotionSlot,
 }
 
-/// Why rebinding a node to a durable authority was refused; the gate is unchanged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RebindError {
-    /// The gate is another node's than the one the record names (P6-A1).
-    #[error("the durable record names {named} as primary, but this gate is node {gate}'s")]
-    WrongNode {
-        /// The node the record names.
-        named: NodeId,
-        /// The gate's node.
-        gate: NodeId,
-    },
-    /// Phase 5 refuses the role change.
-    #[error(transparent)]
-    Role(#[from] RoleChangeError),
-    /// The gate refuses the epoch.
-    #[error(transparent)]
-    Gate(#[from] GateError),
+/// Grants are equal when they name the same record; which handle minted them is not a value.
+impl PartialEq for PrimaryGrant {
+    fn eq(&self, other: &Self) -> bool {
+        self.record == other.record
+    }
 }
+
+impl Eq for PrimaryGrant {}
 
 impl PrimaryGrant {
-    /// The grant for `record`'s primary at its epoch; `record` must be durable.
-    pub(crate) fn of(record: &AuthorityRecord) -> Self {
-        PrimaryGrant { node: record.primary(), epoch: record.epoch() }
+    /// The grant for the durable `record` from the store handle whose slot is `slot`, unless
+    /// that handle already handed one out for this record or a newer one (P6-A1).
+    pub(crate) fn mint(record: &AuthorityRecord, slot: &PromotionSlot) -> Option<Self> {
+        slot.take_grant(record.epoch()).then(|| PrimaryGrant { record: record.clone(), slot: slot.clone() })
+    }
+
+    /// The grant for the record a commit through `slot`'s handle just made durable: a new epoch,
+    /// so the handle has granted none at it (a store that went back is refused at `rebind`).
+    pub(crate) fn committed(record: &AuthorityRecord, slot: &PromotionSlot) -> Self {
+        let _first = slot.take_grant(record.epoch());
+        PrimaryGrant { record: record.clone(), slot: slot.clone() }
     }
 
     /// The node the durable record names as primary.
     pub fn node(&self) -> NodeId {
-        self.node
+        self.record.primary()
     }
 
     /// The record's epoch.
     pub fn epoch(&self) -> Epoch {
-        self.epoch
+        self.record.epoch()
     }
 
-    /// Stage 6.5: `gate`, which must be the named node's, becomes the primary's at the record's
-    /// epoch, and the node's role (a replica, or uninitialized at restart) becomes
-    /// `PrimaryActive`, which is returned. Consumes the grant, succeed or fail (P6-A1, P6-A3).
-    pub fn rebind(
-        self,
-        role: ReplicationState,
-        gate: &WriteAuthority,
-    ) -> Result<ReplicationState, RebindError> {
-        if gate.node() != self.node {
-            return Err(RebindError::WrongNode { named: self.node, gate: gate.node() });
-        }
-        role.check_becoming_primary()?;
-        gate.assume_primary(self.epoch)?;
-        Ok(ReplicationState::PrimaryActive)
+    /// The durable record this grant was minted from.
+    pub fn record(&self) -> &AuthorityRecord {
+        &self.record
     }
 }
 
@@ -295,11 +290,10 @@ mod tests {
         NodeId::new(name).unwrap()
     }
 
-    /// A primary's gate at `epoch`, through the one path there is: a grant.
+    /// A primary's gate at `epoch`, as a grant's rebind leaves it.
     fn primary(epoch: Epoch) -> WriteAuthority {
-        let gate = WriteAuthority::replica(node("p"), Epoch::new(0)).unwrap();
-        let grant = PrimaryGrant { node: node("p"), epoch };
-        grant.rebind(ReplicationState::Uninitialized, &gate).unwrap();
+        let gate = WriteAuthority::replica(node("p"), None).unwrap();
+        gate.assume_primary(epoch).unwrap();
         gate
     }
 
@@ -314,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_replica_never_admits_writes() {
-        let gate = WriteAuthority::replica(node("r"), Epoch::new(3)).unwrap();
+        let gate = WriteAuthority::at_epoch(node("r"), Epoch::new(3)).unwrap();
         assert_eq!(gate.role(), GateRole::Replica);
         assert_eq!(primary(Epoch::new(3)).role(), GateRole::Primary);
         assert_eq!(gate.admit_write(), Err(WriteRefused::NotPrimary { epoch: Epoch::new(3) }));
@@ -333,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_replica_follows_newer_epochs_and_refuses_older_wal() {
-        let gate = WriteAuthority::replica(node("r"), Epoch::new(3)).unwrap();
+        let gate = WriteAuthority::at_epoch(node("r"), Epoch::new(3)).unwrap();
         assert_eq!(gate.admit_wal(Epoch::new(4)), Ok(()));
         assert_eq!(gate.epoch(), Epoch::new(4));
         assert_eq!(
@@ -351,7 +345,7 @@ mod tests {
 
     #[test]
     fn a_replica_assumes_no_epoch_older_than_it_has_seen() {
-        let gate = WriteAuthority::replica(node("r"), Epoch::new(3)).unwrap();
+        let gate = WriteAuthority::at_epoch(node("r"), Epoch::new(3)).unwrap();
         assert_eq!(
             gate.assume_primary(Epoch::new(2)),
             Err(GateError::Superseded { granted: Epoch::new(2), seen: Epoch::new(3) })
@@ -367,26 +361,6 @@ mod tests {
         assert_eq!(gate.assume_primary(Epoch::new(6)), Err(GateError::NotReplica));
     }
 
-    /// P6-A1: a grant makes only its own node's gate writable, once.
-    #[test]
-    fn a_grant_rebinds_only_its_node_and_only_once() {
-        let other = WriteAuthority::replica(node("b"), Epoch::new(1)).unwrap();
-        let grant = PrimaryGrant { node: node("a"), epoch: Epoch::new(2) };
-        assert_eq!(
-            grant.rebind(ReplicationState::ReplicaActive, &other),
-            Err(RebindError::WrongNode { named: node("a"), gate: node("b") })
-        );
-        assert!(other.admit_write().is_err());
-        let own = WriteAuthority::replica(node("a"), Epoch::new(1)).unwrap();
-        let halted = ReplicationState::ReplicationHalted { reason: aerodb_core::HaltReason::WalGap };
-        let grant = PrimaryGrant { node: node("a"), epoch: Epoch::new(2) };
-        assert!(matches!(grant.rebind(halted, &own), Err(RebindError::Role(_))));
-        assert!(own.admit_write().is_err(), "a refused rebind leaves the gate untouched");
-        let grant = PrimaryGrant { node: node("a"), epoch: Epoch::new(2) };
-        assert_eq!(grant.rebind(ReplicationState::ReplicaActive, &own), Ok(ReplicationState::PrimaryActive));
-        assert_eq!(own.admit_write(), Ok(Epoch::new(2)));
-    }
-
     #[test]
     fn the_admission_result_fits_in_two_registers() {
         assert_eq!(size_of::<Result<Epoch, WriteRefused>>(), 2 * size_of::<u64>());
@@ -396,10 +370,10 @@ mod tests {
     fn epochs_beyond_62_bits_are_refused() {
         let too_big = Epoch::new(MAX_GATE_EPOCH.get() + 1);
         assert_eq!(
-            WriteAuthority::replica(node("r"), too_big).err(),
+            WriteAuthority::at_epoch(node("r"), too_big).err(),
             Some(GateError::EpochTooLarge(too_big))
         );
-        assert!(WriteAuthority::replica(node("r"), MAX_GATE_EPOCH).is_ok());
+        assert!(WriteAuthority::at_epoch(node("r"), MAX_GATE_EPOCH).is_ok());
         assert_eq!(primary(MAX_GATE_EPOCH).admit_write(), Ok(MAX_GATE_EPOCH));
     }
 }
@@ -434,9 +408,8 @@ mod properties {
     fn fencing_is_monotonic() {
         fn prop(own: u8, observations: Vec<Observation>) -> bool {
             let own = Epoch::new(u64::from(own % 6) + 1);
-            let gate = WriteAuthority::replica(NodeId::new("p").unwrap(), Epoch::new(0)).unwrap();
-            let grant = PrimaryGrant { node: gate.node(), epoch: own };
-            grant.rebind(ReplicationState::Uninitialized, &gate).unwrap();
+            let gate = WriteAuthority::replica(NodeId::new("p").unwrap(), None).unwrap();
+            gate.assume_primary(own).unwrap();
             let mut fenced = false;
             for observation in observations {
                 match observation {

@@ -55,8 +55,8 @@
 //! assert_eq!(committed.record().epoch(), Epoch::new(2));
 //!
 //! // Stage 6.5: the commit's one grant makes replica-1's gate, and only it, writable.
-//! let gate = WriteAuthority::replica(NodeId::new("replica-1")?, Epoch::INITIAL)?;
-//! let role = committed.into_grant().rebind(ReplicationState::ReplicaActive, &gate)?;
+//! let gate = WriteAuthority::replica(NodeId::new("replica-1")?, recovered.authority.as_ref())?;
+//! let role = committed.into_grant().rebind(ReplicationState::ReplicaActive, &gate, &store)?;
 //! assert_eq!((role, gate.admit_write()?), (ReplicationState::PrimaryActive, Epoch::new(2)));
 //! # drop(store);
 //! # std::fs::remove_dir_all(&dir)?;
@@ -123,10 +123,8 @@ pub use store::{
 };
 
 // Recover, and make the named primary's gate writable.
-pub use gate::{
-    GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, RebindError, WalRefused, WriteAuthority, WriteRefused,
-};
-pub use recovery::{Recovered, recover};
+pub use gate::{GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, WalRefused, WriteAuthority, WriteRefused};
+pub use recovery::{RebindError, Recovered, recover};
 
 // Explain and observe: explanations, events, metrics, invariant ids.
 pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation};

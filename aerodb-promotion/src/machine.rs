@@ -128,7 +128,10 @@ impl<S: PromotionState> Promotion<S> {
     {
         let (claim, approval) = S::source(self, Unpack(()));
         match steps::commit(store, &claim, &approval) {
-            Ok(record) => Ok(Promotion::assemble(claim, Box::new(Committed::new(*approval, record)))),
+            Ok(record) => {
+                let committed = Committed::new(*approval, record, claim.slot());
+                Ok(Promotion::assemble(claim, Box::new(committed)))
+            }
             Err(error) => Err(Box::new(CommitFailure { error, approval: *approval, _held: claim })),
         }
     }

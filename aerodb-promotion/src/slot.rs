@@ -2,7 +2,9 @@
 //! authority's passive metrics.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use aerodb_core::Epoch;
 
 use crate::observe::PromotionMetrics;
 
@@ -17,6 +19,8 @@ pub struct PromotionSlot {
 #[derive(Debug, Default)]
 struct Shared {
     busy: AtomicBool,
+    /// One more than the newest epoch this handle has granted; 0 before any grant.
+    granted: AtomicU64,
     metrics: PromotionMetrics,
 }
 
@@ -64,6 +68,21 @@ impl PromotionSlot {
         &self.shared.metrics
     }
 
+    /// Whether this handle may hand out the grant for the record at `epoch`: only once per
+    /// durable record, and never for one older than a record it already granted (P6-A1).
+    pub(crate) fn take_grant(&self, epoch: Epoch) -> bool {
+        let next = epoch.get().saturating_add(1);
+        self.shared
+            .granted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |granted| (next > granted).then_some(next))
+            .is_ok()
+    }
+
+    /// Whether `other` is this very slot: the same store handle's.
+    pub(crate) fn same(&self, other: &PromotionSlot) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// The slot, unless another attempt holds it (P6-A1).
     pub(crate) fn try_claim(&self) -> Option<Claim> {
         self.shared.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).ok()?;
@@ -75,6 +94,20 @@ impl PromotionSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One grant per durable record per handle, none for an older one; clones share the count.
+    #[test]
+    fn a_slot_grants_each_epoch_once_and_never_an_older_one() {
+        let slot = PromotionSlot::new();
+        assert!(slot.take_grant(Epoch::new(1)));
+        assert!(!slot.take_grant(Epoch::new(1)));
+        assert!(!slot.clone().take_grant(Epoch::new(1)));
+        assert!(slot.take_grant(Epoch::new(3)));
+        assert!(!slot.take_grant(Epoch::new(2)));
+        assert!(PromotionSlot::new().take_grant(Epoch::new(0)), "epoch 0 is a record too");
+        assert!(slot.take_grant(Epoch::MAX) && !slot.take_grant(Epoch::MAX));
+        assert!(slot.same(&slot.clone()) && !slot.same(&PromotionSlot::new()));
+    }
 
     #[test]
     fn the_slot_admits_one_claim_at_a_time() {

@@ -32,8 +32,8 @@ pub struct Committed {
 
 impl Committed {
     /// `approval` made durable as `record`.
-    pub(crate) fn new(approval: Approval, record: AuthorityRecord) -> Self {
-        Committed { grant: PrimaryGrant::of(&record), approval, record }
+    pub(crate) fn new(approval: Approval, record: AuthorityRecord, slot: &PromotionSlot) -> Self {
+        Committed { grant: PrimaryGrant::committed(&record, slot), approval, record }
     }
     /// The approval that was applied.
     pub fn approval(&self) -> &Approval {

@@ -5,7 +5,7 @@
 //! allocating write path would allocate in every window.
 
 use aerodb_core::{Epoch, NodeId};
-use aerodb_promotion::testing::bootstrapped_primary_gate;
+use aerodb_promotion::testing::detached_primary_gate_for_tests;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -13,8 +13,8 @@ static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 #[test]
 fn admit_write_allocates_nothing() {
-    let primary = bootstrapped_primary_gate(NodeId::new("primary-0").expect("valid id"));
-    let fenced = bootstrapped_primary_gate(NodeId::new("primary-0").expect("valid id"));
+    let primary = detached_primary_gate_for_tests(NodeId::new("primary-0").expect("valid id"));
+    let fenced = detached_primary_gate_for_tests(NodeId::new("primary-0").expect("valid id"));
     fenced.observe_epoch(Epoch::new(4));
     let mut windows = Vec::new();
     for _ in 0..5 {

@@ -93,8 +93,10 @@ fn every_error_prints_its_cause_once() {
         .unwrap_err();
     assert_cause_once("Rejected", &*rejected);
 
-    let grant = recover(&memory).unwrap().grant.unwrap();
-    let gate = WriteAuthority::replica(grant.node(), aerodb_core::Epoch::new(0)).unwrap();
+    let mut fresh = aerodb_promotion::testing::MemoryStore::default();
+    fresh.bootstrap(id("primary-0")).unwrap();
+    let grant = recover(&fresh).unwrap().grant.unwrap();
+    let gate = WriteAuthority::replica(grant.node(), None).unwrap();
     let halted = ReplicationState::ReplicationHalted { reason: aerodb_core::HaltReason::WalGap };
-    assert_cause_once("RebindError::Role", &grant.rebind(halted, &gate).unwrap_err());
+    assert_cause_once("RebindError::Role", &grant.rebind(halted, &gate, &fresh).unwrap_err());
 }

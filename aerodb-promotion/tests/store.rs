@@ -36,7 +36,7 @@ impl StoreHarness for FileHarness {
         FileAuthorityStore::open(dir).unwrap()
     }
 
-    fn overwrite_record(&mut self, store: &mut FileAuthorityStore, bytes: &[u8]) -> bool {
+    fn tamper_with_record(&mut self, store: &mut FileAuthorityStore, bytes: &[u8]) -> bool {
         std::fs::write(store.record_path(), bytes).unwrap();
         true
     }

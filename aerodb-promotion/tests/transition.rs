@@ -33,11 +33,11 @@ fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 300, OldPrimary::Fenced);
 
-    let old_gate = WriteAuthority::replica(id("primary-0"), Epoch::new(0)).unwrap();
+    let old_gate = WriteAuthority::replica(id("primary-0"), None).unwrap();
     let bootstrap_grant = recover(&store).unwrap().grant.unwrap();
-    bootstrap_grant.rebind(ReplicationState::Uninitialized, &old_gate).unwrap();
-    let new_gate = WriteAuthority::replica(id("replica-1"), first.epoch()).unwrap();
-    let follower = WriteAuthority::replica(id("replica-2"), first.epoch()).unwrap();
+    bootstrap_grant.rebind(ReplicationState::Uninitialized, &old_gate, &store).unwrap();
+    let new_gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
+    let follower = WriteAuthority::replica(id("replica-2"), Some(&first)).unwrap();
     let never_both = || !(old_gate.admit_write().is_ok() && new_gate.admit_write().is_ok());
     assert!(never_both());
 
@@ -69,7 +69,7 @@ fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
     let (steady, committed) = succeeded.complete();
     assert_eq!(steady.kind(), StateKind::Steady);
     assert_eq!(committed.record(), &record);
-    let role = committed.into_grant().rebind(ReplicationState::ReplicaActive, &new_gate).unwrap();
+    let role = committed.into_grant().rebind(ReplicationState::ReplicaActive, &new_gate, &store).unwrap();
     assert_eq!(role, ReplicationState::PrimaryActive);
     assert_eq!(new_gate.admit_write(), Ok(Epoch::new(2)));
     assert!(never_both());
@@ -92,10 +92,10 @@ fn rebinding_refuses_a_candidate_that_is_not_a_replica() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
     let succeeded = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap();
-    let gate = WriteAuthority::replica(id("replica-1"), Epoch::new(1)).unwrap();
+    let gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
     let halted = ReplicationState::ReplicationHalted { reason: HaltReason::WalGap };
     let grant = succeeded.complete().1.into_grant();
-    assert!(matches!(grant.rebind(halted, &gate), Err(RebindError::Role(_))));
+    assert!(matches!(grant.rebind(halted, &gate, &store), Err(RebindError::Role(_))));
     assert!(gate.admit_write().is_err(), "a refused rebind leaves the gate untouched");
 }
 
@@ -110,37 +110,121 @@ fn one_commit_makes_exactly_one_gate_writable() {
     let committed = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete().1;
     let grant = committed.into_grant();
     assert_eq!((grant.node(), grant.epoch()), (id("replica-1"), Epoch::new(2)));
-    let other = WriteAuthority::replica(id("replica-2"), Epoch::new(1)).unwrap();
-    assert_eq!(
-        grant.rebind(ReplicationState::ReplicaActive, &other),
-        Err(RebindError::WrongNode { named: id("replica-1"), gate: id("replica-2") })
-    );
+    let other = WriteAuthority::replica(id("replica-2"), Some(&first)).unwrap();
+    assert!(matches!(
+        grant.rebind(ReplicationState::ReplicaActive, &other, &store),
+        Err(RebindError::WrongNode { named, gate }) if named == id("replica-1") && gate == id("replica-2")
+    ));
     assert!(other.admit_write().is_err());
-    // A recovered grant names the record's primary; a second gate of that node is refused
-    // once the first is primary (it has the epoch), and the gate itself takes a grant once.
-    let own = WriteAuthority::replica(id("replica-1"), Epoch::new(1)).unwrap();
-    recover(&store).unwrap().grant.unwrap().rebind(ReplicationState::ReplicaActive, &own).unwrap();
-    let again = recover(&store).unwrap().grant.unwrap().rebind(ReplicationState::ReplicaActive, &own);
-    assert_eq!(again, Err(RebindError::Gate(GateError::NotReplica)));
-    assert_eq!(own.admit_write(), Ok(Epoch::new(2)));
+    // The commit's grant was this handle's one grant for epoch 2: recovery hands out no other.
+    assert!(recover(&store).unwrap().grant.is_none(), "a second grant for the same record");
+    assert!(recover(&store).unwrap().grant.is_none());
 }
 
-/// P6-A3: a grant from a superseded record cannot make a gate writable once the node has seen
-/// a newer epoch.
+/// P6-A1: a handle hands out one grant per durable record, whoever asks and however often;
+/// a newer record has its own.
+#[test]
+fn a_store_handle_grants_each_record_once() {
+    let mut store = aerodb_promotion::testing::MemoryStore::default();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let grant = recover(&store).unwrap().grant.expect("the bootstrap record's grant");
+    assert_eq!((grant.node(), grant.epoch(), grant.record()), (id("primary-0"), Epoch::new(1), &first));
+    for _ in 0..3 {
+        assert!(recover(&store).unwrap().grant.is_none());
+    }
+    let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
+    let committed = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete().1;
+    assert!(recover(&store).unwrap().grant.is_none(), "the commit's grant is the one for epoch 2");
+    let gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
+    committed.into_grant().rebind(ReplicationState::ReplicaActive, &gate, &store).unwrap();
+    assert_eq!(gate.admit_write(), Ok(Epoch::new(2)));
+}
+
+/// P6-A1, P6-A3: a grant works only while its record is still the durable authority. The
+/// issue's case: a grant for epoch 1 kept while epoch 2 is committed for another node no longer
+/// makes a freshly built gate writable — whatever epoch that gate was built at — and the gate
+/// learns epoch 2 from the refusal.
 #[test]
 fn a_superseded_grant_is_refused() {
     let mut store = aerodb_promotion::testing::MemoryStore::default();
     let first = store.bootstrap(id("primary-0")).unwrap();
     let stale = recover(&store).unwrap().grant.unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
-    let _ = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete();
-    let gate = WriteAuthority::replica(id("primary-0"), Epoch::new(0)).unwrap();
-    gate.observe_epoch(Epoch::new(2));
-    assert_eq!(
-        stale.rebind(ReplicationState::Uninitialized, &gate),
-        Err(RebindError::Gate(GateError::Superseded { granted: Epoch::new(1), seen: Epoch::new(2) }))
-    );
+    let committed = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete().1;
+    let gate = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
+    assert!(matches!(
+        stale.rebind(ReplicationState::Uninitialized, &gate, &store),
+        Err(RebindError::Superseded { granted, durable: Some(durable) })
+            if granted == Epoch::new(1) && durable == Epoch::new(2)
+    ));
     assert!(gate.admit_write().is_err());
+    assert_eq!(gate.epoch(), Epoch::new(2), "the refusal taught the gate the durable epoch");
+    // The new primary's grant still works: one writer, at epoch 2.
+    let new_gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
+    committed.into_grant().rebind(ReplicationState::ReplicaActive, &new_gate, &store).unwrap();
+    assert_eq!(new_gate.admit_write(), Ok(Epoch::new(2)));
+}
+
+/// A grant is used with the store handle that minted it, and only while that store still holds
+/// its record: not with another store holding the same bytes, nor after the record vanished or
+/// was replaced behind the handle's back.
+#[test]
+fn a_grant_is_usable_only_with_its_own_store_while_its_record_is_durable() {
+    use aerodb_promotion::testing::{MemoryHarness, StoreHarness};
+    let mut harness = MemoryHarness;
+    let mut store = harness.fresh();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let grant = recover(&store).unwrap().grant.unwrap();
+    // Another handle on the same bytes: its own slot, its own grant.
+    let twin = harness.reopen(store);
+    let gate = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
+    assert!(matches!(
+        grant.rebind(ReplicationState::Uninitialized, &gate, &twin),
+        Err(RebindError::OtherStore)
+    ));
+    assert!(gate.admit_write().is_err());
+    assert!(recover(&twin).unwrap().grant.is_some(), "a new handle hands out its own grant");
+    // A record planted over the durable one (another cluster's, here epoch 1 naming another
+    // node) is not the record the grant names.
+    let mut store = harness.fresh();
+    store.bootstrap(id("primary-0")).unwrap();
+    let grant = recover(&store).unwrap().grant.unwrap();
+    let mut other = harness.fresh();
+    let planted = other.bootstrap(id("primary-9")).unwrap();
+    assert!(harness.tamper_with_record(&mut store, &planted.to_bytes().unwrap()));
+    assert!(matches!(
+        grant.rebind(ReplicationState::Uninitialized, &gate, &store),
+        Err(RebindError::Superseded { durable: Some(e), .. }) if e == Epoch::new(1)
+    ));
+    assert!(gate.admit_write().is_err());
+}
+
+/// What stays the caller's duty (docs/PROTOCOL.md §9): one gate per node process. A node that
+/// reopens its store and builds a second gate without dropping the first gets a second grant for
+/// the same record from the new handle: both gates admit writes, for the same node at the same
+/// epoch. The library cannot see two gates of one process; this test shows what breaking the
+/// rule does.
+#[test]
+fn two_gates_for_one_node_in_one_process_is_the_callers_duty() {
+    let dir = TempDir::new("two-gates");
+    let first = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
+    let store = FileAuthorityStore::open(dir.path()).unwrap();
+    let gate = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
+    recover(&store).unwrap().grant.unwrap().rebind(ReplicationState::Uninitialized, &gate, &store).unwrap();
+    drop(store);
+    let reopened = FileAuthorityStore::open(dir.path()).unwrap();
+    let second = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
+    let grant = recover(&reopened).unwrap().grant.unwrap();
+    grant.rebind(ReplicationState::Uninitialized, &second, &reopened).unwrap();
+    assert_eq!((gate.admit_write(), second.admit_write()), (Ok(Epoch::new(1)), Ok(Epoch::new(1))));
+    // The same gate never takes a second grant.
+    drop(reopened);
+    let again = FileAuthorityStore::open(dir.path()).unwrap();
+    let grant = recover(&again).unwrap().grant.unwrap();
+    assert!(matches!(
+        grant.rebind(ReplicationState::Uninitialized, &gate, &again),
+        Err(RebindError::Gate(GateError::NotReplica))
+    ));
 }
 
 #[test]

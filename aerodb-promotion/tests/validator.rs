@@ -235,7 +235,7 @@ fn the_last_approvable_epoch_is_the_largest_a_gate_holds() {
     match assess(PromotionPolicy::Enabled, &request("replica-1"), &inputs).verdict {
         Verdict::Approve(plan) => {
             assert_eq!(plan.new_epoch, Epoch::MAX);
-            assert!(WriteAuthority::replica(plan.primary, plan.new_epoch).is_ok(), "a gate holds the epoch");
+            assert!(plan.new_epoch <= MAX_GATE_EPOCH, "a gate holds the epoch");
         }
         other => panic!("{other:?}"),
     }

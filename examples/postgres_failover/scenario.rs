@@ -212,11 +212,11 @@ pub fn run(root: &Path, authority: &Authority, rows: i64, out: &mut dyn Write) -
         writeln!(out, "   {} on 127.0.0.1:{}: {role}", server.name(), server.port())?;
     }
     let mut store = authority.open(root)?;
-    store.bootstrap(node("pg1"))?;
+    let first = store.bootstrap(node("pg1"))?;
     let recovered = recover(store.as_ref())?;
-    let pg1_gate = WriteAuthority::replica(node("pg1"), Epoch::INITIAL)?;
+    let pg1_gate = WriteAuthority::replica(node("pg1"), Some(&first))?;
     let grant = recovered.grant.ok_or("the bootstrapped record has no grant")?;
-    grant.rebind(ReplicationState::Uninitialized, &pg1_gate)?;
+    grant.rebind(ReplicationState::Uninitialized, &pg1_gate, store.as_ref())?;
     writeln!(
         out,
         "   authority bootstrapped in {authority}: pg1 leads epoch 1 = timeline 1; pg1's gate admits writes at epoch {}",
@@ -300,8 +300,8 @@ pub fn run(root: &Path, authority: &Authority, rows: i64, out: &mut dyn Write) -
     let (_steady, committed) = approved.begin_transition().commit(store.as_mut())?.complete();
     indent(out, &committed.explain().to_string())?;
     let record = committed.record().clone();
-    let pg2_gate = WriteAuthority::replica(node("pg2"), Epoch::INITIAL)?;
-    committed.into_grant().rebind(ReplicationState::ReplicaActive, &pg2_gate)?;
+    let pg2_gate = WriteAuthority::replica(node("pg2"), Some(&first))?;
+    committed.into_grant().rebind(ReplicationState::ReplicaActive, &pg2_gate, store.as_ref())?;
     writeln!(
         out,
         "   the record is durable; pg2's gate admits writes at epoch {}; now pg_promote()",
@@ -330,8 +330,7 @@ pub fn run(root: &Path, authority: &Authority, rows: i64, out: &mut dyn Write) -
     // 7. The old primary comes back the way a node agent would start it.
     writeln!(out, "\n== 7. pg1's node agent restarts it: the authority first")?;
     let seen = authority.read(root)?.ok_or("the authority record is gone")?;
-    let restarted_gate = WriteAuthority::replica(node("pg1"), Epoch::INITIAL)?;
-    restarted_gate.observe_epoch(seen.epoch());
+    let restarted_gate = WriteAuthority::replica(node("pg1"), Some(&seen))?;
     writeln!(
         out,
         "   authority: epoch {}, primary {}: pg1 is not the primary",

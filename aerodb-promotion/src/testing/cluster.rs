@@ -82,20 +82,26 @@ pub struct SimNode {
 }
 
 impl SimNode {
-    /// A replica at `epoch`, or, with the durable record's grant, its primary.
-    fn new(id: NodeId, grant: Option<PrimaryGrant>, epoch: Epoch) -> Result<Self, ClusterError> {
+    /// A replica following `record`, or, with the durable record's grant from `store`, its
+    /// primary.
+    fn new(
+        id: NodeId,
+        grant: Option<PrimaryGrant>,
+        record: &AuthorityRecord,
+        store: &FileAuthorityStore,
+    ) -> Result<Self, ClusterError> {
         let mut node = SimNode {
             id,
             up: true,
             partitioned: false,
             role: ReplicationState::ReplicaActive,
-            gate: gate(id, epoch)?,
+            gate: gate(id, record)?,
             wal: Vec::new(),
             history: EpochHistory::initial(Epoch::INITIAL),
             applying: false,
         };
         if let Some(grant) = grant {
-            node.role = rebind(grant, ReplicationState::Uninitialized, &node.gate)?;
+            node.role = rebind(grant, ReplicationState::Uninitialized, &node.gate, store)?;
         }
         Ok(node)
     }
@@ -146,21 +152,23 @@ impl SimNode {
     }
 }
 
-fn gate(id: NodeId, epoch: Epoch) -> Result<WriteAuthority, ClusterError> {
-    WriteAuthority::replica(id, epoch).map_err(|e| ClusterError::Invariant(e.to_string()))
+fn gate(id: NodeId, record: &AuthorityRecord) -> Result<WriteAuthority, ClusterError> {
+    WriteAuthority::replica(id, Some(record)).map_err(|e| ClusterError::Invariant(e.to_string()))
 }
 
 fn rebind(
     grant: PrimaryGrant,
     role: ReplicationState,
     gate: &WriteAuthority,
+    store: &FileAuthorityStore,
 ) -> Result<ReplicationState, ClusterError> {
-    grant.rebind(role, gate).map_err(|e| ClusterError::Invariant(e.to_string()))
+    grant.rebind(role, gate, store).map_err(|e| ClusterError::Invariant(e.to_string()))
 }
 
-/// The durable record's grant, as a restarting node or controller reads it (P6-A3).
-fn durable_grant(store: &FileAuthorityStore) -> Result<PrimaryGrant, ClusterError> {
-    recover(store)?.grant.ok_or_else(|| ClusterError::Invariant("the authority record vanished".to_owned()))
+/// The durable record's grant, as a restarting node or controller reads it (P6-A3); `None`
+/// when this handle already handed it out.
+fn durable_grant(store: &FileAuthorityStore) -> Result<Option<PrimaryGrant>, ClusterError> {
+    Ok(recover(store)?.grant)
 }
 
 /// The model: nodes, the control plane's acknowledgement log, and its authority store.
@@ -207,12 +215,12 @@ impl Cluster {
             Some(record) => record,
             None => store.bootstrap(first)?,
         };
-        let mut grant = Some(durable_grant(&store)?);
+        let mut grant = durable_grant(&store)?;
         let nodes = ids
             .iter()
             .map(|&id| {
                 let grant = if id == authority.primary() { grant.take() } else { None };
-                SimNode::new(id, grant, authority.epoch())
+                SimNode::new(id, grant, &authority, &store)
             })
             .collect::<Result<_, _>>()?;
         Ok(Cluster {
@@ -357,20 +365,28 @@ impl Cluster {
     /// the authoritative history, else halts.
     pub fn restart(&mut self, index: usize) -> Result<(), ClusterError> {
         let record = self.authority.clone();
-        let grant = durable_grant(self.store()?)?;
-        let node = self.node(index)?;
-        if node.up {
+        if self.node(index)?.up {
             return Ok(());
         }
+        // The restarting node's own process reads the durable record through its own handle,
+        // which hands out one grant for it.
+        let grant = if self.node(index)?.id == record.primary() {
+            self.restart_store()?;
+            durable_grant(self.store()?)?
+        } else {
+            None
+        };
+        let store = self.store.as_ref().ok_or_else(|| ClusterError::Invariant("no store".to_owned()))?;
+        let node = self.nodes.get_mut(index).ok_or(ClusterError::NoNode(index))?;
         node.up = true;
         node.applying = false;
-        if node.id == record.primary() {
+        if let Some(grant) = grant {
             // It restarts uninitialized and leads again only on the durable record's grant.
-            node.gate = gate(node.id, record.epoch())?;
-            node.role = rebind(grant, ReplicationState::Uninitialized, &node.gate)?;
+            node.gate = gate(node.id, &record)?;
+            node.role = rebind(grant, ReplicationState::Uninitialized, &node.gate, store)?;
             node.history = record.epoch_history().clone();
         } else if node.role == ReplicationState::ReplicaActive {
-            node.gate = gate(node.id, record.epoch())?;
+            node.gate = gate(node.id, &record)?;
             if node.history.continuation_of(node.position(), record.epoch_history())
                 != Continuation::Compatible
             {
@@ -400,7 +416,7 @@ impl Cluster {
             .and_then(|r| r.change_to(ReplicationState::ReplicaActive))
             .map_err(|e| ClusterError::Invariant(e.to_string()))?;
         node.role = role;
-        node.gate = gate(node.id, record.epoch())?;
+        node.gate = gate(node.id, &record)?;
         Ok(true)
     }
 
@@ -489,8 +505,9 @@ impl Cluster {
         }
         let (_steady, committed) = succeeded.complete();
         let explanation = committed.explain();
+        let store = self.store.as_ref().ok_or_else(|| ClusterError::Invariant("no store".to_owned()))?;
         let node = &mut self.nodes[index];
-        node.role = rebind(committed.into_grant(), node.role, &node.gate)?;
+        node.role = rebind(committed.into_grant(), node.role, &node.gate, store)?;
         node.history = self.authority.epoch_history().clone();
         self.reconcile()?;
         self.ended(explanation, before)
@@ -517,6 +534,13 @@ impl Cluster {
         Ok(AttemptReport { explanation, authority: self.authority.clone(), promoted })
     }
 
+    /// Drops the store handle and opens the data directory again, as a new process does.
+    fn restart_store(&mut self) -> Result<(), ClusterError> {
+        drop(self.store.take());
+        self.store = Some(FileAuthorityStore::open(&self.data_dir)?);
+        Ok(())
+    }
+
     /// A new controller process: reopens the store, recovers, and rebinds roles to the record.
     fn controller_restart(&mut self, before: Epoch) -> Result<AttemptReport, ClusterError> {
         self.restart_controller()?;
@@ -526,8 +550,7 @@ impl Cluster {
     /// Drops the store handle and opens the data directory again, as a restarted controller
     /// does, then makes the reachable nodes agree with the durable record.
     pub fn restart_controller(&mut self) -> Result<&AuthorityRecord, ClusterError> {
-        drop(self.store.take());
-        self.store = Some(FileAuthorityStore::open(&self.data_dir)?);
+        self.restart_store()?;
         let record = recover(self.store()?)?
             .authority
             .ok_or_else(|| ClusterError::Invariant("the authority record vanished".to_owned()))?;
@@ -542,11 +565,12 @@ impl Cluster {
         let epoch = self.authority.epoch();
         let primary = self.authority.primary();
         let history = self.authority.epoch_history().clone();
-        let mut grant = Some(durable_grant(self.store()?)?);
+        let store = self.store.as_ref().ok_or_else(|| ClusterError::Invariant("no store".to_owned()))?;
+        let mut grant = durable_grant(store)?;
         for node in self.nodes.iter_mut().filter(|n| n.reachable()) {
             if node.id == primary && node.gate.admit_write().is_err() {
                 if let (Ok(()), Some(grant)) = (node.role.check_becoming_primary(), grant.take()) {
-                    node.role = rebind(grant, node.role, &node.gate)?;
+                    node.role = rebind(grant, node.role, &node.gate, store)?;
                     node.history = history.clone();
                 }
             } else {

@@ -34,8 +34,11 @@ pub trait StoreHarness {
     fn fresh(&mut self) -> Self::Store;
     /// Drops `store` and opens the same authority again, as after a restart.
     fn reopen(&mut self, store: Self::Store) -> Self::Store;
-    /// Replaces the durable record's bytes behind the store's back; `false` if unsupported.
-    fn overwrite_record(&mut self, store: &mut Self::Store, bytes: &[u8]) -> bool;
+    /// UNSAFE FOR A CLUSTER — replaces the durable record's bytes behind the store's back, as
+    /// corruption or an operator's mistake would; `false` if unsupported. A planted record that
+    /// decodes is the authority to every reader that has not seen a newer one, and `recover`
+    /// grants its primary: only the conformance suite's corruption cases call this.
+    fn tamper_with_record(&mut self, store: &mut Self::Store, bytes: &[u8]) -> bool;
     /// Leaves what a commit killed after writing its temporary file leaves; `false` if unsupported.
     fn leave_crash_leftovers(&mut self, store: &mut Self::Store) -> bool;
     /// Opens a second handle on `store`'s authority while it is open; `None` if the store
@@ -83,14 +86,18 @@ pub fn caught_up_inputs(record: &AuthorityRecord, candidate: NodeId, lsn: u64) -
     }
 }
 
-/// `primary`'s gate, made writable the only way there is: bootstrap an in-memory authority
-/// naming it, recover the record's grant, rebind (P6-A3). For tests and benchmarks of admission.
-pub fn bootstrapped_primary_gate(primary: NodeId) -> WriteAuthority {
+/// UNSAFE FOR A CLUSTER — a writable gate for `primary` backed by nothing durable, for tests
+/// and benchmarks of write admission only. It bootstraps a private in-memory authority that is
+/// gone when this returns, so nothing stops a second call from making another node's gate
+/// writable at the same epoch: two primaries. A real node's gate becomes writable only through
+/// the grant of its own durable store ([`recover`], [`crate::PrimaryGrant::rebind`]).
+pub fn detached_primary_gate_for_tests(primary: NodeId) -> WriteAuthority {
     let mut store = MemoryStore::default();
-    store.bootstrap(primary).unwrap_or_else(|e| panic!("bootstrap: {e}"));
-    let gate = WriteAuthority::replica(primary, aerodb_core::Epoch::new(0)).unwrap_or_else(|e| panic!("{e}"));
+    let record = store.bootstrap(primary).unwrap_or_else(|e| panic!("bootstrap: {e}"));
+    let gate = WriteAuthority::replica(primary, None).unwrap_or_else(|e| panic!("{e}"));
     let grant = recover(&store).ok().and_then(|r| r.grant).unwrap_or_else(|| panic!("no grant"));
-    grant.rebind(ReplicationState::Uninitialized, &gate).unwrap_or_else(|e| panic!("rebind: {e}"));
+    grant.rebind(ReplicationState::Uninitialized, &gate, &store).unwrap_or_else(|e| panic!("rebind: {e}"));
+    debug_assert_eq!(gate.epoch(), record.epoch());
     gate
 }
 
@@ -252,7 +259,7 @@ impl Suite {
         let middle = flipped.len() / 2;
         flipped[middle] ^= 0x01;
         for bytes in [&flipped[..], &good[..good.len() - 1], &[][..], b"not a record"] {
-            if !h.overwrite_record(&mut store, bytes) {
+            if !h.tamper_with_record(&mut store, bytes) {
                 return false;
             }
             let loaded = store.load();
@@ -268,7 +275,7 @@ impl Suite {
     fn commit_over_corruption_fails_closed<H: StoreHarness>(h: &mut H) -> bool {
         let mut store = h.fresh();
         let record = store.bootstrap(node("primary-a")).expect("bootstrap");
-        if !h.overwrite_record(&mut store, b"garbage") {
+        if !h.tamper_with_record(&mut store, b"garbage") {
             return false;
         }
         let successor = AuthorityRecord::bootstrap(node("primary-b"));
@@ -307,7 +314,8 @@ impl Suite {
 }
 
 /// An authority store in memory: the same framing and checks as on disk, no durability.
-/// For tests and benchmarks of the promotion flow.
+/// For tests and benchmarks of the promotion flow. NOT A STORE FOR A CLUSTER: the authority is
+/// gone with the process, and two of them are two authorities, each granting its own primary.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     bytes: Option<Vec<u8>>,
@@ -356,7 +364,7 @@ impl StoreHarness for MemoryHarness {
         MemoryStore { bytes: store.bytes, slot: PromotionSlot::new() }
     }
 
-    fn overwrite_record(&mut self, store: &mut MemoryStore, bytes: &[u8]) -> bool {
+    fn tamper_with_record(&mut self, store: &mut MemoryStore, bytes: &[u8]) -> bool {
         store.bytes = Some(bytes.to_vec());
         true
     }

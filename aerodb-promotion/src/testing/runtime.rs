@@ -127,7 +127,10 @@ impl RuntimeMachine {
     pub fn commit<St: AuthorityStore + ?Sized>(self, store: &mut St) -> Result<Self, RuntimeError> {
         match self.0 {
             State::Transitioning(claim, approval) => match steps::commit(store, &claim, &approval) {
-                Ok(record) => Ok(RuntimeMachine(State::Succeeded(claim, Committed::new(approval, record)))),
+                Ok(record) => {
+                    let committed = Committed::new(approval, record, claim.slot());
+                    Ok(RuntimeMachine(State::Succeeded(claim, committed)))
+                }
                 Err(error) => Err(RuntimeError::Commit(error)),
             },
             _ => Err(self.misuse("commit")),

@@ -1,8 +1,11 @@
-//! P6-A3: a `PrimaryGrant` is minted only from a durable record; it cannot be built or copied.
-use aerodb_core::{Epoch, NodeId};
-use aerodb_promotion::PrimaryGrant;
+//! P6-A3: a `PrimaryGrant` is minted only from a durable record by the store handle that read
+//! it; it cannot be built or copied, nor pointed at another record or store.
+use aerodb_promotion::{AuthorityRecord, PrimaryGrant, PromotionSlot};
+
+fn forge(record: AuthorityRecord) -> PrimaryGrant {
+    PrimaryGrant { record, slot: PromotionSlot::new() }
+}
 
 fn main() {
-    let grant = PrimaryGrant { node: NodeId::new("rogue").unwrap(), epoch: Epoch::new(9) };
-    let _ = grant;
+    let _ = forge;
 }

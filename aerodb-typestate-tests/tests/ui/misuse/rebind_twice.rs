@@ -1,11 +1,12 @@
 //! P6-A1: rebinding consumes the grant, so one commit makes at most one gate writable.
 use aerodb_core::{NodeId, ReplicationState};
+use aerodb_promotion::testing::MemoryStore;
 use aerodb_promotion::{Committed, WriteAuthority};
 
-fn rebind_two(committed: Committed, a: &WriteAuthority, b: &WriteAuthority) {
+fn rebind_two(committed: Committed, a: &WriteAuthority, b: &WriteAuthority, store: &MemoryStore) {
     let grant = committed.into_grant();
-    let _ = grant.rebind(ReplicationState::ReplicaActive, a);
-    let _ = grant.rebind(ReplicationState::ReplicaActive, b);
+    let _ = grant.rebind(ReplicationState::ReplicaActive, a, store);
+    let _ = grant.rebind(ReplicationState::ReplicaActive, b, store);
 }
 
 fn main() {
