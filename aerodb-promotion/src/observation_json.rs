@@ -93,11 +93,13 @@ fn same_form(input: &Value, canonical: &Value, path: String) -> Result<(), Obser
                 same_form(given.get(k).unwrap_or(&null), expected.get(k).unwrap_or(&null), child(&path, k))
             })
         }
-        (Value::Array(given), Value::Array(expected)) if given.len() == expected.len() => given
-            .iter()
-            .zip(expected)
-            .enumerate()
-            .try_for_each(|(i, (g, e))| same_form(g, e, element(&path, i))),
+        // Element by element to the longer one's end: a missing element reads as `null`.
+        (Value::Array(given), Value::Array(expected)) => {
+            (0..given.len().max(expected.len())).try_for_each(|i| {
+                let null = Value::Null;
+                same_form(given.get(i).unwrap_or(&null), expected.get(i).unwrap_or(&null), element(&path, i))
+            })
+        }
         (Value::Array(_), Value::Object(_)) => {
             Err(refused(&path, "expected an object with named fields, found an array".to_owned()))
         }

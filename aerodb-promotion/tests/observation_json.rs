@@ -93,10 +93,54 @@ fn data_after_the_object_is_refused() {
 
 #[test]
 fn only_an_object_is_a_document() {
-    for root in ["[]", "null", "1", "\"x\"", "true", "", "   "] {
+    for (root, found) in [
+        ("[]", "found an array"),
+        ("null", "found null"),
+        ("1", "found a number"),
+        ("\"x\"", "found a string"),
+        ("true", "found a boolean"),
+        ("", "EOF"),
+        ("   ", "EOF"),
+    ] {
         let error = refused_at(root, ".");
         assert_eq!(error.path, ".", "{root}");
+        assert!(error.problem.contains(found), "{root}: {error}");
     }
+}
+
+/// A unit variant spelled as a map (`{"Fenced": null}`) decodes, but is not the canonical form:
+/// refused where it stands.
+#[test]
+fn a_unit_variant_spelled_as_a_map_is_refused() {
+    let text = serde_json::to_string(&observation()).unwrap();
+    for (canonical, spelled, path) in [
+        (r#""old_primary":"ConfirmedStopped""#, r#""old_primary":{"ConfirmedStopped":null}"#, "old_primary"),
+        (
+            r#""replication":"ReplicaActive""#,
+            r#""replication":{"ReplicaActive":null}"#,
+            "nodes[1].replication",
+        ),
+    ] {
+        let changed = text.replacen(canonical, spelled, 1);
+        assert_ne!(changed, text, "{canonical}");
+        let error = refused_at(&changed, path);
+        assert!(error.problem.contains("canonical form"), "{error}");
+    }
+}
+
+/// The ends of a field's range: 0 and u64::MAX are accepted; -1 is refused by its type, not as
+/// a fraction.
+#[test]
+fn whole_numbers_at_both_ends_of_the_range_are_accepted() {
+    let mut observation = observation();
+    observation.nodes[1].position = WalPosition::new(Epoch::new(2), Lsn::new(u64::MAX));
+    observation.acknowledged = Some(WalPosition::new(Epoch::new(0), Lsn::new(0)));
+    let text = serde_json::to_string(&observation).unwrap();
+    assert!(text.contains("18446744073709551615"));
+    assert_eq!(Observation::from_json(&text), Ok(observation));
+    let negative = text.replacen("18446744073709551615", "-1", 1);
+    let error = refused_at(&negative, "nodes[1].position.lsn");
+    assert!(error.problem.contains("invalid value: integer `-1`"), "{error}");
 }
 
 /// Every struct given as an array of its values is refused where it stands.
