@@ -203,7 +203,9 @@ pub(crate) fn call_error(operation: &'static str, error: CallError) -> StoreErro
 impl AuthorityStore for EtcdAuthorityStore {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
         self.check_poisoned()?;
-        Ok(self.current()?.record)
+        let record = self.current()?.record;
+        self.slot.admit_loaded(record.as_ref())?;
+        Ok(record)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
@@ -252,6 +254,7 @@ impl AuthorityStore for EtcdAuthorityStore {
             let revision = gateway::int(answer.pointer("/header/revision")).ok().filter(|r| *r > 0);
             *lock(&self.seen) =
                 revision.map(|revision| Seen { record: Some(proposal.record().clone()), revision });
+            self.slot.note_committed(proposal.record());
             return Ok(());
         }
         // "Nothing was written" only on the answer of the failure branch, which reads the key;

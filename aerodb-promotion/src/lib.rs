@@ -100,7 +100,7 @@ pub use request::{
 // Decide: the typestate machine, the validator and its dry run.
 pub use checks::{AuthorityPlan, CheckId, CheckRecord, Compared, DenialReason};
 pub use machine::{Decision, Rejected};
-pub use slot::PromotionSlot;
+pub use slot::{PromotionSlot, WentBack};
 pub use states::{
     ALLOWED_TRANSITIONS, AuthorityTransitioning, Committed, Promotion, PromotionApproved, PromotionDenied,
     PromotionRequested, PromotionState, PromotionSucceeded, PromotionValidating, StateKind, Steady,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::display::Ids;
 use crate::invariant::Invariant;
-use crate::record::Force;
+use crate::record::{AuthorityRecord, Force};
 use crate::request::PromotionRequest;
 
 /// The `tracing` target of every promotion event.
@@ -38,6 +38,9 @@ pub mod names {
     pub const ABORTED_ON_CRASH: &str = "replication.promotion.aborted_on_crash";
     /// The attempt ended and the machine is back in `Steady`, with its outcome.
     pub const COMPLETED: &str = "replication.promotion.completed";
+    /// A reader was shown an authority older than one it had already seen, or none after one: a
+    /// restored backup, a deleted or replaced record. Refused; nothing was decided (P6-A1).
+    pub const AUTHORITY_WENT_BACK: &str = "replication.promotion.authority_went_back";
 }
 
 /// The fields every request-related event carries.
@@ -145,6 +148,21 @@ pub(crate) fn aborted_on_crash(
         force = request.is_some_and(PromotionRequest::force),
         invariants = Ids(&[Invariant::P6F2, Invariant::P6D2], ",").to_string().as_str(),
         cause = cause.to_string().as_str(),
+    );
+}
+
+/// A reader refused an authority that went back from `seen` to `found` (P6-A1, P6-F1).
+pub(crate) fn authority_went_back(seen: &AuthorityRecord, found: Option<&AuthorityRecord>) {
+    tracing::event!(
+        name: names::AUTHORITY_WENT_BACK,
+        target: "aerodb::promotion",
+        tracing::Level::ERROR,
+        event = names::AUTHORITY_WENT_BACK,
+        seen_epoch = seen.epoch().get(),
+        seen_primary = seen.primary().as_str(),
+        found_epoch = found.map(|r| r.epoch().get()),
+        found_primary = found.map(AuthorityRecord::primary).as_ref().map(NodeId::as_str),
+        invariants = Ids(&[Invariant::P6A1, Invariant::P6F1], ",").to_string().as_str(),
     );
 }
 

@@ -1,12 +1,13 @@
 //! One authority's promotion slot and the claim an attempt holds on it (P6-A1), with the
 //! authority's passive metrics.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aerodb_core::Epoch;
 
-use crate::observe::PromotionMetrics;
+use crate::observe::{self, PromotionMetrics};
+use crate::record::AuthorityRecord;
 
 /// One authority's promotion slot: at most one attempt holds it between screening and the
 /// return to `Steady`, so a second concurrent attempt in this process is rejected (P6-A1).
@@ -21,6 +22,8 @@ struct Shared {
     busy: AtomicBool,
     /// One more than the newest epoch this handle has granted; 0 before any grant.
     granted: AtomicU64,
+    /// The newest record this handle has read or written.
+    seen: Mutex<Option<AuthorityRecord>>,
     metrics: PromotionMetrics,
 }
 
@@ -78,6 +81,34 @@ impl PromotionSlot {
             .is_ok()
     }
 
+    /// Every store's `load` passes what it read through here, and every commit what it wrote:
+    /// a handle that has seen an authority refuses one older than it, a different record at
+    /// the same epoch, or none at all — a restored backup, a replaced or deleted record (P6-A1).
+    /// Refusals emit `replication.promotion.authority_went_back`; nothing is decided on them.
+    pub fn admit_loaded(&self, loaded: Option<&AuthorityRecord>) -> Result<(), Box<WentBack>> {
+        let mut seen = self.shared.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(newest) = seen.as_ref() {
+            let forward = loaded.is_some_and(|r| r.epoch() > newest.epoch() || r == newest);
+            if !forward {
+                observe::authority_went_back(newest, loaded);
+                return Err(Box::new(WentBack { seen: newest.clone(), found: loaded.cloned() }));
+            }
+        }
+        if loaded.is_some() {
+            seen.clone_from(&loaded.cloned());
+        }
+        Ok(())
+    }
+
+    /// Every store's successful commit passes what it made durable through here: the newest
+    /// record this handle has seen from now on.
+    pub fn note_committed(&self, record: &AuthorityRecord) {
+        let mut seen = self.shared.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.as_ref().is_none_or(|newest| record.epoch() > newest.epoch()) {
+            *seen = Some(record.clone());
+        }
+    }
+
     /// Whether `other` is this very slot: the same store handle's.
     pub(crate) fn same(&self, other: &PromotionSlot) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
@@ -89,6 +120,23 @@ impl PromotionSlot {
         self.metrics().set_in_progress(true);
         Some(Claim { slot: self.clone() })
     }
+}
+
+/// A reader was shown an authority that went back: older than one it had seen, a different
+/// record at the same epoch, or none after one (P6-A1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the authority went back: this handle saw epoch {} (primary {}), the store now holds {}; nothing was decided. \
+     A restored backup, a deleted or replaced record? If the authority was truly lost, start over explicitly above every epoch any node reports",
+    seen.epoch(),
+    seen.primary(),
+    found.as_ref().map_or_else(|| "no record".to_owned(), |r| format!("epoch {} (primary {})", r.epoch(), r.primary()))
+)]
+pub struct WentBack {
+    /// The newest record this handle had seen.
+    pub seen: AuthorityRecord,
+    /// What the store holds now.
+    pub found: Option<AuthorityRecord>,
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::display::EpochOrNone;
 use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 use crate::observe;
 use crate::record::{AuthorityRecord, RequestSummary};
-use crate::slot::PromotionSlot;
+use crate::slot::{PromotionSlot, WentBack};
 use crate::states::{AuthorityTransitioning, PromotionState};
 
 /// Where a data directory keeps promotion metadata.
@@ -106,7 +106,9 @@ pub trait AuthorityStore {
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError>;
 
     /// The slot that keeps promotions of this authority one at a time within the process, and
-    /// carries its metrics. It lives with the store handle because the handle is what is unique
+    /// carries its metrics and what the handle has seen: `load` passes what it read through
+    /// [`PromotionSlot::admit_loaded`] and a successful `commit` what it wrote through
+    /// [`PromotionSlot::note_committed`], so the handle never moves backwards (P6-A1). It lives with the store handle because the handle is what is unique
     /// per authority and process.
     fn slot(&self) -> &PromotionSlot;
 
@@ -400,6 +402,12 @@ impl fmt::Display for IoStep {
     }
 }
 
+impl From<Box<WentBack>> for StoreError {
+    fn from(went_back: Box<WentBack>) -> Self {
+        StoreError::WentBack(went_back)
+    }
+}
+
 /// Why a store operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -410,6 +418,10 @@ pub enum StoreError {
         /// The lock file.
         path: PathBuf,
     },
+    /// The store shows an authority older than this handle has seen, another at the same
+    /// epoch, or none after one (P6-A1): nothing is decided on it.
+    #[error(transparent)]
+    WentBack(Box<WentBack>),
     /// Someone other than the store's owner could change the authority: refused before
     /// anything is read or written (P6-A1).
     #[error("refusing the authority store: {0}")]
@@ -659,14 +671,18 @@ impl<B: Backend> FileAuthorityStore<B> {
 impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
         self.check_usable()?;
-        load_from(&self.backend, &self.record)
+        let record = load_from(&self.backend, &self.record)?;
+        self.slot.admit_loaded(record.as_ref())?;
+        Ok(record)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
         check_commit(self.load()?.as_ref(), proposal)?;
         let bytes = codec::encode(proposal.record())?;
         // An I/O error leaves the data's fate unknown: fatal for this handle, never retried (§5).
-        self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))
+        self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
+        self.slot.note_committed(proposal.record());
+        Ok(())
     }
 
     fn slot(&self) -> &PromotionSlot {

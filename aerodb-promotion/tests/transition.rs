@@ -192,11 +192,25 @@ fn a_grant_is_usable_only_with_its_own_store_while_its_record_is_durable() {
     let mut other = harness.fresh();
     let planted = other.bootstrap(id("primary-9")).unwrap();
     assert!(harness.tamper_with_record(&mut store, &planted.to_bytes().unwrap()));
+    // The handle saw its own epoch-1 record: the planted one is refused as going back.
     assert!(matches!(
         grant.rebind(ReplicationState::Uninitialized, &gate, &store),
-        Err(RebindError::Superseded { durable: Some(e), .. }) if e == Epoch::new(1)
+        Err(RebindError::Store(StoreError::WentBack(_)))
     ));
     assert!(gate.admit_write().is_err());
+    // Through a handle that never saw the first record, the planted one is simply not the
+    // record the grant names.
+    let grant = recover(&other).unwrap().grant.unwrap();
+    let planted_gate = WriteAuthority::replica(id("primary-9"), None).unwrap();
+    let mut replacement = harness.fresh();
+    let replaced = replacement.bootstrap(id("primary-8")).unwrap();
+    assert!(harness.tamper_with_record(&mut other, &replaced.to_bytes().unwrap()));
+    let fresh_view = harness.reopen(other);
+    assert!(matches!(
+        grant.rebind(ReplicationState::Uninitialized, &planted_gate, &fresh_view),
+        Err(RebindError::OtherStore)
+    ));
+    assert!(planted_gate.admit_write().is_err());
 }
 
 /// What stays the caller's duty (docs/PROTOCOL.md §9): one gate per node process. A node that

@@ -101,6 +101,14 @@ pub fn detached_primary_gate_for_tests(primary: NodeId) -> WriteAuthority {
     gate
 }
 
+/// The proposal a real promotion of `candidate` over `record` would commit.
+fn successor_of(record: &AuthorityRecord, candidate: &str, lsn: u64) -> Proposal {
+    let bytes = codec::encode(record).unwrap_or_else(|e| panic!("encode: {e}"));
+    let mut copy = MemoryStore { bytes: Some(bytes), slot: PromotionSlot::new() };
+    let next = promote(&mut copy, candidate, lsn);
+    Proposal::new(Some(record.clone()), next)
+}
+
 /// Drives one approved promotion of `candidate` through the typestate API into `store`.
 fn promote<St: AuthorityStore>(store: &mut St, candidate: &str, lsn: u64) -> AuthorityRecord {
     let current = match store.load() {
@@ -126,7 +134,7 @@ impl Suite {
     /// Runs every case against stores from `harness`; panics naming the first violated guarantee.
     pub fn run<H: StoreHarness>(harness: &mut H) -> SuiteReport {
         let mut report = SuiteReport::default();
-        let cases: [(&'static str, Case<H>); 10] = [
+        let cases: [(&'static str, Case<H>); 11] = [
             ("empty_store_has_no_authority", Self::empty_store_has_no_authority),
             ("bootstrap_writes_epoch_one_once", Self::bootstrap_writes_epoch_one_once),
             ("commit_is_compare_and_swap", Self::commit_is_compare_and_swap),
@@ -137,11 +145,41 @@ impl Suite {
             ("commit_over_corruption_fails_closed", Self::commit_over_corruption_fails_closed),
             ("crash_leftovers_are_ignored_and_cleaned", Self::crash_leftovers_are_ignored_and_cleaned),
             ("second_handle_is_locked_out", Self::second_handle_is_locked_out),
+            ("a_handle_never_goes_back", Self::a_handle_never_goes_back),
         ];
         for (name, case) in cases {
             if case(harness) { report.passed.push(name) } else { report.skipped.push(name) }
         }
         report
+    }
+
+    /// P6-A1: a handle that has seen epoch e refuses an older record (a restored backup), another
+    /// record at e (a replaced one), and, where the harness can delete, none at all.
+    fn a_handle_never_goes_back<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let first = store.bootstrap(node("primary-a")).expect("bootstrap");
+        let second = promote(&mut store, "replica-b", 10);
+        let mut elsewhere = MemoryStore::default();
+        elsewhere.bootstrap(node("primary-z")).expect("bootstrap elsewhere");
+        let other_second = promote(&mut elsewhere, "replica-y", 10);
+        for (what, planted) in
+            [("an older record", &first), ("another record at the same epoch", &other_second)]
+        {
+            let bytes = codec::encode(planted).expect("encode");
+            if !h.tamper_with_record(&mut store, &bytes) {
+                return false;
+            }
+            let loaded = store.load();
+            assert!(matches!(loaded, Err(StoreError::WentBack(_))), "{what} must be refused: {loaded:?}");
+            let again = recover(&store);
+            assert!(matches!(again, Err(StoreError::WentBack(_))), "{what}: recovery too: {again:?}");
+            let successor = successor_of(&second, "replica-c", 20);
+            assert!(store.commit(&successor).is_err(), "{what}: nothing is committed over it");
+        }
+        let bytes = codec::encode(&second).expect("encode");
+        assert!(h.tamper_with_record(&mut store, &bytes));
+        assert_eq!(store.load().expect("the seen record again").as_ref(), Some(&second));
+        true
     }
 
     fn empty_store_has_no_authority<H: StoreHarness>(h: &mut H) -> bool {
@@ -331,16 +369,20 @@ impl MemoryStore {
 
 impl AuthorityStore for MemoryStore {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
-        self.bytes
+        let record = self
+            .bytes
             .as_deref()
             .map(codec::decode)
             .transpose()
-            .map_err(|error| StoreError::Corrupt { path: "<memory>".into(), error })
+            .map_err(|error| StoreError::Corrupt { path: "<memory>".into(), error })?;
+        self.slot.admit_loaded(record.as_ref())?;
+        Ok(record)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
         check_commit(self.load()?.as_ref(), proposal)?;
         self.bytes = Some(codec::encode(proposal.record())?);
+        self.slot.note_committed(proposal.record());
         Ok(())
     }
 
