@@ -117,9 +117,9 @@ pub use io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 pub use machine::{CommitFailure, Resolution};
 pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use store::{
-    AuthorityStore, Conflict, FileAuthorityStore, IoStep, LOCK_FILE, METADATA_DIR, OpenReport,
-    PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, StoreError, TEMP_FILE, check_commit,
-    check_permissions, judge_permissions, read_record,
+    AuthorityStore, Conflict, FileAuthorityStore, HIGHEST_FILE, HIGHEST_TEMP_FILE, IoStep, LOCK_FILE,
+    METADATA_DIR, OpenReport, PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, StoreError,
+    TEMP_FILE, check_commit, check_permissions, judge_permissions, read_record,
 };
 
 // Recover, and make the named primary's gate writable.

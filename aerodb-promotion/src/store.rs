@@ -22,6 +22,12 @@ pub const RECORD_FILE: &str = "authority.record";
 pub const TEMP_FILE: &str = "authority.record.tmp";
 /// The lock file held by the controller that owns the data directory.
 pub const LOCK_FILE: &str = "authority.lock";
+/// A copy of the newest record the store ever made durable, written after each commit point:
+/// a record restored from a backup, replaced or deleted behind the store's back shows up as
+/// older than it, and a store that once held an authority never bootstraps again (P6-A1).
+pub const HIGHEST_FILE: &str = "authority.highest";
+/// The temporary file the high-water copy is written to before its rename.
+pub const HIGHEST_TEMP_FILE: &str = "authority.highest.tmp";
 
 /// A record a store is asked to make durable, and the record it must replace (`None`: no record
 /// yet). Only this crate makes one: the bootstrap record, or the successor the commit edge
@@ -164,9 +170,16 @@ fn load_from<B: Backend>(backend: &B, path: &Path) -> Result<Option<AuthorityRec
 }
 
 /// Reads `<data_dir>/metadata/authority.record` without locking or changing anything, for
-/// inspection tools. A controller uses [`FileAuthorityStore::open`] instead.
+/// inspection tools, and refuses it if it went back from the store's high-water copy (P6-A1).
+/// A controller uses [`FileAuthorityStore::open`] instead.
 pub fn read_record(data_dir: impl AsRef<Path>) -> Result<Option<AuthorityRecord>, StoreError> {
-    load_from(&StdBackend, &data_dir.as_ref().join(METADATA_DIR).join(RECORD_FILE))
+    let metadata = data_dir.as_ref().join(METADATA_DIR);
+    let highest = load_from(&StdBackend, &metadata.join(HIGHEST_FILE))?;
+    let record = load_from(&StdBackend, &metadata.join(RECORD_FILE))?;
+    let seen = PromotionSlot::new();
+    seen.admit_loaded(highest.as_ref())?;
+    seen.admit_loaded(record.as_ref())?;
+    Ok(record)
 }
 
 /// Why the store refuses a path: someone other than its owner could change the authority.
@@ -559,6 +572,7 @@ pub struct FileAuthorityStore<B: Backend = StdBackend> {
     metadata: PathBuf,
     record: PathBuf,
     temp: PathBuf,
+    highest: PathBuf,
     report: OpenReport,
     poisoned: Option<String>,
     slot: PromotionSlot,
@@ -605,6 +619,9 @@ impl<B: Backend> FileAuthorityStore<B> {
         if backend.remove(&temp).map_err(io_error(IoStep::Remove, &temp))? {
             removed_leftovers.push(temp.clone());
         }
+        // A high-water copy cut short after its commit point: the record is already durable.
+        let highest_temp = metadata.join(HIGHEST_TEMP_FILE);
+        backend.remove(&highest_temp).map_err(io_error(IoStep::Remove, &highest_temp))?;
         // Make durable what is about to be read (P6-F2): a predecessor killed between its rename
         // and its directory fsync leaves a record only the page cache holds, which a power loss
         // could still undo after this controller acted on it. PostgreSQL likewise fsyncs its data
@@ -623,8 +640,9 @@ impl<B: Backend> FileAuthorityStore<B> {
                 format!("{} temporary file(s) of an interrupted commit removed", removed_leftovers.len());
             observe::aborted_on_crash(AuthorityTransitioning::KIND.name(), None, &cause);
         }
-        Ok(FileAuthorityStore {
+        let store = FileAuthorityStore {
             backend,
+            highest: metadata.join(HIGHEST_FILE),
             record,
             metadata,
             temp,
@@ -632,7 +650,18 @@ impl<B: Backend> FileAuthorityStore<B> {
             poisoned: None,
             slot,
             _lock: lock,
-        })
+        };
+        // The handle starts from the newest authority this store ever held (P6-A1): what it
+        // loads from now on may not go back from it.
+        let highest = load_from(&store.backend, &store.highest)?;
+        store.slot.admit_loaded(highest.as_ref())?;
+        // A commit killed between its commit point and its high-water copy: bring the copy up.
+        if let Some(record) = load_from(&store.backend, &store.record)?
+            && highest.as_ref().is_none_or(|h| record.epoch() > h.epoch())
+        {
+            store.write_highest(&record)?;
+        }
+        Ok(store)
     }
 
     /// What opening found.
@@ -659,12 +688,23 @@ impl<B: Backend> FileAuthorityStore<B> {
 
     /// temp write → fsync → rename over the record → fsync directory. Stops at the first error.
     fn write_durably(&self, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut file = self.backend.create(&self.temp).map_err(io_error(IoStep::CreateTemp, &self.temp))?;
-        self.backend.write_all(&mut file, bytes).map_err(io_error(IoStep::Write, &self.temp))?;
-        self.backend.sync(&mut file).map_err(io_error(IoStep::SyncFile, &self.temp))?;
+        self.replace(&self.temp, &self.record, bytes)
+    }
+
+    /// `bytes` to `target` through `temp`: write, fsync, rename, fsync the directory.
+    fn replace(&self, temp: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut file = self.backend.create(temp).map_err(io_error(IoStep::CreateTemp, temp))?;
+        self.backend.write_all(&mut file, bytes).map_err(io_error(IoStep::Write, temp))?;
+        self.backend.sync(&mut file).map_err(io_error(IoStep::SyncFile, temp))?;
         drop(file);
-        self.backend.rename(&self.temp, &self.record).map_err(io_error(IoStep::Rename, &self.record))?;
+        self.backend.rename(temp, target).map_err(io_error(IoStep::Rename, target))?;
         self.backend.sync_dir(&self.metadata).map_err(io_error(IoStep::SyncDir, &self.metadata))
+    }
+
+    /// The high-water copy of `record`, by the same durable replace as the record itself.
+    fn write_highest(&self, record: &AuthorityRecord) -> Result<(), StoreError> {
+        let highest_temp = self.metadata.join(HIGHEST_TEMP_FILE);
+        self.replace(&highest_temp, &self.highest, &codec::encode(record)?)
     }
 }
 
@@ -682,6 +722,12 @@ impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
         // An I/O error leaves the data's fate unknown: fatal for this handle, never retried (§5).
         self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
         self.slot.note_committed(proposal.record());
+        // After the commit point the commit stands, whatever happens to the copy: an error here
+        // is not retried and leaves the copy old or new — a lower bound either way, which the
+        // next open brings up from the record — and the handle poisoned.
+        if let Err(error) = self.write_highest(proposal.record()) {
+            self.poisoned = Some(format!("the commit is durable, but its high-water copy failed: {error}"));
+        }
         Ok(())
     }
 

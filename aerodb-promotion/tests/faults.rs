@@ -33,6 +33,9 @@ fn assert_old_or_new(dir: &TempDir, old: &AuthorityRecord) -> &'static str {
     "new"
 }
 
+/// A commit's operations up to and including its commit point's directory fsync.
+const COMMIT_POINT_OPS: usize = 7;
+
 #[test]
 fn a_fault_at_every_commit_operation_leaves_old_or_new() {
     let mut points = 0;
@@ -55,25 +58,47 @@ fn a_fault_at_every_commit_operation_leaves_old_or_new() {
                     assert_eq!(assert_old_or_new(&dir, &old), "new");
                     break;
                 }
-                let failure = result.expect_err("an injected fault must fail the commit");
-                assert!(
-                    matches!(failure.error(), CommitError::Store(StoreError::Io { .. })),
-                    "{}",
-                    failure.error()
-                );
                 assert_eq!(
                     store.backend().ops(),
                     at + 1,
                     "no operation after the failing one: never retried"
                 );
+                match result {
+                    // Past the commit point (the rename and its directory fsync), only the
+                    // high-water copy was being written: the commit stands, the handle is done.
+                    Ok(_) => {
+                        assert!(
+                            at >= COMMIT_POINT_OPS,
+                            "a fault at op {at}, before the commit point, was swallowed"
+                        );
+                        assert!(
+                            matches!(store.load(), Err(StoreError::Poisoned(_))),
+                            "the handle refuses all use"
+                        );
+                    }
+                    Err(failure) => {
+                        assert!(at < COMMIT_POINT_OPS, "an applied commit reported as failed at op {at}");
+                        assert!(
+                            matches!(failure.error(), CommitError::Store(StoreError::Io { .. })),
+                            "{}",
+                            failure.error()
+                        );
+                    }
+                }
                 drop(store);
                 let outcome = assert_old_or_new(&dir, &old);
+                if at >= COMMIT_POINT_OPS {
+                    assert_eq!(outcome, "new", "after the commit point");
+                }
                 *outcomes.entry((at, outcome)).or_insert(0) += 1;
                 points += 1;
             }
         }
     }
-    assert_eq!(commit_ops, 7, "read, read (CAS), create, write, fsync, rename, fsync dir");
+    assert_eq!(
+        commit_ops, 12,
+        "read, read (CAS), create, write, fsync, rename, fsync dir; then the same five for the high-water copy"
+    );
     assert_eq!(points, 2 * 3 * commit_ops);
     eprintln!(
         "fault injection, commit: {points} faulted runs over {commit_ops} operations x 3 kinds x once/persistent; outcomes (op, state): {outcomes:?}"
@@ -109,8 +134,9 @@ fn a_fault_at_every_open_and_recover_operation_is_typed_and_harmless() {
         }
     }
     assert_eq!(
-        open_ops, 8,
-        "create dir, stat metadata dir, stat record, lock, remove leftover, fsync metadata dir, fsync data dir, read"
+        open_ops, 11,
+        "create dir, stat metadata dir, stat record, lock, remove leftover, remove the high-water copy's leftover, \
+         fsync metadata dir, fsync data dir, read the high-water copy, read the record, read (recover)"
     );
     assert_eq!(points, 2 * 3 * open_ops);
     eprintln!(
@@ -140,10 +166,13 @@ fn a_fault_at_every_operation_of_an_open_that_creates_directories_is_typed_and_f
                     (IoStep::Stat, metadata.join("authority.record")),
                     (IoStep::Lock, metadata.join("authority.lock")),
                     (IoStep::Remove, metadata.join("authority.record.tmp")),
+                    (IoStep::Remove, metadata.join("authority.highest.tmp")),
                     (IoStep::SyncDir, metadata.clone()),
                     (IoStep::SyncDir, data_dir.clone()),
                     (IoStep::SyncDir, parent.clone()),
                     (IoStep::SyncDir, root.path().to_owned()),
+                    (IoStep::Read, metadata.join("authority.highest")),
+                    (IoStep::Read, metadata.join("authority.record")),
                 ];
                 match FileAuthorityStore::open_with(Faulty::armed(Plan { at, persistent, kind }), &data_dir) {
                     Ok(store) => {
@@ -164,6 +193,10 @@ fn a_fault_at_every_operation_of_an_open_that_creates_directories_is_typed_and_f
             }
         }
     }
-    assert_eq!(points, 2 * 3 * 13, "13 operations: 5 mkdir (2 missing), 2 stat, lock, remove, 4 fsync dir");
-    eprintln!("fault injection, open creating its directories: {points} faulted runs over 13 operations");
+    assert_eq!(
+        points,
+        2 * 3 * 16,
+        "16 operations: 5 mkdir (2 missing), 2 stat, lock, 2 remove, 4 fsync dir, 2 read"
+    );
+    eprintln!("fault injection, open creating its directories: {points} faulted runs over 16 operations");
 }

@@ -176,3 +176,66 @@ fn a_proposal_validated_against_one_store_is_refused_by_another_at_the_same_epoc
     assert_eq!(b.load().unwrap(), Some(b2), "the other cluster's authority is untouched");
     assert_eq!(a.load().unwrap(), Some(a2));
 }
+
+/// P6-A1: a file store remembers, durably, the newest authority it ever held. A record restored
+/// from a backup, another cluster's record copied over it, or a deleted record is refused by a
+/// new handle too — and by the inspection reader — and a store that once held an authority
+/// never bootstraps again.
+#[test]
+fn a_file_store_never_goes_back_across_reopens() {
+    let dir = TempDir::new("never-back");
+    let mut store = FileAuthorityStore::open(dir.path()).unwrap();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let record_path = store.record_path().to_owned();
+    let backup = std::fs::read(&record_path).unwrap();
+    let inputs = aerodb_promotion::testing::caught_up_inputs(&first, id("replica-1"), 10);
+    let second = approve(&store, "replica-1", &inputs).begin_transition().commit(&mut store).unwrap();
+    let second = second.complete().1.record().clone();
+    drop(store);
+    let highest = dir.path().join("metadata").join(HIGHEST_FILE);
+    assert_eq!(std::fs::read(&highest).unwrap(), second.to_bytes().unwrap(), "the copy is the newest record");
+
+    let elsewhere = TempDir::new("never-back-other");
+    let other = FileAuthorityStore::open(elsewhere.path()).unwrap().bootstrap(id("primary-9")).unwrap();
+    for (what, bytes) in [
+        ("a restored backup", Some(backup)),
+        ("another cluster's record", Some(other.to_bytes().unwrap())),
+        ("a deleted record", None),
+    ] {
+        match &bytes {
+            Some(bytes) => std::fs::write(&record_path, bytes).unwrap(),
+            None => std::fs::remove_file(&record_path).unwrap(),
+        }
+        let mut reopened = FileAuthorityStore::open(dir.path()).unwrap();
+        let loaded = reopened.load();
+        assert!(matches!(loaded, Err(StoreError::WentBack(_))), "{what}: {loaded:?}");
+        assert!(matches!(recover(&reopened), Err(StoreError::WentBack(_))), "{what}");
+        assert!(matches!(read_record(dir.path()), Err(StoreError::WentBack(_))), "{what}: inspection too");
+        let again = reopened.bootstrap(id("primary-7"));
+        assert!(matches!(again, Err(StoreError::WentBack(_))), "{what}: no bootstrap: {again:?}");
+        assert_eq!(
+            std::fs::read(&highest).unwrap(),
+            second.to_bytes().unwrap(),
+            "{what}: the copy is untouched"
+        );
+    }
+    // The newest record put back: the store is whole again.
+    std::fs::write(&record_path, second.to_bytes().unwrap()).unwrap();
+    let reopened = FileAuthorityStore::open(dir.path()).unwrap();
+    assert_eq!(recover(&reopened).unwrap().authority, Some(second));
+}
+
+/// A commit killed between its commit point and its high-water copy: the next open brings the
+/// copy up from the record, so the record counts from then on.
+#[test]
+fn an_open_brings_a_lagging_high_water_copy_up() {
+    let dir = TempDir::new("lagging-copy");
+    let first = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
+    let highest = dir.path().join("metadata").join(HIGHEST_FILE);
+    std::fs::remove_file(&highest).unwrap();
+    std::fs::write(dir.path().join("metadata").join(HIGHEST_TEMP_FILE), b"torn").unwrap();
+    let store = FileAuthorityStore::open(dir.path()).unwrap();
+    assert!(!dir.path().join("metadata").join(HIGHEST_TEMP_FILE).exists(), "the torn copy is removed");
+    assert_eq!(std::fs::read(&highest).unwrap(), first.to_bytes().unwrap());
+    assert_eq!(store.load().unwrap(), Some(first));
+}
