@@ -1,6 +1,10 @@
 //! etcd's v3 JSON gateway over a blocking HTTP client: several endpoints, fail-over, TLS and
 //! user/password authentication. No async runtime: a synchronous caller needs none, and an
 //! async caller inside a tokio runtime may call it (from `spawn_blocking`) without a panic.
+//!
+//! Every answer is checked here, in one place ([`Gateway::call`] and the exchange under it):
+//! it must come from the etcd cluster the client first talked to, and a token etcd no longer
+//! accepts is replaced once. A password is never sent over plain `http://` unless allowed.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -26,7 +30,15 @@ pub struct Connection {
     pub tls: Option<Tls>,
     /// etcd user name and password.
     pub user: Option<(String, String)>,
+    /// Whether the user's password (and the token etcd answers with) may travel over plain
+    /// `http://` endpoints, readable by anyone on the path. Off unless set explicitly.
+    pub allow_plaintext_password: bool,
 }
+
+/// The environment variable the operator tools read the etcd password from (never the command
+/// line). No process this crate starts inherits it ([`local`](crate::local) removes it); the
+/// reading process's own environment keeps it, as removing a variable is `unsafe` in Rust 2024.
+pub const PASSWORD_VAR: &str = "AERODB_ETCD_PASSWORD";
 
 impl std::fmt::Debug for Connection {
     /// Everything but the password.
@@ -36,6 +48,7 @@ impl std::fmt::Debug for Connection {
             .field("timeout", &self.timeout)
             .field("tls", &self.tls.is_some())
             .field("user", &self.user.as_ref().map(|(name, _)| name))
+            .field("allow_plaintext_password", &self.allow_plaintext_password)
             .finish()
     }
 }
@@ -68,7 +81,13 @@ impl Tls {
 impl Connection {
     /// `endpoints`, a 5 s timeout, no TLS, no user.
     pub fn new(endpoints: Vec<String>) -> Connection {
-        Connection { endpoints, timeout: Duration::from_secs(5), tls: None, user: None }
+        Connection {
+            endpoints,
+            timeout: Duration::from_secs(5),
+            tls: None,
+            user: None,
+            allow_plaintext_password: false,
+        }
     }
 
     /// With this timeout per HTTP exchange.
@@ -85,10 +104,19 @@ impl Connection {
         self
     }
 
-    /// With etcd authentication.
+    /// With etcd authentication. Over `http://` endpoints the password would travel in plain
+    /// text: refused unless [`with_plaintext_password_allowed`](Self::with_plaintext_password_allowed).
     #[must_use]
     pub fn with_user(mut self, name: &str, password: &str) -> Connection {
         self.user = Some((name.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Allows the user's password and token over plain `http://` endpoints (a loopback test
+    /// cluster, a network the operator trusts); without it such a connection is refused.
+    #[must_use]
+    pub fn with_plaintext_password_allowed(mut self) -> Connection {
+        self.allow_plaintext_password = true;
         self
     }
 }
@@ -103,9 +131,9 @@ pub(crate) enum CallError {
     #[error("{0}")]
     NotSent(String),
     /// etcd answered with an error that rules out any effect (bad argument, authentication,
-    /// permission): its gRPC status code and what it said.
+    /// permission): what it said, and whether it refused the token (a new one may do).
     #[error("{detail}")]
-    Refused { code: u32, detail: String },
+    Refused { token: bool, detail: String },
     /// The request may have reached etcd and no answer says what became of it.
     #[error("{0}")]
     Unknown(String),
@@ -128,6 +156,8 @@ pub(crate) struct Gateway {
     preferred: Mutex<usize>,
     /// The authentication token, when a user is set.
     token: Mutex<Option<String>>,
+    /// The id of the etcd cluster that answered first: every later answer must carry it.
+    cluster: Mutex<Option<String>>,
 }
 
 /// etcd's error answer: `{"error": ..., "code": ...}` (a gRPC status code).
@@ -146,6 +176,15 @@ struct ErrorAnswer {
 const DEFINITE_REFUSALS: [u32; 4] = [3, 7, 9, 16];
 /// gRPC "unauthenticated": a token that expired or was revoked.
 const UNAUTHENTICATED: u32 = 16;
+/// What etcd says (gRPC "invalid argument") of a token issued before its users or roles last
+/// changed. A JWT carries the auth store's revision it was issued at, so after any such change
+/// every JWT issued before is refused this way for good: only a new token helps.
+const OLD_AUTH_REVISION: &str = "etcdserver: revision of auth store is old";
+
+/// Whether etcd's refusal is of the token rather than the request: a new token may succeed.
+fn token_refused(code: u32, said: &str) -> bool {
+    code == UNAUTHENTICATED || said.trim() == OLD_AUTH_REVISION
+}
 
 impl Gateway {
     pub(crate) fn new(connection: &Connection) -> Result<Gateway, CallError> {
@@ -162,6 +201,19 @@ impl Gateway {
             if endpoint.starts_with("https://") && connection.tls.is_none() {
                 return Err(CallError::Config(format!("etcd endpoint {endpoint} needs TLS settings (a CA)")));
             }
+            // A password never crosses plain HTTP unless the operator said it may (fail closed,
+            // P6-F1): the password, and every token etcd answers with, would be readable on the
+            // way.
+            if let Some((name, _)) = &connection.user
+                && endpoint.starts_with("http://")
+                && !connection.allow_plaintext_password
+            {
+                return Err(CallError::Config(format!(
+                    "refusing to send etcd user {name:?}'s password over plain http to {endpoint}: use \
+                     https:// endpoints with a CA, or allow it explicitly (Connection::\
+                     with_plaintext_password_allowed; aerodb-promote --etcd-allow-plaintext-password)"
+                )));
+            }
         }
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -176,6 +228,7 @@ impl Gateway {
             user: connection.user.clone(),
             preferred: Mutex::new(0),
             token: Mutex::new(None),
+            cluster: Mutex::new(None),
         })
     }
 
@@ -185,11 +238,13 @@ impl Gateway {
     }
 
     /// Posts `body` to `path` (e.g. `/v3/kv/range`), authenticating first when a user is set
-    /// and again once if etcd says the token is no longer valid.
+    /// and again once if etcd refuses the token: invalid, expired, or issued before etcd's users
+    /// or roles changed (a JWT then stays refused for good). A refusal rules out any effect, so
+    /// sending the request again with the new token repeats nothing.
     pub(crate) fn call(&self, path: &str, body: &Value, kind: Kind) -> Result<Value, CallError> {
         let token = self.token()?;
         match self.post(path, body, kind, token.as_deref()) {
-            Err(CallError::Refused { code: UNAUTHENTICATED, .. }) if self.user.is_some() => {
+            Err(CallError::Refused { token: true, .. }) if self.user.is_some() => {
                 lock(&self.token).take();
                 let token = self.token()?;
                 self.post(path, body, kind, token.as_deref())
@@ -211,7 +266,7 @@ impl Gateway {
             None,
         )?;
         let token = answer.get("token").and_then(Value::as_str).ok_or_else(|| CallError::Refused {
-            code: UNAUTHENTICATED,
+            token: false,
             detail: "etcd authentication answered without a token".to_owned(),
         })?;
         *lock(&self.token) = Some(token.to_owned());
@@ -230,7 +285,7 @@ impl Gateway {
                     *lock(&self.preferred) = index;
                     return Ok(answer);
                 }
-                Err(Attempt::Refused { code, detail }) => return Err(CallError::Refused { code, detail }),
+                Err(Attempt::Refused { token, detail }) => return Err(CallError::Refused { token, detail }),
                 Err(Attempt::NotSent(why)) => failures.push(why),
                 Err(Attempt::Unanswered(why)) if kind == Kind::Read => failures.push(why),
                 Err(Attempt::Unanswered(why)) => return Err(CallError::Unknown(why)),
@@ -262,11 +317,14 @@ impl Gateway {
             .read_to_string()
             .map_err(|e| Attempt::Unanswered(format!("{endpoint}{path}: reading the answer: {e}")))?;
         if status == 200 {
-            return serde_json::from_str(&text).map_err(|e| {
+            let answer: Value = serde_json::from_str(&text).map_err(|e| {
                 Attempt::Unanswered(format!(
                     "{endpoint}{path}: an answer that is not JSON ({e}): {text:.200}"
                 ))
-            });
+            })?;
+            self.check_cluster(&answer)
+                .map_err(|why| Attempt::Unanswered(format!("{endpoint}{path}: {why}")))?;
+            return Ok(answer);
         }
         let answer: ErrorAnswer = serde_json::from_str(&text).unwrap_or(ErrorAnswer {
             error: text.clone(),
@@ -276,9 +334,35 @@ impl Gateway {
         let said = if answer.message.is_empty() { &answer.error } else { &answer.message };
         let detail = format!("{endpoint}{path}: HTTP {status}, {} (code {})", said.trim(), answer.code);
         if DEFINITE_REFUSALS.contains(&answer.code) {
-            Err(Attempt::Refused { code: answer.code, detail })
+            Err(Attempt::Refused { token: token_refused(answer.code, said), detail })
         } else {
             Err(Attempt::Unanswered(detail))
+        }
+    }
+}
+
+impl Gateway {
+    /// Every answer must come from the etcd cluster that answered first (P6-A1: one authority
+    /// is one key in one cluster). An answer from another — an endpoint list mixing two
+    /// clusters, an address now serving another cluster — or without a cluster id says nothing
+    /// about this authority: the request's effect there, if any, is unknown, so a write
+    /// answered so has an unknown outcome (the store poisons the handle) and a read tries the
+    /// next endpoint.
+    fn check_cluster(&self, answer: &Value) -> Result<(), String> {
+        let Some(answered) = answer.pointer("/header/cluster_id").and_then(Value::as_str) else {
+            return Err("etcd answered without a cluster id".to_owned());
+        };
+        let mut cluster = lock(&self.cluster);
+        match cluster.as_deref() {
+            None => {
+                *cluster = Some(answered.to_owned());
+                Ok(())
+            }
+            Some(expected) if expected == answered => Ok(()),
+            Some(expected) => Err(format!(
+                "answered by another etcd cluster (id {answered}) than the one this client talks to \
+                 (id {expected}): is an endpoint of another cluster in the list?"
+            )),
         }
     }
 }
@@ -294,8 +378,8 @@ enum Attempt {
     NotSent(String),
     /// Sent, or maybe sent, and no definite answer.
     Unanswered(String),
-    /// etcd answered with a definite refusal: its gRPC code and what it said.
-    Refused { code: u32, detail: String },
+    /// etcd answered with a definite refusal: what it said, and whether it refused the token.
+    Refused { token: bool, detail: String },
 }
 
 /// Whether a transport error happened before the request could have been sent.
@@ -365,5 +449,40 @@ pub(crate) fn int(value: Option<&Value>) -> Result<u64, String> {
         Some(Value::String(text)) => text.parse().map_err(|_| format!("etcd answered {text:?} for a number")),
         Some(Value::Number(n)) => n.as_u64().ok_or_else(|| format!("etcd answered {n} for a revision")),
         Some(other) => Err(format!("etcd answered {other} for a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway() -> Gateway {
+        Gateway::new(&Connection::new(vec!["http://127.0.0.1:1".into()])).unwrap()
+    }
+
+    /// The first answer names the cluster; every later one must carry the same id.
+    #[test]
+    fn every_answer_must_come_from_the_first_cluster() {
+        let gateway = gateway();
+        let from = |id: &str| json!({"header": {"cluster_id": id, "revision": "3"}});
+        assert_eq!(gateway.check_cluster(&from("11")), Ok(()));
+        assert_eq!(gateway.check_cluster(&from("11")), Ok(()));
+        let other = gateway.check_cluster(&from("12")).unwrap_err();
+        assert!(other.contains("another etcd cluster (id 12)") && other.contains("(id 11)"), "{other}");
+        assert!(gateway.check_cluster(&json!({"succeeded": true})).is_err(), "no cluster id");
+        assert!(gateway.check_cluster(&json!({"header": {"cluster_id": 11}})).is_err(), "not a string");
+        assert_eq!(gateway.check_cluster(&from("11")), Ok(()), "the first cluster still answers");
+    }
+
+    /// A new token may help for an invalid or expired token, and for one issued before etcd's
+    /// users or roles changed; for nothing else.
+    #[test]
+    fn only_a_refused_token_is_renewed() {
+        assert!(token_refused(16, "etcdserver: invalid auth token"));
+        assert!(token_refused(3, "etcdserver: revision of auth store is old"));
+        assert!(token_refused(3, " etcdserver: revision of auth store is old\n"));
+        assert!(!token_refused(3, "etcdserver: authentication failed, invalid user ID or password"));
+        assert!(!token_refused(7, "etcdserver: permission denied"));
+        assert!(!token_refused(9, "etcdserver: revision of auth store is old!"));
     }
 }

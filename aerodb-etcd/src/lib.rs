@@ -16,5 +16,5 @@ pub mod local;
 mod store;
 
 pub use follow::AuthorityFollower;
-pub use gateway::{Connection, Tls};
+pub use gateway::{Connection, PASSWORD_VAR, Tls};
 pub use store::{EtcdAuthorityStore, MAX_KEY_LEN, read_record};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::gateway::{self, Connection, Gateway, Kind, Tls};
+use crate::gateway::{self, Connection, Gateway, Kind, PASSWORD_VAR, Tls};
 
 /// The environment variable naming the `etcd` program.
 pub const ETCD_VAR: &str = "AERODB_ETCD_BIN";
@@ -125,24 +125,52 @@ pub struct Cluster {
     members: Vec<Member>,
     initial_cluster: String,
     tls: Option<MemberTls>,
+    /// The members' `--auth-token` (`None`: etcd's default, simple tokens).
+    auth_token: Option<String>,
     /// How the harness itself connects (TLS and, once enabled, the root user).
     admin: Connection,
+}
+
+/// The key pair etcd signs JWT authentication tokens with (PEM files, ECDSA P-256: ES256).
+#[derive(Debug, Clone)]
+pub struct JwtKeys {
+    /// The private key (SEC1 or PKCS#8 PEM).
+    pub private_key: PathBuf,
+    /// Its public key (SubjectPublicKeyInfo PEM).
+    pub public_key: PathBuf,
 }
 
 impl Cluster {
     /// Starts `size` members under `root` (which must exist) and waits until the cluster
     /// serves a linearizable read.
     pub fn start(root: &Path, size: usize) -> Result<Cluster, LocalError> {
-        Cluster::start_with(root, size, None)
+        Cluster::start_with(root, size, None, None)
     }
 
     /// As [`start`](Self::start), the client URLs served over TLS; `admin` is how the harness
     /// connects itself (the CA, and a client certificate if one is required).
     pub fn start_tls(root: &Path, size: usize, tls: MemberTls, admin: Tls) -> Result<Cluster, LocalError> {
-        Cluster::start_with(root, size, Some((tls, admin)))
+        Cluster::start_with(root, size, Some((tls, admin)), None)
     }
 
-    fn start_with(root: &Path, size: usize, tls: Option<(MemberTls, Tls)>) -> Result<Cluster, LocalError> {
+    /// As [`start`](Self::start), authentication tokens being JWTs signed with `keys` (ES256)
+    /// instead of etcd's simple tokens: a token then carries the auth store's revision, and
+    /// any change to users or roles makes every token issued before it "old".
+    pub fn start_jwt(root: &Path, size: usize, keys: &JwtKeys) -> Result<Cluster, LocalError> {
+        let token = format!(
+            "jwt,pub-key={},priv-key={},sign-method=ES256",
+            keys.public_key.display(),
+            keys.private_key.display()
+        );
+        Cluster::start_with(root, size, None, Some(token))
+    }
+
+    fn start_with(
+        root: &Path,
+        size: usize,
+        tls: Option<(MemberTls, Tls)>,
+        auth_token: Option<String>,
+    ) -> Result<Cluster, LocalError> {
         let program = match std::env::var_os(ETCD_VAR) {
             Some(program) => PathBuf::from(program),
             None => PathBuf::from("etcd"),
@@ -172,7 +200,7 @@ impl Cluster {
             admin = admin.clone().with_tls(admin_tls);
             member_tls
         });
-        let mut cluster = Cluster { program, members, initial_cluster, tls, admin };
+        let mut cluster = Cluster { program, members, initial_cluster, tls, auth_token, admin };
         for index in 0..size {
             cluster.spawn(index, "new")?;
         }
@@ -197,6 +225,9 @@ impl Cluster {
                 etcd.arg("--client-cert-auth");
             }
         }
+        if let Some(token) = &self.auth_token {
+            etcd.arg("--auth-token").arg(token);
+        }
         let child = etcd
             .arg("--name")
             .arg(&member.name)
@@ -217,6 +248,8 @@ impl Cluster {
             .arg("--initial-cluster-token")
             .arg("aerodb-test")
             .env_remove("ETCDCTL_API")
+            // A member never sees the etcd password a tool read from this environment.
+            .env_remove(PASSWORD_VAR)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -272,7 +305,8 @@ impl Cluster {
         self.admin.clone().with_timeout(Duration::from_secs(5))
     }
 
-    /// Adds user `root` with `password` and turns etcd authentication on.
+    /// Adds user `root` with `password` and turns etcd authentication on. The harness then
+    /// connects as root, its password allowed over plain `http://` (loopback members).
     pub fn enable_auth(&mut self, password: &str) -> Result<(), String> {
         let gateway = Gateway::new(&self.admin).map_err(|e| e.to_string())?;
         for (path, body) in [
@@ -282,8 +316,18 @@ impl Cluster {
         ] {
             gateway.call(path, &body, Kind::Write).map_err(|e| e.to_string())?;
         }
-        self.admin = self.admin.clone().with_user("root", password);
+        self.admin = self.admin.clone().with_user("root", password).with_plaintext_password_allowed();
         Ok(())
+    }
+
+    /// Adds user `name` with `password` (no role): a change to etcd's auth store, which makes
+    /// every JWT issued before it old.
+    pub fn add_user(&self, name: &str, password: &str) -> Result<(), String> {
+        let gateway = Gateway::new(&self.admin).map_err(|e| e.to_string())?;
+        gateway
+            .call("/v3/auth/user/add", &json!({"name": name, "password": password}), Kind::Write)
+            .map(|_: Value| ())
+            .map_err(|e| e.to_string())
     }
 
     /// The index of the member that is leader now, as the running members report it.
@@ -303,6 +347,39 @@ impl Cluster {
     /// Kills member `index` with SIGKILL.
     pub fn kill(&mut self, index: usize) {
         self.members[index].kill();
+    }
+
+    /// The process id of member `index`, while it runs.
+    pub fn pid(&self, index: usize) -> Option<u32> {
+        self.members[index].child.as_ref().map(Child::id)
+    }
+
+    /// Pauses member `index` with SIGSTOP: it keeps its connections and answers nothing until
+    /// [`resume`](Self::resume)d (a member that froze, not one that died).
+    pub fn pause(&self, index: usize) -> Result<(), LocalError> {
+        self.signal(index, "-STOP")
+    }
+
+    /// Resumes member `index` (SIGCONT) after [`pause`](Self::pause).
+    pub fn resume(&self, index: usize) -> Result<(), LocalError> {
+        self.signal(index, "-CONT")
+    }
+
+    fn signal(&self, index: usize, signal: &str) -> Result<(), LocalError> {
+        let member = &self.members[index];
+        let Some(pid) = self.pid(index) else {
+            return Err(member.failure(&format!("is not running (signal {signal})")));
+        };
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .map_err(io_error(format!("kill {signal} {pid}")))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(member.failure(&format!("kill {signal} failed: {status}")))
+        }
     }
 
     /// Restarts member `index` (killed earlier) with its data.
@@ -391,7 +468,8 @@ pub enum OnTransaction {
     Unauthenticated,
     /// Answers that the compare failed and the key holds nothing: a conflict.
     Conflict,
-    /// Answers `succeeded: true` without a header: applied, revision unknown.
+    /// Answers `succeeded: true` with a header that has only the cluster id: applied, revision
+    /// unknown.
     AppliedWithoutRevision,
     /// Answers 200 with a header and nothing else: neither outcome.
     Unrecognized,
@@ -491,7 +569,9 @@ fn serve(stream: std::net::TcpStream, read: &str, on_txn: OnTransaction) -> io::
             r#"{"header":{"cluster_id":"7","revision":"6"},"responses":[{"response_range":{"header":{"revision":"6"}}}]}"#
                 .to_owned(),
         ),
-        ("/v3/kv/txn", OnTransaction::AppliedWithoutRevision) => ("200 OK", r#"{"succeeded":true}"#.to_owned()),
+        ("/v3/kv/txn", OnTransaction::AppliedWithoutRevision) => {
+            ("200 OK", r#"{"header":{"cluster_id":"7"},"succeeded":true}"#.to_owned())
+        }
         ("/v3/kv/txn", OnTransaction::Unrecognized) => {
             ("200 OK", r#"{"header":{"cluster_id":"7","revision":"6"}}"#.to_owned())
         }

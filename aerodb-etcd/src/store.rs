@@ -447,6 +447,26 @@ mod tests {
         }
     }
 
+    /// A user's password over plain `http://` is refused before any request, unless allowed
+    /// explicitly (P6-F1); over `https://` it needs TLS settings anyway.
+    #[test]
+    fn a_password_over_plain_http_is_refused_unless_allowed() {
+        let (endpoint, server) = scripted(OnTransaction::HangUp, 3);
+        let plain = Connection::new(vec![endpoint]).with_user("root", "s3cret");
+        let error = EtcdAuthorityStore::open(&plain, "/aerodb/t10/authority").unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Backend { operation: "open", detail } if detail.contains("plain http")),
+            "{error}"
+        );
+        let allowed = plain.with_plaintext_password_allowed();
+        // The scripted gateway answers the authentication without a token: refused, but only
+        // after the password was sent, as allowed.
+        let error = EtcdAuthorityStore::open(&allowed, "/aerodb/t10/authority").unwrap_err();
+        assert!(error.to_string().contains("without a token"), "{error}");
+        assert_eq!(server.finish(), ["/v3/auth/authenticate"]);
+        assert!(format!("{allowed:?}").contains("allow_plaintext_password: true"));
+    }
+
     #[test]
     fn debug_never_shows_the_password() {
         let connection = Connection::new(vec!["http://127.0.0.1:1".into()]).with_user("root", "s3cret");

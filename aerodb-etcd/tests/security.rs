@@ -106,7 +106,18 @@ fn a_wrong_password_is_refused_and_writes_nothing() {
     cluster.enable_auth("right horse battery").unwrap();
     EtcdAuthorityStore::open(&cluster.connection(), KEY).unwrap().bootstrap(node("n0")).unwrap();
 
-    let error = refused(&Connection::new(cluster.endpoints()).with_user("root", "wrong"));
+    // A password over plain http:// is refused before anything is sent, unless allowed.
+    let error = refused(&Connection::new(cluster.endpoints()).with_user("root", "right horse battery"));
+    println!("plain http: {error}");
+    assert!(error.contains("plain http"), "{error}");
+    let allowed = Connection::new(cluster.endpoints())
+        .with_user("root", "right horse battery")
+        .with_plaintext_password_allowed();
+    assert!(EtcdAuthorityStore::open(&allowed, KEY).is_ok(), "allowed explicitly");
+
+    let error = refused(
+        &Connection::new(cluster.endpoints()).with_user("root", "wrong").with_plaintext_password_allowed(),
+    );
     println!("wrong password: {error}");
     assert!(error.contains("authentication failed"), "{error}");
     let error = refused(&Connection::new(cluster.endpoints()));
@@ -114,4 +125,96 @@ fn a_wrong_password_is_refused_and_writes_nothing() {
 
     let record = EtcdAuthorityStore::open(&cluster.connection(), KEY).unwrap().load().unwrap().unwrap();
     assert_eq!((record.epoch().get(), record.primary()), (1, node("n0")), "nothing was written");
+}
+
+/// A long-lived handle and follower with JWT tokens: a change to etcd's users or roles makes
+/// every token issued before it "old" (`revision of auth store is old`), and the client
+/// authenticates again, as for an expired token, for reads and writes alike: a follower still
+/// learns of a newer authority.
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn with_jwt_tokens_a_change_to_users_does_not_lock_out_a_long_lived_handle() {
+    use aerodb_etcd::AuthorityFollower;
+    use aerodb_etcd::local::JwtKeys;
+    use aerodb_promotion::WriteAuthority;
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let signing = KeyPair::generate().unwrap();
+    let keys = JwtKeys {
+        private_key: write(dir.path(), "jwt.pem", &signing.serialize_pem()),
+        public_key: write(dir.path(), "jwt.pub.pem", &signing.public_key_pem()),
+    };
+    let mut cluster = Cluster::start_jwt(dir.path(), 1, &keys).unwrap_or_else(|e| panic!("{e}"));
+    cluster.enable_auth("pw").unwrap();
+    let mut store = EtcdAuthorityStore::open(&cluster.connection(), KEY).unwrap();
+    let first = store.bootstrap(node("n0")).unwrap();
+    let follower = AuthorityFollower::new(&cluster.connection(), KEY).unwrap();
+    let gate = WriteAuthority::replica(node("n1"), Some(&first)).unwrap();
+    follower.poll(&gate).unwrap();
+
+    cluster.add_user("reader", "pw2").unwrap();
+    assert_eq!(store.load().unwrap(), Some(first.clone()), "a read after the auth store changed");
+    assert_eq!(follower.poll(&gate).unwrap(), Some(first), "a follower's poll after the auth store changed");
+    cluster.add_user("writer", "pw3").unwrap();
+    let error = store.bootstrap(node("n1")).unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "a write reaches etcd and is decided there: {error}");
+}
+
+/// An answer from another etcd cluster than the one the handle opened on (an endpoint list
+/// that mixes two clusters, an address reused) is never taken as this authority's: a read
+/// fails, and a write answered there has an unknown outcome and poisons the handle.
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn an_answer_from_another_cluster_is_refused() {
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("a")).unwrap();
+    std::fs::create_dir(dir.path().join("b")).unwrap();
+    let first = Cluster::start(&dir.path().join("a"), 1).unwrap_or_else(|e| panic!("{e}"));
+    let other = Cluster::start(&dir.path().join("b"), 1).unwrap_or_else(|e| panic!("{e}"));
+    let both = Connection::new(vec![first.endpoints()[0].clone(), other.endpoints()[0].clone()])
+        .with_timeout(std::time::Duration::from_secs(2));
+    let mut store = EtcdAuthorityStore::open(&both, KEY).unwrap();
+    drop(first);
+
+    let error = store.load().expect_err("a read answered by another cluster");
+    println!("read: {error}");
+    assert!(error.to_string().contains("another etcd cluster"), "{error}");
+    let error = store.bootstrap(node("n0")).expect_err("a write answered by another cluster");
+    println!("write: {error}");
+    assert!(matches!(error, StoreError::OutcomeUnknown { .. }), "{error}");
+    assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
+}
+
+/// The variable that marks the child run of the test below.
+const CHILD: &str = "AERODB_TEST_MEMBER_ENVIRONMENT";
+
+/// The etcd password a tool read from its environment does not reach the processes it starts:
+/// etcd members started by `local::Cluster` run without `AERODB_ETCD_PASSWORD`. (The test runs
+/// itself again with the password in its environment; that child starts a member and reads
+/// the member's environment from /proc.)
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn etcd_members_never_inherit_the_etcd_password() {
+    use aerodb_etcd::PASSWORD_VAR;
+    if let Some(root) = std::env::var_os(CHILD) {
+        assert!(std::env::var_os(PASSWORD_VAR).is_some(), "the child runs with the password set");
+        let cluster = Cluster::start(Path::new(&root), 1).unwrap_or_else(|e| panic!("{e}"));
+        let pid = cluster.pid(0).expect("the member runs");
+        let environment = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let inherited = environment
+            .split(|b| *b == 0)
+            .any(|entry| entry.starts_with(format!("{PASSWORD_VAR}=").as_bytes()));
+        assert!(!inherited, "etcd member {pid} inherited {PASSWORD_VAR}");
+        return;
+    }
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "etcd_members_never_inherit_the_etcd_password", "--nocapture"])
+        .env(CHILD, dir.path())
+        .env(PASSWORD_VAR, "a secret nobody else may read")
+        .output()
+        .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the child run failed:\n{text}");
+    assert!(text.contains("1 passed"), "the child ran nothing:\n{text}");
 }
