@@ -46,7 +46,8 @@ record that group or others may write, or that another user owns (inspect warns 
 With --etcd ENDPOINTS --key KEY instead, the authority is the same record under KEY in etcd v3
 (linearizable reads; commits compare the key's revision). TLS: --etcd-ca, and --etcd-cert with
 --etcd-key for a client certificate. Authentication: --etcd-user, the password taken from the
-AERODB_ETCD_PASSWORD environment variable (never from the command line).
+AERODB_ETCD_PASSWORD environment variable (never from the command line); over http://
+endpoints only with --etcd-allow-plaintext-password.
 
 Events go to stderr, filtered like RUST_LOG (default: aerodb::promotion=info).";
 
@@ -75,6 +76,9 @@ struct Cli {
     /// The etcd user; the password is read from AERODB_ETCD_PASSWORD.
     #[arg(long, value_name = "NAME", requires = "etcd")]
     etcd_user: Option<String>,
+    /// Send the etcd password over plain http:// endpoints (refused without this).
+    #[arg(long, requires = "etcd_user")]
+    etcd_allow_plaintext_password: bool,
     /// After the command, print the promotion metrics in Prometheus text.
     #[arg(long, global = true)]
     metrics: bool,
@@ -217,6 +221,9 @@ impl Place {
             let password = std::env::var("AERODB_ETCD_PASSWORD")
                 .map_err(|_| fail(exit::USAGE, "--etcd-user needs the password in AERODB_ETCD_PASSWORD"))?;
             connection = connection.with_user(user, &password);
+            if cli.etcd_allow_plaintext_password {
+                connection = connection.with_plaintext_password_allowed();
+            }
         }
         Ok(Place::Etcd(connection, key.clone()))
     }

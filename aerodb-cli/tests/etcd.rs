@@ -56,9 +56,17 @@ fn an_operator_session_on_etcd() {
 
     cluster.enable_auth("pw").unwrap();
     assert_eq!(code(&run(&["inspect"], None)), 1, "authentication required");
-    assert_eq!(code(&run(&["--etcd-user", "root", "inspect"], Some("wrong"))), 1);
-    assert_eq!(code(&run(&["--etcd-user", "root", "inspect"], None)), 2, "no password given");
-    assert_eq!(code(&run(&["--etcd-user", "root", "inspect"], Some("pw"))), 0);
+    let out = run(&["--etcd-user", "root", "inspect"], Some("pw"));
+    assert_eq!(code(&out), 1, "a password over plain http is refused");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("plain http"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plain = ["--etcd-user", "root", "--etcd-allow-plaintext-password", "inspect"];
+    assert_eq!(code(&run(&plain, Some("wrong"))), 1);
+    assert_eq!(code(&run(&plain, None)), 2, "no password given");
+    assert_eq!(code(&run(&plain, Some("pw"))), 0);
     drop(cluster);
     assert_eq!(code(&run(&["inspect"], None)), 1, "etcd unreachable");
 }
