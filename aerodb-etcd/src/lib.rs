@@ -17,4 +17,4 @@ mod store;
 
 pub use follow::AuthorityFollower;
 pub use gateway::{Connection, PASSWORD_VAR, Tls};
-pub use store::{EtcdAuthorityStore, MAX_KEY_LEN, read_record};
+pub use store::{EtcdAuthorityStore, MAX_KEY_LEN, fence_key, read_record};

@@ -478,7 +478,9 @@ pub enum OnTransaction {
 /// A scripted etcd gateway on a loopback port, for fault tests no real etcd can stage
 /// deterministically: reads find `value` under any key (or no key), transactions get
 /// [`OnTransaction`]. It serves a bounded number of requests, one per connection, for at most
-/// 30 s or until [`finish`](Self::finish), and records their paths.
+/// 30 s or until [`finish`](Self::finish), and records their paths. The transaction a store
+/// handle's open settles with (it puts the fence key) is answered as applied, recorded as
+/// [`SETTLE`](Self::SETTLE) and not counted among the requests.
 #[derive(Debug)]
 pub struct ScriptedGateway {
     endpoint: String,
@@ -487,7 +489,10 @@ pub struct ScriptedGateway {
 }
 
 impl ScriptedGateway {
-    /// Serves `requests` requests, then stops.
+    /// How the paths record an open's settling transaction.
+    pub const SETTLE: &'static str = "/v3/kv/txn (settle)";
+
+    /// Serves `requests` requests (settling transactions aside), then stops.
     pub fn start(
         value: Option<Vec<u8>>,
         on_txn: OnTransaction,
@@ -507,8 +512,9 @@ impl ScriptedGateway {
         let stopping = std::sync::Arc::clone(&stop);
         let server = std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(30);
-            let mut paths = Vec::new();
-            while paths.len() < requests && Instant::now() < deadline {
+            let mut paths: Vec<String> = Vec::new();
+            let counted = |paths: &[String]| paths.iter().filter(|p| *p != ScriptedGateway::SETTLE).count();
+            while counted(&paths) < requests && Instant::now() < deadline {
                 let Ok((stream, _)) = listener.accept() else {
                     if stopping.load(std::sync::atomic::Ordering::Acquire) {
                         break;
@@ -557,9 +563,14 @@ fn serve(stream: std::net::TcpStream, read: &str, on_txn: OnTransaction) -> io::
             length = value.trim().parse().unwrap_or(0);
         }
     }
-    reader.read_exact(&mut vec![0; length])?;
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
     let mut stream = reader.into_inner();
+    let settles = path == "/v3/kv/txn" && puts_a_fence(&body);
     let (status, answer) = match (path.as_str(), on_txn) {
+        _ if settles => {
+            ("200 OK", r#"{"header":{"cluster_id":"7","revision":"6"},"succeeded":true}"#.to_owned())
+        }
         ("/v3/kv/txn", OnTransaction::HangUp) => return Ok(path),
         ("/v3/kv/txn", OnTransaction::Unauthenticated) => {
             ("401 Unauthorized", r#"{"error":"etcdserver: invalid auth token","code":16}"#.to_owned())
@@ -582,5 +593,14 @@ fn serve(stream: std::net::TcpStream, read: &str, on_txn: OnTransaction) -> io::
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
         answer.len()
     )?;
-    Ok(path)
+    Ok(if settles { ScriptedGateway::SETTLE.to_owned() } else { path })
+}
+
+/// Whether the transaction `body` puts a fence key (only an open's settle does).
+fn puts_a_fence(body: &[u8]) -> bool {
+    let Ok(transaction) = serde_json::from_slice::<Value>(body) else { return false };
+    let puts = transaction.get("success").and_then(Value::as_array).into_iter().flatten();
+    puts.filter_map(|op| op.pointer("/request_put/key").and_then(Value::as_str))
+        .filter_map(|key| gateway::decode(key).ok())
+        .any(|key| key.ends_with(b".fence"))
 }

@@ -20,6 +20,13 @@ pub const MAX_KEY_LEN: usize = 1024;
 /// store's lock, for etcd).
 static OPEN_KEYS: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
 
+/// The companion of the authority key `key`: its value means nothing; its revision is what
+/// every bootstrap compares and every settle moves ([`EtcdAuthorityStore::open`]), so that a
+/// bootstrap sent before a handle opened can never apply after it (P6-F2).
+pub fn fence_key(key: &str) -> String {
+    format!("{key}.fence")
+}
+
 /// The key's current value and revision, as one linearizable read saw them.
 struct Current {
     /// The record's bytes; `None`: the key does not exist.
@@ -43,7 +50,9 @@ struct Current {
 /// A commit whose request may have reached etcd without a definite answer (a timeout, a lost
 /// connection, an etcd error that does not rule out the write) poisons the handle
 /// ([`StoreError::OutcomeUnknown`], then [`StoreError::Poisoned`]); it is never retried. Only
-/// a fresh handle's [`load`](AuthorityStore::load) decides old or new.
+/// a fresh handle decides old or new, and what it decides is final: [`open`](Self::open)
+/// first settles every transaction sent before it, so that a late one can never apply after
+/// recovery reported it not applied (P6-F2).
 pub struct EtcdAuthorityStore {
     gateway: Gateway,
     /// This handle's entry in [`OPEN_KEYS`].
@@ -53,6 +62,8 @@ pub struct EtcdAuthorityStore {
     poisoned: Mutex<Option<String>>,
     /// What this handle last read or wrote: the record there and the key's revision.
     seen: Mutex<Option<Seen>>,
+    /// The [`fence_key`]'s `mod_revision` as this handle last knew it: a bootstrap compares it.
+    fence: Mutex<u64>,
 }
 
 /// The key's state as this handle last knew it.
@@ -81,11 +92,15 @@ fn backend(operation: &'static str) -> impl FnOnce(String) -> StoreError {
 impl EtcdAuthorityStore {
     /// Opens the authority under `key` (e.g. `/aerodb/<cluster>/authority`) in the etcd cluster
     /// `connection` reaches, authenticating and reading it once, so that unreachable endpoints,
-    /// bad credentials and untrusted certificates fail here, with nothing written.
+    /// bad credentials and untrusted certificates fail here, with nothing written; then settles
+    /// every transaction sent to the key before (see [`settle`](Self::settle)): one write that
+    /// leaves the authority as it is. The user needs read and write access to `key` and to its
+    /// [`fence_key`] (both under the prefix `key`).
     pub fn open(connection: &Connection, key: &str) -> Result<EtcdAuthorityStore, StoreError> {
         check_key(key)?;
         let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
-        let claim = (range(&gateway, key)?.1, key.to_owned());
+        let (current, cluster) = range(&gateway, key)?;
+        let claim = (cluster, key.to_owned());
         if !lock(&OPEN_KEYS).insert(claim.clone()) {
             return Err(StoreError::Locked { path: PathBuf::from(key) });
         }
@@ -96,8 +111,82 @@ impl EtcdAuthorityStore {
             slot: PromotionSlot::new(),
             poisoned: Mutex::new(None),
             seen: Mutex::new(None),
+            fence: Mutex::new(0),
         };
+        store.settle(current)?;
         Ok(store)
+    }
+
+    /// P6-F2 for etcd, enforced here alone: no transaction sent to this authority before this
+    /// handle opened — by a handle its unknown outcome poisoned, a controller that was killed,
+    /// any process — can apply after it. Whatever this handle then reads is final, so recovery
+    /// never reports "not applied" for a transaction that lands later.
+    ///
+    /// A fresh handle cannot know which transaction is pending or what revision it compares;
+    /// it need not. Every commit compares the key's `mod_revision` it read, and every bootstrap
+    /// the [`fence_key`]'s, each read linearizably before it was sent, so no later than
+    /// `current`, this handle's own linearizable read: one transaction that moves both past
+    /// `current` makes every such compare fail for good (revisions only grow). It compares the
+    /// key's `mod_revision` with `current`'s; if equal it puts the same bytes back (or, with no
+    /// key, nothing), if not the key has moved already; either way it puts the fence key. So
+    /// a pending commit either applied before this (this handle reads its record) or never
+    /// will. The authority itself is unchanged: the same bytes, or none.
+    ///
+    /// An unknown outcome of this write leaves the authority as it was but settles nothing:
+    /// the open fails (open again); it does not poison anything.
+    fn settle(&self, current: Current) -> Result<(), StoreError> {
+        let key = gateway::encode(self.key.as_bytes());
+        let put_fence = json!({"request_put": {
+            "key": gateway::encode(fence_key(&self.key).as_bytes()),
+            "value": gateway::encode(b"settles every transaction sent before it"),
+        }});
+        let mut success = vec![put_fence.clone()];
+        if let Some(bytes) = &current.bytes {
+            success.push(json!({"request_put": {"key": key, "value": gateway::encode(bytes)}}));
+        }
+        let transaction = json!({
+            "compare": [{"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.revision.to_string()}],
+            "success": success,
+            "failure": [put_fence, {"request_range": {"key": key}}],
+        });
+        let settling = |detail: String| StoreError::Backend {
+            operation: "open",
+            detail: format!(
+                "settling the transactions sent to {} before this handle (one write that leaves the \
+                 authority unchanged, to it and to {}): {detail}",
+                self.key,
+                fence_key(&self.key)
+            ),
+        };
+        let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
+            Ok(answer) => answer,
+            Err(CallError::Unknown(detail)) => {
+                return Err(settling(format!("no answer says whether it applied ({detail}); open again")));
+            }
+            Err(other) => return Err(settling(other.to_string())),
+        };
+        let revision = gateway::int(answer.pointer("/header/revision")).map_err(&settling)?;
+        let after = if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
+            let revision = if current.bytes.is_some() { revision } else { 0 };
+            Current { bytes: current.bytes, revision }
+        } else {
+            // proto3 JSON omits `succeeded: false`: only the failure branch's read says it failed.
+            let Some(found) = answer.pointer("/responses/1/response_range") else {
+                return Err(settling(format!("etcd answered with neither outcome: {answer:.200}")));
+            };
+            current_of(found.get("kvs")).map_err(&settling)?
+        };
+        if revision == 0 {
+            return Err(settling("etcd answered without the transaction's revision".to_owned()));
+        }
+        *lock(&self.fence) = revision;
+        // A corrupt record is left for `load` and `commit` to report (P6-F1).
+        let record = match after.bytes {
+            None => Some(None),
+            Some(bytes) => self.decode(&bytes).ok().map(Some),
+        };
+        *lock(&self.seen) = record.map(|record| Seen { record, revision: after.revision });
+        Ok(())
     }
 
     /// The authority key.
@@ -231,17 +320,27 @@ impl AuthorityStore for EtcdAuthorityStore {
         };
         let bytes = proposal.record().to_bytes()?;
         let key = gateway::encode(self.key.as_bytes());
-        // The key is exactly as seen: never created, or not modified since (P6-A1).
-        let compare = match seen.record {
-            None => json!({"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
-            Some(_) => {
-                json!({"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()})
-            }
+        // The key is exactly as seen: never created, or not modified since (P6-A1). A bootstrap
+        // also compares the fence key's revision, so that a handle opened later can settle it
+        // (P6-F2): with no key, there is no revision of the key's to move.
+        let fence = gateway::encode(fence_key(&self.key).as_bytes());
+        let (compare, failure) = match seen.record {
+            None => (
+                json!([
+                    {"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
+                    {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": lock(&self.fence).to_string()},
+                ]),
+                json!([{"request_range": {"key": key}}, {"request_range": {"key": fence}}]),
+            ),
+            Some(_) => (
+                json!([{"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()}]),
+                json!([{"request_range": {"key": key}}]),
+            ),
         };
         let transaction = json!({
-            "compare": [compare],
+            "compare": compare,
             "success": [{"request_put": {"key": key, "value": gateway::encode(&bytes)}}],
-            "failure": [{"request_range": {"key": key}}],
+            "failure": failure,
         });
         let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
             Ok(answer) => answer,
@@ -265,6 +364,12 @@ impl AuthorityStore for EtcdAuthorityStore {
                 self.unknown(format!("etcd answered a transaction with neither outcome: {answer:.200}"))
             );
         };
+        // A bootstrap's failure also reads the fence key: a handle opened since moved it, and
+        // the next bootstrap compares its revision now.
+        if let Some(fence) = answer.pointer("/responses/1/response_range") {
+            let fence = current_of(fence.get("kvs")).map_err(backend("commit"))?;
+            *lock(&self.fence) = fence.revision;
+        }
         let found = current_of(failure.get("kvs")).map(|c| c.bytes).map_err(backend("commit"))?;
         let found = found.as_deref().map(|b| self.decode(b)).transpose()?;
         // What changed, by the same rule: another epoch, or another record at the same epoch.
@@ -318,7 +423,7 @@ mod tests {
         assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
         assert!(matches!(store.bootstrap(node()), Err(StoreError::Poisoned(_))));
         drop(store);
-        assert_eq!(server.finish(), ["/v3/kv/range", "/v3/kv/txn"]);
+        assert_eq!(server.finish(), ["/v3/kv/range", ScriptedGateway::SETTLE, "/v3/kv/txn"]);
     }
 
     /// An answer that says neither "applied" nor "compare failed" settles nothing: the outcome
@@ -359,7 +464,7 @@ mod tests {
         );
         assert!(matches!(store.load(), Ok(None)));
         drop(store);
-        assert_eq!(server.finish(), ["/v3/kv/range", "/v3/kv/txn", "/v3/kv/range"]);
+        assert_eq!(server.finish(), ["/v3/kv/range", ScriptedGateway::SETTLE, "/v3/kv/txn", "/v3/kv/range"]);
     }
 
     /// An endpoint that refuses connections is skipped, for reads and for writes never sent.
@@ -368,12 +473,12 @@ mod tests {
         let closed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let dead = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let (endpoint, server) = scripted(OnTransaction::HangUp, 1);
+        let (endpoint, server) = scripted(OnTransaction::HangUp, 2);
         let store =
             EtcdAuthorityStore::open(&Connection::new(vec![dead.clone(), endpoint]), "/aerodb/t3/authority");
         assert!(store.is_ok(), "{store:?}");
         drop(store);
-        assert_eq!(server.finish(), ["/v3/kv/range"]);
+        assert_eq!(server.finish(), ["/v3/kv/range", ScriptedGateway::SETTLE]);
         let error =
             EtcdAuthorityStore::open(&Connection::new(vec![dead]), "/aerodb/t4/authority").unwrap_err();
         assert!(matches!(error, StoreError::Backend { operation: "read", .. }), "{error}");
@@ -416,7 +521,7 @@ mod tests {
         });
         drop(runtime);
         server.finish();
-        let (endpoint, server) = scripted(OnTransaction::HangUp, 1);
+        let (endpoint, server) = scripted(OnTransaction::HangUp, 2);
         let connection = Connection::new(vec![endpoint]);
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let opened = runtime.block_on(async move {
