@@ -73,6 +73,7 @@ mod inputs;
 mod invariant;
 mod io;
 mod machine;
+mod mark;
 mod observation_json;
 mod observe;
 mod record;
@@ -124,6 +125,7 @@ pub use store::{
 
 // Recover, and make the named primary's gate writable.
 pub use gate::{GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, WalRefused, WriteAuthority, WriteRefused};
+pub use mark::NodeMark;
 pub use recovery::{RebindError, Recovered, recover};
 
 // Explain and observe: explanations, events, metrics, invariant ids.

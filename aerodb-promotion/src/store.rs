@@ -701,6 +701,18 @@ impl<B: Backend> FileAuthorityStore<B> {
         self.backend.sync_dir(&self.metadata).map_err(io_error(IoStep::SyncDir, &self.metadata))
     }
 
+    /// Makes `record` this directory's record without the commit rule: only a [`NodeMark`]
+    /// does this, after checking `record` is newer than what it holds.
+    ///
+    /// [`NodeMark`]: crate::NodeMark
+    pub(crate) fn remember(&mut self, record: &AuthorityRecord) -> Result<(), StoreError> {
+        self.check_usable()?;
+        let bytes = codec::encode(record)?;
+        self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
+        self.slot.note_committed(record);
+        self.write_highest(record).inspect_err(|e| self.poisoned = Some(e.to_string()))
+    }
+
     /// The high-water copy of `record`, by the same durable replace as the record itself.
     fn write_highest(&self, record: &AuthorityRecord) -> Result<(), StoreError> {
         let highest_temp = self.metadata.join(HIGHEST_TEMP_FILE);

@@ -136,7 +136,9 @@ fn a_store_handle_grants_each_record_once() {
     let committed = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete().1;
     assert!(recover(&store).unwrap().grant.is_none(), "the commit's grant is the one for epoch 2");
     let gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
-    committed.into_grant().rebind(ReplicationState::ReplicaActive, &gate, &store).unwrap();
+    let second = committed.into_grant();
+    assert_ne!(grant, second, "grants for two records differ");
+    second.rebind(ReplicationState::ReplicaActive, &gate, &store).unwrap();
     assert_eq!(gate.admit_write(), Ok(Epoch::new(2)));
 }
 
