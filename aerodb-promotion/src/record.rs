@@ -192,6 +192,31 @@ impl AuthorityRecord {
         AuthorityRecord { body, epochs: EpochHistory::initial(Epoch::INITIAL) }
     }
 
+    /// A first authority again, after a real loss and only by an operator's explicit command:
+    /// `primary` at `epoch`, its epoch beginning at `start`, no earlier history, and the
+    /// operator's reason as the request. The store places `epoch` above all it ever held.
+    pub(crate) fn started_over(
+        primary: NodeId,
+        epoch: Epoch,
+        start: WalPosition,
+        reason: &str,
+    ) -> Result<Self, RecordError> {
+        let request = RequestSummary {
+            candidate: primary,
+            force: Force::NotRequested,
+            reason: Some(reason.to_owned()),
+            request_id: None,
+        };
+        AuthorityRecord::try_from(RecordBody {
+            epoch,
+            primary,
+            previous_primary: None,
+            start,
+            history: Vec::new(),
+            request: Some(request),
+        })
+    }
+
     /// The record an approved `plan` makes durable after this one: epoch + 1, history extended
     /// (oldest dropped beyond [`HISTORY_CAP`]).
     pub(crate) fn succeeded_by(

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aerodb_core::{Epoch, NodeId};
+use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
 
 use crate::codec::{self, DecodeError, EncodeError};
 use crate::display::EpochOrNone;
@@ -425,6 +425,9 @@ impl From<Box<WentBack>> for StoreError {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// An explicit start-over was refused; nothing was written.
+    #[error("refusing to start the authority over: {0}")]
+    StartOver(String),
     /// Another controller holds the data directory.
     #[error("data directory {} is locked by another controller", .path.display())]
     Locked {
@@ -701,8 +704,46 @@ impl<B: Backend> FileAuthorityStore<B> {
         self.backend.sync_dir(&self.metadata).map_err(io_error(IoStep::SyncDir, &self.metadata))
     }
 
-    /// Makes `record` this directory's record without the commit rule: only a [`NodeMark`]
-    /// does this, after checking `record` is newer than what it holds.
+    /// Starts the authority over after a real loss — the operator's explicit command, never an
+    /// automatic one (P6-A3): `primary` leads epoch `above + 1` from `start`, recorded with
+    /// `reason`, its epoch beginning after `start` on the new primary's WAL. `above` must be at
+    /// least every epoch this store ever held (its record and its high-water copy, as far as
+    /// they can still be read: a lost or corrupt one counts as unknown, and the start-over rests
+    /// on `above`) and should be at least every epoch any node reports (their marks, their
+    /// timelines): the new authority then sorts above everything that was.
+    /// Refused with [`StoreError::StartOver`] otherwise, or without a reason; nothing written.
+    pub fn start_over(
+        &mut self,
+        primary: NodeId,
+        above: Epoch,
+        start: Lsn,
+        reason: &str,
+    ) -> Result<AuthorityRecord, StoreError> {
+        self.check_usable()?;
+        let held = [&self.record, &self.highest]
+            .into_iter()
+            .filter_map(|path| load_from(&self.backend, path).ok().flatten())
+            .map(|r| r.epoch())
+            .max();
+        let refused = |why: String| StoreError::StartOver(why);
+        if reason.trim().is_empty() {
+            return Err(refused("a reason is required".to_owned()));
+        }
+        if held.is_some_and(|held| above < held) {
+            return Err(refused(format!(
+                "epoch {above} is below epoch {} this store held; start above every epoch that ever was",
+                held.map_or(0, Epoch::get)
+            )));
+        }
+        let epoch = above.next().ok_or_else(|| refused(format!("epoch {above} cannot be raised further")))?;
+        let record = AuthorityRecord::started_over(primary, epoch, WalPosition::new(epoch, start), reason)
+            .map_err(|e| refused(e.to_string()))?;
+        self.remember(&record)?;
+        Ok(record)
+    }
+
+    /// Makes `record` this directory's record without the commit rule: only a [`NodeMark`],
+    /// after checking `record` is newer than what it holds, and an explicit start-over.
     ///
     /// [`NodeMark`]: crate::NodeMark
     pub(crate) fn remember(&mut self, record: &AuthorityRecord) -> Result<(), StoreError> {

@@ -239,3 +239,41 @@ fn an_open_brings_a_lagging_high_water_copy_up() {
     assert_eq!(std::fs::read(&highest).unwrap(), first.to_bytes().unwrap());
     assert_eq!(store.load().unwrap(), Some(first));
 }
+
+/// After a real loss the operator starts over explicitly, above every epoch that ever was: a
+/// reason is required, an epoch at or below what the store held is refused, and the new
+/// authority is durable, recorded with its reason, and moves the high-water copy up.
+#[test]
+fn starting_over_is_explicit_and_above_everything_that_was() {
+    use aerodb_core::{Epoch, Lsn};
+    let dir = TempDir::new("start-over");
+    let mut store = FileAuthorityStore::open(dir.path()).unwrap();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = aerodb_promotion::testing::caught_up_inputs(&first, id("replica-1"), 10);
+    approve(&store, "replica-1", &inputs).begin_transition().commit(&mut store).unwrap().complete();
+    drop(store);
+    std::fs::remove_file(dir.path().join("metadata").join(RECORD_FILE)).unwrap();
+    let mut store = FileAuthorityStore::open(dir.path()).unwrap();
+    assert!(matches!(store.load(), Err(StoreError::WentBack(_))));
+    let lost = "record deleted; nodes report at most epoch 4";
+    for (above, reason) in [(Epoch::new(1), lost), (Epoch::new(4), " "), (Epoch::MAX, lost)] {
+        let refused = store.start_over(id("replica-1"), above, Lsn::new(500), reason);
+        assert!(matches!(refused, Err(StoreError::StartOver(_))), "{above} {reason:?}: {refused:?}");
+    }
+    assert!(!dir.path().join("metadata").join(RECORD_FILE).exists(), "a refusal writes nothing");
+    let record = store.start_over(id("replica-1"), Epoch::new(4), Lsn::new(500), lost).unwrap();
+    assert_eq!(
+        (record.epoch(), record.primary(), record.previous_primary()),
+        (Epoch::new(5), id("replica-1"), None)
+    );
+    assert_eq!(record.request().unwrap().reason.as_deref(), Some(lost));
+    assert_eq!(record.epoch_history().entries().len(), 1);
+    assert_eq!(store.load().unwrap(), Some(record.clone()));
+    drop(store);
+    let reopened = FileAuthorityStore::open(dir.path()).unwrap();
+    let recovered = recover(&reopened).unwrap();
+    assert_eq!(recovered.authority, Some(record.clone()));
+    assert!(recovered.grant.is_some());
+    let highest = std::fs::read(dir.path().join("metadata").join(HIGHEST_FILE)).unwrap();
+    assert_eq!(highest, record.to_bytes().unwrap(), "the copy moved up with it");
+}
