@@ -250,7 +250,7 @@ fn starting_over_is_explicit_and_above_everything_that_was() {
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = aerodb_promotion::testing::caught_up_inputs(&first, id("replica-1"), 10);
-    approve(&store, "replica-1", &inputs).begin_transition().commit(&mut store).unwrap().complete();
+    let _ = approve(&store, "replica-1", &inputs).begin_transition().commit(&mut store).unwrap().complete();
     drop(store);
     std::fs::remove_file(dir.path().join("metadata").join(RECORD_FILE)).unwrap();
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
