@@ -93,9 +93,11 @@ impl EtcdAuthorityStore {
     /// Opens the authority under `key` (e.g. `/aerodb/<cluster>/authority`) in the etcd cluster
     /// `connection` reaches, authenticating and reading it once, so that unreachable endpoints,
     /// bad credentials and untrusted certificates fail here, with nothing written; then settles
-    /// every transaction sent to the key before (see [`settle`](Self::settle)): one write that
-    /// leaves the authority as it is. The user needs read and write access to `key` and to its
-    /// [`fence_key`] (both under the prefix `key`).
+    /// every transaction sent to the key before, so that none can apply after this handle has
+    /// read (P6-F2): one write that puts the record back unchanged if its revision is still the
+    /// one just read, and moves the [`fence_key`] either way (docs/ETCD.md, "Settling unknown
+    /// outcomes"). The user needs read and write access to `key` and to its [`fence_key`] (both
+    /// under the prefix `key`).
     pub fn open(connection: &Connection, key: &str) -> Result<EtcdAuthorityStore, StoreError> {
         check_key(key)?;
         let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
