@@ -574,6 +574,14 @@ mod tests {
         assert!(format!("{allowed:?}").contains("allow_plaintext_password: true"));
     }
 
+    /// Each authority has its own fence key, under the authority key's prefix (so that one
+    /// prefix permission covers both, as docs/ETCD.md tells operators).
+    #[test]
+    fn the_fence_key_is_the_authority_key_dot_fence() {
+        assert_eq!(fence_key("/aerodb/c1/authority"), "/aerodb/c1/authority.fence");
+        assert_ne!(fence_key("/aerodb/c1/authority"), fence_key("/aerodb/c2/authority"));
+    }
+
     #[test]
     fn debug_never_shows_the_password() {
         let connection = Connection::new(vec!["http://127.0.0.1:1".into()]).with_user("root", "s3cret");
