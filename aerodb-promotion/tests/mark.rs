@@ -5,22 +5,15 @@
 mod common;
 
 use aerodb_core::{Epoch, ReplicationState};
-use aerodb_promotion::testing::caught_up_inputs;
 use aerodb_promotion::*;
 use common::*;
-
-fn promote_in(store: &mut FileAuthorityStore, from: &AuthorityRecord, candidate: &str) -> AuthorityRecord {
-    let inputs = caught_up_inputs(from, id(candidate), 10 * (from.epoch().get() + 1));
-    let succeeded = approve(store, candidate, &inputs).begin_transition().commit(store).unwrap();
-    succeeded.complete().1.record().clone()
-}
 
 #[test]
 fn a_mark_keeps_the_newest_authority_and_refuses_anything_below_it() {
     let authority = TempDir::new("mark-authority");
     let mut store = FileAuthorityStore::open(authority.path()).unwrap();
     let first = store.bootstrap(id("node-a")).unwrap();
-    let second = promote_in(&mut store, &first, "node-b");
+    let second = promoted(&mut store, &first, "node-b", 20);
     let node = TempDir::new("mark-node");
     let mut mark = NodeMark::open(node.path()).unwrap();
     assert_eq!(mark.newest().unwrap(), None);
@@ -36,7 +29,7 @@ fn a_mark_keeps_the_newest_authority_and_refuses_anything_below_it() {
     let elsewhere = TempDir::new("mark-elsewhere");
     let mut other = FileAuthorityStore::open(elsewhere.path()).unwrap();
     let other_first = other.bootstrap(id("node-z")).unwrap();
-    let other_second = promote_in(&mut other, &other_first, "node-y");
+    let other_second = promoted(&mut other, &other_first, "node-y", 20);
     assert!(matches!(mark.observe(&other_second), Err(StoreError::WentBack(_))));
     assert_eq!(mark.newest().unwrap(), Some(second), "a refusal changes nothing");
 }
@@ -54,7 +47,7 @@ fn a_store_restored_whole_grants_nothing_below_a_nodes_mark() {
         .iter()
         .map(|f| (f.to_string(), std::fs::read(authority.path().join(METADATA_DIR).join(f)).unwrap()))
         .collect();
-    let second = promote_in(&mut store, &first, "node-b");
+    let second = promoted(&mut store, &first, "node-b", 20);
     let (node_a, node_b) = (TempDir::new("mark-a"), TempDir::new("mark-b"));
     let (mut mark_a, mut mark_b) =
         (NodeMark::open(node_a.path()).unwrap(), NodeMark::open(node_b.path()).unwrap());

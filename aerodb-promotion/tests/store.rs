@@ -188,9 +188,7 @@ fn a_file_store_never_goes_back_across_reopens() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let record_path = store.record_path().to_owned();
     let backup = std::fs::read(&record_path).unwrap();
-    let inputs = aerodb_promotion::testing::caught_up_inputs(&first, id("replica-1"), 10);
-    let second = approve(&store, "replica-1", &inputs).begin_transition().commit(&mut store).unwrap();
-    let second = second.complete().1.record().clone();
+    let second = promoted(&mut store, &first, "replica-1", 10);
     drop(store);
     let highest = dir.path().join("metadata").join(HIGHEST_FILE);
     assert_eq!(std::fs::read(&highest).unwrap(), second.to_bytes().unwrap(), "the copy is the newest record");
@@ -249,8 +247,7 @@ fn starting_over_is_explicit_and_above_everything_that_was() {
     let dir = TempDir::new("start-over");
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
     let first = store.bootstrap(id("primary-0")).unwrap();
-    let inputs = aerodb_promotion::testing::caught_up_inputs(&first, id("replica-1"), 10);
-    let _ = approve(&store, "replica-1", &inputs).begin_transition().commit(&mut store).unwrap().complete();
+    promoted(&mut store, &first, "replica-1", 10);
     drop(store);
     std::fs::remove_file(dir.path().join("metadata").join(RECORD_FILE)).unwrap();
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();

@@ -205,3 +205,16 @@ pub fn approve<St: AuthorityStore>(
         Decision::Denied(denied) => panic!("expected approval: {}", denied.denial().reason()),
     }
 }
+
+/// Promotes `candidate`, caught up through `lsn` of `from`'s epoch, over `store`'s durable
+/// `from`: the record it made durable.
+pub fn promoted<St: AuthorityStore>(
+    store: &mut St,
+    from: &AuthorityRecord,
+    candidate: &str,
+    lsn: u64,
+) -> AuthorityRecord {
+    let inputs = aerodb_promotion::testing::caught_up_inputs(from, id(candidate), lsn);
+    let succeeded = approve(store, candidate, &inputs).begin_transition().commit(store).unwrap();
+    succeeded.complete().1.record().clone()
+}
