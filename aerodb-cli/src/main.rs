@@ -32,9 +32,10 @@ mod exit {
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 approved (committed unless --dry-run) or done; 1 any other error (I/O, corrupt
-record, lock held), with its cause; 2 usage error; 3 no authority record (inspect, history);
-4 denied or rejected, with the explanation; 5 the authority is not the one expected
-(--expect-epoch) or changed before the commit: nothing was written.
+record, lock held, an authority that went back from what the store held), with its cause;
+2 usage error; 3 no authority record (inspect, history); 4 denied or rejected, with the
+explanation, or a start-over refused; 5 the authority is not the one expected (--expect-epoch),
+changed before the commit, or is below inspect --at-least: nothing was written or decided.
 
 Notation: a WAL position is epoch/lsn (1/120: LSN 120, written in epoch 1); an epoch history
 is [epoch@start, ...] (2@100: epoch 2 began after LSN 100).
@@ -93,11 +94,30 @@ enum Command {
         /// The first primary's node id.
         node: String,
     },
-    /// Print the authority record (exit 3 if there is none, 1 if it is invalid).
+    /// Print the authority record (exit 3 if there is none, 1 if it is invalid or went back).
     Inspect {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// An epoch this reader has seen before: a record below it (or none) is refused, exit 5.
+        #[arg(long, value_name = "E")]
+        at_least: Option<u64>,
+    },
+    /// After a real loss only: make NODE the primary at epoch ABOVE + 1, its epoch beginning
+    /// after LSN START of its WAL, recorded with REASON. ABOVE must be at least every epoch the
+    /// store ever held and every epoch any node reports (a data directory only).
+    StartOver {
+        /// The new primary's node id.
+        node: String,
+        /// Every epoch that ever was is at most this.
+        #[arg(long, value_name = "E")]
+        above: u64,
+        /// The LSN after which the new primary's epoch begins (its WAL end).
+        #[arg(long, value_name = "LSN")]
+        start: u64,
+        /// Why the authority is started over (recorded durably).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
     },
     /// Print every authority, newest first, with the force and reason that made it.
     History {
@@ -261,7 +281,10 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     let place = Place::of(cli)?;
     match &cli.command {
         Command::Bootstrap { node } => bootstrap(&place, node, cli.metrics),
-        Command::Inspect { json } => inspect(&place, *json),
+        Command::Inspect { json, at_least } => inspect(&place, *json, at_least.map(Epoch::new)),
+        Command::StartOver { node, above, start, reason } => {
+            start_over(&place, node, Epoch::new(*above), aerodb_core::Lsn::new(*start), reason)
+        }
         Command::History { json } => history(&place, *json),
         Command::Promote { candidate, observed, dry_run, force, reason, request_id, expect_epoch, json } => {
             let mut builder = PromotionRequest::builder(candidate).force(*force);
@@ -310,13 +333,54 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
     serde_json::to_string_pretty(value).map_err(|e| fail(exit::OTHER, e.to_string()))
 }
 
-fn inspect(place: &Place, json: bool) -> Result<u8, Failure> {
-    let record = place.read()?;
+fn inspect(place: &Place, json: bool, at_least: Option<Epoch>) -> Result<u8, Failure> {
+    let record = match (place.read(), at_least) {
+        (Ok(record), Some(seen)) if record.epoch() < seen => {
+            return Err(went_back(seen, &format!("epoch {} (primary {})", record.epoch(), record.primary())));
+        }
+        (Err(failure), Some(seen)) if failure.code == exit::NO_RECORD => {
+            return Err(went_back(seen, "no record"));
+        }
+        (read, _) => read?,
+    };
     if json {
         println!("{}", to_json(&record)?)
     } else {
         print!("{record}")
     }
+    Ok(exit::OK)
+}
+
+/// A remembered epoch the store no longer reaches: nothing is decided on it (P6-A1).
+fn went_back(seen: Epoch, found: &str) -> Failure {
+    fail(
+        exit::CONFLICT,
+        format!(
+            "the authority went back: epoch {seen} was seen before, the store now holds {found}; a restored backup, \
+             a deleted or replaced record? If the authority was truly lost, see start-over"
+        ),
+    )
+}
+
+/// Starts a data directory's authority over: the operator's explicit command after a real loss.
+fn start_over(
+    place: &Place,
+    node: &str,
+    above: Epoch,
+    start: aerodb_core::Lsn,
+    reason: &str,
+) -> Result<u8, Failure> {
+    let node = NodeId::new(node).map_err(|e| fail(exit::USAGE, format!("node id {node:?}: {e}")))?;
+    let Place::Dir(dir) = place else {
+        return Err(fail(exit::USAGE, "start-over works on a data directory (--data-dir)"));
+    };
+    existing(dir)?;
+    let mut store = FileAuthorityStore::open(dir)?;
+    let record = store.start_over(node, above, start, reason).map_err(|error| match error {
+        StoreError::StartOver(why) => fail(exit::REFUSED, format!("refusing to start over: {why}")),
+        other => Failure::from(other),
+    })?;
+    println!("started over: epoch {} with {} as primary in {place}", record.epoch(), record.primary());
     Ok(exit::OK)
 }
 

@@ -333,3 +333,41 @@ fn observation_files_are_read_strictly() {
     std::fs::write(&file, &good).unwrap();
     assert_eq!(code(&run(&dir, &["promote", "node-1", "--observed", file.to_str().unwrap()])), 0);
 }
+
+/// The authority only moves forward: `inspect --at-least` refuses a record below a remembered
+/// epoch (exit 5); a deleted record is refused as went back, not as a fresh store, and nothing
+/// bootstraps over it; `start-over` is explicit, with a reason, above every epoch that was.
+#[test]
+fn a_store_that_went_back_is_refused_and_started_over_explicitly() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    assert_eq!(code(&run(&dir, &["bootstrap", "node-0"])), 0);
+    let caught_up = observed("caught-up.json");
+    assert_eq!(code(&run(&dir, &["promote", "node-1", "--observed", caught_up.to_str().unwrap()])), 0);
+    assert_eq!(code(&run(&dir, &["inspect", "--at-least", "2"])), 0);
+    let out = run(&dir, &["inspect", "--at-least", "3"]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("went back"), "{}", stderr(&out));
+
+    std::fs::remove_file(dir.join("metadata/authority.record")).unwrap();
+    let out = run(&dir, &["inspect"]);
+    assert_eq!(code(&out), 1, "a deleted record is not an empty store: {}", stderr(&out));
+    assert!(stderr(&out).contains("went back"), "{}", stderr(&out));
+    let out = run(&dir, &["bootstrap", "node-9"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(!dir.join("metadata/authority.record").exists(), "no bootstrap over a store that held epoch 2");
+
+    let reason = "record deleted by mistake; nodes report at most epoch 2";
+    let out = run(&dir, &["start-over", "node-1", "--above", "1", "--start", "700", "--reason", reason]);
+    assert_eq!(code(&out), 4, "below what the store held: {}", stderr(&out));
+    let out = run(&dir, &["start-over", "node-1", "--above", "2", "--start", "700", "--reason", ""]);
+    assert_eq!(code(&out), 4, "a reason is required: {}", stderr(&out));
+    let out = run(&dir, &["start-over", "node-1", "--above", "2", "--start", "700", "--reason", reason]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("epoch 3"), "{}", stdout(&out));
+    let out = run(&dir, &["inspect", "--json", "--at-least", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let record: AuthorityRecord = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((record.epoch().get(), record.primary().as_str()), (3, "node-1"));
+    assert_eq!(record.request().unwrap().reason.as_deref(), Some(reason));
+}
