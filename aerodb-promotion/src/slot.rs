@@ -101,7 +101,8 @@ impl PromotionSlot {
     }
 
     /// Every store's successful commit passes what it made durable through here: the newest
-    /// record this handle has seen from now on.
+    /// record this handle has seen from now on. It only ever raises what the handle has seen —
+    /// never lowers it, nor swaps it for another record at the same epoch — whoever calls it.
     pub fn note_committed(&self, record: &AuthorityRecord) {
         let mut seen = self.shared.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.as_ref().is_none_or(|newest| record.epoch() > newest.epoch()) {
@@ -142,6 +143,35 @@ pub struct WentBack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// P6-A1: what a handle has seen only rises: a commit noted below it, or beside it at the
+    /// same epoch, changes nothing, whoever calls it; loads are judged against the newest.
+    #[test]
+    fn what_a_handle_has_seen_only_rises() {
+        use aerodb_core::{Lsn, NodeId, WalPosition};
+        let at = |primary: &str, epoch: u64| {
+            let (primary, epoch) = (NodeId::new(primary).unwrap(), Epoch::new(epoch));
+            AuthorityRecord::started_over(primary, epoch, WalPosition::new(epoch, Lsn::new(9)), "test")
+                .unwrap()
+        };
+        let slot = PromotionSlot::new();
+        assert_eq!(slot.admit_loaded(None), Ok(()), "nothing seen, nothing to go back from");
+        slot.note_committed(&at("a", 2));
+        slot.note_committed(&at("b", 1));
+        slot.note_committed(&at("c", 2));
+        assert_eq!(slot.admit_loaded(Some(&at("a", 2))), Ok(()));
+        for (what, found) in [("older", Some(at("b", 1))), ("beside", Some(at("c", 2))), ("none", None)] {
+            let refused = slot.admit_loaded(found.as_ref()).expect_err(what);
+            assert_eq!((refused.seen.clone(), refused.found), (at("a", 2), found), "{what}");
+        }
+        assert_eq!(slot.admit_loaded(Some(&at("d", 3))), Ok(()), "newer is taken");
+        assert!(slot.admit_loaded(Some(&at("a", 2))).is_err(), "and becomes the bar");
+        let text = slot.admit_loaded(None).unwrap_err().to_string();
+        assert!(
+            text.contains("went back") && text.contains("epoch 3") && text.contains("no record"),
+            "{text}"
+        );
+    }
 
     /// One grant per durable record per handle, none for an older one; clones share the count.
     #[test]

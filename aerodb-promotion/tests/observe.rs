@@ -354,3 +354,25 @@ fn an_abandoned_attempt_ends_in_one_counted_outcome() {
         }
     }
 }
+
+/// P6-A1, P6-O1: a handle shown an authority that went back says so in an event, with what it
+/// had seen and what it found; the refusal itself decides nothing.
+#[test]
+fn an_authority_that_went_back_is_an_event() {
+    use aerodb_promotion::testing::{MemoryHarness, StoreHarness};
+    let mut harness = MemoryHarness;
+    let mut store = harness.fresh();
+    let first = store.bootstrap(id("primary-0")).unwrap();
+    let second = promoted(&mut store, &first, "replica-1", 50);
+    assert!(harness.tamper_with_record(&mut store, &first.to_bytes().unwrap()));
+    let (loaded, events) = captured(|| store.load());
+    assert!(matches!(loaded, Err(StoreError::WentBack(_))), "{loaded:?}");
+    assert_eq!(sequence(&events), [names::AUTHORITY_WENT_BACK]);
+    let event = &events[0];
+    assert_eq!(
+        (event.field("seen_epoch"), event.field("seen_primary"), event.field("found_epoch")),
+        ("2", "replica-1", "1")
+    );
+    assert_eq!((event.field("found_primary"), event.field("invariants")), ("primary-0", "P6-A1,P6-F1"));
+    assert_eq!(second.epoch().get(), 2);
+}
