@@ -3,9 +3,11 @@
 //! [`EtcdAuthorityStore`] is an [`AuthorityStore`](aerodb_promotion::AuthorityStore) beside the
 //! file store: the same record bytes under one key, bootstrapped only if the key never existed,
 //! replaced only by a transaction comparing the key's revision with the one the commit checked
-//! (P6-A1), read linearizably, and never trusted to time (no lease or TTL, P6-A3). It speaks
-//! etcd's v3 JSON gateway over a blocking HTTP client ([`Connection`]: several endpoints, TLS,
-//! user and password): no `protoc`, no async runtime.
+//! (P6-A1), read linearizably, and never trusted to time (no lease or TTL, P6-A3). Every open
+//! settles the transactions sent before it, so an unknown outcome, once recovery has decided
+//! it, stays decided (P6-F2). It speaks etcd's v3 JSON gateway over a blocking HTTP client
+//! ([`Connection`]: several endpoints, TLS, user and password, every answer checked to come
+//! from the same etcd cluster): no `protoc`, no async runtime.
 //!
 //! [`AuthorityFollower`] lets a node follow the key and fence its own write gate once a newer
 //! epoch is durable. [`local`] starts real etcd members on loopback ports for examples and tests.
