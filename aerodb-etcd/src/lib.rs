@@ -1,16 +1,21 @@
 //! The AeroDB authority kept in etcd v3, so the control plane survives losing its own machine.
 //!
 //! [`EtcdAuthorityStore`] is an [`AuthorityStore`](aerodb_promotion::AuthorityStore) beside the
-//! file store: the same record bytes under one key, bootstrapped only if the key never existed,
-//! replaced only by a transaction comparing the key's revision with the one the commit checked
-//! (P6-A1), read linearizably, and never trusted to time (no lease or TTL, P6-A3). Every open
-//! settles the transactions sent before it, so an unknown outcome, once recovery has decided
-//! it, stays decided (P6-F2). It speaks etcd's v3 JSON gateway over a blocking HTTP client
-//! ([`Connection`]: several endpoints, TLS, user and password, every answer checked to come
-//! from the same etcd cluster): no `protoc`, no async runtime.
+//! file store: the same record bytes under one key, with a companion high-water copy
+//! ([`highest_key`]) put in the same transaction, bootstrapped only if neither key ever existed,
+//! replaced only by a transaction comparing the revisions the commit checked (P6-A1), read
+//! linearizably, and never trusted to time (no lease or TTL, P6-A3). Every reader refuses a
+//! record that went back from its companion or from what the reader saw (a deleted or
+//! rolled-back key); [`EtcdAuthorityStore::start_over`] is the operator's explicit way on
+//! after a real loss. Every open settles the transactions sent before it, so an unknown
+//! outcome, once recovery has decided it, stays decided (P6-F2). It speaks etcd's v3 JSON
+//! gateway over a blocking HTTP client ([`Connection`]: several endpoints, TLS, user and
+//! password, every answer checked to come from the same etcd cluster): no `protoc`, no async
+//! runtime.
 //!
 //! [`AuthorityFollower`] lets a node follow the key and fence its own write gate once a newer
-//! epoch is durable. [`local`] starts real etcd members on loopback ports for examples and tests.
+//! epoch is durable; it never goes back. [`local`] starts real etcd members on loopback ports
+//! for examples and tests.
 
 mod follow;
 mod gateway;
@@ -19,4 +24,4 @@ mod store;
 
 pub use follow::AuthorityFollower;
 pub use gateway::{Connection, PASSWORD_VAR, Tls};
-pub use store::{EtcdAuthorityStore, MAX_KEY_LEN, fence_key, read_record};
+pub use store::{EtcdAuthorityStore, MAX_KEY_LEN, fence_key, highest_key, read_record};

@@ -396,6 +396,54 @@ impl Cluster {
         let body = json!({"key": gateway::encode(key.as_bytes()), "value": gateway::encode(value)});
         gateway.call("/v3/kv/put", &body, Kind::Write).map(|_: Value| ()).map_err(|e| e.to_string())
     }
+
+    /// Deletes `key` directly, behind any store's back (a mistaken delete, in tests).
+    pub fn delete_raw(&self, key: &str) -> Result<(), String> {
+        let gateway = Gateway::new(&self.admin).map_err(|e| e.to_string())?;
+        let body = json!({"key": gateway::encode(key.as_bytes())});
+        gateway.call("/v3/kv/deleterange", &body, Kind::Write).map(|_: Value| ()).map_err(|e| e.to_string())
+    }
+
+    /// Adds role `role` with `permission` (`"READ"`, `"WRITE"` or `"READWRITE"`) on `key`, or
+    /// with `prefix` on every key that begins with it, as `etcdctl role add ROLE` and `etcdctl
+    /// role grant-permission [--prefix] ROLE PERMISSION KEY` do.
+    pub fn add_role(&self, role: &str, permission: &str, key: &str, prefix: bool) -> Result<(), String> {
+        let gateway = Gateway::new(&self.admin).map_err(|e| e.to_string())?;
+        let mut perm = json!({"permType": permission, "key": gateway::encode(key.as_bytes())});
+        if prefix {
+            perm["range_end"] = json!(gateway::encode(&prefix_end(key.as_bytes())));
+        }
+        for (path, body) in [
+            ("/v3/auth/role/add", json!({"name": role})),
+            ("/v3/auth/role/grant", json!({"name": role, "perm": perm})),
+        ] {
+            gateway.call(path, &body, Kind::Write).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Grants `role` to user `user` (`etcdctl user grant-role USER ROLE`).
+    pub fn grant_role(&self, user: &str, role: &str) -> Result<(), String> {
+        let gateway = Gateway::new(&self.admin).map_err(|e| e.to_string())?;
+        gateway
+            .call("/v3/auth/user/grant", &json!({"user": user, "role": role}), Kind::Write)
+            .map(|_: Value| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The end of the range of keys beginning with `prefix`, as etcd's clients compute it: the
+/// prefix with its last byte below 0xff raised by one and what follows dropped; all keys
+/// (`\0`) when every byte is 0xff.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
 }
 
 impl Drop for Cluster {
@@ -466,7 +514,8 @@ pub enum OnTransaction {
     HangUp,
     /// Answers `401` with gRPC code 16 (an invalid token): refused, no effect.
     Unauthenticated,
-    /// Answers that the compare failed and the key holds nothing: a conflict.
+    /// Answers that the compare failed, the key and its companion holding the gateway's value
+    /// (none: no key) written again since they were read: a conflict.
     Conflict,
     /// Answers `succeeded: true` with a header that has only the cluster id: applied, revision
     /// unknown.
@@ -476,11 +525,12 @@ pub enum OnTransaction {
 }
 
 /// A scripted etcd gateway on a loopback port, for fault tests no real etcd can stage
-/// deterministically: reads find `value` under any key (or no key), transactions get
-/// [`OnTransaction`]. It serves a bounded number of requests, one per connection, for at most
-/// 30 s or until [`finish`](Self::finish), and records their paths. The transaction a store
-/// handle's open settles with (it puts the fence key) is answered as applied, recorded as
-/// [`SETTLE`](Self::SETTLE) and not counted among the requests.
+/// deterministically: reads find `value` under any key (or no key) — the authority key and its
+/// companion alike, read by a transaction of ranges only, recorded as [`READ`](Self::READ) —
+/// and other transactions get [`OnTransaction`]. It serves a bounded number of requests, one per
+/// connection, for at most 30 s or until [`finish`](Self::finish), and records their paths. The
+/// transaction a store handle's open settles with (it puts the fence key) is answered as
+/// applied, recorded as [`SETTLE`](Self::SETTLE) and not counted among the requests.
 #[derive(Debug)]
 pub struct ScriptedGateway {
     endpoint: String,
@@ -491,6 +541,8 @@ pub struct ScriptedGateway {
 impl ScriptedGateway {
     /// How the paths record an open's settling transaction.
     pub const SETTLE: &'static str = "/v3/kv/txn (settle)";
+    /// How the paths record a read: a transaction of ranges only (the key and its companion).
+    pub const READ: &'static str = "/v3/kv/txn (read)";
 
     /// Serves `requests` requests (settling transactions aside), then stops.
     pub fn start(
@@ -501,13 +553,31 @@ impl ScriptedGateway {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         listener.set_nonblocking(true)?;
         let endpoint = format!("http://{}", listener.local_addr()?);
-        let kvs = value.map_or_else(String::new, |v| {
-            format!(
-                r#","kvs":[{{"key":"a2V5","value":"{}","mod_revision":"5"}}],"count":"1""#,
-                gateway::encode(&v)
-            )
-        });
-        let read = format!(r#"{{"header":{{"cluster_id":"7","revision":"5"}}{kvs}}}"#);
+        let kvs = |revision: u32| {
+            value.as_ref().map_or_else(String::new, |v| {
+                format!(
+                    r#","kvs":[{{"key":"a2V5","value":"{}","mod_revision":"{revision}"}}],"count":"1""#,
+                    gateway::encode(v)
+                )
+            })
+        };
+        let range = |revision: u32| {
+            format!(r#"{{"response_range":{{"header":{{"revision":"6"}}{}}}}}"#, kvs(revision))
+        };
+        let answers = Answers {
+            read: format!(
+                r#"{{"header":{{"cluster_id":"7","revision":"5"}},"succeeded":true,"responses":[{},{}]}}"#,
+                range(5),
+                range(5)
+            ),
+            // The key and its companion written again since they were read; the fence key.
+            conflict: format!(
+                r#"{{"header":{{"cluster_id":"7","revision":"6"}},"responses":[{},{},{}]}}"#,
+                range(6),
+                range(6),
+                r#"{"response_range":{"header":{"revision":"6"}}}"#
+            ),
+        };
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopping = std::sync::Arc::clone(&stop);
         let server = std::thread::spawn(move || {
@@ -522,7 +592,7 @@ impl ScriptedGateway {
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 };
-                let Ok(path) = serve(stream, &read, on_txn) else { continue };
+                let Ok(path) = serve(stream, &answers, on_txn) else { continue };
                 paths.push(path);
             }
             paths
@@ -543,8 +613,14 @@ impl ScriptedGateway {
     }
 }
 
+/// What a [`ScriptedGateway`] answers a read, and a transaction whose compare failed.
+struct Answers {
+    read: String,
+    conflict: String,
+}
+
 /// Answers one request on `stream`: its path.
-fn serve(stream: std::net::TcpStream, read: &str, on_txn: OnTransaction) -> io::Result<String> {
+fn serve(stream: std::net::TcpStream, answers: &Answers, on_txn: OnTransaction) -> io::Result<String> {
     use std::io::{BufRead, BufReader, Read, Write};
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -567,33 +643,45 @@ fn serve(stream: std::net::TcpStream, read: &str, on_txn: OnTransaction) -> io::
     reader.read_exact(&mut body)?;
     let mut stream = reader.into_inner();
     let settles = path == "/v3/kv/txn" && puts_a_fence(&body);
+    let reads = path == "/v3/kv/txn" && only_reads(&body);
     let (status, answer) = match (path.as_str(), on_txn) {
         _ if settles => {
             ("200 OK", r#"{"header":{"cluster_id":"7","revision":"6"},"succeeded":true}"#.to_owned())
         }
+        _ if reads => ("200 OK", answers.read.clone()),
         ("/v3/kv/txn", OnTransaction::HangUp) => return Ok(path),
         ("/v3/kv/txn", OnTransaction::Unauthenticated) => {
             ("401 Unauthorized", r#"{"error":"etcdserver: invalid auth token","code":16}"#.to_owned())
         }
-        ("/v3/kv/txn", OnTransaction::Conflict) => (
-            "200 OK",
-            r#"{"header":{"cluster_id":"7","revision":"6"},"responses":[{"response_range":{"header":{"revision":"6"}}}]}"#
-                .to_owned(),
-        ),
+        ("/v3/kv/txn", OnTransaction::Conflict) => ("200 OK", answers.conflict.clone()),
         ("/v3/kv/txn", OnTransaction::AppliedWithoutRevision) => {
             ("200 OK", r#"{"header":{"cluster_id":"7"},"succeeded":true}"#.to_owned())
         }
         ("/v3/kv/txn", OnTransaction::Unrecognized) => {
             ("200 OK", r#"{"header":{"cluster_id":"7","revision":"6"}}"#.to_owned())
         }
-        _ => ("200 OK", read.to_owned()),
+        _ => ("200 OK", answers.read.clone()),
     };
     write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
         answer.len()
     )?;
-    Ok(if settles { ScriptedGateway::SETTLE.to_owned() } else { path })
+    Ok(if settles {
+        ScriptedGateway::SETTLE.to_owned()
+    } else if reads {
+        ScriptedGateway::READ.to_owned()
+    } else {
+        path
+    })
+}
+
+/// Whether the transaction `body` only reads: no compare, ranges alone.
+fn only_reads(body: &[u8]) -> bool {
+    let Ok(transaction) = serde_json::from_slice::<Value>(body) else { return false };
+    let compares = transaction.get("compare").and_then(Value::as_array).map_or(0, Vec::len);
+    let ops = transaction.get("success").and_then(Value::as_array).cloned().unwrap_or_default();
+    compares == 0 && !ops.is_empty() && ops.iter().all(|op| op.get("request_range").is_some())
 }
 
 /// Whether the transaction `body` puts a fence key (only an open's settle does).

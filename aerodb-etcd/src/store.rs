@@ -1,12 +1,15 @@
 //! The authority record under one etcd key, replaced only by an etcd transaction that compares
-//! the key's revision with the one the commit checked against (P6-A1, P6-A2).
+//! the key's revision with the one the commit checked against (P6-A1, P6-A2), with a companion
+//! high-water key written in the same transaction, so the authority never goes back unseen.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
 use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, Conflict, PromotionSlot, Proposal, StoreError, check_commit,
+    AuthorityRecord, AuthorityStore, Conflict, Force, PromotionSlot, Proposal, RequestSummary, StoreError,
+    check_commit,
 };
 use serde_json::{Value, json};
 
@@ -21,28 +24,49 @@ pub const MAX_KEY_LEN: usize = 1024;
 static OPEN_KEYS: Mutex<BTreeSet<(String, String)>> = Mutex::new(BTreeSet::new());
 
 /// The companion of the authority key `key`: its value means nothing; its revision is what
-/// every bootstrap compares and every settle moves ([`EtcdAuthorityStore::open`]), so that a
-/// bootstrap sent before a handle opened can never apply after it (P6-F2).
+/// every bootstrap and start-over compares and every settle moves ([`EtcdAuthorityStore::open`]),
+/// so that such a transaction sent before a handle opened can never apply after it (P6-F2).
+/// Every open moves it: its existence says nothing about a past authority.
 pub fn fence_key(key: &str) -> String {
     format!("{key}.fence")
 }
 
-/// The key's current value and revision, as one linearizable read saw them.
+/// The high-water companion of the authority key `key`: the same record bytes, put in the same
+/// transaction as the record by every bootstrap, commit and start-over, so it holds the newest
+/// record this authority ever had. Every reader checks the record against it (P6-A1): a key
+/// deleted, rewritten with older bytes, or with another record at the companion's epoch, is
+/// refused as gone back, and bootstrap requires that it never existed.
+pub fn highest_key(key: &str) -> String {
+    format!("{key}.highest")
+}
+
+/// One key's value and revision, as one linearizable read saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Current {
-    /// The record's bytes; `None`: the key does not exist.
+    /// The value; `None`: the key does not exist.
     bytes: Option<Vec<u8>>,
     /// The key's `mod_revision` (0 when absent).
     revision: u64,
 }
 
+/// The authority key and its [`highest_key`], read at one revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pair {
+    record: Current,
+    highest: Current,
+}
+
 /// An [`AuthorityStore`] in etcd v3, through its JSON gateway.
 ///
 /// The value under the key is the framed, CRC-checked record the file store writes (same
-/// bytes, same decoder). Reads are linearizable (never a possibly stale member's serializable
-/// read). `commit` applies [`check_commit`] to the record it read — the whole record, so a
-/// proposal whose predecessor differs at the same epoch is refused — then puts the new record
-/// in one transaction that succeeds only if the key's `mod_revision` is still the one it read
-/// (or, for bootstrap, the key was never created), so the record compared is the record
+/// bytes, same decoder); its [`highest_key`] holds the same bytes, written in the same
+/// transaction. Reads are linearizable (never a possibly stale member's serializable read) and
+/// read both keys at one revision; a record below its companion, beside it at its epoch, or
+/// missing while it exists went back ([`StoreError::WentBack`], P6-A1). `commit` applies
+/// [`check_commit`] to the record it read — the whole record, so a proposal whose predecessor
+/// differs at the same epoch is refused — then puts the new record and its companion in one
+/// transaction that succeeds only if both keys' `mod_revision`s are still the ones it read
+/// (or, for bootstrap, neither key was ever created), so the record compared is the record
 /// replaced: a failed compare is a [`Conflict`] (or a
 /// [`PredecessorMismatch`](aerodb_promotion::PredecessorMismatch)) with nothing
 /// written. No lease, TTL or session is involved: nothing here decides by time (P6-A3).
@@ -60,19 +84,21 @@ pub struct EtcdAuthorityStore {
     key: String,
     slot: PromotionSlot,
     poisoned: Mutex<Option<String>>,
-    /// What this handle last read or wrote: the record there and the key's revision.
+    /// What this handle last read or wrote: the record there and both keys' revisions.
     seen: Mutex<Option<Seen>>,
     /// The [`fence_key`]'s `mod_revision` as this handle last knew it: a bootstrap compares it.
     fence: Mutex<u64>,
 }
 
-/// The key's state as this handle last knew it.
+/// The keys' state as this handle last knew it.
 #[derive(Debug, Clone)]
 struct Seen {
     /// The record (`None`: no key).
     record: Option<AuthorityRecord>,
     /// The key's `mod_revision` then (0: no key).
     revision: u64,
+    /// The [`highest_key`]'s `mod_revision` then (0: no companion).
+    highest_revision: u64,
 }
 
 impl std::fmt::Debug for EtcdAuthorityStore {
@@ -96,12 +122,16 @@ impl EtcdAuthorityStore {
     /// every transaction sent to the key before, so that none can apply after this handle has
     /// read (P6-F2): one write that puts the record back unchanged if its revision is still the
     /// one just read, and moves the [`fence_key`] either way (docs/ETCD.md, "Settling unknown
-    /// outcomes"). The user needs read and write access to `key` and to its [`fence_key`] (both
-    /// under the prefix `key`).
+    /// outcomes"). A record without its [`highest_key`] (a store written before the companion
+    /// existed, or by a writer without it) gets one in that write. The handle starts from the
+    /// companion: whatever it loads from now on may not go back from it (P6-A1); a record that
+    /// already went back opens, and is refused by [`load`](AuthorityStore::load) and commits
+    /// ([`start_over`](Self::start_over) is the way on). The user needs read and write access to
+    /// `key`, its [`fence_key`] and its [`highest_key`] (all under the prefix `key`).
     pub fn open(connection: &Connection, key: &str) -> Result<EtcdAuthorityStore, StoreError> {
         check_key(key)?;
         let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
-        let (current, cluster) = range(&gateway, key)?;
+        let (current, cluster) = read_pair(&gateway, key)?;
         let claim = (cluster, key.to_owned());
         if !lock(&OPEN_KEYS).insert(claim.clone()) {
             return Err(StoreError::Locked { path: PathBuf::from(key) });
@@ -126,38 +156,55 @@ impl EtcdAuthorityStore {
     ///
     /// A fresh handle cannot know which transaction is pending or what revision it compares;
     /// it need not. Every commit compares the key's `mod_revision` it read, and every bootstrap
-    /// the [`fence_key`]'s, each read linearizably before it was sent, so no later than
-    /// `current`, this handle's own linearizable read: one transaction that moves both past
-    /// `current` makes every such compare fail for good (revisions only grow). It compares the
-    /// key's `mod_revision` with `current`'s; if equal it puts the same bytes back (or, with no
-    /// key, nothing), if not the key has moved already; either way it puts the fence key. So
-    /// a pending commit either applied before this (this handle reads its record) or never
-    /// will. The authority itself is unchanged: the same bytes, or none.
+    /// and start-over the [`fence_key`]'s, each read linearizably before it was sent, so no
+    /// later than `current`, this handle's own linearizable read: one transaction that moves
+    /// both past `current` makes every such compare fail for good (revisions only grow). It
+    /// compares the key's `mod_revision` with `current`'s; if equal it puts the same bytes back
+    /// (or, with no key, nothing), if not the key has moved already; either way it puts the
+    /// fence key. So a pending commit either applied before this (this handle reads its
+    /// record) or never will. The authority itself is unchanged: the same bytes, or none.
+    ///
+    /// The same write brings the [`highest_key`] up to a record that decodes and is newer than
+    /// it, or that has none (a store from before the companion): from then on that record is
+    /// the bar. The handle's slot starts from the companion (P6-A1).
     ///
     /// An unknown outcome of this write leaves the authority as it was but settles nothing:
     /// the open fails (open again); it does not poison anything.
-    fn settle(&self, current: Current) -> Result<(), StoreError> {
+    fn settle(&self, current: Pair) -> Result<(), StoreError> {
         let key = gateway::encode(self.key.as_bytes());
+        let highest_key = highest_key(&self.key);
         let put_fence = json!({"request_put": {
             "key": gateway::encode(fence_key(&self.key).as_bytes()),
             "value": gateway::encode(b"settles every transaction sent before it"),
         }});
+        let raise = raises_companion(&self.key, &current);
         let mut success = vec![put_fence.clone()];
-        if let Some(bytes) = &current.bytes {
+        if let Some(bytes) = &current.record.bytes {
             success.push(json!({"request_put": {"key": key, "value": gateway::encode(bytes)}}));
+            if raise {
+                success.push(json!({"request_put": {
+                    "key": gateway::encode(highest_key.as_bytes()),
+                    "value": gateway::encode(bytes),
+                }}));
+            }
         }
         let transaction = json!({
-            "compare": [{"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.revision.to_string()}],
+            "compare": [{"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.record.revision.to_string()}],
             "success": success,
-            "failure": [put_fence, {"request_range": {"key": key}}],
+            "failure": [
+                put_fence,
+                {"request_range": {"key": key}},
+                {"request_range": {"key": gateway::encode(highest_key.as_bytes())}},
+            ],
         });
         let settling = |detail: String| StoreError::Backend {
             operation: "open",
             detail: format!(
                 "settling the transactions sent to {} before this handle (one write that leaves the \
-                 authority unchanged, to it and to {}): {detail}",
+                 authority unchanged, to it, {} and {}): {detail}",
                 self.key,
-                fence_key(&self.key)
+                fence_key(&self.key),
+                highest_key,
             ),
         };
         let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
@@ -169,31 +216,143 @@ impl EtcdAuthorityStore {
         };
         let revision = gateway::int(answer.pointer("/header/revision")).map_err(&settling)?;
         let after = if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
-            let revision = if current.bytes.is_some() { revision } else { 0 };
-            Current { bytes: current.bytes, revision }
-        } else {
-            // proto3 JSON omits `succeeded: false`: only the failure branch's read says it failed.
-            let Some(found) = answer.pointer("/responses/1/response_range") else {
-                return Err(settling(format!("etcd answered with neither outcome: {answer:.200}")));
+            let record_revision = if current.record.bytes.is_some() { revision } else { 0 };
+            let highest = match (&current.record.bytes, raise) {
+                (Some(bytes), true) => Current { bytes: Some(bytes.clone()), revision },
+                _ => current.highest,
             };
-            current_of(found.get("kvs")).map_err(&settling)?
+            Pair { record: Current { bytes: current.record.bytes, revision: record_revision }, highest }
+        } else {
+            // proto3 JSON omits `succeeded: false`: only the failure branch's reads say it failed.
+            if answer.pointer("/responses/1/response_range").is_none() {
+                return Err(settling(format!("etcd answered with neither outcome: {answer:.200}")));
+            }
+            pair_at(&answer, 1).map_err(&settling)?
         };
         if revision == 0 {
             return Err(settling("etcd answered without the transaction's revision".to_owned()));
         }
         *lock(&self.fence) = revision;
-        // A corrupt record is left for `load` and `commit` to report (P6-F1).
-        let record = match after.bytes {
-            None => Some(None),
-            Some(bytes) => self.decode(&bytes).ok().map(Some),
-        };
-        *lock(&self.seen) = record.map(|record| Seen { record, revision: after.revision });
+        // A corrupt record or companion is left for `load` and `commit` to report (P6-F1), a
+        // record that went back likewise (P6-A1): the handle opens, so that an operator can
+        // start over through it.
+        let record = after.record.bytes.as_deref().map(|bytes| self.decode(bytes)).transpose();
+        let highest = after.highest.bytes.as_deref().map(|b| decode(&highest_key, b)).transpose();
+        if let Ok(Some(highest)) = &highest {
+            // A fresh slot refuses nothing: this only sets the bar.
+            self.slot.admit_loaded(Some(highest))?;
+        }
+        if let (Ok(record), Ok(_)) = (record, highest) {
+            *lock(&self.seen) = Some(Seen {
+                record,
+                revision: after.record.revision,
+                highest_revision: after.highest.revision,
+            });
+        }
         Ok(())
     }
 
     /// The authority key.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// Starts the authority over after a real loss — the operator's explicit command, never an
+    /// automatic one (P6-A3): `primary` leads epoch `above + 1` from `start`, recorded with
+    /// `reason`, with no earlier history (as
+    /// [`FileAuthorityStore::start_over`](aerodb_promotion::FileAuthorityStore::start_over)).
+    /// `above` must be at least every epoch the key and its [`highest_key`] still hold (as far
+    /// as they decode: a lost or corrupt one counts as unknown, and the start-over rests on
+    /// `above`) and should be at least every epoch any node reports (their marks, their
+    /// timelines): the new authority then sorts above everything that was, and every reader
+    /// takes it as newer.
+    ///
+    /// One transaction puts the record and its companion, comparing the `mod_revision`s of the
+    /// key and the companion it read just before and of the [`fence_key`], so it never races a
+    /// commit, another start-over or a handle that opened since (P6-A1, P6-F2). Refused with
+    /// [`StoreError::StartOver`] without a reason, below what the keys hold, or when the keys
+    /// changed since they were read; nothing written. An unknown outcome poisons the handle like
+    /// a commit's: open again and look.
+    ///
+    /// Start over through a fresh handle (as `aerodb-promote start-over` does): a handle that
+    /// saw an epoch above the new one keeps refusing it as gone back.
+    pub fn start_over(
+        &mut self,
+        primary: NodeId,
+        above: Epoch,
+        start: Lsn,
+        reason: &str,
+    ) -> Result<AuthorityRecord, StoreError> {
+        self.check_poisoned()?;
+        let refused = StoreError::StartOver;
+        if reason.trim().is_empty() {
+            return Err(refused("a reason is required".to_owned()));
+        }
+        let highest_key = highest_key(&self.key);
+        let (current, _cluster) = read_pair(&self.gateway, &self.key)?;
+        let held = [(self.key.as_str(), &current.record), (highest_key.as_str(), &current.highest)]
+            .into_iter()
+            .filter_map(|(key, value)| value.bytes.as_deref().and_then(|bytes| decode(key, bytes).ok()))
+            .map(|record| record.epoch())
+            .max();
+        if let Some(held) = held.filter(|held| above < *held) {
+            return Err(refused(format!(
+                "epoch {above} is below epoch {held} that {} or {highest_key} still holds; start above \
+                 every epoch that ever was",
+                self.key
+            )));
+        }
+        let epoch = above.next().ok_or_else(|| refused(format!("epoch {above} cannot be raised further")))?;
+        let record = started_over(primary, epoch, WalPosition::new(epoch, start), reason).map_err(refused)?;
+        let bytes = gateway::encode(&record.to_bytes()?);
+        let key = gateway::encode(self.key.as_bytes());
+        let highest = gateway::encode(highest_key.as_bytes());
+        let fence = gateway::encode(fence_key(&self.key).as_bytes());
+        let transaction = json!({
+            "compare": [
+                {"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.record.revision.to_string()},
+                {"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": current.highest.revision.to_string()},
+                {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": lock(&self.fence).to_string()},
+            ],
+            "success": [
+                {"request_put": {"key": key, "value": bytes}},
+                {"request_put": {"key": highest, "value": bytes}},
+            ],
+            "failure": [
+                {"request_range": {"key": key}},
+                {"request_range": {"key": highest}},
+                {"request_range": {"key": fence}},
+            ],
+        });
+        let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
+            Ok(answer) => answer,
+            Err(CallError::Unknown(detail)) => return Err(self.unknown(detail)),
+            Err(other) => return Err(call_error("start over", other)),
+        };
+        if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
+            let revision = gateway::int(answer.pointer("/header/revision")).ok().filter(|r| *r > 0);
+            *lock(&self.seen) = revision.map(|revision| Seen {
+                record: Some(record.clone()),
+                revision,
+                highest_revision: revision,
+            });
+            self.slot.note_committed(&record);
+            return Ok(record);
+        }
+        if answer.pointer("/responses/0/response_range").is_none() {
+            return Err(
+                self.unknown(format!("etcd answered a transaction with neither outcome: {answer:.200}"))
+            );
+        }
+        if let Ok(fence) = range_at(&answer, 2) {
+            *lock(&self.fence) = fence.revision;
+        }
+        Err(refused(format!(
+            "{} or {highest_key} changed since this start-over read them, or another handle opened \
+             ({}): nothing was written; look again and run it again",
+            self.key,
+            fence_key(&self.key)
+        )))
     }
 
     fn check_poisoned(&self) -> Result<(), StoreError> {
@@ -203,11 +362,13 @@ impl EtcdAuthorityStore {
         }
     }
 
-    /// One linearizable read of the key: the record there, remembered as what this handle saw.
+    /// One linearizable read of the key and its companion, judged by [`admit`]: the record
+    /// there, remembered as what this handle saw.
     fn current(&self) -> Result<Seen, StoreError> {
-        let (current, _cluster) = range(&self.gateway, &self.key)?;
-        let record = current.bytes.map(|bytes| self.decode(&bytes)).transpose()?;
-        let seen = Seen { record, revision: current.revision };
+        let (current, _cluster) = read_pair(&self.gateway, &self.key)?;
+        let record = admit(&self.slot, &self.key, &current)?;
+        let seen =
+            Seen { record, revision: current.record.revision, highest_revision: current.highest.revision };
         *lock(&self.seen) = Some(seen.clone());
         Ok(seen)
     }
@@ -223,29 +384,116 @@ impl EtcdAuthorityStore {
     }
 }
 
-/// Reads the authority under `key` once, linearizably, without opening a handle (so without
-/// claiming the key in this process), for inspection tools. A controller opens the store.
+/// Whether the settle of `current` brings the companion up to the record: a record that
+/// decodes, with no companion (a store from before it) or a companion that decodes at an
+/// older epoch (a writer without it committed since). A corrupt companion, or one at the
+/// record's epoch or above, is left as it is, for readers to judge.
+fn raises_companion(key: &str, current: &Pair) -> bool {
+    let Some(Ok(record)) = current.record.bytes.as_deref().map(|bytes| decode(key, bytes)) else {
+        return false;
+    };
+    match current.highest.bytes.as_deref().map(|bytes| decode(&highest_key(key), bytes)) {
+        None => true,
+        Some(Ok(highest)) => record.epoch() > highest.epoch(),
+        Some(Err(_)) => false,
+    }
+}
+
+/// P6-A1 for etcd, enforced here alone: every reader — a store handle's `load` and commit,
+/// [`read_record`], [`AuthorityFollower`](crate::AuthorityFollower) — judges the record it read
+/// by the companion read with it, then by what the reader itself has seen (`seen`), through
+/// [`PromotionSlot::admit_loaded`], the one rule every store applies: a record older than the
+/// companion, another record at its epoch, or none while it exists went back
+/// ([`StoreError::WentBack`], event `replication.promotion.authority_went_back`); so does one
+/// older than, beside, or missing after what the reader saw. A record without a companion is a
+/// store from before it (the next open or commit writes one). Bytes that fail any check are
+/// corrupt (P6-F1), the record's reported first.
+fn admit(seen: &PromotionSlot, key: &str, pair: &Pair) -> Result<Option<AuthorityRecord>, StoreError> {
+    let record = pair.record.bytes.as_deref().map(|bytes| decode(key, bytes)).transpose()?;
+    let highest = pair.highest.bytes.as_deref().map(|b| decode(&highest_key(key), b)).transpose()?;
+    // The companion is the bar for this read alone: a reader that saw a newer record than a
+    // companion a writer without it left behind judges the record by what it saw.
+    let bar = PromotionSlot::new();
+    bar.admit_loaded(highest.as_ref())?;
+    bar.admit_loaded(record.as_ref())?;
+    seen.admit_loaded(record.as_ref())?;
+    Ok(record)
+}
+
+/// The record [`FileAuthorityStore::start_over`](aerodb_promotion::FileAuthorityStore::start_over)
+/// makes: `primary` at `epoch` from `start`, no earlier history, the reason as its request.
+/// Built through the record's public serde form, which applies every record rule on the way
+/// in (the constructor is private to `aerodb-promotion`); a test pins it to the file store's.
+fn started_over(
+    primary: NodeId,
+    epoch: Epoch,
+    start: WalPosition,
+    reason: &str,
+) -> Result<AuthorityRecord, String> {
+    let request = RequestSummary {
+        candidate: primary,
+        force: Force::NotRequested,
+        reason: Some(reason.to_owned()),
+        request_id: None,
+    };
+    let mut body = serde_json::to_value(AuthorityRecord::bootstrap(primary)).map_err(|e| e.to_string())?;
+    let fields = body.as_object_mut().ok_or("an authority record serializes as a map")?;
+    let mut set = |name: &str, value: Result<Value, serde_json::Error>| -> Result<(), String> {
+        fields.insert(name.to_owned(), value.map_err(|e| e.to_string())?);
+        Ok(())
+    };
+    set("epoch", serde_json::to_value(epoch))?;
+    set("start", serde_json::to_value(start))?;
+    set("request", serde_json::to_value(request))?;
+    serde_json::from_value(body).map_err(|e| e.to_string())
+}
+
+/// Reads the authority under `key` once, linearizably, with its [`highest_key`] at the same
+/// revision, without opening a handle (so without claiming the key in this process, or writing
+/// anything), for inspection tools, and refuses a record that went back from its companion
+/// (P6-A1, [`StoreError::WentBack`]). A controller opens the store.
 pub fn read_record(connection: &Connection, key: &str) -> Result<Option<AuthorityRecord>, StoreError> {
     check_key(key)?;
     let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
-    read(&gateway, key)
+    read(&gateway, key, &PromotionSlot::new())
 }
 
-/// The record under `key`, read once, linearizably.
-pub(crate) fn read(gateway: &Gateway, key: &str) -> Result<Option<AuthorityRecord>, StoreError> {
-    range(gateway, key)?.0.bytes.map(|bytes| decode(key, &bytes)).transpose()
+/// The record under `key`, read once, linearizably, with its companion, judged by [`admit`]
+/// against it and against what `seen` holds.
+pub(crate) fn read(
+    gateway: &Gateway,
+    key: &str,
+    seen: &PromotionSlot,
+) -> Result<Option<AuthorityRecord>, StoreError> {
+    admit(seen, key, &read_pair(gateway, key)?.0)
 }
 
-/// One linearizable read of `key` (etcd's default range: never a serializable read): the key's
-/// state and the id of the etcd cluster that answered.
-fn range(gateway: &Gateway, key: &str) -> Result<(Current, String), StoreError> {
-    let answer = gateway
-        .call("/v3/kv/range", &json!({"key": gateway::encode(key.as_bytes())}), Kind::Read)
-        .map_err(|e| call_error("read", e))?;
+/// One linearizable read of `key` and its [`highest_key`] at one revision: a transaction of two
+/// ranges and nothing else, which etcd serves as a linearizable read (never a serializable one)
+/// and which needs read permission only. Also the id of the etcd cluster that answered.
+fn read_pair(gateway: &Gateway, key: &str) -> Result<(Pair, String), StoreError> {
+    let transaction = json!({"success": [
+        {"request_range": {"key": gateway::encode(key.as_bytes())}},
+        {"request_range": {"key": gateway::encode(highest_key(key).as_bytes())}},
+    ]});
+    let answer = gateway.call("/v3/kv/txn", &transaction, Kind::Read).map_err(|e| call_error("read", e))?;
     let cluster = answer.pointer("/header/cluster_id").and_then(Value::as_str).ok_or_else(|| {
         StoreError::Backend { operation: "read", detail: "etcd answered without a cluster id".to_owned() }
     })?;
-    Ok((current_of(answer.get("kvs")).map_err(backend("read"))?, cluster.to_owned()))
+    Ok((pair_at(&answer, 0).map_err(backend("read"))?, cluster.to_owned()))
+}
+
+/// The key and its companion from a transaction answer's ranges at `index` and `index + 1`.
+fn pair_at(answer: &Value, index: usize) -> Result<Pair, String> {
+    Ok(Pair { record: range_at(answer, index)?, highest: range_at(answer, index + 1)? })
+}
+
+/// The key's state from the range at `index` among a transaction answer's responses.
+fn range_at(answer: &Value, index: usize) -> Result<Current, String> {
+    let range = answer
+        .pointer(&format!("/responses/{index}/response_range"))
+        .ok_or_else(|| format!("etcd answered a transaction without its read number {}", index + 1))?;
+    current_of(range.get("kvs"))
 }
 
 pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
@@ -294,55 +542,60 @@ pub(crate) fn call_error(operation: &'static str, error: CallError) -> StoreErro
 impl AuthorityStore for EtcdAuthorityStore {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
         self.check_poisoned()?;
-        let record = self.current()?.record;
-        self.slot.admit_loaded(record.as_ref())?;
-        Ok(record)
+        Ok(self.current()?.record)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
         self.check_poisoned()?;
-        // The state to compare against: "no key" for a first record; otherwise what this handle
-        // last read (the commit edge loads just before committing). `check_commit` compares
-        // the whole record with the proposal's predecessor, and the transaction below applies
-        // only at the revision that record was read at, so the record compared is the record
-        // replaced (P6-A1). A stale state only makes the compare fail, writing nothing. A
-        // refusal is always decided on a fresh read, so it reports the durable state (a
-        // corrupt record is `Corrupt`, P6-F1).
-        let cached = match proposal.expected() {
-            None => Some(Seen { record: None, revision: 0 }),
-            Some(_) => lock(&self.seen).clone(),
-        };
-        let seen = match cached.filter(|seen| check_commit(seen.record.as_ref(), proposal).is_ok()) {
+        // The state to compare against: what this handle last read (the commit edge loads just
+        // before committing), if it fits — for a first record, neither key ever seen.
+        // `check_commit` compares the whole record with the proposal's predecessor, and the
+        // transaction below applies only at the revisions that record and its companion were
+        // read at, so the record compared is the record replaced (P6-A1). A stale state only
+        // makes the compare fail, writing nothing. A refusal is always decided on a fresh read,
+        // so it reports the durable state (a corrupt record is `Corrupt`, P6-F1; one that went
+        // back is `WentBack`).
+        let cached = lock(&self.seen).clone().filter(|seen| match proposal.expected() {
+            None => seen.record.is_none() && seen.highest_revision == 0,
+            Some(_) => check_commit(seen.record.as_ref(), proposal).is_ok(),
+        });
+        let seen = match cached {
             Some(seen) => seen,
-            None => {
-                let seen = self.current()?;
-                check_commit(seen.record.as_ref(), proposal)?;
-                seen
-            }
+            None => self.current()?,
         };
-        let bytes = proposal.record().to_bytes()?;
+        // A handle that has seen an authority commits nothing over one that went back.
+        self.slot.admit_loaded(seen.record.as_ref())?;
+        check_commit(seen.record.as_ref(), proposal)?;
+        let bytes = gateway::encode(&proposal.record().to_bytes()?);
         let key = gateway::encode(self.key.as_bytes());
-        // The key is exactly as seen: never created, or not modified since (P6-A1). A bootstrap
-        // also compares the fence key's revision, so that a handle opened later can settle it
-        // (P6-F2): with no key, there is no revision of the key's to move.
+        let highest = gateway::encode(highest_key(&self.key).as_bytes());
         let fence = gateway::encode(fence_key(&self.key).as_bytes());
-        let (compare, failure) = match seen.record {
-            None => (
-                json!([
-                    {"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
-                    {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": lock(&self.fence).to_string()},
-                ]),
-                json!([{"request_range": {"key": key}}, {"request_range": {"key": fence}}]),
-            ),
-            Some(_) => (
-                json!([{"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()}]),
-                json!([{"request_range": {"key": key}}]),
-            ),
+        // Both keys are exactly as seen: never created, or not modified since (P6-A1); so no
+        // bootstrap lands on a store that once held an authority, even with the key deleted. A
+        // bootstrap also compares the fence key's revision, so that a handle opened later can
+        // settle it (P6-F2): with no key, there is no revision of the key's to move.
+        let compare = match seen.record {
+            None => json!([
+                {"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
+                {"key": highest, "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
+                {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": lock(&self.fence).to_string()},
+            ]),
+            Some(_) => json!([
+                {"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()},
+                {"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": seen.highest_revision.to_string()},
+            ]),
         };
         let transaction = json!({
             "compare": compare,
-            "success": [{"request_put": {"key": key, "value": gateway::encode(&bytes)}}],
-            "failure": failure,
+            "success": [
+                {"request_put": {"key": key, "value": bytes}},
+                {"request_put": {"key": highest, "value": bytes}},
+            ],
+            "failure": [
+                {"request_range": {"key": key}},
+                {"request_range": {"key": highest}},
+                {"request_range": {"key": fence}},
+            ],
         });
         let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
             Ok(answer) => answer,
@@ -350,35 +603,37 @@ impl AuthorityStore for EtcdAuthorityStore {
             Err(other) => return Err(call_error("commit", other)),
         };
         if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
-            // Durable. The put is the transaction's only write, so the key's revision is the
-            // answer's; an answer without it only costs the next commit a fresh read.
+            // Durable. Both puts are the transaction's only writes, so both keys' revision is
+            // the answer's; an answer without it only costs the next commit a fresh read.
             let revision = gateway::int(answer.pointer("/header/revision")).ok().filter(|r| *r > 0);
-            *lock(&self.seen) =
-                revision.map(|revision| Seen { record: Some(proposal.record().clone()), revision });
+            *lock(&self.seen) = revision.map(|revision| Seen {
+                record: Some(proposal.record().clone()),
+                revision,
+                highest_revision: revision,
+            });
             self.slot.note_committed(proposal.record());
             return Ok(());
         }
-        // "Nothing was written" only on the answer of the failure branch, which reads the key;
+        // "Nothing was written" only on the answer of the failure branch, which reads the keys;
         // any other answer settles nothing (proto3 JSON omits `succeeded: false`, so its absence
         // alone proves nothing).
-        let Some(failure) = answer.pointer("/responses/0/response_range") else {
+        if answer.pointer("/responses/0/response_range").is_none() {
             return Err(
                 self.unknown(format!("etcd answered a transaction with neither outcome: {answer:.200}"))
             );
-        };
-        // A bootstrap's failure also reads the fence key: a handle opened since moved it, and
-        // the next bootstrap compares its revision now.
-        if let Some(fence) = answer.pointer("/responses/1/response_range") {
-            let fence = current_of(fence.get("kvs")).map_err(backend("commit"))?;
-            *lock(&self.fence) = fence.revision;
         }
-        let found = current_of(failure.get("kvs")).map(|c| c.bytes).map_err(backend("commit"))?;
-        let found = found.as_deref().map(|b| self.decode(b)).transpose()?;
-        // What changed, by the same rule: another epoch, or another record at the same epoch.
+        // The failure also reads the fence key: a handle opened since moved it, and the next
+        // bootstrap compares its revision now.
+        let fence = range_at(&answer, 2).map_err(backend("commit"))?;
+        *lock(&self.fence) = fence.revision;
+        let pair = pair_at(&answer, 0).map_err(backend("commit"))?;
+        let found = pair.record.bytes.as_deref().map(|bytes| self.decode(bytes)).transpose()?;
+        // What changed, by the same rule: another epoch, or another record at the same epoch
+        // (nothing was written either way; a record that went back is refused by the next read).
         check_commit(found.as_ref(), proposal)?;
         // The same record, put again since it was read (a new revision): the compare failed all
-        // the same, and nothing was written.
-        let found = found.as_ref().map(AuthorityRecord::epoch);
+        // the same, and nothing was written — unless it went back from its companion.
+        let found = admit(&self.slot, &self.key, &pair)?.as_ref().map(AuthorityRecord::epoch);
         Err(StoreError::Conflict(Conflict { expected: proposal.expected(), found }))
     }
 
@@ -425,7 +680,7 @@ mod tests {
         assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
         assert!(matches!(store.bootstrap(node()), Err(StoreError::Poisoned(_))));
         drop(store);
-        assert_eq!(server.finish(), ["/v3/kv/range", ScriptedGateway::SETTLE, "/v3/kv/txn"]);
+        assert_eq!(server.finish(), [ScriptedGateway::READ, ScriptedGateway::SETTLE, "/v3/kv/txn"]);
     }
 
     /// An answer that says neither "applied" nor "compare failed" settles nothing: the outcome
@@ -466,7 +721,10 @@ mod tests {
         );
         assert!(matches!(store.load(), Ok(None)));
         drop(store);
-        assert_eq!(server.finish(), ["/v3/kv/range", ScriptedGateway::SETTLE, "/v3/kv/txn", "/v3/kv/range"]);
+        assert_eq!(
+            server.finish(),
+            [ScriptedGateway::READ, ScriptedGateway::SETTLE, "/v3/kv/txn", ScriptedGateway::READ]
+        );
     }
 
     /// An endpoint that refuses connections is skipped, for reads and for writes never sent.
@@ -480,7 +738,7 @@ mod tests {
             EtcdAuthorityStore::open(&Connection::new(vec![dead.clone(), endpoint]), "/aerodb/t3/authority");
         assert!(store.is_ok(), "{store:?}");
         drop(store);
-        assert_eq!(server.finish(), ["/v3/kv/range", ScriptedGateway::SETTLE]);
+        assert_eq!(server.finish(), [ScriptedGateway::READ, ScriptedGateway::SETTLE]);
         let error =
             EtcdAuthorityStore::open(&Connection::new(vec![dead]), "/aerodb/t4/authority").unwrap_err();
         assert!(matches!(error, StoreError::Backend { operation: "read", .. }), "{error}");
@@ -574,12 +832,120 @@ mod tests {
         assert!(format!("{allowed:?}").contains("allow_plaintext_password: true"));
     }
 
-    /// Each authority has its own fence key, under the authority key's prefix (so that one
-    /// prefix permission covers both, as docs/ETCD.md tells operators).
+    /// Each authority has its own fence key and companion, under the authority key's prefix (so
+    /// that one prefix permission covers all three, as docs/ETCD.md tells operators).
     #[test]
     fn the_fence_key_is_the_authority_key_dot_fence() {
         assert_eq!(fence_key("/aerodb/c1/authority"), "/aerodb/c1/authority.fence");
         assert_ne!(fence_key("/aerodb/c1/authority"), fence_key("/aerodb/c2/authority"));
+        assert_eq!(highest_key("/aerodb/c1/authority"), "/aerodb/c1/authority.highest");
+        assert_ne!(highest_key("/aerodb/c1/authority"), highest_key("/aerodb/c2/authority"));
+    }
+
+    /// One key's state holding `record` (at revision 5), or nothing.
+    fn holding(record: Option<&AuthorityRecord>) -> Current {
+        match record {
+            Some(record) => Current { bytes: Some(record.to_bytes().unwrap()), revision: 5 },
+            None => Current { bytes: None, revision: 0 },
+        }
+    }
+
+    /// Records for the rule below: epoch 1 and 2 of one authority, and another epoch 2.
+    fn records() -> (AuthorityRecord, AuthorityRecord, AuthorityRecord) {
+        let at = |primary: &str, epoch: u64| {
+            let epoch = Epoch::new(epoch);
+            let primary = NodeId::new(primary).unwrap();
+            started_over(primary, epoch, WalPosition::new(epoch, Lsn::new(9)), "test").unwrap()
+        };
+        (at("a", 1), at("a", 2), at("b", 2))
+    }
+
+    /// P6-A1, the rule every etcd reader applies ([`admit`]): the record is judged by the
+    /// companion read with it, then by what the reader saw. A record without a companion is a
+    /// store from before it; a record newer than its companion was written by a writer without
+    /// it; both are taken.
+    #[test]
+    fn a_record_is_judged_by_its_companion_then_by_what_the_reader_saw() {
+        let (first, second, other) = records();
+        let judge = |seen: &PromotionSlot, record: Option<&AuthorityRecord>, highest| {
+            let pair = Pair { record: holding(record), highest: holding(highest) };
+            admit(seen, "/k", &pair)
+        };
+        let fresh = PromotionSlot::new;
+        assert_eq!(judge(&fresh(), None, None).unwrap(), None, "never held an authority");
+        assert_eq!(judge(&fresh(), Some(&first), None).unwrap(), Some(first.clone()), "from before");
+        assert_eq!(judge(&fresh(), Some(&second), Some(&second)).unwrap(), Some(second.clone()));
+        assert_eq!(judge(&fresh(), Some(&second), Some(&first)).unwrap(), Some(second.clone()), "raised");
+        for (what, record) in [("deleted", None), ("older", Some(&first)), ("beside", Some(&other))] {
+            let refused = judge(&fresh(), record, Some(&second));
+            assert!(matches!(refused, Err(StoreError::WentBack(_))), "{what}: {refused:?}");
+        }
+        // What the reader saw is the bar too, even above a companion left behind.
+        let seen = fresh();
+        assert!(judge(&seen, Some(&second), Some(&first)).is_ok());
+        assert!(matches!(judge(&seen, Some(&first), Some(&first)), Err(StoreError::WentBack(_))));
+        assert!(matches!(judge(&seen, None, None), Err(StoreError::WentBack(_))));
+        // Corrupt bytes in either key are corrupt, the record's first.
+        let garbage = Current { bytes: Some(b"garbage".to_vec()), revision: 5 };
+        let pair = Pair { record: garbage.clone(), highest: garbage };
+        assert!(
+            matches!(admit(&fresh(), "/k", &pair), Err(StoreError::Corrupt { path, .. }) if path.as_path() == std::path::Path::new("/k"))
+        );
+        let pair =
+            Pair { record: holding(Some(&second)), highest: Current { bytes: Some(vec![1]), revision: 5 } };
+        assert!(
+            matches!(admit(&fresh(), "/k", &pair), Err(StoreError::Corrupt { path, .. }) if path.as_path() == std::path::Path::new("/k.highest"))
+        );
+    }
+
+    /// An open brings the companion up to a record that decodes and is newer, or has none; it
+    /// never touches a corrupt companion or one at the record's epoch or above.
+    #[test]
+    fn an_open_raises_the_companion_only_to_a_newer_record() {
+        let (first, second, other) = records();
+        let raises = |record: Option<&AuthorityRecord>, highest: Option<&AuthorityRecord>| {
+            raises_companion("/k", &Pair { record: holding(record), highest: holding(highest) })
+        };
+        assert!(raises(Some(&first), None));
+        assert!(raises(Some(&second), Some(&first)));
+        assert!(!raises(Some(&second), Some(&second)));
+        assert!(!raises(Some(&other), Some(&second)));
+        assert!(!raises(Some(&first), Some(&second)));
+        assert!(!raises(None, Some(&second)));
+        assert!(!raises(None, None));
+        let corrupt = Current { bytes: Some(b"garbage".to_vec()), revision: 5 };
+        assert!(!raises_companion("/k", &Pair { record: corrupt.clone(), highest: holding(None) }));
+        assert!(!raises_companion("/k", &Pair { record: holding(Some(&second)), highest: corrupt }));
+    }
+
+    /// The etcd start-over writes the very record the file store's does (same fields, same
+    /// bytes): the two stay one command.
+    #[test]
+    fn a_started_over_record_is_the_file_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = aerodb_promotion::FileAuthorityStore::open(dir.path().join("d")).unwrap();
+        let primary = NodeId::new("n7").unwrap();
+        let expected = file.start_over(primary, Epoch::new(4), Lsn::new(77), "lost").unwrap();
+        let epoch = Epoch::new(5);
+        let record = started_over(primary, epoch, WalPosition::new(epoch, Lsn::new(77)), "lost").unwrap();
+        assert_eq!(record, expected);
+        assert_eq!(record.to_bytes().unwrap(), expected.to_bytes().unwrap());
+        let long = "x".repeat(aerodb_promotion::MAX_REASON_LEN + 1);
+        assert!(started_over(primary, epoch, WalPosition::new(epoch, Lsn::new(77)), &long).is_err());
+    }
+
+    /// A transaction answer's reads are required where they are expected.
+    #[test]
+    fn transaction_reads_are_read_strictly() {
+        let answer = serde_json::json!({"responses": [
+            {"response_range": {"kvs": [{"key": "L2s=", "value": "aGk=", "mod_revision": "7"}]}},
+            {"response_range": {}},
+        ]});
+        let pair = pair_at(&answer, 0).unwrap();
+        assert_eq!((pair.record.bytes.as_deref(), pair.record.revision), (Some(&b"hi"[..]), 7));
+        assert_eq!(pair.highest, Current { bytes: None, revision: 0 });
+        assert!(pair_at(&answer, 1).is_err(), "a missing read is not an absent key");
+        assert!(range_at(&serde_json::json!({"responses": [{"response_put": {}}]}), 0).is_err());
     }
 
     #[test]

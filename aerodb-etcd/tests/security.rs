@@ -218,3 +218,55 @@ fn etcd_members_never_inherit_the_etcd_password() {
     assert!(output.status.success(), "the child run failed:\n{text}");
     assert!(text.contains("1 passed"), "the child ran nothing:\n{text}");
 }
+
+/// docs/ETCD.md's access control, against a real member with authentication on: controllers
+/// get read-write on the prefix `<key>` (the key, `<key>.fence`, `<key>.highest`), nodes read
+/// on the same prefix. A node's follower and `read_record` work; every write it tries — a
+/// store handle's open (which settles), a put of the key — is refused, and nothing changes.
+/// Read on the key alone is not enough: a reader needs the companion too.
+#[test]
+#[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
+fn a_read_only_node_follows_the_authority_and_cannot_write_it() {
+    use aerodb_core::Epoch;
+    use aerodb_etcd::AuthorityFollower;
+    use aerodb_etcd::local::BareClient;
+    use aerodb_promotion::WriteAuthority;
+    let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
+    let mut cluster = Cluster::start(dir.path(), 1).unwrap_or_else(|e| panic!("{e}"));
+    cluster.enable_auth("root password").unwrap();
+    cluster.add_role("aerodb-controller", "READWRITE", KEY, true).unwrap();
+    cluster.add_role("aerodb-node", "READ", KEY, true).unwrap();
+    cluster.add_role("key-only", "READ", KEY, false).unwrap();
+    for (user, role) in
+        [("controller-1", "aerodb-controller"), ("node-a", "aerodb-node"), ("narrow", "key-only")]
+    {
+        cluster.add_user(user, "pw").unwrap();
+        cluster.grant_role(user, role).unwrap();
+    }
+    let as_user = |user: &str| {
+        Connection::new(cluster.endpoints()).with_user(user, "pw").with_plaintext_password_allowed()
+    };
+
+    let first =
+        EtcdAuthorityStore::open(&as_user("controller-1"), KEY).unwrap().bootstrap(node("n0")).unwrap();
+    let root = BareClient::new(&cluster.connection()).unwrap();
+    let before = root.get(KEY).unwrap().expect("the controller wrote the record");
+
+    let node_a = as_user("node-a");
+    let follower = AuthorityFollower::new(&node_a, KEY).unwrap();
+    let gate = WriteAuthority::replica(node("n1"), Some(&first)).unwrap();
+    assert_eq!(follower.poll(&gate).unwrap(), Some(first.clone()), "a read-only node follows");
+    assert_eq!(gate.epoch(), Epoch::INITIAL);
+    assert_eq!(aerodb_etcd::read_record(&node_a, KEY).unwrap(), Some(first));
+    let error = EtcdAuthorityStore::open(&node_a, KEY).unwrap_err();
+    println!("a node opening a store handle: {error}");
+    assert!(error.to_string().contains("permission denied"), "{error}");
+    let put = BareClient::new(&node_a).unwrap().compare_and_put(KEY, before.1, b"not an authority");
+    println!("a node putting the key: {put:?}");
+    assert!(put.is_err_and(|e| e.contains("permission denied")));
+    assert_eq!(root.get(KEY).unwrap(), Some(before), "nothing changed");
+
+    let error = AuthorityFollower::new(&as_user("narrow"), KEY).unwrap().poll(&gate).unwrap_err();
+    println!("read on the key alone: {error}");
+    assert!(error.to_string().contains("permission denied"), "{error}");
+}
