@@ -124,6 +124,7 @@ impl Programs {
     fn command(&self, program: &str, dir: &Path) -> Command {
         let mut command = Command::new(self.bindir.join(program));
         command.current_dir(dir).env("LC_ALL", "C").env("LANG", "C");
+        command.env_remove("AERODB_ETCD_PASSWORD"); // aerodb_etcd::PASSWORD_VAR (no dependency here)
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("PG") {
                 command.env_remove(name);
