@@ -105,7 +105,7 @@ enum Command {
     },
     /// After a real loss only: make NODE the primary at epoch ABOVE + 1, its epoch beginning
     /// after LSN START of its WAL, recorded with REASON. ABOVE must be at least every epoch the
-    /// store ever held and every epoch any node reports (a data directory only).
+    /// store ever held and every epoch any node reports (a data directory or an etcd key).
     StartOver {
         /// The new primary's node id.
         node: String,
@@ -362,7 +362,9 @@ fn went_back(seen: Epoch, found: &str) -> Failure {
     )
 }
 
-/// Starts a data directory's authority over: the operator's explicit command after a real loss.
+/// Starts an authority over, in a data directory or under an etcd key: the operator's explicit
+/// command after a real loss. A fresh store handle each time (one that saw a newer epoch would
+/// refuse the new authority as gone back).
 fn start_over(
     place: &Place,
     node: &str,
@@ -371,12 +373,16 @@ fn start_over(
     reason: &str,
 ) -> Result<u8, Failure> {
     let node = NodeId::new(node).map_err(|e| fail(exit::USAGE, format!("node id {node:?}: {e}")))?;
-    let Place::Dir(dir) = place else {
-        return Err(fail(exit::USAGE, "start-over works on a data directory (--data-dir)"));
+    let started = match place {
+        Place::Dir(dir) => {
+            existing(dir)?;
+            FileAuthorityStore::open(dir)?.start_over(node, above, start, reason)
+        }
+        Place::Etcd(connection, key) => {
+            EtcdAuthorityStore::open(connection, key)?.start_over(node, above, start, reason)
+        }
     };
-    existing(dir)?;
-    let mut store = FileAuthorityStore::open(dir)?;
-    let record = store.start_over(node, above, start, reason).map_err(|error| match error {
+    let record = started.map_err(|error| match error {
         StoreError::StartOver(why) => fail(exit::REFUSED, format!("refusing to start over: {why}")),
         other => Failure::from(other),
     })?;
