@@ -563,8 +563,9 @@ impl AuthorityStore for EtcdAuthorityStore {
             Some(seen) => seen,
             None => self.current()?,
         };
-        // A handle that has seen an authority commits nothing over one that went back.
-        self.slot.admit_loaded(seen.record.as_ref())?;
+        // Nothing is committed over a record that went back (P6-A1): a fresh read is judged by
+        // `admit`; a cached one is the commit edge's load (judged the same way) or, for a
+        // bootstrap, neither key at the open; and the transaction compares both keys.
         check_commit(seen.record.as_ref(), proposal)?;
         let bytes = gateway::encode(&proposal.record().to_bytes()?);
         let key = gateway::encode(self.key.as_bytes());
