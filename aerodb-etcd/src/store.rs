@@ -8,8 +8,7 @@ use std::sync::Mutex;
 
 use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
 use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, Conflict, Force, PromotionSlot, Proposal, RequestSummary, StoreError,
-    check_commit,
+    AuthorityRecord, AuthorityStore, Conflict, PromotionSlot, Proposal, StoreError, check_commit,
 };
 use serde_json::{Value, json};
 
@@ -420,32 +419,15 @@ fn admit(seen: &PromotionSlot, key: &str, pair: &Pair) -> Result<Option<Authorit
     Ok(record)
 }
 
-/// The record [`FileAuthorityStore::start_over`](aerodb_promotion::FileAuthorityStore::start_over)
-/// makes: `primary` at `epoch` from `start`, no earlier history, the reason as its request.
-/// Built through the record's public serde form, which applies every record rule on the way
-/// in (the constructor is private to `aerodb-promotion`); a test pins it to the file store's.
+/// The record a start-over writes, the file store's very record
+/// ([`AuthorityRecord::started_over`]), its rule broken reported as text.
 fn started_over(
     primary: NodeId,
     epoch: Epoch,
     start: WalPosition,
     reason: &str,
 ) -> Result<AuthorityRecord, String> {
-    let request = RequestSummary {
-        candidate: primary,
-        force: Force::NotRequested,
-        reason: Some(reason.to_owned()),
-        request_id: None,
-    };
-    let mut body = serde_json::to_value(AuthorityRecord::bootstrap(primary)).map_err(|e| e.to_string())?;
-    let fields = body.as_object_mut().ok_or("an authority record serializes as a map")?;
-    let mut set = |name: &str, value: Result<Value, serde_json::Error>| -> Result<(), String> {
-        fields.insert(name.to_owned(), value.map_err(|e| e.to_string())?);
-        Ok(())
-    };
-    set("epoch", serde_json::to_value(epoch))?;
-    set("start", serde_json::to_value(start))?;
-    set("request", serde_json::to_value(request))?;
-    serde_json::from_value(body).map_err(|e| e.to_string())
+    AuthorityRecord::started_over(primary, epoch, start, reason).map_err(|e| e.to_string())
 }
 
 /// Reads the authority under `key` once, linearizably, with its [`highest_key`] at the same
