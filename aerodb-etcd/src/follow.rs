@@ -48,3 +48,18 @@ impl AuthorityFollower {
         Ok(record)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A follower is made without touching the network, and its Debug names the key it follows
+    /// (an operator reading a log sees which authority), never the connection's secrets.
+    #[test]
+    fn a_follower_debugs_as_its_key() {
+        let connection = Connection::new(vec!["http://127.0.0.1:9".to_owned()]);
+        let follower = AuthorityFollower::new(&connection, "/aerodb/c1/authority").unwrap();
+        let text = format!("{follower:?}");
+        assert!(text.starts_with("AuthorityFollower") && text.contains("/aerodb/c1/authority"), "{text}");
+    }
+}
