@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
+use aerodb_core::{Epoch, Lsn, NodeId};
 use aerodb_promotion::{
     AuthorityRecord, AuthorityStore, Conflict, PromotionSlot, Proposal, StoreError, check_commit,
+    start_over_record,
 };
 use serde_json::{Value, json};
 
@@ -283,10 +284,6 @@ impl EtcdAuthorityStore {
         reason: &str,
     ) -> Result<AuthorityRecord, StoreError> {
         self.check_poisoned()?;
-        let refused = StoreError::StartOver;
-        if reason.trim().is_empty() {
-            return Err(refused("a reason is required".to_owned()));
-        }
         let highest_key = highest_key(&self.key);
         let (current, _cluster) = read_pair(&self.gateway, &self.key)?;
         let held = [(self.key.as_str(), &current.record), (highest_key.as_str(), &current.highest)]
@@ -294,15 +291,7 @@ impl EtcdAuthorityStore {
             .filter_map(|(key, value)| value.bytes.as_deref().and_then(|bytes| decode(key, bytes).ok()))
             .map(|record| record.epoch())
             .max();
-        if let Some(held) = held.filter(|held| above < *held) {
-            return Err(refused(format!(
-                "epoch {above} is below epoch {held} that {} or {highest_key} still holds; start above \
-                 every epoch that ever was",
-                self.key
-            )));
-        }
-        let epoch = above.next().ok_or_else(|| refused(format!("epoch {above} cannot be raised further")))?;
-        let record = started_over(primary, epoch, WalPosition::new(epoch, start), reason).map_err(refused)?;
+        let record = start_over_record(primary, above, held, start, reason)?;
         let bytes = gateway::encode(&record.to_bytes()?);
         let key = gateway::encode(self.key.as_bytes());
         let highest = gateway::encode(highest_key.as_bytes());
@@ -346,7 +335,7 @@ impl EtcdAuthorityStore {
         if let Ok(fence) = range_at(&answer, 2) {
             *lock(&self.fence) = fence.revision;
         }
-        Err(refused(format!(
+        Err(StoreError::StartOver(format!(
             "{} or {highest_key} changed since this start-over read them, or another handle opened \
              ({}): nothing was written; look again and run it again",
             self.key,
@@ -417,17 +406,6 @@ fn admit(seen: &PromotionSlot, key: &str, pair: &Pair) -> Result<Option<Authorit
     bar.admit_loaded(record.as_ref())?;
     seen.admit_loaded(record.as_ref())?;
     Ok(record)
-}
-
-/// The record a start-over writes, the file store's very record
-/// ([`AuthorityRecord::started_over`]), its rule broken reported as text.
-fn started_over(
-    primary: NodeId,
-    epoch: Epoch,
-    start: WalPosition,
-    reason: &str,
-) -> Result<AuthorityRecord, String> {
-    AuthorityRecord::started_over(primary, epoch, start, reason).map_err(|e| e.to_string())
 }
 
 /// Reads the authority under `key` once, linearizably, with its [`highest_key`] at the same
@@ -838,7 +816,7 @@ mod tests {
         let at = |primary: &str, epoch: u64| {
             let epoch = Epoch::new(epoch);
             let primary = NodeId::new(primary).unwrap();
-            started_over(primary, epoch, WalPosition::new(epoch, Lsn::new(9)), "test").unwrap()
+            start_over_record(primary, Epoch::new(epoch.get() - 1), None, Lsn::new(9), "test").unwrap()
         };
         (at("a", 1), at("a", 2), at("b", 2))
     }
@@ -899,22 +877,6 @@ mod tests {
         let corrupt = Current { bytes: Some(b"garbage".to_vec()), revision: 5 };
         assert!(!raises_companion("/k", &Pair { record: corrupt.clone(), highest: holding(None) }));
         assert!(!raises_companion("/k", &Pair { record: holding(Some(&second)), highest: corrupt }));
-    }
-
-    /// The etcd start-over writes the very record the file store's does (same fields, same
-    /// bytes): the two stay one command.
-    #[test]
-    fn a_started_over_record_is_the_file_stores() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut file = aerodb_promotion::FileAuthorityStore::open(dir.path().join("d")).unwrap();
-        let primary = NodeId::new("n7").unwrap();
-        let expected = file.start_over(primary, Epoch::new(4), Lsn::new(77), "lost").unwrap();
-        let epoch = Epoch::new(5);
-        let record = started_over(primary, epoch, WalPosition::new(epoch, Lsn::new(77)), "lost").unwrap();
-        assert_eq!(record, expected);
-        assert_eq!(record.to_bytes().unwrap(), expected.to_bytes().unwrap());
-        let long = "x".repeat(aerodb_promotion::MAX_REASON_LEN + 1);
-        assert!(started_over(primary, epoch, WalPosition::new(epoch, Lsn::new(77)), &long).is_err());
     }
 
     /// A transaction answer's reads are required where they are expected.

@@ -120,7 +120,7 @@ pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError
 pub use store::{
     AuthorityStore, Conflict, FileAuthorityStore, HIGHEST_FILE, HIGHEST_TEMP_FILE, IoStep, LOCK_FILE,
     METADATA_DIR, OpenReport, PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, StoreError,
-    TEMP_FILE, check_commit, check_permissions, judge_permissions, read_record,
+    TEMP_FILE, check_commit, check_permissions, judge_permissions, read_record, start_over_record,
 };
 
 // Recover, and make the named primary's gate writable.

@@ -194,10 +194,10 @@ impl AuthorityRecord {
 
     /// A first authority again, after a real loss and only by an operator's explicit command:
     /// `primary` at `epoch`, its epoch beginning at `start`, no earlier history, and the
-    /// operator's reason as the request. What a store's start-over writes
-    /// ([`FileAuthorityStore::start_over`](crate::FileAuthorityStore::start_over)); the store,
-    /// not this constructor, places `epoch` above all it ever held (P6-A1).
-    pub fn started_over(
+    /// operator's reason as the request. What a store's start-over writes, made by
+    /// [`start_over_record`](crate::start_over_record), which places `epoch` above all the store
+    /// ever held (P6-A1).
+    pub(crate) fn started_over(
         primary: NodeId,
         epoch: Epoch,
         start: WalPosition,

@@ -159,6 +159,31 @@ pub fn check_commit(current: Option<&AuthorityRecord>, proposal: &Proposal) -> R
     Ok(())
 }
 
+/// The start-over rule every store applies before writing (P6-A1, P6-A3): a reason is given,
+/// and `above` is at least every epoch the store still `held` (its record and its high-water
+/// copy, as far as they can be read). The record to write: `primary` at `above + 1`, its
+/// epoch beginning after `start`, the reason as its request, no earlier history.
+pub fn start_over_record(
+    primary: NodeId,
+    above: Epoch,
+    held: Option<Epoch>,
+    start: Lsn,
+    reason: &str,
+) -> Result<AuthorityRecord, StoreError> {
+    let refused = StoreError::StartOver;
+    if reason.trim().is_empty() {
+        return Err(refused("a reason is required".to_owned()));
+    }
+    if let Some(held) = held.filter(|held| above < *held) {
+        return Err(refused(format!(
+            "epoch {above} is below epoch {held} that the store still holds; start above every epoch that ever was"
+        )));
+    }
+    let epoch = above.next().ok_or_else(|| refused(format!("epoch {above} cannot be raised further")))?;
+    AuthorityRecord::started_over(primary, epoch, WalPosition::new(epoch, start), reason)
+        .map_err(|e| refused(e.to_string()))
+}
+
 /// Reads and checks the record at `path`: opened directly, never more than one frame's bytes.
 fn load_from<B: Backend>(backend: &B, path: &Path) -> Result<Option<AuthorityRecord>, StoreError> {
     let limit = codec::MAX_FRAME as u64 + 1;
@@ -725,19 +750,7 @@ impl<B: Backend> FileAuthorityStore<B> {
             .filter_map(|path| load_from(&self.backend, path).ok().flatten())
             .map(|r| r.epoch())
             .max();
-        let refused = |why: String| StoreError::StartOver(why);
-        if reason.trim().is_empty() {
-            return Err(refused("a reason is required".to_owned()));
-        }
-        if held.is_some_and(|held| above < held) {
-            return Err(refused(format!(
-                "epoch {above} is below epoch {} this store held; start above every epoch that ever was",
-                held.map_or(0, Epoch::get)
-            )));
-        }
-        let epoch = above.next().ok_or_else(|| refused(format!("epoch {above} cannot be raised further")))?;
-        let record = AuthorityRecord::started_over(primary, epoch, WalPosition::new(epoch, start), reason)
-            .map_err(|e| refused(e.to_string()))?;
+        let record = start_over_record(primary, above, held, start, reason)?;
         self.remember(&record)?;
         Ok(record)
     }
