@@ -70,25 +70,31 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     promote_loop(store.as_mut(), args.count)
 }
 
-/// The current authority, bootstrapping `first` if there is none (a bootstrap lost to a
-/// racing controller is no error: its record is the authority).
+/// Bootstraps tried before giving up when racing controllers keep moving the store under them.
+const BOOTSTRAP_TRIES: usize = 8;
+
+/// The current authority, bootstrapping `first` if there is none. A bootstrap lost to a racing
+/// controller is no error: its record is the authority. A bootstrap refused with still no
+/// record means only that the store moved under it (in etcd, another controller's open settled
+/// the key): nothing was written anywhere, so it is asked again, a bounded number of times.
 fn authority(
     store: &mut dyn AuthorityStore,
     first: NodeId,
 ) -> Result<AuthorityRecord, Box<dyn std::error::Error>> {
-    if let Some(record) = recover(store)?.authority {
-        return Ok(record);
-    }
-    match store.bootstrap(first) {
-        Ok(record) => {
-            committed(record.epoch())?;
-            Ok(record)
+    for _ in 0..BOOTSTRAP_TRIES {
+        if let Some(record) = recover(store)?.authority {
+            return Ok(record);
         }
-        Err(StoreError::Conflict(_)) => {
-            recover(store)?.authority.ok_or_else(|| "the authority vanished".into())
+        match store.bootstrap(first) {
+            Ok(record) => {
+                committed(record.epoch())?;
+                return Ok(record);
+            }
+            Err(StoreError::Conflict(_)) => {}
+            Err(error) => return Err(error.into()),
         }
-        Err(error) => Err(error.into()),
     }
+    Err(format!("no authority after {BOOTSTRAP_TRIES} bootstraps refused as the store moved").into())
 }
 
 fn promote_loop(store: &mut dyn AuthorityStore, count: u64) -> Result<(), Box<dyn std::error::Error>> {
