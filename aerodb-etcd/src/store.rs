@@ -318,12 +318,8 @@ impl EtcdAuthorityStore {
             Err(other) => return Err(call_error("start over", other)),
         };
         if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
-            let revision = gateway::int(answer.pointer("/header/revision")).ok().filter(|r| *r > 0);
-            *lock(&self.seen) = revision.map(|revision| Seen {
-                record: Some(record.clone()),
-                revision,
-                highest_revision: revision,
-            });
+            // The next commit's edge loads (and caches) afresh before it commits.
+            *lock(&self.seen) = None;
             self.slot.note_committed(&record);
             return Ok(record);
         }
@@ -564,14 +560,9 @@ impl AuthorityStore for EtcdAuthorityStore {
             Err(other) => return Err(call_error("commit", other)),
         };
         if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
-            // Durable. Both puts are the transaction's only writes, so both keys' revision is
-            // the answer's; an answer without it only costs the next commit a fresh read.
-            let revision = gateway::int(answer.pointer("/header/revision")).ok().filter(|r| *r > 0);
-            *lock(&self.seen) = revision.map(|revision| Seen {
-                record: Some(proposal.record().clone()),
-                revision,
-                highest_revision: revision,
-            });
+            // Durable. The next commit's edge loads (and caches) afresh before it commits, so
+            // nothing of this answer is kept but what the handle has seen.
+            *lock(&self.seen) = None;
             self.slot.note_committed(proposal.record());
             return Ok(());
         }
