@@ -292,16 +292,45 @@ impl EtcdAuthorityStore {
             .map(|record| record.epoch())
             .max();
         let record = start_over_record(primary, above, held, start, reason)?;
-        let bytes = gateway::encode(&record.to_bytes()?);
-        let key = gateway::encode(self.key.as_bytes());
-        let highest = gateway::encode(highest_key.as_bytes());
-        let fence = gateway::encode(fence_key(&self.key).as_bytes());
-        let transaction = json!({
-            "compare": [
+        let fence_revision = *lock(&self.fence);
+        let compare = |key: &str, highest: &str, fence: &str| {
+            json!([
                 {"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.record.revision.to_string()},
                 {"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": current.highest.revision.to_string()},
-                {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": lock(&self.fence).to_string()},
-            ],
+                {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": fence_revision.to_string()},
+            ])
+        };
+        let Some(answer) = self.put_with_companion(compare, &record, "start over")? else {
+            return Ok(record);
+        };
+        if let Ok(fence) = range_at(&answer, 2) {
+            *lock(&self.fence) = fence.revision;
+        }
+        Err(StoreError::StartOver(format!(
+            "{} or {highest_key} changed since this start-over read them, or another handle opened \
+             ({}): nothing was written; look again and run it again",
+            self.key,
+            fence_key(&self.key)
+        )))
+    }
+
+    /// One transaction that puts `record` under the key and its companion if `compare` (given
+    /// the encoded key, companion and fence keys) holds, and otherwise reads all three. `None`:
+    /// durable — the handle keeps nothing of the answer but what it has seen (the commit edge
+    /// loads afresh before every commit). `Some`: the failure branch's answer, nothing written.
+    /// An answer with neither outcome is unknown and poisons, like no answer (P6-F2, P6-F3).
+    fn put_with_companion(
+        &self,
+        compare: impl FnOnce(&str, &str, &str) -> Value,
+        record: &AuthorityRecord,
+        operation: &'static str,
+    ) -> Result<Option<Value>, StoreError> {
+        let bytes = gateway::encode(&record.to_bytes()?);
+        let key = gateway::encode(self.key.as_bytes());
+        let highest = gateway::encode(highest_key(&self.key).as_bytes());
+        let fence = gateway::encode(fence_key(&self.key).as_bytes());
+        let transaction = json!({
+            "compare": compare(&key, &highest, &fence),
             "success": [
                 {"request_put": {"key": key, "value": bytes}},
                 {"request_put": {"key": highest, "value": bytes}},
@@ -315,28 +344,22 @@ impl EtcdAuthorityStore {
         let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
             Ok(answer) => answer,
             Err(CallError::Unknown(detail)) => return Err(self.unknown(detail)),
-            Err(other) => return Err(call_error("start over", other)),
+            Err(other) => return Err(call_error(operation, other)),
         };
         if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
-            // The next commit's edge loads (and caches) afresh before it commits.
             *lock(&self.seen) = None;
-            self.slot.note_committed(&record);
-            return Ok(record);
+            self.slot.note_committed(record);
+            return Ok(None);
         }
+        // "Nothing was written" only on the answer of the failure branch, which reads the keys;
+        // any other answer settles nothing (proto3 JSON omits `succeeded: false`, so its absence
+        // alone proves nothing).
         if answer.pointer("/responses/0/response_range").is_none() {
             return Err(
                 self.unknown(format!("etcd answered a transaction with neither outcome: {answer:.200}"))
             );
         }
-        if let Ok(fence) = range_at(&answer, 2) {
-            *lock(&self.fence) = fence.revision;
-        }
-        Err(StoreError::StartOver(format!(
-            "{} or {highest_key} changed since this start-over read them, or another handle opened \
-             ({}): nothing was written; look again and run it again",
-            self.key,
-            fence_key(&self.key)
-        )))
+        Ok(Some(answer))
     }
 
     fn check_poisoned(&self) -> Result<(), StoreError> {
@@ -523,57 +546,25 @@ impl AuthorityStore for EtcdAuthorityStore {
         // `admit`; a cached one is the commit edge's load (judged the same way) or, for a
         // bootstrap, neither key at the open; and the transaction compares both keys.
         check_commit(seen.record.as_ref(), proposal)?;
-        let bytes = gateway::encode(&proposal.record().to_bytes()?);
-        let key = gateway::encode(self.key.as_bytes());
-        let highest = gateway::encode(highest_key(&self.key).as_bytes());
-        let fence = gateway::encode(fence_key(&self.key).as_bytes());
+        let fence_revision = *lock(&self.fence);
         // Both keys are exactly as seen: never created, or not modified since (P6-A1); so no
         // bootstrap lands on a store that once held an authority, even with the key deleted. A
         // bootstrap also compares the fence key's revision, so that a handle opened later can
         // settle it (P6-F2): with no key, there is no revision of the key's to move.
-        let compare = match seen.record {
+        let compare = |key: &str, highest: &str, fence: &str| match seen.record {
             None => json!([
                 {"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
                 {"key": highest, "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
-                {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": lock(&self.fence).to_string()},
+                {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": fence_revision.to_string()},
             ]),
             Some(_) => json!([
                 {"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()},
                 {"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": seen.highest_revision.to_string()},
             ]),
         };
-        let transaction = json!({
-            "compare": compare,
-            "success": [
-                {"request_put": {"key": key, "value": bytes}},
-                {"request_put": {"key": highest, "value": bytes}},
-            ],
-            "failure": [
-                {"request_range": {"key": key}},
-                {"request_range": {"key": highest}},
-                {"request_range": {"key": fence}},
-            ],
-        });
-        let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
-            Ok(answer) => answer,
-            Err(CallError::Unknown(detail)) => return Err(self.unknown(detail)),
-            Err(other) => return Err(call_error("commit", other)),
-        };
-        if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
-            // Durable. The next commit's edge loads (and caches) afresh before it commits, so
-            // nothing of this answer is kept but what the handle has seen.
-            *lock(&self.seen) = None;
-            self.slot.note_committed(proposal.record());
+        let Some(answer) = self.put_with_companion(compare, proposal.record(), "commit")? else {
             return Ok(());
-        }
-        // "Nothing was written" only on the answer of the failure branch, which reads the keys;
-        // any other answer settles nothing (proto3 JSON omits `succeeded: false`, so its absence
-        // alone proves nothing).
-        if answer.pointer("/responses/0/response_range").is_none() {
-            return Err(
-                self.unknown(format!("etcd answered a transaction with neither outcome: {answer:.200}"))
-            );
-        }
+        };
         // The failure also reads the fence key: a handle opened since moved it, and the next
         // bootstrap compares its revision now.
         let fence = range_at(&answer, 2).map_err(backend("commit"))?;
