@@ -2,15 +2,15 @@
 //! dry run and promote — built on the public API of `aerodb-promotion` alone.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use aerodb_cli::{Place, PlaceError, StoreArgs, existing};
 use aerodb_core::{Epoch, NodeId};
-use aerodb_etcd::{Connection, EtcdAuthorityStore, Tls};
+use aerodb_etcd::EtcdAuthorityStore;
 use aerodb_promotion::{
     AuthorityRecord, AuthorityStore, CommitFailure, Decision, FileAuthorityStore, Observation, Outcome,
     Promotion, PromotionExplanation, PromotionPolicy, PromotionRequest, Resolution, Steady, StoreError,
-    ValidationInputs, assess, check_permissions, read_record, recover,
+    ValidationInputs, assess, recover,
 };
 use clap::{Parser, Subcommand};
 
@@ -54,32 +54,10 @@ Events go to stderr, filtered like RUST_LOG (default: aerodb::promotion=info).";
 
 #[derive(Debug, Parser)]
 #[command(name = "aerodb-promote", version, about = "Inspect and change who holds write authority in an AeroDB cluster, safely.", after_help = AFTER_HELP)]
-#[command(group = clap::ArgGroup::new("store").required(true).args(["data_dir", "etcd"]))]
 struct Cli {
-    /// The data directory whose metadata/authority.record holds the authority.
-    #[arg(long, value_name = "DIR", value_parser = non_empty_path)]
-    data_dir: Option<PathBuf>,
-    /// etcd client URLs, comma-separated: the authority is in etcd instead (needs --key).
-    #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
-    etcd: Option<Vec<String>>,
-    /// The authority's etcd key, e.g. /aerodb/CLUSTER/authority.
-    #[arg(long, value_name = "KEY", requires = "etcd")]
-    key: Option<String>,
-    /// The CA certificate (PEM) etcd's server certificates must chain to.
-    #[arg(long, value_name = "FILE", requires = "etcd")]
-    etcd_ca: Option<PathBuf>,
-    /// A client certificate (PEM) to present to etcd (needs --etcd-key and --etcd-ca).
-    #[arg(long, value_name = "FILE", requires_all = ["etcd_key", "etcd_ca"])]
-    etcd_cert: Option<PathBuf>,
-    /// The client certificate's private key (PEM).
-    #[arg(long, value_name = "FILE", requires = "etcd_cert")]
-    etcd_key: Option<PathBuf>,
-    /// The etcd user; the password is read from AERODB_ETCD_PASSWORD.
-    #[arg(long, value_name = "NAME", requires = "etcd")]
-    etcd_user: Option<String>,
-    /// Send the etcd password over plain http:// endpoints (refused without this).
-    #[arg(long, requires = "etcd_user")]
-    etcd_allow_plaintext_password: bool,
+    /// Where the authority is kept.
+    #[command(flatten)]
+    store: StoreArgs,
     /// After the command, print the promotion metrics in Prometheus text.
     #[arg(long, global = true)]
     metrics: bool,
@@ -153,10 +131,6 @@ enum Command {
     },
 }
 
-fn non_empty_path(text: &str) -> Result<PathBuf, String> {
-    if text.is_empty() { Err("the path is empty".to_owned()) } else { Ok(PathBuf::from(text)) }
-}
-
 /// A command that did not succeed: its exit code and what to tell the operator.
 struct Failure {
     code: u8,
@@ -200,85 +174,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where the authority is kept.
-enum Place {
-    /// A data directory.
-    Dir(PathBuf),
-    /// A key in etcd.
-    Etcd(Connection, String),
-}
-
-impl std::fmt::Display for Place {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Place::Dir(dir) => write!(f, "{}", dir.display()),
-            Place::Etcd(_, key) => write!(f, "etcd key {key}"),
+impl From<PlaceError> for Failure {
+    fn from(error: PlaceError) -> Self {
+        match error {
+            PlaceError::Usage(message) => fail(exit::USAGE, message),
+            other => fail(exit::OTHER, other.to_string()),
         }
     }
 }
 
-impl Place {
-    fn of(cli: &Cli) -> Result<Place, Failure> {
-        let (Some(endpoints), Some(key)) = (&cli.etcd, &cli.key) else {
-            return cli
-                .data_dir
-                .clone()
-                .map(Place::Dir)
-                .ok_or_else(|| fail(exit::USAGE, "give --data-dir or --etcd"));
-        };
-        let file = |path: &PathBuf| {
-            std::fs::read(path).map_err(|e| fail(exit::USAGE, format!("{}: {e}", path.display())))
-        };
-        let mut connection = Connection::new(endpoints.clone());
-        if let Some(ca) = &cli.etcd_ca {
-            let mut tls = Tls::new(file(ca)?);
-            if let (Some(cert), Some(key)) = (&cli.etcd_cert, &cli.etcd_key) {
-                tls = tls.with_client(file(cert)?, file(key)?);
-            }
-            connection = connection.with_tls(tls);
-        }
-        if let Some(user) = &cli.etcd_user {
-            let password = std::env::var("AERODB_ETCD_PASSWORD")
-                .map_err(|_| fail(exit::USAGE, "--etcd-user needs the password in AERODB_ETCD_PASSWORD"))?;
-            connection = connection.with_user(user, &password);
-            if cli.etcd_allow_plaintext_password {
-                connection = connection.with_plaintext_password_allowed();
-            }
-        }
-        Ok(Place::Etcd(connection, key.clone()))
-    }
-
-    /// The store, for a controller: a data directory must exist unless `create`.
-    fn open(&self, create: bool) -> Result<Box<dyn AuthorityStore>, Failure> {
-        match self {
-            Place::Dir(dir) => {
-                if !create {
-                    existing(dir)?;
-                }
-                Ok(Box::new(FileAuthorityStore::open(dir)?))
-            }
-            Place::Etcd(connection, key) => Ok(Box::new(EtcdAuthorityStore::open(connection, key)?)),
-        }
-    }
-
-    /// The durable record, read-only (a data directory's permission problems as warnings).
-    fn read(&self) -> Result<AuthorityRecord, Failure> {
-        let record = match self {
-            Place::Dir(dir) => {
-                existing(dir)?;
-                for problem in check_permissions(dir)? {
-                    eprintln!("aerodb-promote: warning: {problem}");
-                }
-                read_record(dir)?
-            }
-            Place::Etcd(connection, key) => aerodb_etcd::read_record(connection, key)?,
-        };
-        record.ok_or_else(|| fail(exit::NO_RECORD, format!("no authority record in {self}")))
-    }
+/// The durable record, read-only (a data directory's permission problems as warnings); none
+/// is exit 3.
+fn read(place: &Place) -> Result<AuthorityRecord, Failure> {
+    place
+        .read(|problem| eprintln!("aerodb-promote: warning: {problem}"))?
+        .ok_or_else(|| fail(exit::NO_RECORD, format!("no authority record in {place}")))
 }
 
 fn run(cli: &Cli) -> Result<u8, Failure> {
-    let place = Place::of(cli)?;
+    let place = cli.store.place()?;
     match &cli.command {
         Command::Bootstrap { node } => bootstrap(&place, node, cli.metrics),
         Command::Inspect { json, at_least } => inspect(&place, *json, at_least.map(Epoch::new)),
@@ -299,15 +213,6 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             let options = PromoteOptions { dry_run: *dry_run, expect_epoch: *expect_epoch, json: *json };
             promote(&place, request, observation, options, cli.metrics)
         }
-    }
-}
-
-/// A missing data directory is not an empty store.
-fn existing(dir: &Path) -> Result<(), Failure> {
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(fail(exit::OTHER, format!("data directory {} does not exist", dir.display())))
     }
 }
 
@@ -334,7 +239,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 }
 
 fn inspect(place: &Place, json: bool, at_least: Option<Epoch>) -> Result<u8, Failure> {
-    let record = match (place.read(), at_least) {
+    let record = match (read(place), at_least) {
         (Ok(record), Some(seen)) if record.epoch() < seen => {
             return Err(went_back(seen, &format!("epoch {} (primary {})", record.epoch(), record.primary())));
         }
@@ -400,7 +305,7 @@ struct HistoryEntry<'a> {
 }
 
 fn history(place: &Place, json: bool) -> Result<u8, Failure> {
-    let record = place.read()?;
+    let record = read(place)?;
     let current = HistoryEntry {
         epoch: record.epoch(),
         primary: record.primary(),

@@ -9,6 +9,9 @@
 //!
 //! - [`timeline`]: timelines as epochs, history files as epoch histories.
 //! - [`observe`]: a server observed over SQL, as the validator's [`NodeView`](aerodb_promotion::NodeView).
+//! - [`walsender`]: what the server says it is (`IDENTIFY_SYSTEM`, `TIMELINE_HISTORY`).
+//! - [`cluster`]: a cluster file, node id → conninfo.
+//! - [`control`]: one server as its node agent runs it (`pg_ctl`, `pg_rewind`, `postmaster.pid`).
 //! - [`local`]: local servers for examples and tests (`initdb`, `pg_basebackup`, `pg_rewind`).
 //!
 //! ```
@@ -20,6 +23,9 @@
 //! # Ok::<(), aerodb_postgres::timeline::TimelineError>(())
 //! ```
 
+pub mod cluster;
+pub mod control;
 pub mod local;
 pub mod observe;
 pub mod timeline;
+pub mod walsender;

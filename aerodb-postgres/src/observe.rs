@@ -1,16 +1,18 @@
 //! What a control plane observes of one PostgreSQL server over SQL, and the [`NodeView`] the
 //! validator reads from it. Only what the server reports is used; nothing is inferred from
-//! timing (P6-A3). Needs a superuser (or `pg_monitor` and `pg_read_server_files`): the timeline
-//! history comes from `pg_wal/`.
+//! timing (P6-A3). Needs a role with `REPLICATION` (and `pg_monitor`): what the server is comes
+//! from the server itself (`IDENTIFY_SYSTEM`, `TIMELINE_HISTORY`), never from the newest history
+//! file in `pg_wal/`.
 
 use std::time::{Duration, Instant};
 
-use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
+use aerodb_core::{EpochHistory, HaltReason, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 use aerodb_promotion::NodeView;
-use postgres::Client;
 use postgres::types::PgLsn;
+use postgres::{Config, NoTls};
 
 use crate::timeline::{self, TimelineError};
+use crate::walsender::{self, WalSenderError};
 
 /// Why a server could not be observed.
 #[derive(Debug, thiserror::Error)]
@@ -22,17 +24,20 @@ pub enum ObserveError {
     /// The server's timeline history was refused.
     #[error(transparent)]
     Timeline(#[from] TimelineError),
-    /// A history file whose name is not `XXXXXXXX.history`.
-    #[error("pg_wal holds a history file with a name that is no timeline: {0:?}")]
-    BadHistoryName(String),
+    /// The server could not be asked what it is over a replication connection.
+    #[error(transparent)]
+    WalSender(#[from] WalSenderError),
     /// A standby that has replayed no WAL at all.
     #[error("the standby reports no replayed WAL position")]
     NothingReplayed,
 }
 
-/// A server as observed: its role, WAL positions and timeline history.
+/// A server as observed: its role, WAL positions and timeline history, as the server reports
+/// them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerState {
+    /// The database system identifier (`IDENTIFY_SYSTEM`): the same on every node of a cluster.
+    pub system_identifier: u64,
     /// `pg_is_in_recovery()`: a standby (or a server still recovering).
     pub in_recovery: bool,
     /// A standby's `pg_last_wal_receive_lsn()`: WAL received and flushed to its disk
@@ -41,10 +46,15 @@ pub struct ServerState {
     /// A standby's `pg_last_wal_replay_lsn()`: the end of the last WAL record it applied; a
     /// primary's flushed position.
     pub replayed: Lsn,
-    /// The newest timeline the server knows: the highest history file in `pg_wal/`, or 1.
+    /// The timeline the server is on (`IDENTIFY_SYSTEM`): a primary's insert timeline, a
+    /// standby's replay timeline.
     pub timeline: u32,
-    /// That timeline's history as an epoch history.
+    /// That timeline's history as an epoch history (`TIMELINE_HISTORY`, from the server).
     pub history: EpochHistory,
+    /// A standby whose replay is paused (`pg_get_wal_replay_pause_state()`): not at rest.
+    pub replay_paused: bool,
+    /// A standby with a WAL receiver running: its received position can still move.
+    pub receiving: bool,
 }
 
 impl ServerState {
@@ -62,72 +72,66 @@ impl ServerState {
     /// The validator's view of this server as node `id`: a standby is `ReplicaActive`, a
     /// server out of recovery `PrimaryActive`. PostgreSQL makes a commit visible exactly when
     /// its commit record is applied, so readers see a whole-commit prefix ending at or before
-    /// the replayed position: the MVCC boundary (P6-S3) is at rest there.
+    /// the replayed position: the MVCC boundary (P6-S3) is at rest there. A standby whose
+    /// replay is paused is not known to be at rest: halted (`Configuration`), never promoted.
     pub fn node_view(&self, id: NodeId) -> NodeView {
-        let role =
-            if self.in_recovery { ReplicationState::ReplicaActive } else { ReplicationState::PrimaryActive };
+        let role = if self.replay_paused {
+            ReplicationState::ReplicationHalted { reason: HaltReason::Configuration }
+        } else if self.in_recovery {
+            ReplicationState::ReplicaActive
+        } else {
+            ReplicationState::PrimaryActive
+        };
         NodeView::new(id, role, self.wal_end())
             .with_history(self.history.clone())
             .with_mvcc(MvccBoundary::at_rest(self.replayed))
     }
 }
 
-/// Observes the server `client` is connected to.
-pub fn observe(client: &mut Client) -> Result<ServerState, ObserveError> {
+/// Observes the server `config` names: over SQL, and over a replication connection for what
+/// the server is (its system identifier, timeline and that timeline's history).
+pub fn observe(config: &Config) -> Result<ServerState, ObserveError> {
+    let mut client = config.connect(NoTls)?;
     let row = client.query_one(
         "SELECT pg_is_in_recovery(),
                 CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_flush_lsn() END,
-                CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_flush_lsn() END",
+                CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_flush_lsn() END,
+                pg_is_in_recovery() AND pg_get_wal_replay_pause_state() <> 'not paused',
+                EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL)",
         &[],
     )?;
     let in_recovery: bool = row.try_get(0)?;
     let flushed: Option<PgLsn> = row.try_get(1)?;
     let replayed: Option<PgLsn> = row.try_get(2)?;
+    let replay_paused: bool = row.try_get(3)?;
+    let receiving: bool = row.try_get(4)?;
     let replayed = replayed.ok_or(ObserveError::NothingReplayed)?;
-    let (timeline, history) = newest_history(client)?;
+    let (identity, history) = walsender::identify(config)?;
+    let history = timeline::history(identity.timeline, history.as_deref())?;
     Ok(ServerState {
+        system_identifier: identity.system_identifier,
         in_recovery,
         flushed: flushed.map(timeline::lsn),
         replayed: timeline::lsn(replayed),
-        timeline,
+        timeline: identity.timeline,
         history,
+        replay_paused,
+        receiving,
     })
 }
 
 /// Observes a standby until replay has applied everything it flushed, for at most `limit`
 /// (polled every 50 ms). Returns the last observation either way: an unsettled standby's WAL
 /// end is its replayed position, which denies rather than overstates (P6-F1).
-pub fn observe_settled(client: &mut Client, limit: Duration) -> Result<ServerState, ObserveError> {
+pub fn observe_settled(config: &Config, limit: Duration) -> Result<ServerState, ObserveError> {
     let deadline = Instant::now() + limit;
     loop {
-        let state = observe(client)?;
+        let state = observe(config)?;
         if state.settled() || Instant::now() >= deadline {
             return Ok(state);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The newest timeline whose history file is in `pg_wal/`, with its history; timeline 1 when
-/// there is none.
-fn newest_history(client: &mut Client) -> Result<(u32, EpochHistory), ObserveError> {
-    let newest = client.query_opt(
-        "SELECT name, pg_read_file('pg_wal/' || name) FROM pg_ls_waldir()
-          WHERE name LIKE '%.history' ORDER BY name DESC LIMIT 1",
-        &[],
-    )?;
-    let Some(row) = newest else {
-        return Ok((1, timeline::history(1, None)?));
-    };
-    let name: String = row.try_get(0)?;
-    let text: String = row.try_get(1)?;
-    let timeline = name
-        .strip_suffix(".history")
-        .filter(|hex| hex.len() == 8)
-        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-        .filter(|&t| timeline::history_file_name(t) == name)
-        .ok_or_else(|| ObserveError::BadHistoryName(name.clone()))?;
-    Ok((timeline, timeline::history(timeline, Some(&text))?))
 }
 
 #[cfg(test)]
@@ -138,11 +142,14 @@ mod tests {
     fn standby(flushed: Option<u64>, replayed: u64) -> ServerState {
         let history = timeline::history(2, Some("1\t0/100\tr\n")).unwrap();
         ServerState {
+            system_identifier: 7,
             in_recovery: true,
             flushed: flushed.map(Lsn::new),
             replayed: Lsn::new(replayed),
             timeline: 2,
             history,
+            replay_paused: false,
+            receiving: false,
         }
     }
 

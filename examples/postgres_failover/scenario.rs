@@ -257,8 +257,8 @@ pub fn run(root: &Path, authority: &Authority, rows: i64, out: &mut dyn Write) -
     // 4. Observe the standbys; build the validation inputs from what they report.
     writeln!(out, "\n== 4. observe the standbys over SQL")?;
     let mut standby2 = pg2.connect()?;
-    let seen2 = observe_settled(&mut standby2, WAIT_LIMIT)?;
-    let seen3 = observe_settled(&mut standby3, WAIT_LIMIT)?;
+    let seen2 = observe_settled(&pg2.conninfo().parse()?, WAIT_LIMIT)?;
+    let seen3 = observe_settled(&pg3.conninfo().parse()?, WAIT_LIMIT)?;
     show(out, "pg2", &seen2)?;
     show(out, "pg3", &seen3)?;
     // pg2 was the synchronous standby (FIRST 1) for every acknowledged commit: what it flushed
@@ -318,7 +318,7 @@ pub fn run(root: &Path, authority: &Authority, rows: i64, out: &mut dyn Write) -
         .query_one("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", &[])?
         .try_get(0)?;
     let timeline = u32::from_str_radix(&hex, 16)?;
-    let promoted_state = observe(&mut new_primary)?;
+    let promoted_state = observe(&pg2.conninfo().parse()?)?;
     show(out, "pg2", &promoted_state)?;
     writeln!(
         out,
@@ -350,7 +350,7 @@ pub fn run(root: &Path, authority: &Authority, rows: i64, out: &mut dyn Write) -
     }
     pg1.start()?;
     let mut old = pg1.connect()?;
-    let old_primary = observe(&mut old)?;
+    let old_primary = observe(&pg1.conninfo().parse()?)?;
     show(out, "pg1", &old_primary)?;
     let old_primary_write = match old
         .execute("INSERT INTO acked VALUES (-1, 'written on the old primary')", &[])

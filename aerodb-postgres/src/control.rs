@@ -1,0 +1,209 @@
+//! One PostgreSQL server run by its node agent: started with `pg_ctl` (so it outlives the agent),
+//! stopped, rewound, and read from its `postmaster.pid`. A root agent runs the server programs as
+//! the owner of the data directory, never as root.
+//!
+//! A server is started either *public* (its own `listen_addresses`) or *private* (no TCP at
+//! all, its socket in the data directory, which only its owner can enter): the agent starts a
+//! server privately whenever it cannot yet know that the server may accept writes, and opens it
+//! only once what the server says it is matches the authority.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use rustix::process::geteuid;
+
+/// Why a server could not be controlled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// A file could not be read.
+    #[error("{what} {path}: {error}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The failure.
+        error: std::io::Error,
+    },
+    /// A server program failed.
+    #[error("{program} failed ({status}):\n{output}")]
+    Program {
+        /// The program and its arguments.
+        program: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed.
+        output: String,
+    },
+    /// The data directory is owned by root: PostgreSQL refuses to run as root.
+    #[error("the data directory {0} is owned by root; PostgreSQL runs as the directory's owner, never root")]
+    RootOwned(PathBuf),
+}
+
+/// What the server's `postmaster.pid` says of a running server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postmaster {
+    /// The postmaster's process id.
+    pub pid: i32,
+    /// Its port.
+    pub port: u16,
+    /// Its first Unix socket directory (empty: none).
+    pub socket_dir: String,
+    /// Its first listen address (empty: no TCP, a private server).
+    pub listen: String,
+    /// `starting`, `ready`, `stopping` or `standby`.
+    pub status: String,
+}
+
+impl Postmaster {
+    /// Whether it listens on no TCP address: only its owner can reach it.
+    pub fn is_private(&self) -> bool {
+        self.listen.is_empty()
+    }
+
+    /// A connection to it as `user`: over its socket when it has one, else `host` (from the
+    /// cluster file).
+    pub fn config(&self, user: &str, host: &str) -> postgres::Config {
+        let mut config = postgres::Config::new();
+        let host = if self.socket_dir.is_empty() { host } else { self.socket_dir.as_str() };
+        config.host(host).port(self.port).user(user).dbname("postgres");
+        config.connect_timeout(std::time::Duration::from_secs(5));
+        config
+    }
+}
+
+/// A server's data directory, programs and log, as its agent runs it.
+#[derive(Debug, Clone)]
+pub struct ServerControl {
+    bindir: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    /// The data directory owner's `(uid, gid)` when this process is root.
+    user: Option<(u32, u32)>,
+}
+
+impl ServerControl {
+    /// The server in `data`, run with the programs in `bindir`, logging to `log`.
+    pub fn new(bindir: &Path, data: &Path, log: &Path) -> Result<ServerControl, ControlError> {
+        let meta = fs::metadata(data).map_err(|error| ControlError::Io {
+            what: "could not read",
+            path: data.to_owned(),
+            error,
+        })?;
+        let user = if geteuid().is_root() {
+            if meta.uid() == 0 {
+                return Err(ControlError::RootOwned(data.to_owned()));
+            }
+            Some((meta.uid(), meta.gid()))
+        } else {
+            None
+        };
+        Ok(ServerControl { bindir: bindir.to_owned(), data: data.to_owned(), log: log.to_owned(), user })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The running postmaster, from `postmaster.pid`, if its process is alive.
+    pub fn postmaster(&self) -> Option<Postmaster> {
+        let text = fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
+        let lines: Vec<&str> = text.lines().collect();
+        let pid: i32 = lines.first()?.trim().parse().ok()?;
+        // A live process of that id that is a postgres (not a pid reused since).
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        if pid <= 1 || !matches!(comm.trim(), "postgres" | "postmaster") {
+            return None;
+        }
+        let field = |index: usize| lines.get(index).map_or("", |line| line.trim()).to_owned();
+        Some(Postmaster {
+            pid,
+            port: field(3).parse().ok()?,
+            socket_dir: field(4),
+            listen: field(5),
+            status: field(7),
+        })
+    }
+
+    /// Whether the data directory is set up as a standby (`standby.signal`).
+    pub fn is_standby(&self) -> bool {
+        self.data.join("standby.signal").exists()
+    }
+
+    /// Starts the server and waits until it accepts connections: public, or private (no TCP,
+    /// its socket in the data directory). Its socket is always in the data directory, so the
+    /// agent reaches it the same way either way.
+    pub fn start(&self, private: bool) -> Result<(), ControlError> {
+        let mut options = format!("-c unix_socket_directories='{}'", self.data.display());
+        if private {
+            options.push_str(" -c listen_addresses=''");
+        }
+        let mut command = self.command("pg_ctl");
+        command.arg("start").arg("-D").arg(&self.data).arg("-l").arg(&self.log);
+        command.args(["-w", "-t", "120", "-o", &options]);
+        self.run(command).map(drop)
+    }
+
+    /// Stops the server: `immediate` (at once, no checkpoint: a fence) or `fast` (clean), and
+    /// waits for the postmaster to exit.
+    pub fn stop(&self, immediate: bool) -> Result<(), ControlError> {
+        let mut command = self.command("pg_ctl");
+        command.arg("stop").arg("-D").arg(&self.data);
+        command.args(["-w", "-t", "120", "-m", if immediate { "immediate" } else { "fast" }]);
+        self.run(command).map(drop)
+    }
+
+    /// Rewinds the stopped server onto `source`'s timeline (`pg_rewind`, which finishes a
+    /// killed server's crash recovery first) and configures it to follow `source`
+    /// (`--write-recovery-conf`). Returns what `pg_rewind` printed.
+    pub fn rewind(&self, source: &str) -> Result<String, ControlError> {
+        let mut command = self.command("pg_rewind");
+        command.arg("--target-pgdata").arg(&self.data).arg("--source-server").arg(source);
+        command.arg("--write-recovery-conf");
+        self.run(command)
+    }
+
+    /// `program` from the server's directory, as the data directory's owner, with a plain C
+    /// locale and none of libpq's `PG*` variables leaking in.
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(self.bindir.join(program));
+        command.current_dir("/").env("LC_ALL", "C").env("LANG", "C");
+        command.env_remove("AERODB_ETCD_PASSWORD");
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PG") {
+                command.env_remove(name);
+            }
+        }
+        if let Some((uid, gid)) = self.user {
+            command.uid(uid).gid(gid);
+        }
+        command
+    }
+
+    fn run(&self, mut command: Command) -> Result<String, ControlError> {
+        let program = format!(
+            "{} {}",
+            command.get_program().to_string_lossy(),
+            command.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+        );
+        // pg_ctl's server inherits stdout/stderr: closed here, so nothing waits on a pipe the
+        // server keeps open.
+        let output = command.stdin(Stdio::null()).output().map_err(|error| ControlError::Io {
+            what: "could not run",
+            path: program.clone().into(),
+            error,
+        })?;
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        if output.status.success() {
+            Ok(text)
+        } else {
+            Err(ControlError::Program { program, status: output.status.to_string(), output: text })
+        }
+    }
+}
