@@ -2,6 +2,7 @@
 //! dry run and promote — built on the public API of `aerodb-promotion` alone.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aerodb_cli::{Place, PlaceError, StoreArgs, existing};
@@ -103,6 +104,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read every PostgreSQL node of the cluster file over SQL (the same code the node agents
+    /// use) and print the observation JSON `promote --observed` reads. Standbys are frozen first
+    /// (their WAL receivers stopped, confirmed gone) so their positions hold until a decision;
+    /// their agents lift the freeze if no promotion follows.
+    Observe {
+        /// The cluster file: one `NODE CONNINFO` line per node.
+        #[arg(long, value_name = "FILE")]
+        cluster: PathBuf,
+        /// The node that was the synchronous standby for every acknowledged commit (e.g.
+        /// `FIRST 1 (NODE)`): its flushed position is the acknowledged bound. Without it the
+        /// bound is unknown, which denies.
+        #[arg(long, value_name = "NODE")]
+        acknowledged_by: Option<String>,
+        /// The operator's statement that the current primary is stopped (its host is off, say);
+        /// without it an unreachable primary is Unknown, which denies.
+        #[arg(long)]
+        old_primary_stopped: bool,
+        /// Observe without freezing the standbys (their positions may move after).
+        #[arg(long)]
+        no_freeze: bool,
+    },
     /// Decide, and unless --dry-run commit, the promotion of CANDIDATE from what was observed.
     Promote {
         /// The replica to promote.
@@ -200,6 +222,9 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             start_over(&place, node, Epoch::new(*above), aerodb_core::Lsn::new(*start), reason)
         }
         Command::History { json } => history(&place, *json),
+        Command::Observe { cluster, acknowledged_by, old_primary_stopped, no_freeze } => {
+            observe(&place, cluster, acknowledged_by.as_deref(), *old_primary_stopped, !*no_freeze)
+        }
         Command::Promote { candidate, observed, dry_run, force, reason, request_id, expect_epoch, json } => {
             let mut builder = PromotionRequest::builder(candidate).force(*force);
             if let Some(reason) = reason {
@@ -330,6 +355,97 @@ fn history(place: &Place, json: bool) -> Result<u8, Failure> {
             None => println!("bootstrap"),
         }
     }
+    Ok(exit::OK)
+}
+
+/// How long a standby's WAL receiver may take to stop, and its replay to apply what it flushed.
+const FREEZE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `epoch/lsn (X/X)`: this library's notation and PostgreSQL's hexadecimal LSN.
+fn both(position: aerodb_core::WalPosition) -> String {
+    format!("{position} ({})", postgres::types::PgLsn::from(position.lsn.get()))
+}
+
+fn observe(
+    place: &Place,
+    cluster: &std::path::Path,
+    acknowledged_by: Option<&str>,
+    old_primary_stopped: bool,
+    freeze: bool,
+) -> Result<u8, Failure> {
+    use aerodb_postgres::observe::{self as pg, ServerState};
+    use aerodb_promotion::OldPrimary;
+    let cluster =
+        aerodb_postgres::cluster::Cluster::read(cluster).map_err(|e| fail(exit::USAGE, e.to_string()))?;
+    let acknowledged_by = acknowledged_by
+        .map(|node| {
+            NodeId::new(node).map_err(|e| fail(exit::USAGE, format!("--acknowledged-by {node:?}: {e}")))
+        })
+        .transpose()?;
+    let record = read(place)?;
+    let configs: Vec<(NodeId, postgres::Config)> =
+        cluster.nodes().filter_map(|node| Some((*node, cluster.config(node)?))).collect();
+    if freeze {
+        for (node, config) in &configs {
+            if let Err(error) = pg::freeze(config, record.epoch().get(), FREEZE_LIMIT) {
+                eprintln!("aerodb-promote: {node}: not frozen: {error}");
+            }
+        }
+    }
+    let mut seen: Vec<(NodeId, ServerState)> = Vec::new();
+    for (node, config) in &configs {
+        match pg::observe_settled(config, FREEZE_LIMIT) {
+            Ok(state) => seen.push((*node, state)),
+            Err(error) => eprintln!("aerodb-promote: {node}: not observed (left out): {error}"),
+        }
+    }
+    let systems: std::collections::BTreeSet<u64> = seen.iter().map(|(_, s)| s.system_identifier).collect();
+    if systems.len() > 1 {
+        let each: Vec<String> = seen.iter().map(|(n, s)| format!("{n} {}", s.system_identifier)).collect();
+        return Err(fail(
+            exit::OTHER,
+            format!(
+                "the nodes are not one cluster: database system identifiers differ ({})",
+                each.join(", ")
+            ),
+        ));
+    }
+    for (node, state) in &seen {
+        let role = if state.in_recovery { "standby" } else { "primary" };
+        let flushed = state.flushed.map_or_else(
+            || "none".to_owned(),
+            |lsn| both(aerodb_postgres::timeline::position(&state.history, lsn)),
+        );
+        eprintln!(
+            "aerodb-promote: {node}: {role}, timeline {}, WAL end {}, flushed {flushed}{}{}",
+            state.timeline,
+            both(state.wal_end()),
+            if state.receiving { ", receiving" } else { "" },
+            if state.replay_paused { ", replay PAUSED" } else { "" }
+        );
+    }
+    let acknowledged = match acknowledged_by {
+        None => None,
+        Some(node) => {
+            let (_, state) = seen.iter().find(|(n, _)| *n == node).ok_or_else(|| {
+                fail(exit::OTHER, format!("--acknowledged-by {node}: that node was not observed"))
+            })?;
+            let flushed =
+                state.flushed.ok_or_else(|| fail(exit::OTHER, format!("{node} reports no flushed WAL")))?;
+            Some(aerodb_postgres::timeline::position(&state.history, flushed))
+        }
+    };
+    let primary = record.primary();
+    let old_primary = match seen.iter().find(|(n, _)| *n == primary) {
+        Some((_, state)) if !state.in_recovery => OldPrimary::KnownActive,
+        _ if old_primary_stopped => OldPrimary::ConfirmedStopped,
+        Some(_) => OldPrimary::Fenced,
+        None => OldPrimary::Unknown,
+    };
+    let nodes = seen.iter().map(|(node, state)| state.node_view(*node)).collect();
+    let observation = Observation::new(nodes, old_primary, acknowledged);
+    let json = serde_json::to_string_pretty(&observation).map_err(|e| fail(exit::OTHER, e.to_string()))?;
+    println!("{json}");
     Ok(exit::OK)
 }
 

@@ -3,12 +3,12 @@
 //! the owner of the data directory, never as root.
 //!
 //! A server is started either *public* (its own `listen_addresses`) or *private* (no TCP at
-//! all, its socket in the data directory, which only its owner can enter): the agent starts a
+//! all, its socket in a directory only its owner can enter): the agent starts a
 //! server privately whenever it cannot yet know that the server may accept writes, and opens it
 //! only once what the server says it is matches the authority.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -136,10 +136,14 @@ impl ServerControl {
     }
 
     /// Starts the server and waits until it accepts connections: public, or private (no TCP,
-    /// its socket in the data directory). Its socket is always in the data directory, so the
-    /// agent reaches it the same way either way.
-    pub fn start(&self, private: bool) -> Result<(), ControlError> {
-        let mut options = format!("-c unix_socket_directories='{}'", self.data.display());
+    /// only its socket in [`socket_dir`](Self::socket_dir)). Its socket is there either way, so
+    /// the agent reaches it the same way.
+    /// The port is given on the command line: `pg_rewind` copies the source's configuration
+    /// files, its port included.
+    pub fn start(&self, private: bool, port: u16) -> Result<(), ControlError> {
+        self.own_log()?;
+        let sockets = self.socket_dir()?;
+        let mut options = format!("-c port={port} -c unix_socket_directories='{}'", sockets.display());
         if private {
             options.push_str(" -c listen_addresses=''");
         }
@@ -147,6 +151,59 @@ impl ServerControl {
         command.arg("start").arg("-D").arg(&self.data).arg("-l").arg(&self.log);
         command.args(["-w", "-t", "120", "-o", &options]);
         self.run(command).map(drop)
+    }
+
+    /// The server's private socket directory, `<data directory>.sock`, made (mode 0700, the
+    /// server's user's) when missing. Never inside the data directory: `pg_rewind` copies every
+    /// file of its source's data directory, and fails on a socket.
+    pub fn socket_dir(&self) -> Result<PathBuf, ControlError> {
+        let mut path = self.data.clone().into_os_string();
+        path.push(".sock");
+        let path = PathBuf::from(path);
+        let io = |error| ControlError::Io {
+            what: "could not prepare the socket directory",
+            path: path.clone(),
+            error,
+        };
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => {
+                if let Some((uid, gid)) = self.user {
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(io)?;
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                let meta = fs::symlink_metadata(&path).map_err(io)?;
+                let owner = self.user.map_or_else(|| rustix::process::geteuid().as_raw(), |(uid, _)| uid);
+                if !meta.is_dir() || meta.uid() != owner || meta.mode() & 0o077 != 0 {
+                    return Err(io(std::io::Error::other(
+                        "not a directory of the server's user that only it may enter",
+                    )));
+                }
+            }
+            Err(error) => return Err(io(error)),
+        }
+        Ok(path)
+    }
+
+    /// The log file exists and belongs to the server's user (a root agent may have made it).
+    /// Opened without following a symbolic link: a link planted there would hand any file of
+    /// the machine to that user.
+    fn own_log(&self) -> Result<(), ControlError> {
+        let io = |error| ControlError::Io {
+            what: "could not prepare the server log",
+            path: self.log.clone(),
+            error,
+        };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&self.log)
+            .map_err(io)?;
+        if let Some((uid, gid)) = self.user {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(io)?;
+        }
+        Ok(())
     }
 
     /// Stops the server: `immediate` (at once, no checkpoint: a fence) or `fast` (clean), and

@@ -27,6 +27,9 @@ pub enum ObserveError {
     /// The server could not be asked what it is over a replication connection.
     #[error(transparent)]
     WalSender(#[from] WalSenderError),
+    /// A standby's WAL receiver still ran after it was asked to stop.
+    #[error("the standby's WAL receiver still runs {0:?} after it was asked to stop")]
+    StillReceiving(Duration),
     /// A standby that has replayed no WAL at all.
     #[error("the standby reports no replayed WAL position")]
     NothingReplayed,
@@ -118,6 +121,38 @@ pub fn observe(config: &Config) -> Result<ServerState, ObserveError> {
         replay_paused,
         receiving,
     })
+}
+
+/// Makes the session know the custom setting `aerodb.frozen_at`, which `ALTER SYSTEM` refuses
+/// to set otherwise.
+pub const FROZEN_PLACEHOLDER: &str = "SET aerodb.frozen_at = ''";
+
+/// Freezes the standby `config` names so its position holds while it is judged: its WAL receiver
+/// is stopped durably (`primary_conninfo = ''`, kept across restarts), marked with the authority
+/// epoch it was frozen under (`aerodb.frozen_at`, which its agent reads to lift the freeze when
+/// no promotion follows), and confirmed gone, for at most `limit`. A primary is left alone.
+pub fn freeze(config: &Config, epoch: u64, limit: Duration) -> Result<(), ObserveError> {
+    let mut client = config.connect(NoTls)?;
+    let standby: bool = client.query_one("SELECT pg_is_in_recovery()", &[])?.try_get(0)?;
+    if !standby {
+        return Ok(());
+    }
+    client.batch_execute(&format!(
+        "{FROZEN_PLACEHOLDER}; ALTER SYSTEM SET primary_conninfo = ''; ALTER SYSTEM SET aerodb.frozen_at = '{epoch}'; SELECT pg_reload_conf();"
+    ))?;
+    let deadline = Instant::now() + limit;
+    loop {
+        let receiving: bool = client
+            .query_one("SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL)", &[])?
+            .try_get(0)?;
+        if !receiving {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ObserveError::StillReceiving(limit));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Observes a standby until replay has applied everything it flushed, for at most `limit`

@@ -165,6 +165,11 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// What was observed: every node, the current primary's state and the acknowledged bound.
+    pub fn new(nodes: Vec<NodeView>, old_primary: OldPrimary, acknowledged: Option<WalPosition>) -> Self {
+        Observation { nodes, old_primary, acknowledged }
+    }
+
     /// The validation inputs of this observation over the durable `authority`.
     pub fn over(self, authority: Option<AuthorityView>) -> ValidationInputs {
         ValidationInputs {

@@ -1,0 +1,380 @@
+//! `aerodb-pg-agent`: one per PostgreSQL server, beside it. Converges the server to the durable
+//! authority one idempotent step at a time (see [`plan`]), from whatever state it finds.
+
+mod plan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aerodb_cli::{Place, StoreArgs};
+use aerodb_core::NodeId;
+use aerodb_postgres::cluster::Cluster;
+use aerodb_postgres::control::{Postmaster, ServerControl};
+use aerodb_postgres::observe::observe;
+use aerodb_promotion::AuthorityRecord;
+use clap::Parser;
+use postgres::NoTls;
+use postgres::config::Host;
+
+use crate::plan::{Running, Seen, Step, plan};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 stopped by SIGTERM or SIGINT (the server is left as it is), or --once finished;
+1 could not start (cluster file, store options, data directory), with its cause; 2 usage error.
+
+Every step is printed on stdout as `step: ...`. The server is never writable by clients unless
+the authority names this node at exactly the timeline the server is on, with the same history:
+a primary the authority does not name is stopped at once (immediate shutdown), then rewound
+and restarted as a standby of the named primary; a server that may come up writable is started
+privately (no TCP, its socket in DATA-DIR.sock, mode 0700) and opened only once it checks out; a
+standby the authority names is frozen, restarted privately and promoted only from exactly the
+record's switch point, and kept private if PostgreSQL then runs another timeline.
+
+A standby frozen for an observation (aerodb-promote observe) stays frozen while the authority
+is the one it was frozen under, for at most --freeze-hold seconds, then streams again.
+
+The server programs run as the owner of the data directory.";
+
+/// Keep one PostgreSQL server converged to the durable authority.
+#[derive(Debug, Parser)]
+#[command(name = "aerodb-pg-agent", version, after_help = AFTER_HELP)]
+struct Args {
+    /// This node's id, as the authority and the cluster file name it.
+    #[arg(long, value_name = "NODE")]
+    node: String,
+    /// The server's data directory.
+    #[arg(long, value_name = "DIR")]
+    pgdata: PathBuf,
+    /// The directory of PostgreSQL's server programs (pg_ctl, pg_rewind), e.g.
+    /// /usr/lib/postgresql/15/bin.
+    #[arg(long, value_name = "DIR")]
+    bindir: PathBuf,
+    /// The server's log file (default: the data directory's path with `.log` appended).
+    #[arg(long, value_name = "FILE")]
+    server_log: Option<PathBuf>,
+    /// The cluster file: one `NODE CONNINFO` line per node, this one included.
+    #[arg(long, value_name = "FILE")]
+    cluster: PathBuf,
+    /// Where the authority is kept.
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Milliseconds between two looks when there is nothing to do.
+    #[arg(long, value_name = "MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    interval_ms: u64,
+    /// How long a freeze for an observation is kept while the authority does not change.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    freeze_hold: u64,
+    /// Take steps until there is nothing to do, then exit.
+    #[arg(long)]
+    once: bool,
+    /// Test hook: after this many actions, print `paused after N actions` and wait to be killed.
+    #[arg(long, value_name = "N", hide = true)]
+    pause_after: Option<u64>,
+}
+
+/// How many steps `--once` takes at most before giving up.
+const ONCE_LIMIT: usize = 32;
+
+struct Agent {
+    me: NodeId,
+    place: Place,
+    cluster: Cluster,
+    server: ServerControl,
+    /// The user and host of this node's server, from the cluster file.
+    user: String,
+    host: String,
+    /// The port its server listens on: the cluster file's, given to every start.
+    port: u16,
+    /// The highest authority epoch seen: a lower one later is refused (never backwards).
+    highest: u64,
+    /// When a freeze under this epoch was first seen.
+    frozen_since: Option<(u64, Instant)>,
+    freeze_hold: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(error) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            eprintln!("aerodb-pg-agent: cannot handle signal {signal}: {error}");
+            return ExitCode::from(1);
+        }
+    }
+    let mut agent = match Agent::new(&args) {
+        Ok(agent) => agent,
+        Err(error) => {
+            eprintln!("aerodb-pg-agent: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut actions = 0u64;
+    let mut steps = 0usize;
+    let mut last = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        let step = agent.next_step();
+        let text = describe(&step);
+        if text != last {
+            say(&format!("step: {text}"));
+            last = text;
+        }
+        let acts = !matches!(step, Step::Leads | Step::Follows | Step::Wait(_) | Step::Hold(_));
+        if acts {
+            if let Err(error) = agent.take(&step) {
+                say(&format!("step failed: {error}"));
+            }
+            actions += 1;
+            if args.pause_after == Some(actions) {
+                say(&format!("paused after {actions} actions"));
+                let until = Instant::now() + Duration::from_secs(600);
+                while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                break;
+            }
+            continue;
+        }
+        steps += 1;
+        if args.once && (matches!(step, Step::Leads | Step::Follows | Step::Hold(_)) || steps >= ONCE_LIMIT) {
+            break;
+        }
+        sleep_unless(&stop, Duration::from_millis(args.interval_ms));
+    }
+    ExitCode::SUCCESS
+}
+
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn sleep_unless(stop: &AtomicBool, pause: Duration) {
+    let until = Instant::now() + pause;
+    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn describe(step: &Step) -> String {
+    match step {
+        Step::Leads => "primary at the authority's epoch: writable".to_owned(),
+        Step::Follows => "standby of the authority's primary".to_owned(),
+        Step::Wait(why) => format!("wait: {why}"),
+        Step::Hold(why) => format!("hold: {why}"),
+        Step::Fence => "fence: stop the server at once (immediate shutdown)".to_owned(),
+        Step::StartPrivate => "start the server privately (no TCP) to check it".to_owned(),
+        Step::StartPublic => "start the standby".to_owned(),
+        Step::OpenUp => "restart the server publicly".to_owned(),
+        Step::GoPrivate => "restart the standby privately to promote it".to_owned(),
+        Step::Freeze => "freeze: stop the standby's WAL receiver".to_owned(),
+        Step::Promote => "promote (pg_promote)".to_owned(),
+        Step::Rewind(source) => format!("pg_rewind from {source}, then follow it"),
+        Step::Follow(primary) => format!("stream from {primary}"),
+    }
+}
+
+impl Agent {
+    fn new(args: &Args) -> Result<Agent, String> {
+        let me = NodeId::new(&args.node).map_err(|e| format!("--node {:?}: {e}", args.node))?;
+        let cluster = Cluster::read(&args.cluster).map_err(|e| e.to_string())?;
+        let config =
+            cluster.config(&me).ok_or_else(|| format!("the cluster file does not name node {me}"))?;
+        let host = match config.get_hosts().first() {
+            Some(Host::Tcp(host)) => host.clone(),
+            Some(Host::Unix(dir)) => dir.display().to_string(),
+            None => return Err(format!("the cluster file's conninfo of {me} names no host")),
+        };
+        let user = config.get_user().unwrap_or("postgres").to_owned();
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let place = args.store.place().map_err(|e| e.to_string())?;
+        let log = args.server_log.clone().unwrap_or_else(|| {
+            let mut path = args.pgdata.clone().into_os_string();
+            path.push(".log");
+            PathBuf::from(path)
+        });
+        let server = ServerControl::new(&args.bindir, &args.pgdata, &log).map_err(|e| e.to_string())?;
+        Ok(Agent {
+            me,
+            place,
+            cluster,
+            server,
+            user,
+            host,
+            port,
+            highest: 0,
+            frozen_since: None,
+            freeze_hold: Duration::from_secs(args.freeze_hold),
+        })
+    }
+
+    /// Reads the authority and the server, and asks the plan.
+    fn next_step(&mut self) -> Step {
+        let record = match self.place.read(|problem| say(&format!("warning: {problem}"))) {
+            Ok(record) => record,
+            Err(error) => return Step::Wait(format!("the authority cannot be read: {error}")),
+        };
+        if let Some(record) = &record {
+            let epoch = record.epoch().get();
+            if epoch < self.highest {
+                return Step::Hold(format!(
+                    "the authority went back from epoch {} to {epoch}: nothing is changed",
+                    self.highest
+                ));
+            }
+            self.highest = epoch;
+        }
+        let seen = self.seen();
+        let expired = self.freeze_expired(&seen);
+        let wanted = record.as_ref().and_then(|r| self.primary_conninfo(r));
+        plan(self.me, record.as_ref(), &seen, wanted.as_deref(), expired)
+    }
+
+    fn freeze_expired(&mut self, seen: &Seen) -> bool {
+        let frozen = match seen {
+            Seen::Up(running) => running.frozen_at,
+            _ => None,
+        };
+        match (frozen, self.frozen_since) {
+            (None, _) => {
+                self.frozen_since = None;
+                false
+            }
+            (Some(epoch), Some((since_epoch, since))) if since_epoch == epoch => {
+                since.elapsed() >= self.freeze_hold
+            }
+            (Some(epoch), _) => {
+                self.frozen_since = Some((epoch, Instant::now()));
+                false
+            }
+        }
+    }
+
+    /// What a standby of the record's primary streams from: its conninfo, with this node's
+    /// name as `application_name` (what `synchronous_standby_names` lists).
+    fn primary_conninfo(&self, record: &AuthorityRecord) -> Option<String> {
+        let conninfo = self.cluster.conninfo(&record.primary())?;
+        Some(format!("{conninfo} application_name={}", self.me))
+    }
+
+    fn postmaster(&self) -> Option<Postmaster> {
+        self.server.postmaster()
+    }
+
+    fn seen(&self) -> Seen {
+        let Some(postmaster) = self.postmaster() else {
+            return Seen::Down { standby: self.server.is_standby() };
+        };
+        if !matches!(postmaster.status.as_str(), "ready" | "standby") {
+            return Seen::Unreadable(format!("postmaster {} is {:?}", postmaster.pid, postmaster.status));
+        }
+        let config = postmaster.config(&self.user, &self.host);
+        let state = match observe(&config) {
+            Ok(state) => state,
+            Err(error) => return Seen::Unreadable(error.to_string()),
+        };
+        let settings = config.connect(NoTls).and_then(|mut client| {
+            let row = client.query_one(
+                "SELECT current_setting('primary_conninfo'), current_setting('aerodb.frozen_at', true)",
+                &[],
+            )?;
+            Ok((row.try_get::<_, String>(0)?, row.try_get::<_, Option<String>>(1)?))
+        });
+        let (following, frozen) = match settings {
+            Ok(settings) => settings,
+            Err(error) => return Seen::Unreadable(error.to_string()),
+        };
+        let frozen_at =
+            frozen.filter(|text| !text.is_empty()).map(|text| text.parse::<u64>().unwrap_or(u64::MAX));
+        Seen::Up(Running { private: postmaster.is_private(), state, following, frozen_at })
+    }
+
+    /// Runs one step's action.
+    fn take(&mut self, step: &Step) -> Result<(), String> {
+        let sql = |statements: &[&str]| -> Result<(), String> {
+            let postmaster = self.postmaster().ok_or("the server is not running")?;
+            let mut client =
+                postmaster.config(&self.user, &self.host).connect(NoTls).map_err(|e| e.to_string())?;
+            for statement in statements {
+                client.batch_execute(statement).map_err(|e| format!("{statement}: {}", pg_error(&e)))?;
+            }
+            Ok(())
+        };
+        match step {
+            Step::Leads | Step::Follows | Step::Wait(_) | Step::Hold(_) => Ok(()),
+            Step::Fence => self.server.stop(true).map_err(|e| e.to_string()),
+            Step::StartPrivate => self.server.start(true, self.port).map_err(|e| e.to_string()),
+            Step::StartPublic => self.server.start(false, self.port).map_err(|e| e.to_string()),
+            Step::OpenUp => {
+                self.server.stop(false).map_err(|e| e.to_string())?;
+                self.server.start(false, self.port).map_err(|e| e.to_string())
+            }
+            Step::GoPrivate => {
+                self.server.stop(false).map_err(|e| e.to_string())?;
+                self.server.start(true, self.port).map_err(|e| e.to_string())
+            }
+            Step::Freeze => sql(&["ALTER SYSTEM SET primary_conninfo = ''", "SELECT pg_reload_conf()"]),
+            Step::Promote => {
+                let postmaster = self.postmaster().ok_or("the server is not running")?;
+                let mut client =
+                    postmaster.config(&self.user, &self.host).connect(NoTls).map_err(|e| e.to_string())?;
+                let done: bool = client
+                    .query_one("SELECT pg_promote(true, 60)", &[])
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| e.to_string())?;
+                if done { Ok(()) } else { Err("pg_promote did not finish within 60 s".to_owned()) }
+            }
+            Step::Rewind(source) => {
+                let conninfo = self
+                    .cluster
+                    .conninfo(source)
+                    .ok_or_else(|| format!("the cluster file does not name {source}"))?;
+                let output = self.server.rewind(conninfo).map_err(|e| e.to_string())?;
+                for line in output.lines().filter(|l| l.starts_with("pg_rewind:")) {
+                    say(&format!("  {line}"));
+                }
+                // pg_rewind wrote its own primary_conninfo; the next look sets ours.
+                Ok(())
+            }
+            Step::Follow(primary) => {
+                let record_conninfo = self
+                    .cluster
+                    .conninfo(primary)
+                    .ok_or_else(|| format!("the cluster file does not name {primary}"))?;
+                let wanted = format!("{record_conninfo} application_name={}", self.me);
+                let set = format!("ALTER SYSTEM SET primary_conninfo = {}", quote(&wanted));
+                sql(&[
+                    &set,
+                    FROZEN_PLACEHOLDER,
+                    "ALTER SYSTEM SET aerodb.frozen_at = ''",
+                    "SELECT pg_reload_conf()",
+                ])
+            }
+        }
+    }
+}
+
+/// `aerodb.frozen_at` is a custom setting: the session must know it before ALTER SYSTEM may set it.
+const FROZEN_PLACEHOLDER: &str = aerodb_postgres::observe::FROZEN_PLACEHOLDER;
+
+/// A PostgreSQL error with the server's own message.
+fn pg_error(error: &postgres::Error) -> String {
+    error
+        .as_db_error()
+        .map_or_else(|| error.to_string(), |db| format!("{} ({})", db.message(), db.code().code()))
+}
+
+/// `text` as an SQL string literal.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
