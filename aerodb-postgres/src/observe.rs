@@ -137,9 +137,15 @@ pub fn freeze(config: &Config, epoch: u64, limit: Duration) -> Result<(), Observ
     if !standby {
         return Ok(());
     }
-    client.batch_execute(&format!(
-        "{FROZEN_PLACEHOLDER}; ALTER SYSTEM SET primary_conninfo = ''; ALTER SYSTEM SET aerodb.frozen_at = '{epoch}'; SELECT pg_reload_conf();"
-    ))?;
+    // One statement at a time: ALTER SYSTEM refuses to run inside a transaction block.
+    for statement in [
+        FROZEN_PLACEHOLDER.to_owned(),
+        "ALTER SYSTEM SET primary_conninfo = ''".to_owned(),
+        format!("ALTER SYSTEM SET aerodb.frozen_at = '{epoch}'"),
+        "SELECT pg_reload_conf()".to_owned(),
+    ] {
+        client.batch_execute(&statement)?;
+    }
     let deadline = Instant::now() + limit;
     loop {
         let receiving: bool = client

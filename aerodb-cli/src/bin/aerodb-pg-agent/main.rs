@@ -19,7 +19,7 @@ use clap::Parser;
 use postgres::NoTls;
 use postgres::config::Host;
 
-use crate::plan::{Running, Seen, Step, plan};
+use crate::plan::{Authority, Running, Seen, Step, plan};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 stopped by SIGTERM or SIGINT (the server is left as it is), or --once finished;
@@ -237,7 +237,8 @@ impl Agent {
         let seen = self.seen();
         let expired = self.freeze_expired(&seen);
         let wanted = record.as_ref().and_then(|r| self.primary_conninfo(r));
-        plan(self.me, record.as_ref(), &seen, wanted.as_deref(), expired)
+        let authority = record.as_ref().map(Authority::of);
+        plan(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired)
     }
 
     fn freeze_expired(&mut self, seen: &Seen) -> bool {
@@ -299,6 +300,29 @@ impl Agent {
         Seen::Up(Running { private: postmaster.is_private(), state, following, frozen_at })
     }
 
+    /// Refuses to follow a primary of another database system (P6-F1: not one cluster).
+    fn same_system(&self, primary: &NodeId) -> Result<(), String> {
+        let identify = |config: &postgres::Config| {
+            aerodb_postgres::walsender::identify(config)
+                .map(|(id, _)| id.system_identifier)
+                .map_err(|e| e.to_string())
+        };
+        let postmaster = self.postmaster().ok_or("the server is not running")?;
+        let mine = identify(&postmaster.config(&self.user, &self.host))?;
+        let config = self
+            .cluster
+            .config(primary)
+            .ok_or_else(|| format!("the cluster file does not name {primary}"))?;
+        let theirs = identify(&config)?;
+        if mine == theirs {
+            Ok(())
+        } else {
+            Err(format!(
+                "not following {primary}: its database system identifier is {theirs}, this server's {mine} (not one cluster)"
+            ))
+        }
+    }
+
     /// Runs one step's action.
     fn take(&mut self, step: &Step) -> Result<(), String> {
         let sql = |statements: &[&str]| -> Result<(), String> {
@@ -347,6 +371,7 @@ impl Agent {
                 Ok(())
             }
             Step::Follow(primary) => {
+                self.same_system(primary)?;
                 let record_conninfo = self
                     .cluster
                     .conninfo(primary)

@@ -8,9 +8,31 @@
 //! server's timeline with exactly the server's timeline history. Anything else that could
 //! write is fenced (stopped at once) or kept private (no TCP, only its owner can connect).
 
-use aerodb_core::{EpochHistory, NodeId};
+use aerodb_core::{Epoch, EpochHistory, NodeId};
 use aerodb_postgres::observe::ServerState;
 use aerodb_promotion::AuthorityRecord;
+
+/// What the plan reads of the durable authority record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    /// The node that may write.
+    pub primary: NodeId,
+    /// Its epoch: the PostgreSQL timeline it must run.
+    pub epoch: Epoch,
+    /// The epoch history: the timeline history file it must have.
+    pub history: EpochHistory,
+}
+
+impl Authority {
+    /// The authority a record states.
+    pub fn of(record: &AuthorityRecord) -> Authority {
+        Authority {
+            primary: record.primary(),
+            epoch: record.epoch(),
+            history: record.epoch_history().clone(),
+        }
+    }
+}
 
 /// What the agent found of its server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,20 +104,18 @@ fn before_latest(history: &EpochHistory) -> Option<EpochHistory> {
 
 /// Whether the server is exactly the record's primary: its timeline is the record's epoch and
 /// its timeline history the record's epoch history.
-fn matches(record: &AuthorityRecord, state: &ServerState) -> bool {
-    u64::from(state.timeline) == record.epoch().get() && state.history == *record.epoch_history()
+fn matches(record: &Authority, state: &ServerState) -> bool {
+    // A primary reporting paused replay contradicts itself: unknown, so not a match.
+    u64::from(state.timeline) == record.epoch.get() && state.history == record.history && !state.replay_paused
 }
 
-fn mismatch(record: &AuthorityRecord, state: &ServerState) -> String {
+fn mismatch(record: &Authority, state: &ServerState) -> String {
     format!(
         "the authority names this node at epoch {} with history {:?}, but PostgreSQL runs timeline {} \
          with history {:?}: kept private (no client can connect); an operator must decide \
          (start the authority over at this timeline with `aerodb-promote start-over`, or remove \
          this server and rebuild it from the primary)",
-        record.epoch(),
-        record.epoch_history(),
-        state.timeline,
-        state.history
+        record.epoch, record.history, state.timeline, state.history
     )
 }
 
@@ -104,29 +124,22 @@ fn mismatch(record: &AuthorityRecord, state: &ServerState) -> String {
 /// `freeze_expired` says the agent has held a freeze for longer than it may.
 pub fn plan(
     me: NodeId,
-    record: Option<&AuthorityRecord>,
+    record: Option<&Authority>,
     seen: &Seen,
     primary_conninfo: Option<&str>,
     freeze_expired: bool,
 ) -> Step {
-    let names_me = record.is_some_and(|r| r.primary() == me);
+    let names_me = record.is_some_and(|r| r.primary == me);
     match seen {
         Seen::Unreadable(why) => Step::Wait(format!("the server cannot be read yet: {why}")),
         Seen::Down { standby: true } => Step::StartPublic,
         Seen::Down { standby: false } => match record {
             None => Step::Wait("no authority record: a primary is not started".to_owned()),
             Some(_) if names_me => Step::StartPrivate,
-            Some(record) => Step::Rewind(record.primary()),
+            Some(record) => Step::Rewind(record.primary),
         },
         Seen::Up(running) => {
             let state = &running.state;
-            if state.replay_paused {
-                return Step::Hold(
-                    "replay is paused (pg_wal_replay_pause): its position is not at rest, so it is \
-                     unknown input; resume replay (SELECT pg_wal_replay_resume()) or remove the pause"
-                        .to_owned(),
-                );
-            }
             if !state.in_recovery {
                 return match record {
                     Some(record) if names_me && matches(record, state) => {
@@ -140,6 +153,13 @@ pub fn plan(
                     // Writable, and not the authority's primary at this timeline.
                     _ => Step::Fence,
                 };
+            }
+            if state.replay_paused {
+                return Step::Hold(
+                    "replay is paused (pg_wal_replay_pause): its position is not at rest, so it is \
+                     unknown input; resume replay (SELECT pg_wal_replay_resume()) or remove the pause"
+                        .to_owned(),
+                );
             }
             let Some(record) = record else {
                 return if running.private {
@@ -155,7 +175,7 @@ pub fn plan(
                 return Step::OpenUp;
             }
             if let Some(frozen) = running.frozen_at
-                && frozen >= record.epoch().get()
+                && frozen >= record.epoch.get()
                 && !freeze_expired
             {
                 return Step::Wait(format!(
@@ -163,36 +183,254 @@ pub fn plan(
                 ));
             }
             let streams = primary_conninfo.is_some_and(|wanted| running.following == wanted);
-            if streams && running.frozen_at.is_none() {
-                Step::Follows
-            } else {
-                Step::Follow(record.primary())
-            }
+            if streams && running.frozen_at.is_none() { Step::Follows } else { Step::Follow(record.primary) }
         }
     }
 }
 
 /// A standby the record names: it is promoted only from exactly the validated place, privately.
-fn promote_step(record: &AuthorityRecord, running: &Running) -> Step {
+fn promote_step(record: &Authority, running: &Running) -> Step {
     let state = &running.state;
     if state.receiving {
         return Step::Freeze;
     }
-    let start = record.epoch_history().latest().start;
-    let expected = before_latest(record.epoch_history());
+    let start = record.history.latest().start;
+    let expected = before_latest(&record.history);
     if expected.as_ref() != Some(&state.history) || state.replayed != start || !state.settled() {
         return Step::Hold(format!(
             "the authority names this node at epoch {} from {} on history {:?}, but this standby has \
              replayed {} (flushed {:?}) on timeline {} with history {:?}: not promoted; an operator \
              must decide (promote another node, or start the authority over)",
-            record.epoch(),
-            start,
-            expected,
-            state.replayed,
-            state.flushed,
-            state.timeline,
-            state.history
+            record.epoch, start, expected, state.replayed, state.flushed, state.timeline, state.history
         ));
     }
     if running.private { Step::Promote } else { Step::GoPrivate }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every combination of a small but complete space of inputs, judged by statements written
+    //! from the rule, not from the code: about two million plans.
+
+    use super::*;
+    use aerodb_core::{EpochStart, Lsn};
+
+    fn node(name: &str) -> NodeId {
+        NodeId::new(name).unwrap()
+    }
+
+    fn history(starts: &[u64]) -> EpochHistory {
+        let entries = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| EpochStart { epoch: Epoch::new(i as u64 + 1), start: Lsn::new(start) })
+            .collect();
+        EpochHistory::new(entries).unwrap()
+    }
+
+    fn histories() -> Vec<EpochHistory> {
+        vec![
+            history(&[0]),
+            history(&[0, 100]),
+            history(&[0, 200]),
+            history(&[0, 100, 300]),
+            history(&[0, 200, 300]),
+        ]
+    }
+
+    fn authorities() -> Vec<Option<Authority>> {
+        let mut all = vec![None];
+        for primary in [node("pg1"), node("pg2")] {
+            for history in histories() {
+                all.push(Some(Authority { primary, epoch: history.latest().epoch, history }));
+            }
+        }
+        all
+    }
+
+    fn seens() -> Vec<Seen> {
+        let mut all =
+            vec![Seen::Down { standby: false }, Seen::Down { standby: true }, Seen::Unreadable("x".into())];
+        for private in [false, true] {
+            for in_recovery in [false, true] {
+                for timeline in 1..=3 {
+                    for history in histories() {
+                        for replayed in [0, 100, 200, 300] {
+                            for flushed in [None, Some(100), Some(300)] {
+                                for (replay_paused, receiving) in
+                                    [(false, false), (true, false), (false, true)]
+                                {
+                                    for following in ["", "wanted", "elsewhere"] {
+                                        for frozen_at in [None, Some(1), Some(2), Some(3)] {
+                                            all.push(Seen::Up(Running {
+                                                private,
+                                                state: ServerState {
+                                                    system_identifier: 7,
+                                                    in_recovery,
+                                                    flushed: flushed.map(Lsn::new),
+                                                    replayed: Lsn::new(replayed),
+                                                    timeline,
+                                                    history: history.clone(),
+                                                    replay_paused,
+                                                    receiving,
+                                                },
+                                                following: following.to_owned(),
+                                                frozen_at,
+                                            }));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        all
+    }
+
+    /// The server is exactly the authority's primary: named, on its timeline, with its history.
+    fn exactly_named(me: NodeId, authority: Option<&Authority>, state: &ServerState) -> bool {
+        authority.is_some_and(|a| {
+            a.primary == me && u64::from(state.timeline) == a.epoch.get() && state.history == a.history
+        })
+    }
+
+    #[test]
+    fn every_plan_keeps_the_server_unwritable_unless_it_is_exactly_the_named_primary() {
+        let me = node("pg1");
+        let (authorities, seens) = (authorities(), seens());
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        for authority in &authorities {
+            let authority = authority.as_ref();
+            for seen in &seens {
+                for wanted in [Some("wanted"), None] {
+                    for expired in [false, true] {
+                        let step = plan(me, authority, seen, wanted, expired);
+                        let case = || {
+                            format!(
+                                "{authority:?}\n{seen:?}\nwanted {wanted:?} expired {expired}\n=> {step:?}"
+                            )
+                        };
+                        *counts.entry(kind(&step)).or_default() += 1;
+                        match seen {
+                            Seen::Up(running) => {
+                                let state = &running.state;
+                                let writable = !state.in_recovery;
+                                let named = exactly_named(me, authority, state);
+                                // Public and writable, but not the named primary: fenced, nothing else.
+                                if writable && !running.private && !named {
+                                    assert_eq!(step, Step::Fence, "{}", case());
+                                }
+                                // Opened or left open for writes only when exactly named.
+                                if matches!(step, Step::Leads) || (matches!(step, Step::OpenUp) && writable) {
+                                    assert!(named && !state.replay_paused, "{}", case());
+                                }
+                                if state.replay_paused && state.in_recovery {
+                                    assert!(matches!(step, Step::Hold(_)), "{}", case());
+                                }
+                                if let Step::Promote = step {
+                                    let a = authority.unwrap();
+                                    assert!(
+                                        running.private && state.in_recovery && a.primary == me,
+                                        "{}",
+                                        case()
+                                    );
+                                    assert!(
+                                        !state.receiving && state.flushed.is_none_or(|f| f <= state.replayed),
+                                        "{}",
+                                        case()
+                                    );
+                                    assert_eq!(state.replayed, a.history.latest().start, "{}", case());
+                                    let earlier = &a.history.entries()[..a.history.entries().len() - 1];
+                                    assert_eq!(state.history.entries(), earlier, "{}", case());
+                                }
+                                if let Step::Follow(primary) = step {
+                                    let a = authority.unwrap();
+                                    assert!(state.in_recovery && !running.private, "{}", case());
+                                    assert!(primary == a.primary && primary != me, "{}", case());
+                                    let frozen_here = running.frozen_at.is_some_and(|f| f >= a.epoch.get());
+                                    assert!(!frozen_here || expired, "a freeze lifted early: {}", case());
+                                }
+                                assert!(
+                                    !matches!(step, Step::StartPrivate | Step::StartPublic | Step::Rewind(_)),
+                                    "{}",
+                                    case()
+                                );
+                            }
+                            Seen::Down { standby } => {
+                                let names_me = authority.is_some_and(|a| a.primary == me);
+                                let expected = match (standby, authority) {
+                                    (true, _) => Step::StartPublic,
+                                    (false, None) => step.clone(),
+                                    (false, Some(_)) if names_me => Step::StartPrivate,
+                                    (false, Some(a)) => Step::Rewind(a.primary),
+                                };
+                                assert_eq!(step, expected, "{}", case());
+                                assert!(!matches!(step, Step::StartPublic) || *standby, "{}", case());
+                            }
+                            Seen::Unreadable(_) => assert!(matches!(step, Step::Wait(_)), "{}", case()),
+                        }
+                    }
+                }
+            }
+        }
+        // The space reaches every step the agent can take.
+        for step in [
+            "Leads",
+            "Follows",
+            "Wait",
+            "Hold",
+            "Fence",
+            "StartPrivate",
+            "StartPublic",
+            "OpenUp",
+            "GoPrivate",
+            "Freeze",
+            "Promote",
+            "Rewind",
+            "Follow",
+        ] {
+            assert!(counts.get(step).copied().unwrap_or(0) > 0, "no case plans {step}: {counts:?}");
+        }
+    }
+
+    fn kind(step: &Step) -> &'static str {
+        match step {
+            Step::Leads => "Leads",
+            Step::Follows => "Follows",
+            Step::Wait(_) => "Wait",
+            Step::Hold(_) => "Hold",
+            Step::Fence => "Fence",
+            Step::StartPrivate => "StartPrivate",
+            Step::StartPublic => "StartPublic",
+            Step::OpenUp => "OpenUp",
+            Step::GoPrivate => "GoPrivate",
+            Step::Freeze => "Freeze",
+            Step::Promote => "Promote",
+            Step::Rewind(_) => "Rewind",
+            Step::Follow(_) => "Follow",
+        }
+    }
+
+    /// The timeline PostgreSQL chose differs from the record: kept private and reported.
+    #[test]
+    fn a_promotion_onto_another_timeline_is_kept_private_with_what_to_do() {
+        let record = Authority { primary: node("pg1"), epoch: Epoch::new(2), history: history(&[0, 100]) };
+        let state = ServerState {
+            system_identifier: 7,
+            in_recovery: false,
+            flushed: Some(Lsn::new(100)),
+            replayed: Lsn::new(100),
+            timeline: 3,
+            history: history(&[0, 100, 100]),
+            replay_paused: false,
+            receiving: false,
+        };
+        let running = Running { private: true, state, following: String::new(), frozen_at: None };
+        let Step::Hold(report) = plan(node("pg1"), Some(&record), &Seen::Up(running), None, false) else {
+            panic!("not held")
+        };
+        assert!(report.contains("timeline 3") && report.contains("start-over"), "{report}");
+    }
 }
