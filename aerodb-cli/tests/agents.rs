@@ -395,8 +395,28 @@ fn failovers_under_write_load_with_agents_as_processes() {
         let lost: Vec<i64> = all_acknowledged.iter().copied().filter(|id| !rows.contains(id)).collect();
         assert!(lost.is_empty(), "round {round}: acknowledged rows lost: {lost:?}");
         // 5. The old primary comes back with its agent: never writable, it rewinds and follows.
-        rig.start_agent(primary, None);
+        // Its agent too is killed after its Nth action (pg_rewind, start, stream) in most rounds.
         let old = primary;
+        let old_kill = kills[(round + 3) % kills.len()];
+        match old_kill {
+            Kill::None => rig.start_agent(old, None),
+            Kill::Agent(n) | Kill::AgentAndServer(n) => {
+                rig.start_agent(old, Some(n));
+                let agent = &rig.agents[old];
+                wait_for(&format!("{old}'s agent to pause after {n} actions"), || {
+                    agent.printed().iter().any(|l| l.starts_with("paused after"))
+                });
+                let printed = rig.kill_agent(old);
+                assert!(
+                    !printed.iter().any(|l| l.contains("writable")),
+                    "round {round}: {old} opened for writes"
+                );
+                if matches!(old_kill, Kill::AgentAndServer(_)) {
+                    rig.kill_server(old);
+                }
+                rig.start_agent(old, None);
+            }
+        }
         wait_for(&format!("{old} and {other} to stream from {sync}"), || {
             let names: Vec<String> = streaming(&rig.config(sync)).into_iter().map(|(n, _)| n).collect();
             names.contains(&old.to_owned()) && names.contains(&other.to_owned())
@@ -424,7 +444,7 @@ fn failovers_under_write_load_with_agents_as_processes() {
             on_old.query_one("SELECT count(*) FROM acked WHERE id = $1", &[&marker]).unwrap().get(0);
         assert_eq!(seen, 1, "round {round}: a write at epoch {} did not reach {old}", epoch + 1);
         println!(
-            "round {round}: {primary} -> {sync} at epoch {}, {kill:?}, {} rows acknowledged",
+            "round {round}: {primary} -> {sync} at epoch {}, candidate {kill:?}, old primary {old_kill:?}, {} rows acknowledged",
             epoch + 1,
             acknowledged.len()
         );
