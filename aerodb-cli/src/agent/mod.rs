@@ -1,7 +1,7 @@
 //! `aerodb-pg-agent`: one per PostgreSQL server, beside it. Converges the server to the durable
-//! authority one idempotent step at a time (see [`plan`]), from whatever state it finds.
+//! authority one idempotent step at a time (see [`plan`](mod@plan)), from whatever state it finds.
 
-mod plan;
+pub mod plan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aerodb_cli::{Place, StoreArgs};
+use crate::store_args::{Place, StoreArgs};
 use aerodb_core::NodeId;
 use aerodb_postgres::cluster::Cluster;
 use aerodb_postgres::control::{Postmaster, ServerControl};
@@ -19,7 +19,7 @@ use clap::Parser;
 use postgres::NoTls;
 use postgres::config::Host;
 
-use crate::plan::{Authority, Running, Seen, Step, plan};
+use plan::{Authority, Running, Seen, Step, plan};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 stopped by SIGTERM or SIGINT (the server is left as it is), or --once finished;
@@ -95,8 +95,9 @@ struct Agent {
     freeze_hold: Duration,
 }
 
-fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+/// Runs `aerodb-pg-agent` with the command line `args` (the program's name first).
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let args = match Args::try_parse_from(args) {
         Ok(args) => args,
         Err(error) => {
             let _ = error.print();
