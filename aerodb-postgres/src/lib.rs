@@ -10,6 +10,7 @@
 //! - [`timeline`]: timelines as epochs, history files as epoch histories.
 //! - [`observe`]: a server observed over SQL, as the validator's [`NodeView`](aerodb_promotion::NodeView).
 //! - [`local`]: local servers for examples and tests (`initdb`, `pg_basebackup`, `pg_rewind`).
+//! - [`procs`]: a server's processes, read from `/proc`: whether it is confirmed stopped.
 //!
 //! ```
 //! use aerodb_postgres::timeline;
@@ -22,4 +23,5 @@
 
 pub mod local;
 pub mod observe;
+pub mod procs;
 pub mod timeline;
