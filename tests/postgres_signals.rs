@@ -1,0 +1,142 @@
+//! SIGTERM and SIGINT sent to the `postgres_failover` example mid-run: the moment it exits, no
+//! process of its servers is left and its temporary directory is gone. Ignored by
+//! `cargo test --workspace` (it needs PostgreSQL); `.ci/run` runs it after `cargo test
+//! --workspace` built the example:
+//!
+//! ```sh
+//! cargo build --example postgres_failover && cargo test --test postgres_signals -- --ignored
+//! ```
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use aerodb_postgres::procs::{self, ProcessId};
+use rustix::process::{Pid, Signal, kill_process};
+
+/// How long the example may take to start its servers, or to exit once signalled.
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let examples = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples");
+    let program = examples.join("postgres_failover");
+    assert!(program.is_file(), "{} missing: cargo build --example postgres_failover", program.display());
+    program
+}
+
+/// The pids of the processes whose command line mentions `dir` (the postmasters: `-D dir/pgN`).
+fn mentioning(dir: &Path) -> Vec<Pid> {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()).and_then(Pid::from_raw)
+        else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else { continue };
+        if cmdline.windows(needle.len()).any(|window| window == needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn sigterm_mid_run_leaves_no_server_and_no_directory() {
+    interrupted(Signal::TERM, 15);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn sigint_mid_run_leaves_no_server_and_no_directory() {
+    interrupted(Signal::INT, 2);
+}
+
+fn interrupted(signal: Signal, number: i32) {
+    let started = Instant::now();
+    // Enough rows that the signal lands while they are being written.
+    let mut child = Command::new(example())
+        .args(["--rows", "100000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    // Wait for step 2: every server is running; note their directory.
+    let deadline = started + LIMIT;
+    let mut dir = None;
+    let mut printed = Vec::new();
+    loop {
+        let line = received
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|e| panic!("no step 2 within {LIMIT:?} ({e}):\n{}", printed.join("\n")));
+        if let Some((_, root)) = line.split_once("; servers under ") {
+            dir = Some(PathBuf::from(root));
+        }
+        let step_two = line.starts_with("== 2.");
+        printed.push(line);
+        if step_two {
+            break;
+        }
+    }
+    let dir =
+        dir.unwrap_or_else(|| panic!("the example did not print its directory:\n{}", printed.join("\n")));
+    assert!(dir.is_dir());
+    let postmasters = mentioning(&dir);
+    assert_eq!(postmasters.len(), 3, "three postmasters under {}", dir.display());
+    let processes: Vec<ProcessId> =
+        postmasters.iter().flat_map(|&postmaster| procs::server_processes(postmaster).unwrap()).collect();
+    assert!(processes.len() > 3, "the servers have children: {processes:?}");
+
+    let signalled = Instant::now();
+    kill_process(Pid::from_child(&child), signal).unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() >= LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the example did not exit within {LIMIT:?} of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // The moment it exits: nothing left, no waiting.
+    let left: Vec<&ProcessId> = processes.iter().filter(|p| procs::alive(p)).collect();
+    let mentioned = mentioning(&dir);
+    let dir_left = dir.exists();
+    let exited_after = signalled.elapsed();
+    reader.join().unwrap();
+    let errors = errors.join().unwrap();
+
+    assert_eq!(status.code(), Some(128 + number), "{status}: {errors}");
+    assert_eq!(left, Vec::<&ProcessId>::new(), "server processes left running");
+    assert_eq!(mentioned, Vec::<Pid>::new(), "processes naming {} left running", dir.display());
+    assert!(!dir_left, "{} left behind", dir.display());
+    println!(
+        "{signal:?}: {} server processes gone, directory removed, exited {} ms after the signal",
+        processes.len(),
+        exited_after.as_millis()
+    );
+}
