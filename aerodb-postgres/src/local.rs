@@ -5,7 +5,7 @@
 //! the newest `N`), or from `AERODB_PG_BINDIR`. PostgreSQL refuses to run as root, so a root
 //! process runs them as the package's `postgres` user and hands it the directory. Every server
 //! is stopped when its [`Server`] is dropped, and "stopped" means every process of it is gone
-//! ([`procs`](crate::procs)). With [`stop_all_on_signals`], SIGTERM and SIGINT stop every
+//! ([`crate::procs`]). With [`stop_all_on_signals`], SIGTERM and SIGINT stop every
 //! server and program this process started, remove the directories given to
 //! [`remove_on_signal`], and only then end the process: nothing outlives it.
 
