@@ -1,5 +1,6 @@
 //! SIGTERM and SIGINT sent to the `postgres_failover` example mid-run: the moment it exits, no
-//! process of its servers is left and its temporary directory is gone. Ignored by
+//! process of its servers is left and its temporary directory is gone; and the same after a
+//! panic unwinds past a server and its directory. Ignored by
 //! `cargo test --workspace` (it needs PostgreSQL); `.ci/run` runs it after `cargo test
 //! --workspace` built the example:
 //!
@@ -14,6 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use aerodb_postgres::local::{Programs, Site};
 use aerodb_postgres::procs::{self, ProcessId};
 use rustix::process::{Pid, Signal, kill_process};
 
@@ -62,6 +64,33 @@ fn sigint_mid_run_leaves_no_server_and_no_directory() {
 #[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
 fn sigterm_during_initdb_leaves_no_program_and_no_directory() {
     interrupted(Signal::TERM, 15, "== 1.");
+}
+
+/// A panic unwinding past a running server and its temporary directory (as a failing test's
+/// does) kills every process of it before the directory is removed.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn a_panic_leaves_no_server_and_no_directory() {
+    let dir = tempfile::Builder::new().prefix("aerodb-pg-").tempdir().unwrap();
+    let root = dir.path().to_owned();
+    let site = Site::new(Programs::locate().unwrap_or_else(|e| panic!("{e}")), &root).unwrap();
+    let mut server = site.initdb("pg1").unwrap_or_else(|e| panic!("{e}"));
+    server.start().unwrap_or_else(|e| panic!("{e}"));
+    let postmasters = mentioning(&root);
+    assert_eq!(postmasters.len(), 1);
+    let processes = procs::server_processes(postmasters[0]).unwrap();
+    assert!(processes.len() > 1, "a running server has children: {processes:?}");
+
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _dir = dir;
+        let _server = server;
+        panic!("a failure mid-run");
+    }));
+    let left: Vec<&ProcessId> = processes.iter().filter(|p| procs::alive(p)).collect();
+    assert!(unwound.is_err());
+    assert_eq!(left, Vec::<&ProcessId>::new(), "server processes left running");
+    assert_eq!(mentioning(&root), Vec::<Pid>::new());
+    assert!(!root.exists(), "{} left behind", root.display());
 }
 
 /// Sends `signal` (numbered `number`) to the example once it prints a line starting with
