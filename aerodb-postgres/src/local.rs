@@ -430,26 +430,23 @@ impl Server {
     ) -> Result<(), LocalError> {
         let Some(mut child) = self.child.take() else { return Ok(()) };
         let postmaster = self.postmaster.take();
-        if let Some(postmaster) = &postmaster {
-            seen.extend(
-                procs::kill_server(postmaster).map_err(io_error("could not read /proc for", &self.data))?,
-            );
-        } else {
-            let group = Pid::from_child(&child);
-            // Only the group this server leads: never pid 1's, which would be every process.
-            if group != Pid::INIT {
-                let _ = kill_process_group(group, Signal::KILL);
-            }
+        let found = postmaster.as_ref().map_or(Ok(Vec::new()), procs::kill_server);
+        let group = Pid::from_child(&child);
+        // Only the group this server leads: never pid 1's, which would be every process.
+        if group != Pid::INIT {
+            let _ = kill_process_group(group, Signal::KILL);
         }
         let _ = child.kill();
-        child.wait().map_err(io_error("could not wait for postgres of", &self.data))?;
-        let gone = procs::wait_gone(&seen, STOP_LIMIT);
+        let waited = child.wait();
         registry.forget(postmaster);
-        gone.map_err(|left| self.failure(&format!("left processes running after SIGKILL: {left}")))
+        seen.extend(found.map_err(io_error("could not read /proc for", &self.data))?);
+        waited.map_err(io_error("could not wait for postgres of", &self.data))?;
+        procs::wait_gone(&seen, STOP_LIMIT)
+            .map_err(|left| self.failure(&format!("left processes running after SIGKILL: {left}")))
     }
 
-    /// Stops it cleanly (fast shutdown: SIGINT), or kills it if that takes over 60 s, and
-    /// returns once none of its processes is left running.
+    /// Stops it cleanly (fast shutdown: SIGINT), or kills it if that takes over 60 s (or its
+    /// processes cannot be read), and returns once none of its processes is left running.
     pub fn stop(&mut self) -> Result<(), LocalError> {
         let mut registry = registry();
         let Some(child) = self.child.as_mut() else { return Ok(()) };
@@ -460,9 +457,9 @@ impl Server {
         // children (if any were left) can no longer be found by parent.
         let mut seen = Vec::new();
         while Instant::now() < deadline {
-            for process in
-                procs::server_processes(pid).map_err(io_error("could not read /proc for", &self.data))?
-            {
+            // Unreadable, they are read again (and the error reported) by the kill.
+            let Ok(found) = procs::server_processes(pid) else { break };
+            for process in found {
                 if !seen.contains(&process) {
                     seen.push(process);
                 }
@@ -535,7 +532,7 @@ fn spawn_registered(command: &mut Command, what: &Path) -> Result<(Child, Option
         return Err(LocalError::ShuttingDown { program: what.display().to_string() });
     }
     let child = command.spawn().map_err(io_error("could not start", what))?;
-    // None only if it already exited: then there is nothing to stop.
+    // None if it already exited, or /proc was unreadable (a kill then has its process group).
     let id = ProcessId::of(Pid::from_child(&child)).ok().flatten();
     registry.running.extend(id);
     Ok((child, id))

@@ -155,6 +155,7 @@ pub fn kill_server(postmaster: &ProcessId) -> io::Result<Vec<ProcessId>> {
     let processes = server_processes(pid)?;
     if !processes.contains(postmaster) {
         // The pid was reused between the two reads: that process is not this server.
+        let _ = kill_process(pid, Signal::CONT);
         return Ok(Vec::new());
     }
     for process in &processes {
