@@ -11,7 +11,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -93,20 +93,54 @@ fn a_panic_leaves_no_server_and_no_directory() {
     assert!(!root.exists(), "{} left behind", root.display());
 }
 
+/// The example while it runs; if the test fails before it exited, it gets SIGTERM (its own
+/// clean path) and, should that not end it in time, SIGKILL.
+struct Running(Child);
+
+impl Running {
+    /// Its exit status, waiting at most `limit`.
+    fn exited_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = kill_process(Pid::from_child(&self.0), Signal::TERM);
+            if self.exited_within(LIMIT).is_none() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+}
+
 /// Sends `signal` (numbered `number`) to the example once it prints a line starting with
 /// `step` (step 2: all three servers run), and checks the moment it exits.
 fn interrupted(signal: Signal, number: i32, step: &str) {
     let started = Instant::now();
     // Enough rows that the signal lands while they are being written.
-    let mut child = Command::new(example())
-        .args(["--rows", "100000"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut example = Running(
+        Command::new(example())
+            .args(["--rows", "100000"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let (lines, received) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = example.0.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if lines.send(line).is_err() {
@@ -114,7 +148,7 @@ fn interrupted(signal: Signal, number: i32, step: &str) {
             }
         }
     });
-    let mut stderr = child.stderr.take().unwrap();
+    let mut stderr = example.0.stderr.take().unwrap();
     let errors = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stderr.read_to_string(&mut text);
@@ -142,32 +176,26 @@ fn interrupted(signal: Signal, number: i32, step: &str) {
         dir.unwrap_or_else(|| panic!("the example did not print its directory:\n{}", printed.join("\n")));
     assert!(dir.is_dir());
     // Every process naming the directory (postmasters, initdb) and its descendants; in step
-    // 1, once initdb runs.
-    let mut named = mentioning(&dir);
-    while named.is_empty() && started.elapsed() < LIMIT {
+    // 1, as soon as there is one (initdb, or pg1 once initdb is done).
+    let (named, processes) = loop {
+        let named = mentioning(&dir);
+        let processes: Vec<ProcessId> =
+            named.iter().flat_map(|&pid| procs::server_processes(pid).unwrap_or_default()).collect();
+        if !processes.is_empty() || started.elapsed() >= LIMIT {
+            break (named, processes);
+        }
         std::thread::sleep(Duration::from_millis(2));
-        named = mentioning(&dir);
-    }
+    };
     if step == "== 2." {
         assert_eq!(named.len(), 3, "three postmasters under {}", dir.display());
     }
-    let processes: Vec<ProcessId> =
-        named.iter().flat_map(|&pid| procs::server_processes(pid).unwrap()).collect();
-    assert!(!processes.is_empty() && processes.len() >= named.len(), "{processes:?}");
+    assert!(!processes.is_empty(), "no process of the example's servers under {}", dir.display());
 
     let signalled = Instant::now();
-    kill_process(Pid::from_child(&child), signal).unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if signalled.elapsed() >= LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the example did not exit within {LIMIT:?} of the signal");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    kill_process(Pid::from_child(&example.0), signal).unwrap();
+    let status = example
+        .exited_within(LIMIT)
+        .unwrap_or_else(|| panic!("the example did not exit within {LIMIT:?} of the signal"));
     // The moment it exits: nothing left, no waiting.
     let left: Vec<&ProcessId> = processes.iter().filter(|p| procs::alive(p)).collect();
     let mentioned = mentioning(&dir);
