@@ -12,6 +12,9 @@
 //! epoch 2), restarts pg1 as its node agent would (the authority says it is not the primary:
 //! `pg_rewind`, then a standby that refuses writes) and checks that no acknowledged row was
 //! lost. The authority is a file store in the run's directory, or a key in etcd with `--etcd`.
+//! It returns, on success, failure, panic, SIGTERM or SIGINT, only once every server process
+//! it started is gone and its temporary directory removed (a signal exits with 128 + its
+//! number).
 //! `docs/POSTGRESQL.md` maps PostgreSQL's concepts onto the library's.
 
 #[path = "common/etcd.rs"]
@@ -45,6 +48,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     events::print_events();
+    if let Err(error) = aerodb_postgres::local::stop_all_on_signals() {
+        eprintln!("postgres_failover: {error}");
+        return ExitCode::FAILURE;
+    }
     let authority = match args.etcd.target() {
         Some((connection, key)) => scenario::Authority::Etcd(connection, key),
         None => scenario::Authority::File,
@@ -52,11 +59,10 @@ fn main() -> ExitCode {
     let run = |dir: &std::path::Path| scenario::run(dir, &authority, args.rows, &mut std::io::stdout());
     let result = match &args.keep {
         Some(dir) => std::fs::create_dir(dir).map_err(Into::into).and_then(|()| run(dir)),
-        None => tempfile::Builder::new()
-            .prefix("aerodb-pg-")
-            .tempdir()
-            .map_err(Into::into)
-            .and_then(|dir| run(dir.path())),
+        None => tempfile::Builder::new().prefix("aerodb-pg-").tempdir().map_err(Into::into).and_then(|dir| {
+            let _removed_on_signal = aerodb_postgres::local::remove_on_signal(dir.path());
+            run(dir.path())
+        }),
     };
     match result {
         Ok(report) => {

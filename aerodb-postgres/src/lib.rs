@@ -13,6 +13,7 @@
 //! - [`cluster`]: a cluster file, node id → conninfo.
 //! - [`control`]: one server as its node agent runs it (`pg_ctl`, `pg_rewind`, `postmaster.pid`).
 //! - [`local`]: local servers for examples and tests (`initdb`, `pg_basebackup`, `pg_rewind`).
+//! - [`procs`]: a server's processes, read from `/proc`: whether it is confirmed stopped.
 //!
 //! ```
 //! use aerodb_postgres::timeline;
@@ -27,5 +28,6 @@ pub mod cluster;
 pub mod control;
 pub mod local;
 pub mod observe;
+pub mod procs;
 pub mod timeline;
 pub mod walsender;

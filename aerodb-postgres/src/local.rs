@@ -4,7 +4,10 @@
 //! The server programs come from Debian's `postgresql` package (`/usr/lib/postgresql/N/bin`,
 //! the newest `N`), or from `AERODB_PG_BINDIR`. PostgreSQL refuses to run as root, so a root
 //! process runs them as the package's `postgres` user and hands it the directory. Every server
-//! is stopped when its [`Server`] is dropped: nothing outlives the process that started it.
+//! is stopped when its [`Server`] is dropped, and "stopped" means every process of it is gone
+//! ([`crate::procs`]). With [`stop_all_on_signals`], SIGTERM and SIGINT stop every
+//! server and program this process started, remove the directories given to
+//! [`remove_on_signal`], and only then end the process: nothing outlives it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -13,11 +16,16 @@ use std::os::unix::fs::{OpenOptionsExt, chown, fchown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 use rustix::fs::OFlags;
 use rustix::process::{Pid, Signal, geteuid, kill_process, kill_process_group};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::procs::{self, ProcessId};
 
 /// The environment variable naming a directory of PostgreSQL server programs.
 pub const BINDIR_VAR: &str = "AERODB_PG_BINDIR";
@@ -83,6 +91,12 @@ pub enum LocalError {
         /// The failure.
         error: postgres::Error,
     },
+    /// A signal is stopping every server of this process: nothing new is started.
+    #[error("not starting {program}: a signal is stopping every server of this process")]
+    ShuttingDown {
+        /// What was not started.
+        program: String,
+    },
 }
 
 fn io_error<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LocalError + 'a {
@@ -137,9 +151,15 @@ impl Programs {
     }
 
     /// Runs `command` to completion; its output is the error when it fails.
+    /// It runs in a process group of its own, registered so a signal stops it
+    /// ([`stop_all_on_signals`]).
     fn run(&self, mut command: Command) -> Result<String, LocalError> {
         let program = command.get_program().to_string_lossy().into_owned();
-        let output = command.stdin(Stdio::null()).output().map_err(|error| LocalError::Io {
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        let (child, id) = spawn_registered(&mut command, Path::new(&program))?;
+        let output = child.wait_with_output();
+        registry().forget(id);
+        let output = output.map_err(|error| LocalError::Io {
             what: "could not run",
             path: program.clone().into(),
             error,
@@ -251,6 +271,7 @@ impl Site {
             port,
             site: self.clone(),
             child: None,
+            postmaster: None,
         }
     }
 
@@ -304,6 +325,8 @@ pub struct Server {
     port: u16,
     site: Site,
     child: Option<Child>,
+    /// The running postmaster's identity, when `/proc` showed it.
+    postmaster: Option<ProcessId>,
 }
 
 impl Server {
@@ -364,8 +387,9 @@ impl Server {
         let mut postgres = self.site.programs.command("postgres", &self.site.root);
         postgres.arg("-D").arg(&self.data).process_group(0);
         postgres.stdin(Stdio::null()).stdout(log).stderr(log_err);
-        let child = postgres.spawn().map_err(io_error("could not start postgres for", &self.data))?;
+        let (child, postmaster) = spawn_registered(&mut postgres, &self.data)?;
         self.child = Some(child);
+        self.postmaster = postmaster;
         let deadline = Instant::now() + STARTUP_LIMIT;
         loop {
             if !self.is_running() {
@@ -390,40 +414,67 @@ impl Server {
             .map_err(|error| LocalError::Query { name: self.name.clone(), error })
     }
 
-    /// Kills it with SIGKILL, postmaster and every backend at once (its process group, as a
-    /// host crash would), and returns once none of its processes is left: confirmed stopped.
+    /// Kills it with SIGKILL, postmaster and every process of it one by one (and its process
+    /// group), as a host crash would, and returns once none of its processes is left running:
+    /// confirmed stopped.
     pub fn kill(&mut self) -> Result<(), LocalError> {
+        let mut registry = registry();
+        self.kill_registered(&mut registry, Vec::new())
+    }
+
+    /// [`Server::kill`], the registry held; `seen` are processes of it read earlier.
+    fn kill_registered(
+        &mut self,
+        registry: &mut Registry,
+        mut seen: Vec<ProcessId>,
+    ) -> Result<(), LocalError> {
         let Some(mut child) = self.child.take() else { return Ok(()) };
+        let postmaster = self.postmaster.take();
+        let found = postmaster.as_ref().map_or(Ok(Vec::new()), procs::kill_server);
         let group = Pid::from_child(&child);
         // Only the group this server leads: never pid 1's, which would be every process.
         if group != Pid::INIT {
             let _ = kill_process_group(group, Signal::KILL);
         }
         let _ = child.kill();
-        child.wait().map_err(io_error("could not wait for postgres of", &self.data))?;
-        let deadline = Instant::now() + STOP_LIMIT;
-        while group_alive(group.as_raw_nonzero().get()) {
-            if Instant::now() >= deadline {
-                return Err(self.failure("left processes running after SIGKILL"));
-            }
-            std::thread::sleep(POLL);
-        }
-        Ok(())
+        let waited = child.wait();
+        registry.forget(postmaster);
+        seen.extend(found.map_err(io_error("could not read /proc for", &self.data))?);
+        waited.map_err(io_error("could not wait for postgres of", &self.data))?;
+        procs::wait_gone(&seen, STOP_LIMIT)
+            .map_err(|left| self.failure(&format!("left processes running after SIGKILL: {left}")))
     }
 
-    /// Stops it cleanly (fast shutdown: SIGINT), or kills it if that takes over 60 s.
+    /// Stops it cleanly (fast shutdown: SIGINT), or kills it if that takes over 60 s (or its
+    /// processes cannot be read), and returns once none of its processes is left running.
     pub fn stop(&mut self) -> Result<(), LocalError> {
+        let mut registry = registry();
         let Some(child) = self.child.as_mut() else { return Ok(()) };
-        let _ = kill_process(Pid::from_child(child), Signal::INT);
+        let pid = Pid::from_child(child);
+        let _ = kill_process(pid, Signal::INT);
         let deadline = Instant::now() + STOP_LIMIT;
+        // Every process of it seen while the postmaster runs: once it has exited, its
+        // children (if any were left) can no longer be found by parent.
+        let mut seen = Vec::new();
         while Instant::now() < deadline {
+            // Unreadable, they are read again (and the error reported) by the kill.
+            let Ok(found) = procs::server_processes(pid) else { break };
+            for process in found {
+                if !seen.contains(&process) {
+                    seen.push(process);
+                }
+            }
             if let Ok(Some(_)) = child.try_wait() {
                 self.child = None;
-                return Ok(());
+                let gone = procs::wait_gone(&seen, deadline.saturating_duration_since(Instant::now()));
+                registry.forget(self.postmaster.take());
+                return gone.map_err(|left| {
+                    self.failure(&format!("left processes running after it stopped: {left}"))
+                });
             }
             std::thread::sleep(POLL);
         }
-        self.kill()
+        self.kill_registered(&mut registry, seen)
     }
 
     /// An error about this server, with the end of its log.
@@ -450,18 +501,116 @@ impl Drop for Server {
     }
 }
 
-/// Whether any process other than a zombie is in process group `group` (from `/proc`).
-fn group_alive(group: i32) -> bool {
-    let Ok(entries) = fs::read_dir("/proc") else { return false };
-    entries.filter_map(Result::ok).any(|entry| {
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { return false };
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces or parentheses.
-        let Some((_, fields)) = stat.rsplit_once(')') else { return false };
-        let mut fields = fields.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
-        pgrp == Some(group) && !matches!(state, Some("Z" | "X"))
+/// What this process started and has not yet seen gone, for a signal to stop, and the
+/// directories a signal removes.
+struct Registry {
+    /// Set once a signal is stopping everything: nothing new is started.
+    closing: bool,
+    /// The postmasters and server programs running.
+    running: Vec<ProcessId>,
+    /// The directories to remove.
+    dirs: Vec<PathBuf>,
+}
+
+impl Registry {
+    fn forget(&mut self, process: Option<ProcessId>) {
+        self.running.retain(|running| Some(*running) != process);
+    }
+}
+
+static REGISTRY: Mutex<Registry> =
+    Mutex::new(Registry { closing: false, running: Vec::new(), dirs: Vec::new() });
+
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Spawns `command` and registers it, unless a signal is stopping everything.
+fn spawn_registered(command: &mut Command, what: &Path) -> Result<(Child, Option<ProcessId>), LocalError> {
+    let mut registry = registry();
+    if registry.closing {
+        return Err(LocalError::ShuttingDown { program: what.display().to_string() });
+    }
+    let child = command.spawn().map_err(io_error("could not start", what))?;
+    // None if it already exited, or /proc was unreadable (a kill then has its process group).
+    let id = ProcessId::of(Pid::from_child(&child)).ok().flatten();
+    registry.running.extend(id);
+    Ok((child, id))
+}
+
+/// Installs, once per process, a thread that on SIGTERM or SIGINT kills every server and
+/// server program this process started, waits until all their processes are gone (at most
+/// 60 s), removes the directories given to [`remove_on_signal`], and exits with status
+/// 128 + the signal's number. For examples and tests; a library never does this by itself.
+pub fn stop_all_on_signals() -> Result<(), LocalError> {
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    if INSTALLED.swap(true, Ordering::SeqCst) {
+        return Ok(());
+    }
+    let installed = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).and_then(|mut signals| {
+        std::thread::Builder::new().name("aerodb-postgres-signals".to_owned()).spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                stop_everything(signal);
+            }
+        })
+    });
+    installed.map(drop).map_err(|error| {
+        INSTALLED.store(false, Ordering::SeqCst);
+        LocalError::Io {
+            what: "could not install the signal handler",
+            path: PathBuf::from("SIGTERM, SIGINT"),
+            error,
+        }
     })
+}
+
+/// What a signal does: stop everything, remove the directories, exit with 128 + `signal`.
+fn stop_everything(signal: i32) -> ! {
+    let name = if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
+    let mut registry = registry();
+    registry.closing = true;
+    let mut processes = Vec::new();
+    for root in &registry.running {
+        match procs::kill_server(root) {
+            Ok(found) => processes.extend(found),
+            Err(error) => eprintln!("{name}: could not read /proc for process {root}: {error}"),
+        }
+    }
+    if let Err(left) = procs::wait_gone(&processes, STOP_LIMIT) {
+        eprintln!("{name}: {left}");
+    }
+    for dir in &registry.dirs {
+        if let Err(error) = fs::remove_dir_all(dir)
+            && error.kind() != io::ErrorKind::NotFound
+        {
+            eprintln!("{name}: could not remove {}: {error}", dir.display());
+        }
+    }
+    eprintln!("{name}: stopped {} process(es) of the local servers; exiting", processes.len());
+    std::process::exit(128 + signal)
+}
+
+/// Has a signal caught by [`stop_all_on_signals`] remove `dir` (with everything in it) after
+/// the servers are gone, for as long as the returned guard lives.
+pub fn remove_on_signal(dir: &Path) -> RemoveOnSignal {
+    registry().dirs.push(dir.to_owned());
+    RemoveOnSignal { dir: dir.to_owned() }
+}
+
+/// While it lives, a signal removes its directory ([`remove_on_signal`]).
+#[derive(Debug)]
+#[must_use = "the directory is removed on a signal only while the guard lives"]
+pub struct RemoveOnSignal {
+    dir: PathBuf,
+}
+
+impl Drop for RemoveOnSignal {
+    fn drop(&mut self) {
+        let mut registry = registry();
+        if let Some(index) = registry.dirs.iter().position(|dir| *dir == self.dir) {
+            registry.dirs.remove(index);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -502,18 +651,5 @@ mod tests {
     fn missing_server_programs_say_what_to_install() {
         let error = LocalError::NotInstalled { searched: "/usr/lib/postgresql/*/bin".to_owned() };
         assert!(error.to_string().contains("apt-get install postgresql"), "{error}");
-    }
-
-    /// A process group with a live member is seen; this process's own group is live.
-    #[test]
-    fn group_liveness_reads_proc() {
-        let own = rustix::process::getpgrp().as_raw_nonzero().get();
-        assert!(group_alive(own));
-        let mut sleeper = Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
-        let group = i32::try_from(sleeper.id()).unwrap();
-        assert!(group_alive(group));
-        sleeper.kill().unwrap();
-        sleeper.wait().unwrap();
-        assert!(!group_alive(group));
     }
 }
