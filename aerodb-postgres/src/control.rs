@@ -13,7 +13,12 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use rustix::process::geteuid;
+use rustix::process::{Pid, geteuid};
+
+use crate::procs::{self, ProcessId, StillRunning};
+
+/// How long a server may take to stop once `pg_ctl` says it did: its last processes exiting.
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Why a server could not be controlled.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +44,16 @@ pub enum ControlError {
         /// What it printed.
         output: String,
     },
+    /// Processes of the server still ran after it was stopped.
+    #[error("the server is not confirmed stopped: {0}")]
+    StillRunning(#[from] StillRunning),
     /// The data directory is owned by root: PostgreSQL refuses to run as root.
     #[error("the data directory {0} is owned by root; PostgreSQL runs as the directory's owner, never root")]
     RootOwned(PathBuf),
+}
+
+fn proc_error(error: std::io::Error) -> ControlError {
+    ControlError::Io { what: "could not read the server's processes", path: PathBuf::from("/proc"), error }
 }
 
 /// What the server's `postmaster.pid` says of a running server.
@@ -206,13 +218,32 @@ impl ServerControl {
         Ok(())
     }
 
+    /// Every process of the running server (postmaster and descendants), read now.
+    fn processes(&self) -> Result<Vec<ProcessId>, ControlError> {
+        let Some(postmaster) = self.postmaster().and_then(|p| Pid::from_raw(p.pid)) else {
+            return Ok(Vec::new());
+        };
+        procs::server_processes(postmaster).map_err(proc_error)
+    }
+
     /// Stops the server: `immediate` (at once, no checkpoint: a fence) or `fast` (clean), and
-    /// waits for the postmaster to exit.
+    /// returns once every process it had is gone, each checked in /proc (confirmed stopped).
     pub fn stop(&self, immediate: bool) -> Result<(), ControlError> {
+        let processes = self.processes()?;
         let mut command = self.command("pg_ctl");
         command.arg("stop").arg("-D").arg(&self.data);
         command.args(["-w", "-t", "120", "-m", if immediate { "immediate" } else { "fast" }]);
-        self.run(command).map(drop)
+        self.run(command)?;
+        procs::wait_gone(&processes, STOP_LIMIT).map_err(ControlError::StillRunning)
+    }
+
+    /// Kills the server with SIGKILL, postmaster and every other process of it, as a host crash
+    /// would, and returns once every one is gone.
+    pub fn kill(&self) -> Result<(), ControlError> {
+        let Some(postmaster) = self.postmaster().and_then(|p| Pid::from_raw(p.pid)) else { return Ok(()) };
+        let Some(root) = ProcessId::of(postmaster).map_err(proc_error)? else { return Ok(()) };
+        let processes = procs::kill_server(&root).map_err(proc_error)?;
+        procs::wait_gone(&processes, STOP_LIMIT).map_err(ControlError::StillRunning)
     }
 
     /// Rewinds the stopped server onto `source`'s timeline (`pg_rewind`, which finishes a

@@ -12,6 +12,7 @@
 //! - [`walsender`]: what the server says it is (`IDENTIFY_SYSTEM`, `TIMELINE_HISTORY`).
 //! - [`cluster`]: a cluster file, node id → conninfo.
 //! - [`control`]: one server as its node agent runs it (`pg_ctl`, `pg_rewind`, `postmaster.pid`).
+//! - [`deployment`]: servers with node agents and the tools as processes, for examples and tests.
 //! - [`local`]: local servers for examples and tests (`initdb`, `pg_basebackup`, `pg_rewind`).
 //! - [`procs`]: a server's processes, read from `/proc`: whether it is confirmed stopped.
 //!
@@ -26,6 +27,7 @@
 
 pub mod cluster;
 pub mod control;
+pub mod deployment;
 pub mod local;
 pub mod observe;
 pub mod procs;

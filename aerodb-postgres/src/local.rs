@@ -91,6 +91,12 @@ pub enum LocalError {
         /// The failure.
         error: postgres::Error,
     },
+    /// A deployment did not reach a state, or a step of it failed.
+    #[error("gave up: {what}")]
+    Gave {
+        /// What did not happen.
+        what: String,
+    },
     /// A signal is stopping every server of this process: nothing new is started.
     #[error("not starting {program}: a signal is stopping every server of this process")]
     ShuttingDown {
@@ -510,6 +516,8 @@ struct Registry {
     running: Vec<ProcessId>,
     /// The directories to remove.
     dirs: Vec<PathBuf>,
+    /// Data directories of servers others started (node agents): killed by their postmaster.pid.
+    data_dirs: Vec<PathBuf>,
 }
 
 impl Registry {
@@ -519,7 +527,7 @@ impl Registry {
 }
 
 static REGISTRY: Mutex<Registry> =
-    Mutex::new(Registry { closing: false, running: Vec::new(), dirs: Vec::new() });
+    Mutex::new(Registry { closing: false, running: Vec::new(), dirs: Vec::new(), data_dirs: Vec::new() });
 
 fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
@@ -570,7 +578,8 @@ fn stop_everything(signal: i32) -> ! {
     let mut registry = registry();
     registry.closing = true;
     let mut processes = Vec::new();
-    for root in &registry.running {
+    let started_elsewhere = registry.data_dirs.iter().filter_map(|dir| postmaster_of(dir));
+    for root in registry.running.iter().copied().chain(started_elsewhere).collect::<Vec<_>>().iter() {
         match procs::kill_server(root) {
             Ok(found) => processes.extend(found),
             Err(error) => eprintln!("{name}: could not read /proc for process {root}: {error}"),
@@ -588,6 +597,31 @@ fn stop_everything(signal: i32) -> ! {
     }
     eprintln!("{name}: stopped {} process(es) of the local servers; exiting", processes.len());
     std::process::exit(128 + signal)
+}
+
+/// The running postmaster of the data directory `dir`, from its `postmaster.pid`.
+fn postmaster_of(dir: &Path) -> Option<ProcessId> {
+    let text = fs::read_to_string(dir.join("postmaster.pid")).ok()?;
+    let pid = text.lines().next()?.trim().parse::<i32>().ok().and_then(Pid::from_raw)?;
+    ProcessId::of(pid).ok().flatten()
+}
+
+/// Registers `process` (a child this process started, e.g. a node agent) to be killed, with
+/// every process it started, by a signal caught by [`stop_all_on_signals`].
+pub fn kill_on_signal(process: ProcessId) {
+    registry().running.push(process);
+}
+
+/// Forgets a process registered with [`kill_on_signal`] (it was stopped).
+pub fn forget_on_signal(process: ProcessId) {
+    registry().forget(Some(process));
+}
+
+/// Registers the data directory `dir` of a server started by another process (a node agent
+/// with `pg_ctl`): a signal caught by [`stop_all_on_signals`] kills its postmaster, found by
+/// its `postmaster.pid`, and every process of it.
+pub fn kill_server_on_signal(dir: &Path) {
+    registry().data_dirs.push(dir.to_owned());
 }
 
 /// Has a signal caught by [`stop_all_on_signals`] remove `dir` (with everything in it) after
