@@ -45,7 +45,31 @@ struct Args {
     etcd: etcd::EtcdArgs,
 }
 
+/// The first argument with which this program runs as one of the tools instead.
+const RUN_AS: &str = "--run-as";
+
+/// Starts this program again as `tool` (`aerodb-promote` or `aerodb-pg-agent`): a separate
+/// process running exactly the tools' code.
+fn run_as(tool: &'static str) -> impl Fn() -> std::process::Command + Send + Sync + 'static {
+    move || {
+        let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("postgres_failover"));
+        let mut command = std::process::Command::new(program);
+        command.args([RUN_AS, tool]).env("RUST_LOG", "off");
+        command
+    }
+}
+
 fn main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    if argv.nth(1).is_some_and(|first| first == RUN_AS) {
+        let tool = argv.next().unwrap_or_default();
+        let args = std::iter::once(tool.clone()).chain(argv);
+        return match tool.to_str() {
+            Some("aerodb-promote") => aerodb_cli::tool::main(args),
+            Some("aerodb-pg-agent") => aerodb_cli::agent::main(args),
+            _ => ExitCode::from(2),
+        };
+    }
     let args = Args::parse();
     events::print_events();
     if let Err(error) = aerodb_postgres::local::stop_all_on_signals() {
@@ -56,7 +80,10 @@ fn main() -> ExitCode {
         Some((connection, key)) => scenario::Authority::Etcd(connection, key),
         None => scenario::Authority::File,
     };
-    let run = |dir: &std::path::Path| scenario::run(dir, &authority, args.rows, &mut std::io::stdout());
+    let launcher =
+        || aerodb_postgres::deployment::Launcher::new(run_as("aerodb-promote"), run_as("aerodb-pg-agent"));
+    let run =
+        |dir: &std::path::Path| scenario::run(dir, &authority, args.rows, launcher(), &mut std::io::stdout());
     let result = match &args.keep {
         Some(dir) => std::fs::create_dir(dir).map_err(Into::into).and_then(|()| run(dir)),
         None => tempfile::Builder::new().prefix("aerodb-pg-").tempdir().map_err(Into::into).and_then(|dir| {

@@ -31,10 +31,27 @@ fn the_same_failover_with_the_authority_in_etcd() {
     failover(&scenario::Authority::Etcd(cluster.connection(), "/aerodb/pg/authority".to_owned()));
 }
 
+/// The tools as processes: the `postgres_failover` example runs as either with `--run-as`
+/// (`cargo test --workspace` built it).
+fn launcher() -> aerodb_postgres::deployment::Launcher {
+    let exe = std::env::current_exe().unwrap();
+    let example = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples/postgres_failover");
+    assert!(example.is_file(), "{} missing: cargo build --example postgres_failover", example.display());
+    let run_as = move |tool: &'static str| {
+        let example = example.clone();
+        move || {
+            let mut command = std::process::Command::new(&example);
+            command.args(["--run-as", tool]).env("RUST_LOG", "off");
+            command
+        }
+    };
+    aerodb_postgres::deployment::Launcher::new(run_as("aerodb-promote"), run_as("aerodb-pg-agent"))
+}
+
 fn failover(authority: &scenario::Authority) {
     let dir = tempfile::Builder::new().prefix("aerodb-pg-").tempdir().unwrap();
     let mut out = Vec::new();
-    let result = scenario::run(dir.path(), authority, ROWS, &mut out);
+    let result = scenario::run(dir.path(), authority, ROWS, launcher(), &mut out);
     let printed = String::from_utf8_lossy(&out).into_owned();
     let report = result.unwrap_or_else(|error| panic!("{printed}\nthe failover failed: {error}"));
     println!("{printed}");

@@ -127,9 +127,10 @@ impl ServerControl {
         let text = fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
         let lines: Vec<&str> = text.lines().collect();
         let pid: i32 = lines.first()?.trim().parse().ok()?;
-        // A live process of that id that is a postgres (not a pid reused since).
-        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        if pid <= 1 || !matches!(comm.trim(), "postgres" | "postmaster") {
+        // A live process of that id whose working directory is this data directory, as a
+        // postmaster's is: not a pid reused since by another process (another server's backend).
+        let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+        if pid <= 1 || fs::canonicalize(&self.data).ok()? != cwd {
             return None;
         }
         let field = |index: usize| lines.get(index).map_or("", |line| line.trim()).to_owned();
