@@ -49,7 +49,10 @@ fn launcher() -> aerodb_postgres::deployment::Launcher {
 }
 
 fn failover(authority: &scenario::Authority) {
+    // Ctrl-C or SIGTERM of the test stops its servers and agents and removes their directory first.
+    aerodb_postgres::local::stop_all_on_signals().unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::Builder::new().prefix("aerodb-pg-").tempdir().unwrap();
+    let _removed_on_signal = aerodb_postgres::local::remove_on_signal(dir.path());
     let mut out = Vec::new();
     let result = scenario::run(dir.path(), authority, ROWS, launcher(), &mut out);
     let printed = String::from_utf8_lossy(&out).into_owned();

@@ -154,6 +154,7 @@ impl ServerControl {
     /// The port is given on the command line: `pg_rewind` copies the source's configuration
     /// files, its port included.
     pub fn start(&self, private: bool, port: u16) -> Result<(), ControlError> {
+        self.clear_stale_lock()?;
         self.own_log()?;
         let sockets = self.socket_dir()?;
         let mut options = format!("-c port={port} -c unix_socket_directories='{}'", sockets.display());
@@ -196,6 +197,23 @@ impl ServerControl {
             Err(error) => return Err(io(error)),
         }
         Ok(path)
+    }
+
+    /// Removes a `postmaster.pid` whose process is not this data directory's postmaster (it died;
+    /// its pid may since name another live process, which PostgreSQL would take for a running
+    /// postmaster and refuse to start or recover). Never one whose process still runs here.
+    fn clear_stale_lock(&self) -> Result<(), ControlError> {
+        let lock = self.data.join("postmaster.pid");
+        if self.postmaster().is_some() || !lock.exists() {
+            return Ok(());
+        }
+        match fs::remove_file(&lock) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => {
+                Err(ControlError::Io { what: "could not remove the stale lock file", path: lock, error })
+            }
+        }
     }
 
     /// The log file exists and belongs to the server's user (a root agent may have made it).
@@ -251,6 +269,7 @@ impl ServerControl {
     /// killed server's crash recovery first) and configures it to follow `source`
     /// (`--write-recovery-conf`). Returns what `pg_rewind` printed.
     pub fn rewind(&self, source: &str) -> Result<String, ControlError> {
+        self.clear_stale_lock()?;
         let mut command = self.command("pg_rewind");
         command.arg("--target-pgdata").arg(&self.data).arg("--source-server").arg(source);
         command.arg("--write-recovery-conf");
