@@ -352,6 +352,14 @@ mod tests {
                                     let frozen_here = running.frozen_at.is_some_and(|f| f >= a.epoch.get());
                                     assert!(!frozen_here || expired, "a freeze lifted early: {}", case());
                                 }
+                                // Left as it is only when it already streams from the named primary,
+                                // with no freeze left behind.
+                                if let Step::Follows = step {
+                                    let a = authority.unwrap();
+                                    assert!(state.in_recovery && a.primary != me, "{}", case());
+                                    assert!(wanted == Some(running.following.as_str()), "{}", case());
+                                    assert!(running.frozen_at.is_none(), "{}", case());
+                                }
                                 assert!(
                                     !matches!(step, Step::StartPrivate | Step::StartPublic | Step::Rewind(_)),
                                     "{}",
