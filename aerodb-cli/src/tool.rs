@@ -398,7 +398,19 @@ fn observe(
     for (node, config) in &configs {
         match pg::observe_settled(config, FREEZE_LIMIT) {
             Ok(state) => seen.push((*node, state)),
-            Err(error) => eprintln!("aerodb-promote: {node}: not observed (left out): {error}"),
+            // Unreachable: left out (the validator knows nothing of it; a candidate left out is
+            // denied, an old primary left out is Unknown unless the operator says otherwise).
+            Err(error @ pg::ObserveError::Unreachable(_)) => {
+                eprintln!("aerodb-promote: {node}: not observed (left out): {error}")
+            }
+            // It answered but could not be read: unknown input, so no observation at all
+            // (P6-F1) — left out, a node ahead of the authority would go unseen.
+            Err(error) => {
+                return Err(fail(
+                    exit::OTHER,
+                    format!("{node} answered but could not be read ({error}): no observation is made"),
+                ));
+            }
         }
     }
     let systems: std::collections::BTreeSet<u64> = seen.iter().map(|(_, s)| s.system_identifier).collect();

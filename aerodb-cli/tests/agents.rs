@@ -283,6 +283,21 @@ fn failovers_under_write_load_with_agents_as_processes() {
         wait_for(&format!("{old} synchronous"), || {
             rig.streaming(sync).iter().any(|(n, s)| n == old && s == "sync")
         });
+        if round == 0 {
+            // A timeline the server is on without its history file is unknown input: observe
+            // makes no observation at all rather than leave the node out.
+            let history = rig.data_dir(old).join(format!("pg_wal/{:08X}.history", epoch + 1));
+            let aside = history.with_extension("aside");
+            std::fs::rename(&history, &aside).unwrap();
+            let refused = rig
+                .tool(&["observe", "--cluster", rig.cluster_file().to_str().unwrap(), "--no-freeze"])
+                .unwrap();
+            std::fs::rename(&aside, &history).unwrap();
+            let stderr = String::from_utf8_lossy(&refused.stderr);
+            assert_eq!(refused.status.code(), Some(1), "observe without {old}'s history file: {stderr}");
+            assert!(stderr.contains(&format!("{old} answered but could not be read")), "{stderr}");
+            assert!(refused.stdout.is_empty(), "an observation was printed");
+        }
         // A write at the new epoch reaches the old primary.
         let marker = -(round as i64) - 1;
         client.batch_execute("SET synchronous_commit = remote_apply").unwrap();

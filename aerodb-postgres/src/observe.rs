@@ -18,7 +18,10 @@ use crate::walsender::{self, WalSenderError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ObserveError {
-    /// A query failed.
+    /// No connection could be made: the server is down or cannot be reached.
+    #[error("unreachable: {0}")]
+    Unreachable(postgres::Error),
+    /// A query failed on a server that answered.
     #[error("query failed: {0}")]
     Query(#[from] postgres::Error),
     /// The server's timeline history was refused.
@@ -94,7 +97,7 @@ impl ServerState {
 /// Observes the server `config` names: over SQL, and over a replication connection for what
 /// the server is (its system identifier, timeline and that timeline's history).
 pub fn observe(config: &Config) -> Result<ServerState, ObserveError> {
-    let mut client = config.connect(NoTls)?;
+    let mut client = config.connect(NoTls).map_err(ObserveError::Unreachable)?;
     let row = client.query_one(
         "SELECT pg_is_in_recovery(),
                 CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_flush_lsn() END,
