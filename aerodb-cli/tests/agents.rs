@@ -352,3 +352,50 @@ fn a_freeze_without_a_promotion_is_lifted_and_signals_leave_the_server_alone() {
     }
     assert_eq!(rig.streaming("pg1").len(), 2, "the standbys stopped streaming");
 }
+
+/// PostgreSQL picks another timeline than the record's epoch (a history file of timeline 2
+/// appears before the promotion, as a restored archive would leave it): the agent keeps the
+/// promoted server private (no client can connect over TCP) and reports what the operator must
+/// do.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn a_promotion_onto_another_timeline_is_kept_private_and_reported() {
+    let (dir, mut rig) = deploy(600);
+    wait_for("pg2 and pg3 to stream from pg1", || rig.streaming("pg1").len() == 2);
+    rig.kill_agent("pg1");
+    rig.kill_server("pg1").unwrap();
+    // pg2's agent stops after its first action once the record names pg2: the private restart.
+    rig.start_agent("pg2", Some(1)).unwrap();
+    let cluster = rig.cluster_file();
+    let out = rig
+        .tool(&[
+            "observe",
+            "--cluster",
+            cluster.to_str().unwrap(),
+            "--acknowledged-by",
+            "pg2",
+            "--old-primary-stopped",
+        ])
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let observation = dir.path().join("observed.json");
+    std::fs::write(&observation, &out.stdout).unwrap();
+    let promoted = rig
+        .tool(&["promote", "pg2", "--observed", observation.to_str().unwrap(), "--reason", "test"])
+        .unwrap();
+    assert_eq!(promoted.status.code(), Some(0), "{}", String::from_utf8_lossy(&promoted.stdout));
+    wait_for("pg2's agent to pause", || rig.printed("pg2").iter().any(|l| l.starts_with("paused after")));
+    // Timeline 2 exists already (forked from timeline 1 earlier): PostgreSQL will pick 3.
+    std::fs::write(rig.data_dir("pg2").join("pg_wal/00000002.history"), "1\t0/3000000\tfrom an archive\n")
+        .unwrap();
+    rig.kill_agent("pg2");
+    rig.start_agent("pg2", None).unwrap();
+    wait_for("pg2's agent to hold", || rig.printed("pg2").iter().any(|l| l.starts_with("step: hold:")));
+    let held = rig.printed("pg2").into_iter().find(|l| l.starts_with("step: hold:")).unwrap();
+    assert!(held.contains("epoch 2") && held.contains("timeline 3") && held.contains("start-over"), "{held}");
+    assert!(
+        rig.state("pg2").is_none(),
+        "pg2 is reachable over TCP although its timeline is not the record's"
+    );
+    assert!(!rig.printed("pg2").iter().any(|l| l.contains("writable")), "pg2 was opened");
+}
