@@ -73,6 +73,11 @@ impl Config {
         mutant: None,
     };
 
+    /// The larger configuration run by hand (RELIABILITY.md §"The protocol model"): epochs ≤ 4,
+    /// 3 writes, 3 node crashes, 2 controller faults.
+    pub const LARGER: Config =
+        Config { max_epoch: 4, max_writes: 3, node_crashes: 3, controller_crashes: 2, ..Config::BOUNDED };
+
     /// A smaller configuration for the default test run: epochs ≤ 2, 1 write, 1 node crash.
     pub const SMALL: Config = Config {
         controllers: 2,

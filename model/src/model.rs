@@ -547,6 +547,46 @@ impl Model for ProtocolModel {
     }
 }
 
+/// The representative of `state`'s class under the model's symmetries, for the checker's
+/// symmetry reduction: controllers are interchangeable (the same code, one shared fault budget,
+/// and no property names one), and the commits in flight are a multiset (any may be delivered
+/// next, whatever the order they were sent in). So relabelling controllers and reordering the
+/// messages maps every path to an equivalent one with the same properties; the representative
+/// is the relabelling whose hash is least. Nodes are not interchangeable: their ids live in the
+/// real records, which cannot be renamed.
+pub fn representative(state: &State) -> State {
+    let controllers = state.awaiting.len();
+    let mut orders: Vec<Vec<usize>> = vec![Vec::new()];
+    for _ in 0..controllers {
+        orders = orders
+            .iter()
+            .flat_map(|p| (0..controllers).filter(|c| !p.contains(c)).map(|c| [p.as_slice(), &[c]].concat()))
+            .collect();
+    }
+    let mut best: Option<(u64, State)> = None;
+    for order in orders {
+        let mut s = state.clone();
+        for (from, to) in order.iter().enumerate() {
+            s.awaiting[*to] = state.awaiting[from];
+        }
+        for m in &mut s.in_flight {
+            m.ctl = order.get(usize::from(m.ctl)).and_then(|c| u8::try_from(*c).ok()).unwrap_or(m.ctl);
+        }
+        s.in_flight.sort_by_cached_key(hash_of);
+        let key = hash_of(&s);
+        if best.as_ref().is_none_or(|(k, _)| key < *k) {
+            best = Some((key, s));
+        }
+    }
+    best.map_or_else(|| state.clone(), |(_, s)| s)
+}
+
+fn hash_of<T: std::hash::Hash>(value: &T) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    value.hash(&mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
 /// P6-S1: every acknowledged write is in the WAL of every later authority's primary.
 pub const ACKED_WRITES_SURVIVE: &str = "acknowledged writes survive";
 /// P6-A1: no two nodes acknowledge writes in the same epoch.
