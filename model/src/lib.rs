@@ -57,6 +57,10 @@ pub struct Config {
     pub message_loss: bool,
     /// The fault switched on, if any.
     pub mutant: Option<Mutant>,
+    /// Report a recorded primary that is up but not writable as `Fenced` (`OldPrimary::Fenced`'s
+    /// documented "its writes are blocked", and what `testing::Cluster::inputs` reports) instead
+    /// of `Unknown`. Off: see `model/tests/check.rs` for why.
+    pub blocked_reads_as_fenced: bool,
 }
 
 impl Config {
@@ -71,6 +75,7 @@ impl Config {
         controller_crashes: 1,
         message_loss: true,
         mutant: None,
+        blocked_reads_as_fenced: false,
     };
 
     /// The larger configuration run by hand (RELIABILITY.md §"The protocol model"): epochs ≤ 4,
@@ -88,6 +93,7 @@ impl Config {
         controller_crashes: 1,
         message_loss: true,
         mutant: None,
+        blocked_reads_as_fenced: false,
     };
 
     /// This configuration with `mutant` switched on.

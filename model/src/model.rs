@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
 
 use aerodb_promotion::OldPrimary;
-use stateright::{Model, Property};
+use stateright::{Checker, HasDiscoveries, Model, Property};
 
 use crate::gate::Gate;
 use crate::register::{self, Observed, Outcome, Rec, Register, Seen, WriteRule, node_id};
@@ -218,11 +218,13 @@ impl ProtocolModel {
             state.nodes.iter().enumerate().find(|(i, _)| node_id(*i as u8) == primary).map(|(_, n)| n);
         // The operator's report of the recorded primary: down is "confirmed stopped" (the
         // operator keeps it down while the attempt is live, see `restart_allowed`), a fenced
-        // gate is "fenced", a writable one "known active"; up but neither: unknown.
+        // gate is "fenced", a writable one "known active"; up but neither: unknown (it may
+        // still rebind), unless `blocked_reads_as_fenced`.
         let old_primary = match recorded {
             Some(n) if !n.up => OldPrimary::ConfirmedStopped,
             Some(n) if n.gate.fenced => OldPrimary::Fenced,
             Some(n) if n.gate.admit_write().is_some() => OldPrimary::KnownActive,
+            Some(_) if self.config.blocked_reads_as_fenced => OldPrimary::Fenced,
             _ => OldPrimary::Unknown,
         };
         let nodes = state
@@ -545,6 +547,29 @@ impl Model for ProtocolModel {
             Property::sometimes(PROMOTION_COMPLETES, |_, s| promotion_completes(s)),
         ]
     }
+}
+
+/// A shortest path on which `property` of `config`'s model breaks, within `max_depth` steps:
+/// its length and its rendering. Breadth first, one depth more at a time (the checker keeps the
+/// last violating state it visits; at the first depth with any, every one is at that depth).
+pub fn shortest_counterexample(
+    config: Config,
+    property: &'static str,
+    max_depth: usize,
+) -> Option<(usize, String)> {
+    (1..=max_depth).find_map(|depth| {
+        let checker = ProtocolModel::new(config)
+            .checker()
+            .threads(1)
+            .target_max_depth(depth)
+            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([property])))
+            .spawn_bfs()
+            .join();
+        checker.discovery(property).map(|path| {
+            let steps = path.clone().into_actions().len();
+            (steps, ProtocolModel::render(&path.into_vec()))
+        })
+    })
 }
 
 /// The representative of `state`'s class under the model's symmetries, for the checker's

@@ -3,34 +3,19 @@
 
 use aerodb_model::model::{
     ACKED_WRITES_SURVIVE, EPOCHS_RISE_ONCE, NO_ACK_BELOW_DURABLE, ONE_ACKNOWLEDGER_PER_EPOCH,
-    ONE_RECOVERABLE_AUTHORITY, WRITABLE_ONLY_BY_DURABLE_RECORD,
+    ONE_RECOVERABLE_AUTHORITY, WRITABLE_ONLY_BY_DURABLE_RECORD, shortest_counterexample,
 };
-use aerodb_model::{Config, Mutant, ProtocolModel};
-use std::collections::BTreeSet;
+use aerodb_model::{Config, Mutant};
 
-use stateright::{Checker, HasDiscoveries, Model};
-
-/// Checks `config` with `mutant` one depth more at a time until `property` breaks, so the
-/// counterexample is a shortest one (the checker keeps the last violating state it visits, and
-/// at the first depth with any, every violating state is at that depth); returns its length in
-/// steps, after printing it.
+/// A shortest counterexample to `property` with `mutant` switched on in `config`: printed, and
+/// its length returned; fails if there is none.
 fn counterexample(config: Config, mutant: Mutant, property: &'static str) -> usize {
-    for depth in 1..=MAX_DEPTH {
-        let checker = ProtocolModel::new(config.with_mutant(mutant))
-            .checker()
-            .threads(1)
-            .target_max_depth(depth)
-            .finish_when(HasDiscoveries::AllOf(BTreeSet::from([property])))
-            .spawn_bfs()
-            .join();
-        if let Some(path) = checker.discovery(property) {
-            let steps = path.clone().into_actions().len();
-            let trace = ProtocolModel::render(&path.into_vec());
-            println!("{mutant:?} breaks \"{property}\" in {steps} steps:\n{trace}");
-            return steps;
-        }
-    }
-    panic!("{mutant:?}: \"{property}\" holds to depth {MAX_DEPTH}")
+    let Some((steps, trace)) = shortest_counterexample(config.with_mutant(mutant), property, MAX_DEPTH)
+    else {
+        panic!("{mutant:?}: \"{property}\" holds to depth {MAX_DEPTH}")
+    };
+    println!("{mutant:?} breaks \"{property}\" in {steps} steps:\n{trace}");
+    steps
 }
 
 /// Deeper than every counterexample the mutants need.

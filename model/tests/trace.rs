@@ -26,6 +26,7 @@ const TRACED: Config = Config {
     controller_crashes: 1,
     message_loss: false,
     mutant: None,
+    blocked_reads_as_fenced: false,
 };
 
 /// How many environment steps may separate two logged steps.
