@@ -4,7 +4,7 @@
 //! acknowledges, and an operator who asks for promotions. Every decision is the library's own:
 //! the typestate machine and its validator, the commit edge's successor record and
 //! [`check_commit`](aerodb_promotion::check_commit) (see [`register`]). The model's assumptions
-//! and properties are in docs/PROTOCOL.md, "The protocol model".
+//! and properties are in docs/PROTOCOL.md §11.
 //!
 //! Dev-only: no library crate depends on it.
 
@@ -78,7 +78,7 @@ impl Config {
         blocked_reads_as_fenced: false,
     };
 
-    /// The larger configuration run by hand (RELIABILITY.md §"The protocol model"): epochs ≤ 4,
+    /// The larger configuration run by hand (RELIABILITY.md §11): epochs ≤ 4,
     /// 3 writes, 3 node crashes, 2 controller faults.
     pub const LARGER: Config =
         Config { max_epoch: 4, max_writes: 3, node_crashes: 3, controller_crashes: 2, ..Config::BOUNDED };
