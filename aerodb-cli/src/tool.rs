@@ -450,10 +450,12 @@ fn observe(
         }
     };
     let primary = record.primary();
+    // A recorded primary seen running is never stopped, whatever is stated; one running as a
+    // standby is not fenced either (its agent may still promote it while its epoch is durable).
     let old_primary = match seen.iter().find(|(n, _)| *n == primary) {
         Some((_, state)) if !state.in_recovery => OldPrimary::KnownActive,
-        _ if old_primary_stopped => OldPrimary::ConfirmedStopped,
-        Some(_) => OldPrimary::Fenced,
+        Some(_) => OldPrimary::Unknown,
+        None if old_primary_stopped => OldPrimary::ConfirmedStopped,
         None => OldPrimary::Unknown,
     };
     let nodes = seen.iter().map(|(node, state)| state.node_view(*node)).collect();

@@ -75,7 +75,10 @@ impl NodeView {
 pub enum OldPrimary {
     /// Confirmed stopped (e.g. its process or host was shut down by the operator).
     ConfirmedStopped,
-    /// Confirmed fenced: it has seen a higher epoch or its writes are blocked.
+    /// Confirmed fenced for good: it has seen an epoch above the one it was primary for, so its
+    /// gate can never admit a write at that epoch again. Writes merely blocked for now (a
+    /// primary whose grant has not been rebound yet, a standby its agent may still promote) are
+    /// not fenced: it can still start writing while its epoch is durable, so report `Unknown`.
     Fenced,
     /// Known to be running and admitting writes.
     KnownActive,

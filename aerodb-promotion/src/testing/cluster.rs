@@ -428,7 +428,9 @@ impl Cluster {
             Some(p) if p.partitioned => OldPrimary::Unknown,
             Some(p) if p.gate.is_fenced() => OldPrimary::Fenced,
             Some(p) if p.gate.admit_write().is_ok() => OldPrimary::KnownActive,
-            Some(_) => OldPrimary::Fenced,
+            // Up, writes blocked only until its grant is rebound: it can still write at its
+            // epoch, so not fenced (the model checker found the lost write when it was).
+            Some(_) => OldPrimary::Unknown,
             None => OldPrimary::Unknown,
         };
         ValidationInputs {
