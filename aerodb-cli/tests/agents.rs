@@ -140,9 +140,22 @@ fn failovers_under_write_load_with_agents_as_processes() {
             let mut standby = rig.config(other).connect(NoTls).unwrap();
             standby.batch_execute("ALTER SYSTEM SET primary_conninfo = ''").unwrap();
             standby.batch_execute("SELECT pg_reload_conf()").unwrap();
-            wait_for(&format!("{other}'s WAL receiver to stop"), || {
-                rig.state(other).is_some_and(|s| !s.receiving)
+            let mut last = String::new();
+            let stopped = deployment::wait_for(&format!("{other}'s WAL receiver to stop"), || {
+                match aerodb_postgres::observe::observe(&rig.config(other)) {
+                    Ok(state) => {
+                        last = format!("{state:?}");
+                        !state.receiving
+                    }
+                    Err(error) => {
+                        last = error.to_string();
+                        false
+                    }
+                }
             });
+            if let Err(error) = stopped {
+                panic!("round {round}: {error}; last seen: {last}");
+            }
         }
         let stop = Arc::new(AtomicBool::new(false));
         let count = Arc::new(AtomicUsize::new(0));

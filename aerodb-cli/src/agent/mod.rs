@@ -181,6 +181,11 @@ fn describe(step: &Step) -> String {
         Step::Freeze => "freeze: stop the standby's WAL receiver".to_owned(),
         Step::Promote => "promote (pg_promote)".to_owned(),
         Step::Rewind(source) => format!("pg_rewind from {source}, then follow it"),
+        Step::Resync(source) => {
+            format!(
+                "stop the standby (it holds WAL the authority's history does not), pg_rewind from {source}"
+            )
+        }
         Step::Follow(primary) => format!("stream from {primary}"),
     }
 }
@@ -358,6 +363,10 @@ impl Agent {
                     .and_then(|row| row.try_get(0))
                     .map_err(|e| e.to_string())?;
                 if done { Ok(()) } else { Err("pg_promote did not finish within 60 s".to_owned()) }
+            }
+            Step::Resync(source) => {
+                self.server.stop(false).map_err(|e| e.to_string())?;
+                self.take(&Step::Rewind(*source))
             }
             Step::Rewind(source) => {
                 let conninfo = self

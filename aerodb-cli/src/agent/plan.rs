@@ -8,7 +8,7 @@
 //! server's timeline with exactly the server's timeline history. Anything else that could
 //! write is fenced (stopped at once) or kept private (no TCP, only its owner can connect).
 
-use aerodb_core::{Epoch, EpochHistory, NodeId};
+use aerodb_core::{Continuation, Epoch, EpochHistory, NodeId};
 use aerodb_postgres::observe::ServerState;
 use aerodb_promotion::AuthorityRecord;
 
@@ -90,6 +90,9 @@ pub enum Step {
     Promote,
     /// Rewind the stopped former primary from `source` and set it up as its standby.
     Rewind(NodeId),
+    /// Stop the standby (it holds WAL the authority's history does not: it cannot follow),
+    /// rewind it from `source` and set it up as its standby.
+    Resync(NodeId),
     /// Stream from `primary`, and lift a freeze.
     Follow(NodeId),
 }
@@ -181,6 +184,19 @@ pub fn plan(
                 return Step::Wait(format!(
                     "replication frozen for an observation under epoch {frozen}: waiting for a decision"
                 ));
+            }
+            match state.history.continuation_of(state.wal_end(), &record.history) {
+                Continuation::Compatible => {}
+                Continuation::Diverged { .. } => return Step::Resync(record.primary),
+                other => {
+                    return Step::Hold(format!(
+                        "this standby at {} on history {:?} cannot be placed on the authority's history {:?} \
+                         ({other:?}): unknown, nothing is changed; an operator must look",
+                        state.wal_end(),
+                        state.history,
+                        record.history
+                    ));
+                }
             }
             let streams = primary_conninfo.is_some_and(|wanted| running.following == wanted);
             if streams && running.frozen_at.is_none() { Step::Follows } else { Step::Follow(record.primary) }
@@ -345,6 +361,28 @@ mod tests {
                                     let earlier = &a.history.entries()[..a.history.entries().len() - 1];
                                     assert_eq!(state.history.entries(), earlier, "{}", case());
                                 }
+                                let placed = authority
+                                    .map(|a| state.history.continuation_of(state.wal_end(), &a.history));
+                                if let Step::Resync(primary) = step {
+                                    let a = authority.unwrap();
+                                    assert!(
+                                        state.in_recovery
+                                            && !running.private
+                                            && primary == a.primary
+                                            && primary != me,
+                                        "{}",
+                                        case()
+                                    );
+                                    assert!(
+                                        matches!(placed, Some(Continuation::Diverged { .. })),
+                                        "{}",
+                                        case()
+                                    );
+                                }
+                                if matches!(step, Step::Follow(_) | Step::Follows) {
+                                    // Streaming is asked only of a standby whose WAL the authority's extends.
+                                    assert_eq!(placed, Some(Continuation::Compatible), "{}", case());
+                                }
                                 if let Step::Follow(primary) = step {
                                     let a = authority.unwrap();
                                     assert!(state.in_recovery && !running.private, "{}", case());
@@ -417,6 +455,7 @@ mod tests {
             Step::Freeze => "Freeze",
             Step::Promote => "Promote",
             Step::Rewind(_) => "Rewind",
+            Step::Resync(_) => "Resync",
             Step::Follow(_) => "Follow",
         }
     }
