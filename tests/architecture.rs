@@ -9,9 +9,24 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A source file without its test module: from the first `#[cfg(test)]` that is followed by a
+/// `mod` on. A `#[cfg(test)]` on anything else (a method, say) does not end the code.
+fn without_tests(source: &str) -> &str {
+    let mut from = 0;
+    while let Some(found) = source[from..].find("#[cfg(test)]") {
+        let at = from + found;
+        let rest = source[at + "#[cfg(test)]".len()..].trim_start();
+        if rest.starts_with("mod ") || rest.starts_with("pub mod ") || rest.starts_with("pub(crate) mod ") {
+            return &source[..at];
+        }
+        from = at + "#[cfg(test)]".len();
+    }
+    source
+}
+
 /// The `crate::module` names a source file uses outside its tests.
 fn uses(source: &str) -> BTreeSet<String> {
-    let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+    let code = without_tests(source);
     code.match_indices("crate::")
         .map(|(i, _)| {
             code[i + "crate::".len()..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect()
@@ -90,4 +105,12 @@ fn documented_paths_stay_away_from_test_back_doors() {
         let doc = &testing[testing[..at].rfind("\n\n").unwrap_or(0)..at];
         assert!(doc.contains("UNSAFE FOR A CLUSTER"), "{door} says why it is unsafe: {doc}");
     }
+}
+
+/// A `#[cfg(test)]` on a method does not hide the rest of the file; the test module does.
+#[test]
+fn only_the_test_module_is_left_out() {
+    let source = "use crate::a;\n#[cfg(test)]\nfn helper() {}\nuse crate::b;\n#[cfg(test)]\nmod tests { use crate::c; }\n";
+    let found: Vec<String> = uses(source).into_iter().collect();
+    assert_eq!(found, ["a", "b"]);
 }
