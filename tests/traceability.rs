@@ -53,3 +53,26 @@ fn the_checker_notices_a_missing_test() {
     let source = std::fs::read_to_string(root().join("aerodb-promotion/tests/validator.rs")).unwrap();
     assert!(!source.contains("fn no_such_test("));
 }
+
+/// docs/PROTOCOL.md's table of checks is `CheckId::ALL`: same checks, same order, same invariants.
+#[test]
+fn the_protocol_lists_every_check_in_run_order() {
+    let text = std::fs::read_to_string(root().join("docs/PROTOCOL.md")).expect("docs/PROTOCOL.md");
+    let rows: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+            cells.get(1)?.parse::<usize>().ok()?;
+            Some((name.to_owned(), (*cells.get(3)?).to_owned()))
+        })
+        .collect();
+    let expected: Vec<(String, String)> = aerodb::promotion::CheckId::ALL
+        .iter()
+        .map(|check| {
+            let invariants: Vec<&str> = check.invariants().iter().map(|i| i.id()).collect();
+            (check.as_str().to_owned(), invariants.join(", "))
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}

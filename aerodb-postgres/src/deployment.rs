@@ -5,7 +5,7 @@
 //! example runs itself as them.
 //!
 //! Every agent and every server is stopped on drop, and on SIGTERM / SIGINT once
-//! [`local::stop_all_on_signals`](crate::local::stop_all_on_signals) is installed.
+//! [`local::stop_all_on_signals`] is installed.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

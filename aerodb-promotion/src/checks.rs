@@ -17,9 +17,10 @@ use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 use crate::invariant::Invariant;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 
-/// The seven checks, in the order they always run.
+/// The checks, in the order they always run (docs/PROTOCOL.md §4 lists them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CheckId {
     /// 1. The candidate is an active replica.
     CandidateRole,
@@ -362,7 +363,7 @@ pub(crate) fn screen(
     }
 }
 
-/// All seven checks, in order, on a screened request, and the plan if every one passed.
+/// Every check, in order, on a screened request, and the plan if every one passed.
 pub(crate) fn run_checks(
     request: &PromotionRequest,
     inputs: &ValidationInputs,

@@ -33,6 +33,7 @@ pub enum GateRole {
 
 /// Why a write was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteRefused {
     /// This node is a replica.
     #[error("write refused: this node is a replica at epoch {epoch}, not the primary")]
@@ -54,6 +55,7 @@ pub enum WriteRefused {
 
 /// Why WAL from another node was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WalRefused {
     /// The sender's epoch is older than this node's: it is a deposed primary.
     #[error("WAL refused: sender is at epoch {sender}, older than this node's epoch {own}")]

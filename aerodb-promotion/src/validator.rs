@@ -12,7 +12,7 @@ use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[must_use]
 pub struct Assessment {
-    /// All seven checks, in run order.
+    /// Every check, in run order.
     pub checks: Vec<CheckRecord>,
     /// Approve with a plan, or deny with the first failed check's reason.
     pub verdict: Verdict,
@@ -94,7 +94,7 @@ pub fn assess(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Vali
     }
 }
 
-/// Validates a screened `request` against `inputs`: an [`Approval`] only if all seven checks pass.
+/// Validates a screened `request` against `inputs`: an [`Approval`] only if every check passes.
 pub(crate) fn validate(request: PromotionRequest, inputs: &ValidationInputs) -> Validated {
     match run_checks(&request, inputs) {
         (checks, Ok(plan)) => Validated::Approved(Approval { request, checks, plan }),

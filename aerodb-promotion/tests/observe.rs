@@ -54,7 +54,7 @@ fn a_success_emits_every_stage_with_its_fields() {
     assert_eq!(requested.field("transition"), "Steady -> PromotionRequested");
     assert_eq!(requested.field("transition_reason"), "an explicit request was accepted");
     assert_eq!(requested.field("invariants"), "P6-A3,P6-F3");
-    // The validation edges name exactly what the seven checks enforce, in spec order.
+    // The validation edges name exactly what the checks enforce, in spec order.
     assert_eq!(events[1].field("invariants"), "P6-A1,P6-A1a,P6-A3,P6-S1,P6-S2,P6-S3,P6-F1");
     assert_eq!(events[4].field("new_primary_id"), "replica-1");
     assert_eq!(events[4].field("epoch"), "2");
