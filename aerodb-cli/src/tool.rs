@@ -368,6 +368,11 @@ fn both(position: aerodb_core::WalPosition) -> String {
     format!("{position} ({})", postgres::types::PgLsn::from(position.lsn.get()))
 }
 
+/// A node that answered but could not be read: unknown input, so no observation at all (P6-F1).
+fn unreadable(node: &NodeId, error: &aerodb_postgres::observe::ObserveError) -> Failure {
+    fail(exit::OTHER, format!("{node} answered but could not be read ({error}): no observation is made"))
+}
+
 fn observe(
     place: &Place,
     cluster: &std::path::Path,
@@ -387,7 +392,21 @@ fn observe(
     let record = read(place)?;
     let configs: Vec<(NodeId, postgres::Config)> =
         cluster.nodes().filter_map(|node| Some((*node, cluster.config(node)?))).collect();
-    if freeze {
+    // A first look, freezing nothing: a node that answers but cannot be read refuses the whole
+    // observation before anything is changed; while the recorded primary runs as a primary a
+    // promotion is denied anyway (KnownActive), and freezing its synchronous standby would stall
+    // every commit, so nothing is frozen then.
+    let mut primary_runs = false;
+    for (node, config) in &configs {
+        match pg::observe(config) {
+            Ok(state) => primary_runs |= *node == record.primary() && !state.in_recovery,
+            Err(pg::ObserveError::Unreachable(_)) => {}
+            Err(error) => return Err(unreadable(node, &error)),
+        }
+    }
+    if freeze && primary_runs {
+        eprintln!("aerodb-promote: {} runs as a primary: standbys not frozen", record.primary());
+    } else if freeze {
         for (node, config) in &configs {
             if let Err(error) = pg::freeze(config, record.epoch().get(), FREEZE_LIMIT) {
                 eprintln!("aerodb-promote: {node}: not frozen: {error}");
@@ -405,12 +424,31 @@ fn observe(
             }
             // It answered but could not be read: unknown input, so no observation at all
             // (P6-F1) — left out, a node ahead of the authority would go unseen.
-            Err(error) => {
-                return Err(fail(
-                    exit::OTHER,
-                    format!("{node} answered but could not be read ({error}): no observation is made"),
-                ));
-            }
+            Err(error) => return Err(unreadable(node, &error)),
+        }
+    }
+    // Each line reaches the server of the node it names, and no two lines reach one server: a
+    // line pointing at the wrong server would put its facts under another node's name.
+    for (node, state) in &seen {
+        if let Some(named) = state.node.as_deref().filter(|named| *named != node.as_str()) {
+            return Err(fail(
+                exit::OTHER,
+                format!(
+                    "the cluster file's line for {node} reaches the server of node {named}: no observation is made"
+                ),
+            ));
+        }
+    }
+    for (index, (node, state)) in seen.iter().enumerate() {
+        if let Some((other, _)) = seen[..index].iter().find(|(_, earlier)| {
+            earlier.started == state.started && earlier.system_identifier == state.system_identifier
+        }) {
+            return Err(fail(
+                exit::OTHER,
+                format!(
+                    "the cluster file's lines for {other} and {node} reach one server: no observation is made"
+                ),
+            ));
         }
     }
     let systems: std::collections::BTreeSet<u64> = seen.iter().map(|(_, s)| s.system_identifier).collect();
@@ -444,8 +482,18 @@ fn observe(
             let (_, state) = seen.iter().find(|(n, _)| *n == node).ok_or_else(|| {
                 fail(exit::OTHER, format!("--acknowledged-by {node}: that node was not observed"))
             })?;
-            let flushed =
-                state.flushed.ok_or_else(|| fail(exit::OTHER, format!("{node} reports no flushed WAL")))?;
+            // Restarted without a WAL receiver, a standby reports no received position; its
+            // startup replayed every valid record in pg_wal, what it had flushed included.
+            let flushed = match state.flushed {
+                Some(flushed) => flushed,
+                None if !state.receiving && state.in_recovery => {
+                    eprintln!(
+                        "aerodb-promote: {node} received nothing since it started: its replayed end is the bound"
+                    );
+                    state.replayed
+                }
+                None => return Err(fail(exit::OTHER, format!("{node} reports no flushed WAL"))),
+            };
             Some(aerodb_postgres::timeline::position(&state.history, flushed))
         }
     };

@@ -332,26 +332,52 @@ fn failovers_under_write_load_with_agents_as_processes() {
     );
 }
 
-/// An observation freezes the standbys; with no promotion after it, their agents lift the freeze
-/// after the hold and they stream again. SIGTERM and SIGINT end an agent at once, exit 0, and
-/// leave its server as it was.
+/// While the recorded primary runs, an observation freezes nothing (a promotion would be denied,
+/// and a frozen synchronous standby would stall every commit). With the primary gone it freezes
+/// the standbys; with no promotion after it, their agents lift the freeze after the hold, and
+/// they stream again once the primary is back. SIGTERM and SIGINT end an agent at once, exit
+/// 0, and leave its server as it was.
 #[test]
 #[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
 fn a_freeze_without_a_promotion_is_lifted_and_signals_leave_the_server_alone() {
     let (_dir, mut rig) = deploy(3);
     wait_for("pg2 and pg3 to stream from pg1", || rig.streaming("pg1").len() == 2);
-    let out = rig.tool(&["observe", "--cluster", rig.cluster_file().to_str().unwrap()]).unwrap();
+    let cluster = rig.cluster_file();
+    let cluster = cluster.to_str().unwrap();
+    let out = rig.tool(&["observe", "--cluster", cluster]).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pg1 runs as a primary: standbys not frozen"));
+    assert_eq!(rig.streaming("pg1").len(), 2, "a standby was frozen while its primary ran");
+
+    rig.kill_agent("pg1");
+    rig.kill_server("pg1").unwrap();
+    let out = rig.tool(&["observe", "--cluster", cluster]).unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let observed = Instant::now();
-    // Frozen: no WAL receiver on either standby right after the observation.
+    let frozen = |rig: &Rig, node: &str| -> (String, Option<String>) {
+        let mut client = rig.config(node).connect(NoTls).unwrap();
+        let row = client
+            .query_one(
+                "SELECT current_setting('primary_conninfo'), current_setting('aerodb.frozen_at', true)",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
     for node in ["pg2", "pg3"] {
-        assert!(!rig.state(node).unwrap().receiving, "{node} still receives after observe");
+        let state = rig.state(node).unwrap();
+        assert!(!state.receiving, "{node} still receives after observe");
+        assert_eq!(frozen(&rig, node), (String::new(), Some("1".to_owned())), "{node} not frozen");
     }
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(stderr.contains("pg2: standby, timeline 1, WAL end 1/"), "{stderr}");
     assert!(stderr.contains(" (0/"), "positions in PostgreSQL's notation too: {stderr}");
-    wait_for("pg2 and pg3 to stream again", || rig.streaming("pg1").len() == 2);
+    wait_for("the freeze to be lifted", || {
+        ["pg2", "pg3"].iter().all(|node| frozen(&rig, node).0.contains(&format!("application_name={node}")))
+    });
     assert!(observed.elapsed() >= Duration::from_secs(3), "the freeze was lifted before its hold");
+    rig.start_agent("pg1", None).unwrap();
+    wait_for("pg2 and pg3 to stream from pg1 again", || rig.streaming("pg1").len() == 2);
 
     for (node, signal) in [("pg2", "-TERM"), ("pg3", "-INT")] {
         let pid = rig.agent_pid(node).unwrap();
@@ -411,4 +437,75 @@ fn a_promotion_onto_another_timeline_is_kept_private_and_reported() {
         "pg2 is reachable over TCP although its timeline is not the record's"
     );
     assert!(!rig.printed("pg2").iter().any(|l| l.contains("writable")), "pg2 was opened");
+}
+
+/// What a misconfigured deployment gets: refusals, never a guess. A cluster file whose line
+/// reaches another node's server, or a server that answers but refuses the observer, makes no
+/// observation (never "stopped"); a second agent for one data directory does not start; a
+/// standby carrying a recovery target that would promote it stays a standby when its agent
+/// starts it.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn misconfigurations_are_refused_not_guessed() {
+    let (dir, mut rig) = deploy(600);
+    wait_for("pg2 and pg3 to stream from pg1", || rig.streaming("pg1").len() == 2);
+    let port = |node: &str| rig.port(node).unwrap();
+    let observe_with = |name: &str, lines: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, lines).unwrap();
+        let out =
+            rig.tool(&["observe", "--cluster", file.to_str().unwrap(), "--old-primary-stopped"]).unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), out.stdout)
+    };
+    let line = |node: &str, port: u16, user: &str| {
+        format!("{node} host=127.0.0.1 port={port} user={user} dbname=postgres connect_timeout=5\n")
+    };
+    // pg3's line reaches pg2's server.
+    let crossed = [
+        line("pg1", port("pg1"), "postgres"),
+        line("pg2", port("pg2"), "postgres"),
+        line("pg3", port("pg2"), "postgres"),
+    ];
+    let (code, stderr, stdout) = observe_with("crossed", &crossed.concat());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("line for pg3 reaches the server of node pg2"), "{stderr}");
+    assert!(stdout.is_empty());
+    // The primary answers but refuses the observer's role: alive, so no observation (and never
+    // the operator's "stopped").
+    let refused = [
+        line("pg1", port("pg1"), "nobody_here"),
+        line("pg2", port("pg2"), "postgres"),
+        line("pg3", port("pg3"), "postgres"),
+    ];
+    let (code, stderr, stdout) = observe_with("refused", &refused.concat());
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("pg1 answered but could not be read"), "{stderr}");
+    assert!(stdout.is_empty());
+    assert_eq!(rig.streaming("pg1").len(), 2, "a refused observation froze a standby");
+    // A second agent for pg2's data directory.
+    let second = Command::new(env!("CARGO_BIN_EXE_aerodb-pg-agent"))
+        .args(["--node", "pg2", "--once"])
+        .arg("--pgdata")
+        .arg(rig.data_dir("pg2"))
+        .arg("--bindir")
+        .arg(aerodb_postgres::local::Programs::locate().unwrap().bindir())
+        .arg("--cluster")
+        .arg(rig.cluster_file())
+        .arg("--data-dir")
+        .arg(dir.path().join("authority"))
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another agent already manages"));
+    // A recovery target that would end pg3's recovery and promote it, as a copied
+    // configuration could carry: its agent starts it as a standby all the same.
+    rig.kill_agent("pg3");
+    rig.kill_server("pg3").unwrap();
+    let auto = rig.data_dir("pg3").join("postgresql.auto.conf");
+    let mut text = std::fs::read_to_string(&auto).unwrap();
+    text.push_str("recovery_target_lsn = '0/3000000'\nrecovery_target_action = 'promote'\n");
+    std::fs::write(&auto, text).unwrap();
+    rig.start_agent("pg3", None).unwrap();
+    wait_for("pg3 to stream from pg1 again", || rig.streaming("pg1").iter().any(|(n, _)| n == "pg3"));
+    assert!(rig.state("pg3").unwrap().in_recovery, "pg3 ended recovery on a copied recovery target");
 }

@@ -101,6 +101,17 @@ pub struct ServerControl {
 impl ServerControl {
     /// The server in `data`, run with the programs in `bindir`, logging to `log`.
     pub fn new(bindir: &Path, data: &Path, log: &Path) -> Result<ServerControl, ControlError> {
+        // `pg_ctl -o` passes options through a shell: refuse what would need quoting there.
+        for path in [data, log] {
+            let text = path.to_string_lossy();
+            if text.chars().any(|c| matches!(c, '\'' | '"' | '\\' | '$' | '`' | '\n')) {
+                return Err(ControlError::Io {
+                    what: "refusing a path with quotes, backslashes, $ or backticks:",
+                    path: path.to_owned(),
+                    error: std::io::ErrorKind::InvalidInput.into(),
+                });
+            }
+        }
         let meta = fs::metadata(data).map_err(|error| ControlError::Io {
             what: "could not read",
             path: data.to_owned(),
@@ -115,6 +126,32 @@ impl ServerControl {
             None
         };
         Ok(ServerControl { bindir: bindir.to_owned(), data: data.to_owned(), log: log.to_owned(), user })
+    }
+
+    /// Takes `<data directory>.agent.lock` exclusively for as long as the returned file lives:
+    /// one agent per server, or two could rewind and start the same data directory at once.
+    /// The kernel releases it when the process ends, however it ends.
+    pub fn lock_for_agent(&self) -> Result<fs::File, ControlError> {
+        let mut path = self.data.clone().into_os_string();
+        path.push(".agent.lock");
+        let path = PathBuf::from(path);
+        let io =
+            |error| ControlError::Io { what: "could not take the agent lock", path: path.clone(), error };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .map_err(io)?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(file),
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                Err(io(std::io::Error::other("another agent already manages this data directory")))
+            }
+            Err(error) => Err(io(error.into())),
+        }
     }
 
     /// The data directory.
@@ -148,23 +185,43 @@ impl ServerControl {
         self.data.join("standby.signal").exists()
     }
 
-    /// Starts the server and waits until it accepts connections: public, or private (no TCP,
-    /// only its socket in [`socket_dir`](Self::socket_dir)). Its socket is there either way, so
-    /// the agent reaches it the same way.
-    /// The port is given on the command line: `pg_rewind` copies the source's configuration
-    /// files, its port included.
-    pub fn start(&self, private: bool, port: u16) -> Result<(), ControlError> {
+    /// Starts the server as node `node` and waits until it accepts connections: public, or
+    /// private (no TCP, only its socket in [`socket_dir`](Self::socket_dir); no archive either,
+    /// so a frozen position holds). Its socket is there either way, so the agent reaches it the
+    /// same way. The command line overrides what the configuration files may carry (`pg_rewind`
+    /// copies the source's): the port; no recovery target or trigger file that would end
+    /// recovery on its own; the latest timeline followed; `aerodb.node`, which observers check.
+    pub fn start(&self, private: bool, port: u16, node: &str) -> Result<(), ControlError> {
         self.clear_stale_lock()?;
         self.own_log()?;
         let sockets = self.socket_dir()?;
-        let mut options = format!("-c port={port} -c unix_socket_directories='{}'", sockets.display());
+        let mut options = format!(
+            "-c port={port} -c unix_socket_directories='{}' -c aerodb.node='{node}' \
+             -c recovery_target='' -c recovery_target_lsn='' -c recovery_target_name='' \
+             -c recovery_target_time='' -c recovery_target_xid='' -c recovery_target_timeline=latest \
+             -c promote_trigger_file=''",
+            sockets.display()
+        );
         if private {
-            options.push_str(" -c listen_addresses=''");
+            options.push_str(" -c listen_addresses='' -c restore_command=''");
         }
         let mut command = self.command("pg_ctl");
         command.arg("start").arg("-D").arg(&self.data).arg("-l").arg(&self.log);
         command.args(["-w", "-t", "120", "-o", &options]);
-        self.run(command).map(drop)
+        self.run(command).map(drop).map_err(|error| match error {
+            // pg_ctl says only "examine the log": the log's end is the reason.
+            ControlError::Program { program, status, output } => {
+                let log = fs::read_to_string(&self.log).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(8)..].join("\n");
+                ControlError::Program {
+                    program,
+                    status,
+                    output: format!("{output}the end of the server's log:\n{tail}"),
+                }
+            }
+            other => other,
+        })
     }
 
     /// The server's private socket directory, `<data directory>.sock`, made (mode 0700, the
@@ -180,31 +237,67 @@ impl ServerControl {
             error,
         };
         match fs::DirBuilder::new().mode(0o700).create(&path) {
-            Ok(()) => {
-                if let Some((uid, gid)) = self.user {
-                    std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(io)?;
-                }
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                let meta = fs::symlink_metadata(&path).map_err(io)?;
-                let owner = self.user.map_or_else(|| rustix::process::geteuid().as_raw(), |(uid, _)| uid);
-                if !meta.is_dir() || meta.uid() != owner || meta.mode() & 0o077 != 0 {
-                    return Err(io(std::io::Error::other(
-                        "not a directory of the server's user that only it may enter",
-                    )));
-                }
-            }
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(error) => return Err(io(error)),
+        }
+        // The parent may belong to the server's user, who could swap the path for a link: the
+        // directory is opened without following one, and the descriptor is what gets chowned.
+        let dir = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| io(e.into()))?;
+        if let Some((uid, gid)) = self.user {
+            rustix::fs::fchown(
+                &dir,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )
+            .map_err(|e| io(e.into()))?;
+        }
+        let stat = rustix::fs::fstat(&dir).map_err(|e| io(e.into()))?;
+        let owner = self.user.map_or_else(|| geteuid().as_raw(), |(uid, _)| uid);
+        if stat.st_uid != owner || stat.st_mode & 0o077 != 0 {
+            return Err(io(std::io::Error::other(
+                "not a directory of the server's user that only it may enter",
+            )));
         }
         Ok(path)
     }
 
-    /// Removes a `postmaster.pid` whose process is not this data directory's postmaster (it died;
-    /// its pid may since name another live process, which PostgreSQL would take for a running
-    /// postmaster and refuse to start or recover). Never one whose process still runs here.
+    /// Removes a `postmaster.pid`, and the socket files in the server's own socket directory,
+    /// when no postmaster of this data directory runs (it died; its pid may since name another
+    /// live process, which PostgreSQL would take for a running postmaster and refuse to start or
+    /// recover). Never while one of this data directory runs.
     fn clear_stale_lock(&self) -> Result<(), ControlError> {
         let lock = self.data.join("postmaster.pid");
-        if self.postmaster().is_some() || !lock.exists() {
+        if self.postmaster().is_some() {
+            return Ok(());
+        }
+        // The socket directory is this server's alone: a socket or its lock file left there by
+        // a killed postmaster is stale too (PostgreSQL checks only that its pid is alive).
+        let sockets = self.socket_dir()?;
+        let entries = fs::read_dir(&sockets).map_err(|error| ControlError::Io {
+            what: "could not read",
+            path: sockets.clone(),
+            error,
+        })?;
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".s.PGSQL.") {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(|error| ControlError::Io {
+                    what: "could not remove the stale socket file",
+                    path,
+                    error,
+                })?;
+            }
+        }
+        if !lock.exists() {
             return Ok(());
         }
         match fs::remove_file(&lock) {
@@ -231,6 +324,10 @@ impl ServerControl {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&self.log)
             .map_err(io)?;
+        // A hard link planted there would hand over another file: only a file of one name.
+        if file.metadata().map_err(io)?.nlink() != 1 {
+            return Err(io(std::io::Error::other("the log file has other names (hard links): refused")));
+        }
         if let Some((uid, gid)) = self.user {
             std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(io)?;
         }
@@ -290,6 +387,8 @@ impl ServerControl {
         if let Some((uid, gid)) = self.user {
             command.uid(uid).gid(gid);
         }
+        // Its own process group: a Ctrl-C meant for the agent never interrupts a pg_rewind.
+        command.process_group(0);
         command
     }
 

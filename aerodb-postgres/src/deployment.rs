@@ -206,10 +206,14 @@ impl Deployment {
         })
     }
 
-    /// Starts `node`'s agent (replacing a running one, which is killed), printing into a log
+    /// Starts `node`'s agent (a running one is killed first), printing into a log
     /// this deployment keeps; with `pause_after`, it stops acting after that many actions and
     /// waits to be killed.
     pub fn start_agent(&mut self, node: &str, pause_after: Option<u32>) -> Result<(), LocalError> {
+        // The running one first: an agent holds its data directory's lock for its life.
+        if let Some(old) = self.agents.remove(node) {
+            old.kill();
+        }
         let mut command = (self.launcher.agent)();
         command.args(["--node", node, "--interval-ms", "50", "--freeze-hold", &self.freeze_hold.to_string()]);
         command.arg("--pgdata").arg(self.data_dir(node)).arg("--bindir").arg(&self.bindir);
@@ -236,9 +240,7 @@ impl Deployment {
                 }
             });
         }
-        if let Some(old) = self.agents.insert(node.to_owned(), AgentProcess { child, id, lines }) {
-            old.kill();
-        }
+        self.agents.insert(node.to_owned(), AgentProcess { child, id, lines });
         Ok(())
     }
 

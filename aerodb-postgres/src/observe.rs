@@ -14,15 +14,29 @@ use postgres::{Config, NoTls};
 use crate::timeline::{self, TimelineError};
 use crate::walsender::{self, WalSenderError};
 
+/// A PostgreSQL error with the server's own message and code, not just "db error".
+pub fn message(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => std::error::Error::source(error)
+            .map_or_else(|| error.to_string(), |cause| format!("{error}: {cause}")),
+    }
+}
+
 /// Why a server could not be observed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ObserveError {
-    /// No connection could be made: the server is down or cannot be reached.
-    #[error("unreachable: {0}")]
+    /// No connection could be made and nothing answered: the server is down or cannot be
+    /// reached.
+    #[error("unreachable: {}", message(.0))]
     Unreachable(postgres::Error),
+    /// The server answered, refusing the connection (authentication, too many clients, starting
+    /// up): it is alive, whatever it refused.
+    #[error("answered, refusing the connection: {}", message(.0))]
+    Refused(postgres::Error),
     /// A query failed on a server that answered.
-    #[error("query failed: {0}")]
+    #[error("query failed: {}", message(.0))]
     Query(#[from] postgres::Error),
     /// The server's timeline history was refused.
     #[error(transparent)]
@@ -61,6 +75,11 @@ pub struct ServerState {
     pub replay_paused: bool,
     /// A standby with a WAL receiver running: its received position can still move.
     pub receiving: bool,
+    /// The node id its agent started it as (`aerodb.node`), if an agent did.
+    pub node: Option<String>,
+    /// When its postmaster started (`pg_postmaster_start_time()`): with `node`, which server
+    /// this is, so two cluster-file lines reaching one server are seen.
+    pub started: String,
 }
 
 impl ServerState {
@@ -97,13 +116,22 @@ impl ServerState {
 /// Observes the server `config` names: over SQL, and over a replication connection for what
 /// the server is (its system identifier, timeline and that timeline's history).
 pub fn observe(config: &Config) -> Result<ServerState, ObserveError> {
-    let mut client = config.connect(NoTls).map_err(ObserveError::Unreachable)?;
+    let mut client = config.connect(NoTls).map_err(|error| {
+        // A server that sent an error message is alive: never mistaken for a stopped one.
+        if error.as_db_error().is_some() {
+            ObserveError::Refused(error)
+        } else {
+            ObserveError::Unreachable(error)
+        }
+    })?;
     let row = client.query_one(
         "SELECT pg_is_in_recovery(),
                 CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_flush_lsn() END,
                 CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_flush_lsn() END,
                 pg_is_in_recovery() AND pg_get_wal_replay_pause_state() <> 'not paused',
-                EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL)",
+                EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL),
+                nullif(current_setting('aerodb.node', true), ''),
+                pg_postmaster_start_time()::text",
         &[],
     )?;
     let in_recovery: bool = row.try_get(0)?;
@@ -111,6 +139,8 @@ pub fn observe(config: &Config) -> Result<ServerState, ObserveError> {
     let replayed: Option<PgLsn> = row.try_get(2)?;
     let replay_paused: bool = row.try_get(3)?;
     let receiving: bool = row.try_get(4)?;
+    let node: Option<String> = row.try_get(5)?;
+    let started: String = row.try_get(6)?;
     let replayed = replayed.ok_or(ObserveError::NothingReplayed)?;
     let (identity, history) = walsender::identify(config)?;
     let history = timeline::history(identity.timeline, history.as_deref())?;
@@ -123,6 +153,8 @@ pub fn observe(config: &Config) -> Result<ServerState, ObserveError> {
         history,
         replay_paused,
         receiving,
+        node,
+        started,
     })
 }
 
@@ -131,7 +163,8 @@ pub fn observe(config: &Config) -> Result<ServerState, ObserveError> {
 pub const FROZEN_PLACEHOLDER: &str = "SET aerodb.frozen_at = ''";
 
 /// Freezes the standby `config` names so its position holds while it is judged: its WAL receiver
-/// is stopped durably (`primary_conninfo = ''`, kept across restarts), marked with the authority
+/// is stopped and archive recovery off, durably (`primary_conninfo = ''`, `restore_command =
+/// ''`, kept across restarts), marked with the authority
 /// epoch it was frozen under (`aerodb.frozen_at`, which its agent reads to lift the freeze when
 /// no promotion follows), and confirmed gone, for at most `limit`. A primary is left alone.
 pub fn freeze(config: &Config, epoch: u64, limit: Duration) -> Result<(), ObserveError> {
@@ -144,6 +177,8 @@ pub fn freeze(config: &Config, epoch: u64, limit: Duration) -> Result<(), Observ
     for statement in [
         FROZEN_PLACEHOLDER.to_owned(),
         "ALTER SYSTEM SET primary_conninfo = ''".to_owned(),
+        // Nor from an archive: a frozen position must hold.
+        "ALTER SYSTEM SET restore_command = ''".to_owned(),
         format!("ALTER SYSTEM SET aerodb.frozen_at = '{epoch}'"),
         "SELECT pg_reload_conf()".to_owned(),
     ] {
@@ -194,6 +229,8 @@ mod tests {
             history,
             replay_paused: false,
             receiving: false,
+            node: None,
+            started: String::new(),
         }
     }
 

@@ -22,8 +22,11 @@ use postgres::config::Host;
 use plan::{Authority, Running, Seen, Step, plan};
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 stopped by SIGTERM or SIGINT (the server is left as it is), or --once finished;
-1 could not start (cluster file, store options, data directory), with its cause; 2 usage error.
+Exit codes: 0 stopped by SIGTERM or SIGINT (the server is left as it is), or --once converged;
+1 could not start (cluster file, store options, data directory, another agent already manages
+it), with its cause; 2 usage error; 3 --once did not converge within 32 looks; 4 --once found
+something only an operator can resolve (printed as `step: hold: ...`). A failed action is
+retried after a back-off that doubles up to 5 s.
 
 Every step is printed on stdout as `step: ...`. The server is never writable by clients unless
 the authority names this node at exactly the timeline the server is on, with the same history:
@@ -75,10 +78,14 @@ struct Args {
     pause_after: Option<u64>,
 }
 
-/// How many steps `--once` takes at most before giving up.
+/// How many looks `--once` takes at most before giving up.
 const ONCE_LIMIT: usize = 32;
 
 struct Agent {
+    /// One agent per data directory, for this process's life.
+    _lock: std::fs::File,
+    /// The authority the last plan was made under.
+    planned: Option<Authority>,
     me: NodeId,
     place: Place,
     cluster: Cluster,
@@ -119,38 +126,61 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         }
     };
     let mut actions = 0u64;
-    let mut steps = 0usize;
+    let mut looks = 0usize;
+    let mut failures = 0u32;
     let mut last = String::new();
-    while !stop.load(Ordering::Relaxed) {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break ExitCode::SUCCESS;
+        }
         let step = agent.next_step();
         let text = describe(&step);
         if text != last {
             say(&format!("step: {text}"));
             last = text;
         }
+        looks += 1;
         let acts = !matches!(step, Step::Leads | Step::Follows | Step::Wait(_) | Step::Hold(_));
+        let mut pause = Duration::from_millis(args.interval_ms);
         if acts {
-            if let Err(error) = agent.take(&step) {
-                say(&format!("step failed: {error}"));
+            match agent.take(&step) {
+                Ok(()) => failures = 0,
+                Err(error) => {
+                    say(&format!("step failed: {error}"));
+                    // Back off: a failing action is not retried in a tight loop (at most 5 s).
+                    failures = failures.saturating_add(1);
+                    pause = (pause * 2u32.saturating_pow(failures.min(8))).min(Duration::from_secs(5));
+                }
             }
             actions += 1;
             if args.pause_after == Some(actions) {
                 say(&format!("paused after {actions} actions"));
-                let until = Instant::now() + Duration::from_secs(600);
-                while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                break;
+                sleep_unless(&stop, Duration::from_secs(600));
+                break ExitCode::SUCCESS;
             }
-            continue;
+            if failures == 0 && !args.once {
+                continue;
+            }
         }
-        steps += 1;
-        if args.once && (matches!(step, Step::Leads | Step::Follows | Step::Hold(_)) || steps >= ONCE_LIMIT) {
-            break;
+        if args.once {
+            match step {
+                Step::Leads | Step::Follows => break ExitCode::SUCCESS,
+                Step::Hold(_) => break ExitCode::from(exit::HOLD),
+                _ if looks >= ONCE_LIMIT => break ExitCode::from(exit::NOT_CONVERGED),
+                _ if acts && failures == 0 => continue,
+                _ => {}
+            }
         }
-        sleep_unless(&stop, Duration::from_millis(args.interval_ms));
+        sleep_unless(&stop, pause);
     }
-    ExitCode::SUCCESS
+}
+
+/// Exit codes, as `--help` documents them.
+mod exit {
+    /// `--once`: a step the operator must take (printed).
+    pub const HOLD: u8 = 4;
+    /// `--once`: not converged within its bound of looks.
+    pub const NOT_CONVERGED: u8 = 3;
 }
 
 fn say(line: &str) {
@@ -210,7 +240,10 @@ impl Agent {
             PathBuf::from(path)
         });
         let server = ServerControl::new(&args.bindir, &args.pgdata, &log).map_err(|e| e.to_string())?;
+        let lock = server.lock_for_agent().map_err(|e| e.to_string())?;
         Ok(Agent {
+            _lock: lock,
+            planned: None,
             me,
             place,
             cluster,
@@ -244,7 +277,9 @@ impl Agent {
         let expired = self.freeze_expired(&seen);
         let wanted = record.as_ref().and_then(|r| self.primary_conninfo(r));
         let authority = record.as_ref().map(Authority::of);
-        plan(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired)
+        let step = plan(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired);
+        self.planned = authority;
+        step
     }
 
     fn freeze_expired(&mut self, seen: &Seen) -> bool {
@@ -282,13 +317,18 @@ impl Agent {
         let Some(postmaster) = self.postmaster() else {
             return Seen::Down { standby: self.server.is_standby() };
         };
+        // Public and not in recovery as far as its files tell (PostgreSQL removes
+        // standby.signal before it ends recovery): it may be accepting writes — a primary
+        // stopping smartly still serves its sessions.
+        let may_write = !postmaster.is_private() && !self.server.is_standby();
+        let unreadable = |why: String| Seen::Unreadable { why, may_write };
         if !matches!(postmaster.status.as_str(), "ready" | "standby") {
-            return Seen::Unreadable(format!("postmaster {} is {:?}", postmaster.pid, postmaster.status));
+            return unreadable(format!("postmaster {} is {:?}", postmaster.pid, postmaster.status));
         }
         let config = postmaster.config(&self.user, &self.host);
         let state = match observe(&config) {
             Ok(state) => state,
-            Err(error) => return Seen::Unreadable(error.to_string()),
+            Err(error) => return unreadable(error.to_string()),
         };
         let settings = config.connect(NoTls).and_then(|mut client| {
             let row = client.query_one(
@@ -299,14 +339,44 @@ impl Agent {
         });
         let (following, frozen) = match settings {
             Ok(settings) => settings,
-            Err(error) => return Seen::Unreadable(error.to_string()),
+            Err(error) => return unreadable(pg_error(&error)),
         };
         let frozen_at =
             frozen.filter(|text| !text.is_empty()).map(|text| text.parse::<u64>().unwrap_or(u64::MAX));
         Seen::Up(Running { private: postmaster.is_private(), state, following, frozen_at })
     }
 
-    /// Refuses to follow a primary of another database system (P6-F1: not one cluster).
+    /// Refuses to promote unless the cluster file's line for this node reaches this very server
+    /// (the same postmaster, started at the same instant): what observers validated is what
+    /// gets promoted, not a server another line or a copied agent points at.
+    fn cluster_line_reaches_me(&self) -> Result<(), String> {
+        let ask = |config: &postgres::Config| -> Result<(Option<String>, String), String> {
+            let mut client = config.connect(NoTls).map_err(|e| pg_error(&e))?;
+            let row = client
+                .query_one(
+                    "SELECT current_setting('aerodb.node', true), pg_postmaster_start_time()::text",
+                    &[],
+                )
+                .map_err(|e| pg_error(&e))?;
+            Ok((row.try_get(0).map_err(|e| pg_error(&e))?, row.try_get(1).map_err(|e| pg_error(&e))?))
+        };
+        let postmaster = self.postmaster().ok_or("the server is not running")?;
+        let mine = ask(&postmaster.config(&self.user, &self.host))?;
+        let line = self.cluster.config(&self.me).ok_or("the cluster file does not name this node")?;
+        let theirs = ask(&line).map_err(|e| format!("the cluster file's line for {}: {e}", self.me))?;
+        if mine == theirs {
+            Ok(())
+        } else {
+            Err(format!(
+                "the cluster file's line for {} reaches another server (node {:?} started {}), not this one \
+                 (node {:?} started {}): not promoting",
+                self.me, theirs.0, theirs.1, mine.0, mine.1
+            ))
+        }
+    }
+
+    /// Refuses to follow a primary of another database system (P6-F1: not one cluster), when
+    /// that primary can be asked.
     fn same_system(&self, primary: &NodeId) -> Result<(), String> {
         let identify = |config: &postgres::Config| {
             aerodb_postgres::walsender::identify(config)
@@ -319,7 +389,9 @@ impl Agent {
             .cluster
             .config(primary)
             .ok_or_else(|| format!("the cluster file does not name {primary}"))?;
-        let theirs = identify(&config)?;
+        // A primary that cannot be asked now is followed anyway: its walreceiver compares the
+        // identifiers itself when it connects, and refuses a different system.
+        let Ok(theirs) = identify(&config) else { return Ok(()) };
         if mine == theirs {
             Ok(())
         } else {
@@ -343,15 +415,26 @@ impl Agent {
         match step {
             Step::Leads | Step::Follows | Step::Wait(_) | Step::Hold(_) => Ok(()),
             Step::Fence => self.server.stop(true).map_err(|e| e.to_string()),
-            Step::StartPrivate => self.server.start(true, self.port).map_err(|e| e.to_string()),
-            Step::StartPublic => self.server.start(false, self.port).map_err(|e| e.to_string()),
+            Step::StartPrivate => {
+                self.server.start(true, self.port, self.me.as_str()).map_err(|e| e.to_string())
+            }
+            Step::StartPublic => {
+                self.server.start(false, self.port, self.me.as_str()).map_err(|e| e.to_string())
+            }
             Step::OpenUp => {
                 self.server.stop(false).map_err(|e| e.to_string())?;
-                self.server.start(false, self.port).map_err(|e| e.to_string())
+                // The record may have moved while the server stopped: open only under the one
+                // planned on, or leave it stopped for the next look.
+                let now = self.place.read(|_| ()).map_err(|e| e.to_string())?.as_ref().map(Authority::of);
+                if now != self.planned {
+                    return Err("the authority changed while the server stopped: left stopped".to_owned());
+                }
+                self.server.start(false, self.port, self.me.as_str()).map_err(|e| e.to_string())
             }
             Step::GoPrivate => {
+                self.cluster_line_reaches_me()?;
                 self.server.stop(false).map_err(|e| e.to_string())?;
-                self.server.start(true, self.port).map_err(|e| e.to_string())
+                self.server.start(true, self.port, self.me.as_str()).map_err(|e| e.to_string())
             }
             Step::Freeze => sql(&["ALTER SYSTEM SET primary_conninfo = ''", "SELECT pg_reload_conf()"]),
             Step::Promote => {
@@ -387,9 +470,21 @@ impl Agent {
                     .conninfo(primary)
                     .ok_or_else(|| format!("the cluster file does not name {primary}"))?;
                 let wanted = format!("{record_conninfo} application_name={}", self.me);
-                let set = format!("ALTER SYSTEM SET primary_conninfo = {}", quote(&wanted));
+                let postmaster = self.postmaster().ok_or("the server is not running")?;
+                let mut client =
+                    postmaster.config(&self.user, &self.host).connect(NoTls).map_err(|e| pg_error(&e))?;
+                // The server quotes the literal itself (standard_conforming_strings either way).
+                let set: String = client
+                    .query_one(
+                        "SELECT format('ALTER SYSTEM SET primary_conninfo = %L', $1::text)",
+                        &[&wanted],
+                    )
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| pg_error(&e))?;
+                drop(client);
                 sql(&[
                     &set,
+                    "ALTER SYSTEM RESET restore_command",
                     FROZEN_PLACEHOLDER,
                     "ALTER SYSTEM SET aerodb.frozen_at = ''",
                     "SELECT pg_reload_conf()",
@@ -402,14 +497,4 @@ impl Agent {
 /// `aerodb.frozen_at` is a custom setting: the session must know it before ALTER SYSTEM may set it.
 const FROZEN_PLACEHOLDER: &str = aerodb_postgres::observe::FROZEN_PLACEHOLDER;
 
-/// A PostgreSQL error with the server's own message.
-fn pg_error(error: &postgres::Error) -> String {
-    error
-        .as_db_error()
-        .map_or_else(|| error.to_string(), |db| format!("{} ({})", db.message(), db.code().code()))
-}
-
-/// `text` as an SQL string literal.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+use aerodb_postgres::observe::message as pg_error;

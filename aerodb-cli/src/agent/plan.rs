@@ -44,8 +44,15 @@ pub enum Seen {
     },
     /// A running server, as it reports itself.
     Up(Running),
-    /// A postmaster runs but could not be read (starting, stopping, refusing): wait.
-    Unreadable(String),
+    /// A postmaster runs but could not be read (starting, stopping, refusing its agent, a
+    /// timeline without its history file): `may_write` unless it is private or set up as a
+    /// standby (`standby.signal`), and then it is fenced — never left writable on a guess.
+    Unreadable {
+        /// Why it could not be read.
+        why: String,
+        /// It listens on TCP and does not say it is a standby: clients may be writing to it.
+        may_write: bool,
+    },
 }
 
 /// A running server, as read from it.
@@ -134,7 +141,10 @@ pub fn plan(
 ) -> Step {
     let names_me = record.is_some_and(|r| r.primary == me);
     match seen {
-        Seen::Unreadable(why) => Step::Wait(format!("the server cannot be read yet: {why}")),
+        Seen::Unreadable { may_write: true, .. } => Step::Fence,
+        Seen::Unreadable { why, may_write: false } => {
+            Step::Wait(format!("the server cannot be read yet: {why}"))
+        }
         Seen::Down { standby: true } => Step::StartPublic,
         Seen::Down { standby: false } => match record {
             None => Step::Wait("no authority record: a primary is not started".to_owned()),
@@ -265,8 +275,12 @@ mod tests {
     }
 
     fn seens() -> Vec<Seen> {
-        let mut all =
-            vec![Seen::Down { standby: false }, Seen::Down { standby: true }, Seen::Unreadable("x".into())];
+        let mut all = vec![
+            Seen::Down { standby: false },
+            Seen::Down { standby: true },
+            Seen::Unreadable { why: "x".into(), may_write: false },
+            Seen::Unreadable { why: "x".into(), may_write: true },
+        ];
         for private in [false, true] {
             for in_recovery in [false, true] {
                 for timeline in 1..=3 {
@@ -289,6 +303,8 @@ mod tests {
                                                     history: history.clone(),
                                                     replay_paused,
                                                     receiving,
+                                                    node: None,
+                                                    started: String::new(),
                                                 },
                                                 following: following.to_owned(),
                                                 frozen_at,
@@ -415,7 +431,13 @@ mod tests {
                                 assert_eq!(step, expected, "{}", case());
                                 assert!(!matches!(step, Step::StartPublic) || *standby, "{}", case());
                             }
-                            Seen::Unreadable(_) => assert!(matches!(step, Step::Wait(_)), "{}", case()),
+                            // Not known to be a standby and public: it may be taking writes.
+                            Seen::Unreadable { may_write: true, .. } => {
+                                assert_eq!(step, Step::Fence, "{}", case())
+                            }
+                            Seen::Unreadable { may_write: false, .. } => {
+                                assert!(matches!(step, Step::Wait(_)), "{}", case())
+                            }
                         }
                     }
                 }
@@ -473,6 +495,8 @@ mod tests {
             history: history(&[0, 100, 100]),
             replay_paused: false,
             receiving: false,
+            node: None,
+            started: String::new(),
         };
         let running = Running { private: true, state, following: String::new(), frozen_at: None };
         let Step::Hold(report) = plan(node("pg1"), Some(&record), &Seen::Up(running), None, false) else {
