@@ -376,20 +376,7 @@ impl ServerControl {
     /// `program` from the server's directory, as the data directory's owner, with a plain C
     /// locale and none of libpq's `PG*` variables leaking in.
     fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(self.bindir.join(program));
-        command.current_dir("/").env("LC_ALL", "C").env("LANG", "C");
-        command.env_remove("AERODB_ETCD_PASSWORD");
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("PG") {
-                command.env_remove(name);
-            }
-        }
-        if let Some((uid, gid)) = self.user {
-            command.uid(uid).gid(gid);
-        }
-        // Its own process group: a Ctrl-C meant for the agent never interrupts a pg_rewind.
-        command.process_group(0);
-        command
+        server_program(&self.bindir, program, Path::new("/"), self.user)
     }
 
     fn run(&self, mut command: Command) -> Result<String, ControlError> {
@@ -405,12 +392,37 @@ impl ServerControl {
             path: program.clone().into(),
             error,
         })?;
-        let text =
-            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        if output.status.success() {
-            Ok(text)
-        } else {
-            Err(ControlError::Program { program, status: output.status.to_string(), output: text })
+        printed(&output).map_err(|text| ControlError::Program {
+            program,
+            status: output.status.to_string(),
+            output: text,
+        })
+    }
+}
+
+/// `program` from `bindir`, in `dir`, as `user` when given (a root process never runs the
+/// server programs as root), with a plain C locale, none of libpq's `PG*` variables or the etcd
+/// password leaking in, in a process group of its own (a Ctrl-C meant for its caller never
+/// interrupts a `pg_rewind`).
+pub(crate) fn server_program(bindir: &Path, program: &str, dir: &Path, user: Option<(u32, u32)>) -> Command {
+    let mut command = Command::new(bindir.join(program));
+    command.current_dir(dir).env("LC_ALL", "C").env("LANG", "C");
+    command.env_remove("AERODB_ETCD_PASSWORD"); // aerodb_etcd::PASSWORD_VAR (no dependency here)
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PG") {
+            command.env_remove(name);
         }
     }
+    if let Some((uid, gid)) = user {
+        command.uid(uid).gid(gid);
+    }
+    command.process_group(0);
+    command
+}
+
+/// What a finished program printed (stdout, then stderr): `Ok` if it succeeded, else `Err`.
+pub(crate) fn printed(output: &std::process::Output) -> Result<String, String> {
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if output.status.success() { Ok(text) } else { Err(text) }
 }

@@ -142,18 +142,7 @@ impl Programs {
     /// `program` from the server's directory, as the server's user, in `dir`, with a plain C
     /// locale and none of libpq's `PG*` variables leaking in.
     fn command(&self, program: &str, dir: &Path) -> Command {
-        let mut command = Command::new(self.bindir.join(program));
-        command.current_dir(dir).env("LC_ALL", "C").env("LANG", "C");
-        command.env_remove("AERODB_ETCD_PASSWORD"); // aerodb_etcd::PASSWORD_VAR (no dependency here)
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("PG") {
-                command.env_remove(name);
-            }
-        }
-        if let Some((uid, gid)) = self.user {
-            command.uid(uid).gid(gid);
-        }
-        command
+        crate::control::server_program(&self.bindir, program, dir, self.user)
     }
 
     /// Runs `command` to completion; its output is the error when it fails.
@@ -161,7 +150,7 @@ impl Programs {
     /// ([`stop_all_on_signals`]).
     fn run(&self, mut command: Command) -> Result<String, LocalError> {
         let program = command.get_program().to_string_lossy().into_owned();
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let (child, id) = spawn_registered(&mut command, Path::new(&program))?;
         let output = child.wait_with_output();
         registry().forget(id);
@@ -170,13 +159,11 @@ impl Programs {
             path: program.clone().into(),
             error,
         })?;
-        let text =
-            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        if output.status.success() {
-            Ok(text)
-        } else {
-            Err(LocalError::Program { program, status: output.status.to_string(), output: text })
-        }
+        crate::control::printed(&output).map_err(|text| LocalError::Program {
+            program,
+            status: output.status.to_string(),
+            output: text,
+        })
     }
 
     /// Gives `path` to the server's user (nothing to do unless root).
