@@ -3,6 +3,10 @@
 //!
 //! `use aerodb::prelude::*;` brings in everything a control plane needs to drive a promotion.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
+// is a typed error an operator can read.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub use aerodb_core as core;
 pub use aerodb_promotion as promotion;
 

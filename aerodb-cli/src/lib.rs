@@ -3,6 +3,10 @@
 //! [`agent`] is `aerodb-pg-agent` (one per PostgreSQL server, converging it to the durable
 //! authority). Both keep the authority where [`StoreArgs`] says.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
+// is a typed error an operator can read.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod agent;
 mod store_args;
 pub mod tool;

@@ -15,6 +15,10 @@
 //! # Ok::<(), aerodb_core::HistoryError>(())
 //! ```
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
+// is a typed error an operator can read.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod ids;
 mod mvcc;
 mod replication;

@@ -17,6 +17,10 @@
 //! epoch is durable; it never goes back. [`local`] starts real etcd members on loopback ports
 //! for examples and tests.
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
+// is a typed error an operator can read.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod follow;
 mod gateway;
 pub mod local;

@@ -25,6 +25,10 @@
 //! # Ok::<(), aerodb_postgres::timeline::TimelineError>(())
 //! ```
 
+// No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
+// is a typed error an operator can read.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 pub mod cluster;
 pub mod control;
 pub mod deployment;
