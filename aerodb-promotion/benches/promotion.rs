@@ -184,10 +184,20 @@ fn durable_commit(c: &mut Criterion) {
     group.bench_function("baseline: bare std temp+fsync+rename+dir fsync", |b| {
         b.iter(|| bare_durable_write(&bare, black_box(&bytes)).expect("durable write"))
     });
+    // The commit makes the record and its high-water copy durable (never backwards, P6-A1):
+    // the same two durable replaces with bare std calls are its floor.
+    let copy = bench_dir("bare-copy");
+    group.bench_function("baseline: bare std, record and a copy (two durable replaces)", |b| {
+        b.iter(|| {
+            bare_durable_write(&bare, black_box(&bytes)).expect("durable write");
+            bare_durable_write(&copy, black_box(&bytes)).expect("durable write")
+        })
+    });
     group.finish();
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&bare);
+    let _ = std::fs::remove_dir_all(&copy);
 }
 
 fn recovery(c: &mut Criterion) {

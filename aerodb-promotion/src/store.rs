@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 
 use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
 
@@ -604,6 +605,9 @@ pub struct FileAuthorityStore<B: Backend = StdBackend> {
     report: OpenReport,
     poisoned: Option<String>,
     slot: PromotionSlot,
+    /// What this handle last read of the record, under its lock, and has not written over
+    /// since: the commit compares against it instead of reading the file once more.
+    last_read: Mutex<Option<Option<AuthorityRecord>>>,
     _lock: B::Lock,
 }
 
@@ -677,6 +681,7 @@ impl<B: Backend> FileAuthorityStore<B> {
             report: OpenReport { created_metadata, removed_leftovers },
             poisoned: None,
             slot,
+            last_read: Mutex::new(None),
             _lock: lock,
         };
         // The handle starts from the newest authority this store ever held (P6-A1): what it
@@ -761,6 +766,8 @@ impl<B: Backend> FileAuthorityStore<B> {
     /// [`NodeMark`]: crate::NodeMark
     pub(crate) fn remember(&mut self, record: &AuthorityRecord) -> Result<(), StoreError> {
         self.check_usable()?;
+        // What this handle read before is not what it is about to write.
+        *self.last_read.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
         let bytes = codec::encode(record)?;
         self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
         self.slot.note_committed(record);
@@ -779,11 +786,22 @@ impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
         self.check_usable()?;
         let record = load_from(&self.backend, &self.record)?;
         self.slot.admit_loaded(record.as_ref())?;
+        *self.last_read.lock().unwrap_or_else(PoisonError::into_inner) = Some(record.clone());
         Ok(record)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
-        check_commit(self.load()?.as_ref(), proposal)?;
+        // One read per commit: the handle holds the store's lock, so what it last read (the
+        // commit edge's stale-authority check reads just before) is what is on disk; only a
+        // handle that has read nothing since its last write reads again (P6-A1).
+        self.check_usable()?;
+        let cached = self.last_read.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+        let current = match cached {
+            Some(current) => current,
+            None => self.load()?,
+        };
+        *self.last_read.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
+        check_commit(current.as_ref(), proposal)?;
         let bytes = codec::encode(proposal.record())?;
         // An I/O error leaves the data's fate unknown: fatal for this handle, never retried (§5).
         self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
@@ -835,6 +853,24 @@ mod tests {
             request: Some(asked(primary, None)),
         })
         .unwrap()
+    }
+
+    /// The compare-and-swap reuses the handle's last read only while the handle has written
+    /// nothing since: a stale proposal after a start-over is compared against the started-over
+    /// record and refused, never written over it.
+    #[test]
+    fn a_commit_after_a_start_over_compares_against_what_was_written() {
+        let dir = std::env::temp_dir().join(format!("aerodb-last-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = FileAuthorityStore::open(&dir).unwrap();
+        let first = store.bootstrap(node("a")).unwrap();
+        assert_eq!(store.load().unwrap().as_ref(), Some(&first));
+        let restarted = store.start_over(node("c"), Epoch::new(5), Lsn::new(0), "lost").unwrap();
+        let stale = Proposal::new(Some(first), second("b", 10, "a", None));
+        assert!(matches!(store.commit(&stale), Err(StoreError::Conflict(_))), "written over a start-over");
+        assert_eq!(store.load().unwrap(), Some(restarted));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// P6-A1: the epoch first, then the whole record, then the successor epoch.

@@ -461,8 +461,8 @@ fn commit_with_fault(fsync_file: bool) -> (Resolution, Option<AuthorityRecord>, 
     let mut store = FileAuthorityStore::open_with(Faulty::default(), dir.path()).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
     let transitioning = approved(&store, "replica-1", &inputs);
-    // Commit operations: read, CAS read, create, write, fsync file (4), rename, fsync dir (6).
-    store.backend().arm(Plan { at: if fsync_file { 4 } else { 6 }, persistent: false, kind: FaultKind::Eio });
+    // Commit operations: read (the CAS reuses it), create, write, fsync file (3), rename, fsync dir (5).
+    store.backend().arm(Plan { at: if fsync_file { 3 } else { 5 }, persistent: false, kind: FaultKind::Eio });
     let failure = transitioning.commit(&mut store).unwrap_err();
     let CommitError::Store(StoreError::Io { step, .. }) = failure.error() else {
         panic!("{}", failure.error())
