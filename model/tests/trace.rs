@@ -35,7 +35,7 @@ const TRACED: Config = Config {
 };
 
 /// How many environment steps may separate two logged steps.
-const DEPTH: usize = 3;
+const DEPTH: usize = 2;
 
 /// The scripted run: bootstrap n0; promote n1; a denied attempt (unknown acknowledged
 /// position: the approval is dropped unsent); the controller crashes (its handle dropped) and

@@ -3,13 +3,14 @@
 //! allows one handle per key per process). Two controllers race twice (one commits, the other's
 //! commit is refused as a conflict); then a commit sent to a leader whose followers are paused
 //! (SIGSTOP) loses its answer, its controller is killed (SIGKILL) and restarted, and goes on
-//! from whatever etcd decided. The parent drives the steps one at a time over the children's
+//! from whatever etcd decided; last, a controller is killed between its transition's start and
+//! its commit, and restarts. The parent drives the steps one at a time over the children's
 //! stdin, so the interleaving is fixed, and collects the events each child emitted. The log is
 //! replayed through the model; doctored copies must be refused. Ignored by `cargo test`;
 //! `.ci/run` runs it:
 //!
 //! ```sh
-//! cargo test --release -p aerodb-model --test trace_etcd -- --ignored
+//! cargo test -p aerodb-model --test trace_etcd -- --ignored
 //! ```
 
 mod common;
@@ -26,26 +27,26 @@ use aerodb_model::trace::{Event, Forbidden, Step, steps_of, validate};
 use aerodb_model::{Config, ProtocolModel};
 use aerodb_promotion::testing::events::Capture;
 use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, Promotion, PromotionApproved, PromotionSlot, Proposal, StoreError,
-    recover,
+    AuthorityRecord, AuthorityStore, AuthorityTransitioning, Promotion, PromotionApproved, PromotionSlot,
+    Proposal, StoreError, recover,
 };
 use common::{Commit, Result, approve, commit};
 
-/// Wide enough for the run: six promotions (a node crash each), one lost answer.
+/// Wide enough for the run: seven promotions (a node crash each), a lost answer and a kill.
 const TRACED: Config = Config {
     controllers: 2,
     nodes: 3,
-    max_epoch: 7,
+    max_epoch: 8,
     max_writes: 0,
-    node_crashes: 6,
-    controller_crashes: 1,
+    node_crashes: 7,
+    controller_crashes: 2,
     message_loss: true,
     mutant: None,
     blocked_reads_as_fenced: false,
 };
 
 /// How many environment steps may separate two logged steps.
-const DEPTH: usize = 3;
+const DEPTH: usize = 2;
 
 const KEY: &str = "/aerodb/trace/authority";
 /// Set in a controller process: its endpoints.
@@ -82,6 +83,7 @@ fn serve(
     endpoints: &str,
     store: &mut Option<EtcdAuthorityStore>,
     held: &mut Option<Promotion<PromotionApproved>>,
+    begun: &mut Vec<Promotion<AuthorityTransitioning>>,
 ) -> Result<String> {
     let (command, argument) = line.split_once(' ').unwrap_or((line, ""));
     let handle = |store: &mut Option<EtcdAuthorityStore>| store.take().ok_or("not open");
@@ -137,6 +139,11 @@ fn serve(
             *store = Some(s);
             done(out)
         }
+        // `begin`: the transition starts and the process is killed before it commits.
+        "begin" => {
+            begun.push(held.take().ok_or("nothing approved")?.begin_transition());
+            "begun".to_owned()
+        }
         "promote" => {
             let mut s = handle(store)?;
             let out = approve(&s, argument).map(|(_, approved)| commit(&mut s, approved.begin_transition()));
@@ -155,12 +162,12 @@ fn serve(
 fn controller_process() -> Result<()> {
     let Ok(endpoints) = std::env::var(ENDPOINTS_VAR) else { return Ok(()) };
     let capture = Capture::default();
-    let (mut store, mut held) = (None, None);
+    let (mut store, mut held, mut begun) = (None, None, Vec::new());
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {
         let line = line?;
         let answer = tracing::subscriber::with_default(capture.clone(), || {
-            serve(line.trim(), &endpoints, &mut store, &mut held)
+            serve(line.trim(), &endpoints, &mut store, &mut held, &mut begun)
         });
         for event in capture.take() {
             let clean = |s: &str| s.replace(['\t', '\n'], " ");
@@ -281,6 +288,13 @@ fn recorded() -> Result<(Vec<Event>, u64)> {
     };
     assert_eq!(c0.run("promote n2", &mut log)?, format!("Made({})", held + 1));
     assert_eq!(c1.run("promote n0", &mut log)?, format!("Made({})", held + 2));
+    // c1 is killed between its transition's start and its commit, and restarts.
+    c1.run("approve n1", &mut log)?;
+    c1.run("begin", &mut log)?;
+    c1.kill()?;
+    let mut c1 = Controller::start(1, &endpoints)?;
+    c1.run("open", &mut log)?;
+    assert_eq!(c1.run("promote n1", &mut log)?, format!("Made({})", held + 3));
     c0.kill()?;
     c1.kill()?;
     Ok((log, held))
@@ -305,6 +319,9 @@ fn expected(held: u64) -> Vec<Step> {
         Step::Committed { ctl: 0, epoch: held + 1, primary: 2 },
         Step::Started { ctl: 1, candidate: 0, new_epoch: held + 2 },
         Step::Committed { ctl: 1, epoch: held + 2, primary: 0 },
+        Step::Started { ctl: 1, candidate: 1, new_epoch: held + 3 },
+        Step::Started { ctl: 1, candidate: 1, new_epoch: held + 3 },
+        Step::Committed { ctl: 1, epoch: held + 3, primary: 1 },
     ]
 }
 
