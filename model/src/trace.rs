@@ -1,7 +1,13 @@
 //! Trace validation: a log of the events the real components emitted (names of
-//! `aerodb_promotion::event_names`) is replayed through the model, which must allow each step
-//! after some steps of the environment (crashes, restarts, writes, replication, rebinds); the
-//! first step it forbids is the answer.
+//! `aerodb_promotion::event_names`), each tagged with the controller that emitted it, is
+//! replayed through the model, which must allow each step after some steps of the environment
+//! (crashes, restarts, writes, replication, rebinds, and the late fate of a commit whose answer
+//! was lost); the first step it forbids is the answer.
+//!
+//! The events name no controller: the recorder tags each with the controller (store handle or
+//! process) it came from. An attempt's model step (read, decide, send) is placed where the
+//! attempt's `requested` event is, since the controller read the record just before it; a
+//! `requested` attempt that never reaches `transition_started` sent nothing and is no step.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -10,25 +16,44 @@ use stateright::Model;
 
 use crate::model::{Action, ProtocolModel, State};
 
-/// A protocol step a real event stands for.
+/// A protocol step a real event stands for; `ctl` is the controller that emitted it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// `transition_started`: a controller approved `candidate` and sends its commit.
+    /// `requested` … `transition_started`: controller `ctl` read the authority, approved
+    /// `candidate` and sends its commit for `new_epoch`.
     Started {
+        /// The controller.
+        ctl: u8,
         /// The candidate's node index.
         candidate: u8,
+        /// The epoch the commit proposes (`transition_started`'s `new_epoch`).
+        new_epoch: u64,
     },
-    /// `transition_completed`: the commit made `primary` the authority at `epoch`.
+    /// `transition_completed`: `ctl`'s commit made `primary` the authority at `epoch`.
     Committed {
+        /// The controller.
+        ctl: u8,
         /// The new epoch.
         epoch: u64,
         /// The new primary's node index.
         primary: u8,
     },
-    /// `completed` with outcome `conflict`: the store refused the commit, nothing written.
-    Refused,
-    /// `aborted_on_crash`: the commit's outcome is unknown to its controller.
-    Aborted,
+    /// `completed` with outcome `conflict`: the store refused `ctl`'s commit, nothing written.
+    Refused {
+        /// The controller.
+        ctl: u8,
+    },
+    /// `aborted_on_crash` of a sent commit: its outcome is unknown to `ctl`; it may still apply.
+    Aborted {
+        /// The controller.
+        ctl: u8,
+    },
+    /// `aborted_on_crash` without a request, at a file store's open: an interrupted commit's
+    /// temporary file was removed; that commit never reached its rename, so it is lost.
+    Recovered {
+        /// The controller that opened the store.
+        ctl: u8,
+    },
 }
 
 /// Why a log was refused.
@@ -40,37 +65,95 @@ pub struct Forbidden {
     pub step: Step,
 }
 
+/// One recorded event: the controller that emitted it, its name and its fields as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The controller (store handle or process) it came from.
+    pub ctl: u8,
+    /// The event name.
+    pub name: String,
+    /// Field name → value as text.
+    pub fields: BTreeMap<String, String>,
+}
+
 /// The model's node index of a node id `n<index>`.
 fn index_of(id: &str) -> Option<u8> {
     id.strip_prefix('n')?.parse().ok()
 }
 
-/// The protocol step of one event (`name` and its fields as text); `None` for events inside a
-/// controller's one model step (requested, validation, completed without conflict). An event
-/// that should carry a field and does not is refused as `Err` with its name.
-pub fn step_of(name: &str, fields: &BTreeMap<String, String>) -> Result<Option<Step>, String> {
-    let field =
-        |key: &str| fields.get(key).map(String::as_str).ok_or_else(|| format!("{name} without {key}"));
-    Ok(match name {
-        names::TRANSITION_STARTED => Some(Step::Started {
-            candidate: index_of(field("requested_replica_id")?).ok_or_else(|| name.to_owned())?,
-        }),
-        names::TRANSITION_COMPLETED => Some(Step::Committed {
-            epoch: field("epoch")?.parse().map_err(|_| name.to_owned())?,
-            primary: index_of(field("new_primary_id")?).ok_or_else(|| name.to_owned())?,
-        }),
-        names::COMPLETED if field("outcome")? == "conflict" => Some(Step::Refused),
-        names::ABORTED_ON_CRASH => Some(Step::Aborted),
-        _ => None,
-    })
+/// The protocol steps of a log. Events inside a controller's one model step (validation,
+/// `completed` other than a conflict) are no step. An event missing a field the model needs is
+/// refused as `Err` naming it.
+pub fn steps_of(events: &[Event]) -> Result<Vec<Step>, String> {
+    // Per controller: the index in `steps` of its open attempt's `Started`, if any.
+    let mut open: BTreeMap<u8, usize> = BTreeMap::new();
+    let mut steps: Vec<Option<Step>> = Vec::new();
+    for event in events {
+        let (ctl, name) = (event.ctl, event.name.as_str());
+        let field = |key: &str| {
+            event.fields.get(key).map(String::as_str).ok_or_else(|| format!("{name} without {key}"))
+        };
+        let node = |key: &str| field(key).and_then(|id| index_of(id).ok_or_else(|| format!("{name}: {id}")));
+        let number =
+            |key: &str| field(key).and_then(|v| v.parse::<u64>().map_err(|_| format!("{name}: {key}={v}")));
+        match name {
+            names::REQUESTED => {
+                // A placeholder until `transition_started` says the commit was sent.
+                open.insert(ctl, steps.len());
+                steps.push(None);
+            }
+            names::TRANSITION_STARTED => {
+                let at = open.get(&ctl).copied().ok_or_else(|| format!("{name} without requested"))?;
+                steps[at] = Some(Step::Started {
+                    ctl,
+                    candidate: node("requested_replica_id")?,
+                    new_epoch: number("new_epoch")?,
+                });
+            }
+            names::TRANSITION_COMPLETED => {
+                steps.push(Some(Step::Committed {
+                    ctl,
+                    epoch: number("epoch")?,
+                    primary: node("new_primary_id")?,
+                }));
+                open.remove(&ctl);
+            }
+            names::COMPLETED => {
+                if field("outcome")? == "conflict" {
+                    steps.push(Some(Step::Refused { ctl }));
+                }
+                open.remove(&ctl);
+            }
+            names::ABORTED_ON_CRASH if !event.fields.contains_key("requested_replica_id") => {
+                steps.push(Some(Step::Recovered { ctl }));
+            }
+            names::ABORTED_ON_CRASH => {
+                // Aborted before its commit was sent: nothing left the controller, no step.
+                if let Some(at) = open.remove(&ctl)
+                    && steps[at].is_some()
+                {
+                    steps.push(Some(Step::Aborted { ctl }));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(steps.into_iter().flatten().collect())
 }
 
-/// Steps of the environment, between two logged steps.
-fn environment(action: &Action) -> bool {
-    !matches!(
-        action,
-        Action::Attempt { .. } | Action::Deliver { .. } | Action::Drop { .. } | Action::LoseAnswer { .. }
-    )
+/// The commit in flight at `msg`, if it is one whose sender no longer waits for it.
+fn unawaited(state: &State, msg: u8) -> bool {
+    state.in_flight.get(usize::from(msg)).is_some_and(|m| !m.awaited)
+}
+
+/// Steps of the environment, between two logged steps: everything but a controller's own
+/// attempt, answer and lost answer; a commit whose answer was lost applies or is lost silently.
+fn environment(state: &State, action: &Action) -> bool {
+    match *action {
+        Action::Attempt { .. } | Action::LoseAnswer { .. } => false,
+        Action::Deliver { msg } | Action::Drop { msg } => unawaited(state, msg),
+        _ => true,
+    }
 }
 
 /// Every state reachable from `from` in at most `depth` environment steps, `from` included.
@@ -83,7 +166,7 @@ fn closure(model: &ProtocolModel, from: Vec<State>, depth: usize) -> Vec<State> 
         for state in &layer {
             let mut actions = Vec::new();
             model.actions(state, &mut actions);
-            for action in actions.into_iter().filter(environment) {
+            for action in actions.into_iter().filter(|a| environment(state, a)) {
                 if let Some(s) = model.next_state(state, action)
                     && seen.insert(s.clone())
                 {
@@ -100,14 +183,26 @@ fn closure(model: &ProtocolModel, from: Vec<State>, depth: usize) -> Vec<State> 
 /// Whether `action` from `before` to `after` is the logged `step`.
 fn matches(step: &Step, action: &Action, before: &State, after: &State) -> bool {
     let store = |s: &State| s.store.as_ref().map(|r| (r.epoch(), r.0.primary()));
-    match (step, action) {
-        (Step::Started { candidate }, Action::Attempt { candidate: c, .. }) => c == candidate,
-        (Step::Committed { epoch, primary }, Action::Deliver { .. }) => {
-            let named = crate::register::node_id(*primary);
-            store(after) != store(before) && store(after) == named.map(|p| (*epoch, p))
+    // The awaited commit of controller `ctl` at `msg`.
+    let answer_to =
+        |ctl: u8, msg: u8| before.in_flight.get(usize::from(msg)).is_some_and(|m| m.ctl == ctl && m.awaited);
+    match (step, *action) {
+        (Step::Started { ctl, candidate, new_epoch }, Action::Attempt { ctl: c, candidate: n }) => {
+            let read = after.in_flight.last().and_then(|m| m.observed.record.as_ref()).map(|r| r.epoch());
+            c == *ctl && n == *candidate && read.map(|e| e + 1) == Some(*new_epoch)
         }
-        (Step::Refused, Action::Deliver { .. }) => store(after) == store(before),
-        (Step::Aborted, Action::LoseAnswer { .. } | Action::Drop { .. }) => true,
+        (Step::Committed { ctl, epoch, primary }, Action::Deliver { msg }) => {
+            let named = crate::register::node_id(*primary);
+            answer_to(*ctl, msg)
+                && store(after) != store(before)
+                && store(after) == named.map(|p| (*epoch, p))
+        }
+        (Step::Refused { ctl }, Action::Deliver { msg }) => {
+            answer_to(*ctl, msg) && store(after) == store(before)
+        }
+        (Step::Aborted { ctl }, Action::LoseAnswer { ctl: c }) => c == *ctl,
+        (Step::Aborted { ctl }, Action::Drop { msg }) => answer_to(*ctl, msg),
+        (Step::Recovered { .. }, Action::Drop { msg }) => unawaited(before, msg),
         _ => false,
     }
 }
