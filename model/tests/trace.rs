@@ -71,9 +71,10 @@ fn faulted_commit(store: &mut FileAuthorityStore<Faulty>, candidate: &str, at: u
 }
 
 /// The commit's operation that renames the temporary file into place, and the commit point's
-/// directory fsync after it (`aerodb-promotion/tests/faults.rs`: 7 operations up to it).
-const RENAME: usize = 5;
-const COMMIT_POINT_SYNC: usize = 6;
+/// directory fsync after it (`aerodb-promotion/tests/faults.rs`: 6 operations up to it: one
+/// read, create, write, fsync, rename, directory fsync).
+const RENAME: usize = 4;
+const COMMIT_POINT_SYNC: usize = 5;
 
 /// The faulted run, one controller crashing and restarting (its handle dropped, a new one
 /// opened) after each fault.
