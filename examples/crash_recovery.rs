@@ -27,11 +27,11 @@ const BOUNDARIES: [(&str, Crash); 9] = [
     ("in PromotionRequested (before validation)", Crash::State(0)),
     ("in PromotionValidating (during validation)", Crash::State(1)),
     ("in PromotionApproved (after approval, before the switch)", Crash::State(2)),
-    ("in the switch, after creating the temporary file", Crash::AfterIo(2)),
-    ("in the switch, after writing it", Crash::AfterIo(3)),
-    ("in the switch, after its fsync", Crash::AfterIo(4)),
-    ("in the switch, after the rename over the record", Crash::AfterIo(5)),
-    ("in the switch, after the directory fsync", Crash::AfterIo(6)),
+    ("in the switch, after creating the temporary file", Crash::AfterIo(1)),
+    ("in the switch, after writing it", Crash::AfterIo(2)),
+    ("in the switch, after its fsync", Crash::AfterIo(3)),
+    ("in the switch, after the rename over the record", Crash::AfterIo(4)),
+    ("in the switch, after the directory fsync", Crash::AfterIo(5)),
     ("in PromotionSucceeded (after the switch)", Crash::State(3)),
 ];
 
@@ -177,7 +177,7 @@ fn parent() -> Result<(), Box<dyn std::error::Error>> {
         let store = FileAuthorityStore::open(&dir)?;
         let leftovers = store.open_report().removed_leftovers.len();
         let record = recover(&store)?.authority.ok_or("recovery found no authority")?;
-        let expected_new = matches!(crash, Crash::AfterIo(n) if *n >= 5) || matches!(crash, Crash::State(3));
+        let expected_new = matches!(crash, Crash::AfterIo(n) if *n >= 4) || matches!(crash, Crash::State(3));
         let outcome = if record.epoch().get() == 2 { "NEW authority" } else { "OLD authority" };
         println!("killed {boundary}");
         println!(
