@@ -14,7 +14,6 @@ use aerodb_core::NodeId;
 use aerodb_postgres::cluster::Cluster;
 use aerodb_postgres::control::{Postmaster, ServerControl};
 use aerodb_postgres::observe::observe;
-use aerodb_promotion::AuthorityRecord;
 use clap::Parser;
 use postgres::NoTls;
 use postgres::config::Host;
@@ -77,6 +76,9 @@ struct Args {
     #[arg(long, value_name = "N", hide = true)]
     pause_after: Option<u64>,
 }
+
+/// How long a freeze may take to see its WAL receiver gone.
+const FREEZE_LIMIT: Duration = Duration::from_secs(10);
 
 /// How many looks `--once` takes at most before giving up.
 const ONCE_LIMIT: usize = 32;
@@ -275,7 +277,7 @@ impl Agent {
         }
         let seen = self.seen();
         let expired = self.freeze_expired(&seen);
-        let wanted = record.as_ref().and_then(|r| self.primary_conninfo(r));
+        let wanted = record.as_ref().and_then(|r| self.conninfo_of(r.primary()));
         let authority = record.as_ref().map(Authority::of);
         let step = plan(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired);
         self.planned = authority;
@@ -304,8 +306,8 @@ impl Agent {
 
     /// What a standby of the record's primary streams from: its conninfo, with this node's
     /// name as `application_name` (what `synchronous_standby_names` lists).
-    fn primary_conninfo(&self, record: &AuthorityRecord) -> Option<String> {
-        let conninfo = self.cluster.conninfo(&record.primary())?;
+    fn conninfo_of(&self, primary: NodeId) -> Option<String> {
+        let conninfo = self.cluster.conninfo(&primary)?;
         Some(format!("{conninfo} application_name={}", self.me))
     }
 
@@ -350,20 +352,13 @@ impl Agent {
     /// (the same postmaster, started at the same instant): what observers validated is what
     /// gets promoted, not a server another line or a copied agent points at.
     fn cluster_line_reaches_me(&self) -> Result<(), String> {
-        let ask = |config: &postgres::Config| -> Result<(Option<String>, String), String> {
-            let mut client = config.connect(NoTls).map_err(|e| pg_error(&e))?;
-            let row = client
-                .query_one(
-                    "SELECT current_setting('aerodb.node', true), pg_postmaster_start_time()::text",
-                    &[],
-                )
-                .map_err(|e| pg_error(&e))?;
-            Ok((row.try_get(0).map_err(|e| pg_error(&e))?, row.try_get(1).map_err(|e| pg_error(&e))?))
+        // Which server answers: the node id its agent started it as, and its postmaster's start.
+        let which = |config: &postgres::Config| {
+            observe(config).map(|state| (state.node, state.started)).map_err(|e| e.to_string())
         };
-        let postmaster = self.postmaster().ok_or("the server is not running")?;
-        let mine = ask(&postmaster.config(&self.user, &self.host))?;
+        let mine = which(&self.own_config()?)?;
         let line = self.cluster.config(&self.me).ok_or("the cluster file does not name this node")?;
-        let theirs = ask(&line).map_err(|e| format!("the cluster file's line for {}: {e}", self.me))?;
+        let theirs = which(&line).map_err(|e| format!("the cluster file's line for {}: {e}", self.me))?;
         if mine == theirs {
             Ok(())
         } else {
@@ -375,6 +370,16 @@ impl Agent {
         }
     }
 
+    /// How this agent reaches its own running server: over the socket its postmaster.pid names.
+    fn own_config(&self) -> Result<postgres::Config, String> {
+        let postmaster = self.postmaster().ok_or("the server is not running")?;
+        Ok(postmaster.config(&self.user, &self.host))
+    }
+
+    fn own_client(&self) -> Result<postgres::Client, String> {
+        self.own_config()?.connect(NoTls).map_err(|e| pg_error(&e))
+    }
+
     /// Refuses to follow a primary of another database system (P6-F1: not one cluster), when
     /// that primary can be asked.
     fn same_system(&self, primary: &NodeId) -> Result<(), String> {
@@ -383,8 +388,7 @@ impl Agent {
                 .map(|(id, _)| id.system_identifier)
                 .map_err(|e| e.to_string())
         };
-        let postmaster = self.postmaster().ok_or("the server is not running")?;
-        let mine = identify(&postmaster.config(&self.user, &self.host))?;
+        let mine = identify(&self.own_config()?)?;
         let config = self
             .cluster
             .config(primary)
@@ -404,9 +408,7 @@ impl Agent {
     /// Runs one step's action.
     fn take(&mut self, step: &Step) -> Result<(), String> {
         let sql = |statements: &[&str]| -> Result<(), String> {
-            let postmaster = self.postmaster().ok_or("the server is not running")?;
-            let mut client =
-                postmaster.config(&self.user, &self.host).connect(NoTls).map_err(|e| e.to_string())?;
+            let mut client = self.own_client()?;
             for statement in statements {
                 client.batch_execute(statement).map_err(|e| format!("{statement}: {}", pg_error(&e)))?;
             }
@@ -436,11 +438,14 @@ impl Agent {
                 self.server.stop(false).map_err(|e| e.to_string())?;
                 self.server.start(true, self.port, self.me.as_str()).map_err(|e| e.to_string())
             }
-            Step::Freeze => sql(&["ALTER SYSTEM SET primary_conninfo = ''", "SELECT pg_reload_conf()"]),
+            // The one freeze an observation makes too: WAL receiver and archive recovery off.
+            Step::Freeze => {
+                let epoch = self.planned.as_ref().map_or(0, |authority| authority.epoch.get());
+                aerodb_postgres::observe::freeze(&self.own_config()?, epoch, FREEZE_LIMIT)
+                    .map_err(|e| e.to_string())
+            }
             Step::Promote => {
-                let postmaster = self.postmaster().ok_or("the server is not running")?;
-                let mut client =
-                    postmaster.config(&self.user, &self.host).connect(NoTls).map_err(|e| e.to_string())?;
+                let mut client = self.own_client()?;
                 let done: bool = client
                     .query_one("SELECT pg_promote(true, 60)", &[])
                     .and_then(|row| row.try_get(0))
@@ -465,14 +470,10 @@ impl Agent {
             }
             Step::Follow(primary) => {
                 self.same_system(primary)?;
-                let record_conninfo = self
-                    .cluster
-                    .conninfo(primary)
+                let wanted = self
+                    .conninfo_of(*primary)
                     .ok_or_else(|| format!("the cluster file does not name {primary}"))?;
-                let wanted = format!("{record_conninfo} application_name={}", self.me);
-                let postmaster = self.postmaster().ok_or("the server is not running")?;
-                let mut client =
-                    postmaster.config(&self.user, &self.host).connect(NoTls).map_err(|e| pg_error(&e))?;
+                let mut client = self.own_client()?;
                 // The server quotes the literal itself (standard_conforming_strings either way).
                 let set: String = client
                     .query_one(
