@@ -13,6 +13,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use aerodb_core::NodeId;
 use rustix::process::{Pid, geteuid};
 
 use crate::procs::{self, ProcessId, StillRunning};
@@ -185,13 +186,14 @@ impl ServerControl {
         self.data.join("standby.signal").exists()
     }
 
-    /// Starts the server as node `node` and waits until it accepts connections: public, or
+    /// Starts the server as node `node` (a [`NodeId`]: its characters need no quoting in the
+    /// options `pg_ctl` hands a shell) and waits until it accepts connections: public, or
     /// private (no TCP, only its socket in [`socket_dir`](Self::socket_dir); no archive either,
     /// so a frozen position holds). Its socket is there either way, so the agent reaches it the
     /// same way. The command line overrides what the configuration files may carry (`pg_rewind`
     /// copies the source's): the port; no recovery target or trigger file that would end
     /// recovery on its own; the latest timeline followed; `aerodb.node`, which observers check.
-    pub fn start(&self, private: bool, port: u16, node: &str) -> Result<(), ControlError> {
+    pub fn start(&self, private: bool, port: u16, node: &NodeId) -> Result<(), ControlError> {
         self.clear_stale_lock()?;
         self.own_log()?;
         let sockets = self.socket_dir()?;

@@ -417,12 +417,8 @@ impl Agent {
         match step {
             Step::Leads | Step::Follows | Step::Wait(_) | Step::Hold(_) => Ok(()),
             Step::Fence => self.server.stop(true).map_err(|e| e.to_string()),
-            Step::StartPrivate => {
-                self.server.start(true, self.port, self.me.as_str()).map_err(|e| e.to_string())
-            }
-            Step::StartPublic => {
-                self.server.start(false, self.port, self.me.as_str()).map_err(|e| e.to_string())
-            }
+            Step::StartPrivate => self.server.start(true, self.port, &self.me).map_err(|e| e.to_string()),
+            Step::StartPublic => self.server.start(false, self.port, &self.me).map_err(|e| e.to_string()),
             Step::OpenUp => {
                 self.server.stop(false).map_err(|e| e.to_string())?;
                 // The record may have moved while the server stopped: open only under the one
@@ -431,12 +427,12 @@ impl Agent {
                 if now != self.planned {
                     return Err("the authority changed while the server stopped: left stopped".to_owned());
                 }
-                self.server.start(false, self.port, self.me.as_str()).map_err(|e| e.to_string())
+                self.server.start(false, self.port, &self.me).map_err(|e| e.to_string())
             }
             Step::GoPrivate => {
                 self.cluster_line_reaches_me()?;
                 self.server.stop(false).map_err(|e| e.to_string())?;
-                self.server.start(true, self.port, self.me.as_str()).map_err(|e| e.to_string())
+                self.server.start(true, self.port, &self.me).map_err(|e| e.to_string())
             }
             // The one freeze an observation makes too: WAL receiver and archive recovery off.
             Step::Freeze => {
