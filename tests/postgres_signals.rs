@@ -187,12 +187,23 @@ fn interrupted(signal: Signal, number: i32, step: &str) {
         std::thread::sleep(Duration::from_millis(2));
     };
     if step == "== 2." {
-        // Three postmasters (and the node agents, which name the directory too).
-        let postmasters = named
+        // Three postmasters (and the node agents, which name the directory too). A backend
+        // the postmaster has just forked still shows the postmaster's command line until it
+        // sets its own title, so a postmaster is a `postgres` whose parent is not one.
+        let postgres = |pid: &Pid| {
+            fs::read_to_string(format!("/proc/{}/comm", pid.as_raw_nonzero()))
+                .is_ok_and(|c| c.trim() == "postgres")
+        };
+        let parent = |pid: &Pid| {
+            let stat = fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).ok()?;
+            let after_name = stat.rsplit_once(')')?.1;
+            after_name.split_whitespace().nth(1)?.parse::<i32>().ok()
+        };
+        let servers: Vec<&Pid> = named.iter().filter(|pid| postgres(pid)).collect();
+        let postmasters = servers
             .iter()
             .filter(|pid| {
-                fs::read_to_string(format!("/proc/{}/comm", pid.as_raw_nonzero()))
-                    .is_ok_and(|c| c.trim() == "postgres")
+                parent(pid).is_none_or(|ppid| !servers.iter().any(|s| s.as_raw_nonzero().get() == ppid))
             })
             .count();
         assert_eq!(postmasters, 3, "three postmasters under {}", dir.display());
