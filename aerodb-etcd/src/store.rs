@@ -583,6 +583,18 @@ impl AuthorityStore for EtcdAuthorityStore {
     fn slot(&self) -> &PromotionSlot {
         &self.slot
     }
+
+    fn load_report(&self) -> Result<Option<aerodb_promotion::PrimaryReport>, StoreError> {
+        Err(StoreError::Backend { operation: "load_report", detail: "not in etcd yet".to_owned() })
+    }
+
+    fn swap_report(
+        &mut self,
+        _: Option<&aerodb_promotion::PrimaryReport>,
+        _: &aerodb_promotion::PrimaryReport,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Backend { operation: "swap_report", detail: "not in etcd yet".to_owned() })
+    }
 }
 
 impl Drop for EtcdAuthorityStore {

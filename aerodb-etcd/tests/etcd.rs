@@ -115,6 +115,16 @@ impl AuthorityStore for PausedBeforeCommit<'_> {
     fn slot(&self) -> &aerodb_promotion::PromotionSlot {
         self.store.slot()
     }
+    fn load_report(&self) -> Result<Option<aerodb_promotion::PrimaryReport>, StoreError> {
+        self.store.load_report()
+    }
+    fn swap_report(
+        &mut self,
+        expected: Option<&aerodb_promotion::PrimaryReport>,
+        report: &aerodb_promotion::PrimaryReport,
+    ) -> Result<(), StoreError> {
+        self.store.swap_report(expected, report)
+    }
 }
 
 /// Reads the key for `watch` after recovery, every 100 ms: the record must stay `expected`
@@ -548,6 +558,16 @@ impl AuthorityStore for RewrittenBeforeCommit<'_> {
     fn slot(&self) -> &aerodb_promotion::PromotionSlot {
         self.store.slot()
     }
+    fn load_report(&self) -> Result<Option<aerodb_promotion::PrimaryReport>, StoreError> {
+        self.store.load_report()
+    }
+    fn swap_report(
+        &mut self,
+        expected: Option<&aerodb_promotion::PrimaryReport>,
+        report: &aerodb_promotion::PrimaryReport,
+    ) -> Result<(), StoreError> {
+        self.store.swap_report(expected, report)
+    }
 }
 
 /// One approved promotion of `candidate` in any store: the record committed, or the failure.
@@ -909,6 +929,16 @@ impl AuthorityStore for CompanionMovedBeforeCommit<'_> {
     }
     fn slot(&self) -> &aerodb_promotion::PromotionSlot {
         self.store.slot()
+    }
+    fn load_report(&self) -> Result<Option<aerodb_promotion::PrimaryReport>, StoreError> {
+        self.store.load_report()
+    }
+    fn swap_report(
+        &mut self,
+        expected: Option<&aerodb_promotion::PrimaryReport>,
+        report: &aerodb_promotion::PrimaryReport,
+    ) -> Result<(), StoreError> {
+        self.store.swap_report(expected, report)
     }
 }
 

@@ -13,6 +13,7 @@ use aerodb_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::display::{HistoryText, Joined, OrUnknown};
+use crate::evidence::{AcknowledgedSource, Derivation, Evidence, OldPrimarySource, Stopped};
 use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 use crate::invariant::Invariant;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
@@ -166,9 +167,21 @@ pub enum DenialReason {
     /// The old primary's state is unknown and force was not given.
     #[error("the current primary's state is unknown and the request does not assert it is down (force)")]
     OldPrimaryUnknown,
-    /// The highest acknowledged position is unknown.
+    /// The highest acknowledged position is unknown: none given, no synchronous rule reported
+    /// for the authority's epoch, and no clean stop.
     #[error("the highest acknowledged WAL position is unknown")]
     AcknowledgedUnknown,
+    /// The primary's reported synchronous rule bounds what was acknowledged only when enough of
+    /// its standbys are observed, and fewer were.
+    #[error(
+        "too few synchronous standbys observed to bound what was acknowledged: {observed} of the {needed} needed"
+    )]
+    AcknowledgedUnderivable {
+        /// Named standbys observed.
+        observed: u8,
+        /// How many must be (`n − k + 1`).
+        needed: u8,
+    },
     /// The candidate lacks acknowledged writes.
     #[error("the candidate's WAL ends at {candidate}, before the acknowledged position {acknowledged}")]
     CandidateBehind {
@@ -294,6 +307,7 @@ impl DenialReason {
             | NoAuthority
             | EpochExhausted { .. }
             | AcknowledgedUnknown
+            | AcknowledgedUnderivable { .. }
             | HistoryUnknown
             | PositionOffHistory { .. }
             | MvccUnknown
@@ -335,8 +349,17 @@ pub struct AuthorityPlan {
     pub start: WalPosition,
     /// The authoritative history extended with the new epoch.
     pub history: EpochHistory,
-    /// The operator asserted the old primary is down because it could not be observed (P6-A1a).
-    pub force_asserted: bool,
+    /// The evidence the approval rested on: the acknowledged bound and the old primary's state,
+    /// each with where it came from.
+    pub evidence: Evidence,
+}
+
+impl AuthorityPlan {
+    /// Whether the approval rested on the operator asserting the old primary is down because
+    /// nobody could observe it (P6-A1a).
+    pub fn force_asserted(&self) -> bool {
+        self.evidence.old_primary_from == OldPrimarySource::Operator
+    }
 }
 
 /// Screening, the part of `PromotionRequested → PromotionValidating` that reads no slot: promotion
@@ -371,16 +394,17 @@ pub(crate) fn run_checks(
     let candidate = inputs.node(request.candidate());
     let (r1, role) = candidate_role(candidate);
     let (r2, authority) = authority_unambiguous(inputs, candidate);
-    let (r3, force_asserted) = old_primary_inactive(request, inputs);
-    let (r4, acknowledged) = acknowledged_known(inputs);
-    let (r5, caught_up) = candidate_caught_up(inputs, candidate);
+    let (r3, old_primary_from) = old_primary_inactive(request, inputs);
+    let bound = acknowledged_bound(inputs);
+    let (r4, acknowledged) = acknowledged_known(&bound);
+    let (r5, caught_up) = candidate_caught_up(inputs, candidate, bound.chosen);
     let (r6, history) = wal_prefix(inputs, candidate);
     let (r7, boundary) = commit_boundary(candidate);
     let plan = (|| {
         let candidate = role?;
         let (current, new_epoch) = authority?;
-        let force_asserted = force_asserted?;
-        acknowledged?;
+        let old_primary_from = old_primary_from?;
+        let (acknowledged, acknowledged_from) = acknowledged?;
         caught_up?;
         let history = history?;
         boundary?;
@@ -391,7 +415,7 @@ pub(crate) fn run_checks(
             previous_primary: current.primary,
             start: candidate.position,
             history,
-            force_asserted,
+            evidence: Evidence { acknowledged, acknowledged_from, old_primary_from },
         })
     })();
     (vec![r1, r2, r3, r4, r5, r6, r7], plan)
@@ -480,46 +504,99 @@ fn newest_epoch(node: &NodeView) -> Epoch {
     known.max(node.position.epoch)
 }
 
-/// P6-A1, P6-A1a: the old primary must not be known active; unknown passes only with force.
-/// Returns whether the pass rests on the operator's force assertion.
-fn old_primary_inactive(request: &PromotionRequest, inputs: &ValidationInputs) -> Checked<bool> {
+/// P6-A1, P6-A1a: the old primary must not be known active; stopped is known from the caller or
+/// from its agent's durable statement, and unknown passes only with force. Returns where the
+/// passing state came from.
+fn old_primary_inactive(request: &PromotionRequest, inputs: &ValidationInputs) -> Checked<OldPrimarySource> {
     let check = CheckId::OldPrimaryInactive;
     let primary = inputs.authority.as_ref().map(|a| a.primary);
     let seen_active = primary
         .and_then(|p| inputs.node(p))
         .is_some_and(|n| n.replication == ReplicationState::PrimaryActive);
-    let status = if seen_active { OldPrimary::KnownActive } else { inputs.old_primary };
-    let compared =
-        Compared::OldPrimary { primary, reported: inputs.old_primary, seen_active, force: request.force() };
-    let result = match (status, request.force()) {
-        (OldPrimary::KnownActive, _) => Err(match primary {
+    let stated = inputs.current_report().and_then(|r| r.stopped());
+    let compared = Compared::OldPrimary {
+        primary,
+        reported: inputs.old_primary,
+        seen_active,
+        stated,
+        force: request.force(),
+    };
+    // Seen or reported active outweighs any statement that it stopped: inconsistent input denies.
+    let result = match (seen_active, inputs.old_primary, stated, request.force()) {
+        (true, ..) | (_, OldPrimary::KnownActive, ..) => Err(match primary {
             Some(primary) => DenialReason::OldPrimaryActive { primary },
             None => DenialReason::NoAuthority,
         }),
-        (OldPrimary::Unknown, false) => Err(DenialReason::OldPrimaryUnknown),
-        (OldPrimary::Unknown, true) => Ok(true),
-        (OldPrimary::ConfirmedStopped | OldPrimary::Fenced, _) => Ok(false),
+        (_, _, Some(_), _) => Ok(OldPrimarySource::Agent),
+        (_, OldPrimary::ConfirmedStopped | OldPrimary::Fenced, None, _) => Ok(OldPrimarySource::Given),
+        (_, OldPrimary::Unknown, None, true) => Ok(OldPrimarySource::Operator),
+        (_, OldPrimary::Unknown, None, false) => Err(DenialReason::OldPrimaryUnknown),
     };
     record(check, compared, result)
 }
 
-/// P6-S1, P6-F1: without the acknowledged position no loss can be ruled out.
-fn acknowledged_known(inputs: &ValidationInputs) -> Checked<WalPosition> {
-    let compared = Compared::Acknowledged { acknowledged: inputs.acknowledged };
-    record(CheckId::AcknowledgedKnown, compared, inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown))
+/// Every source of an acknowledged bound the inputs offer, and the one chosen.
+struct Bound {
+    given: Option<WalPosition>,
+    derivation: Option<Derivation>,
+    clean_stop: Option<WalPosition>,
+    chosen: Result<(WalPosition, AcknowledgedSource), DenialReason>,
+}
+
+/// P6-S1: the acknowledged bound is the highest of what the inputs give, what the primary's
+/// reported synchronous rules derive from the observed standbys, and its clean stop's
+/// checkpoint — each an upper bound of every acknowledged position, so the highest is the
+/// safest. None of them: unknown, or underivable when the reported rules saw too few standbys.
+fn acknowledged_bound(inputs: &ValidationInputs) -> Bound {
+    let report = inputs.current_report();
+    let ends: Vec<(NodeId, WalPosition)> = inputs.nodes.iter().map(|n| (n.id, n.position)).collect();
+    let derivation = report.filter(|r| !r.synchronous().is_empty()).map(|r| r.derive(&ends));
+    let clean_stop = report.and_then(|r| r.stopped()).filter(|s| s.clean).map(|s: Stopped| s.checkpoint);
+    let derived = derivation.as_ref().and_then(|d| d.bound);
+    let candidates = [
+        inputs.acknowledged.map(|p| (p, AcknowledgedSource::Given)),
+        derived.map(|(node, p)| (p, AcknowledgedSource::Derived { node })),
+        clean_stop.map(|p| (p, AcknowledgedSource::CleanStop)),
+    ];
+    // Ties go to the later source: evidence over what was merely given.
+    let highest = candidates.into_iter().flatten().reduce(|a, b| if b.0 >= a.0 { b } else { a });
+    let chosen = highest.ok_or_else(|| {
+        let unbounded = derivation.as_ref().and_then(|d| d.rules.iter().find(|r| r.bound.is_none()));
+        match unbounded {
+            Some(r) => DenialReason::AcknowledgedUnderivable {
+                observed: u8::try_from(r.observed.len()).unwrap_or(u8::MAX),
+                needed: u8::try_from(r.rule.needed()).unwrap_or(u8::MAX),
+            },
+            None => DenialReason::AcknowledgedUnknown,
+        }
+    });
+    Bound { given: inputs.acknowledged, derivation, clean_stop, chosen }
+}
+
+/// P6-S1, P6-F1: without an acknowledged bound no loss can be ruled out.
+fn acknowledged_known(bound: &Bound) -> Checked<(WalPosition, AcknowledgedSource)> {
+    let compared = Compared::Acknowledged {
+        acknowledged: bound.chosen.as_ref().ok().map(|c| c.0),
+        source: bound.chosen.as_ref().ok().map(|c| c.1),
+        given: bound.given,
+        derivation: bound.derivation.clone(),
+        clean_stop: bound.clean_stop,
+    };
+    record(CheckId::AcknowledgedKnown, compared, bound.chosen)
 }
 
 /// P6-S1: the candidate must hold every acknowledged write: the acknowledged position must lie
 /// on the candidate's own history, not merely sort before its position.
-fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) -> Checked<()> {
+fn candidate_caught_up(
+    inputs: &ValidationInputs,
+    candidate: Option<&NodeView>,
+    bound: Result<(WalPosition, AcknowledgedSource), DenialReason>,
+) -> Checked<()> {
     let check = CheckId::CandidateCaughtUp;
     let Some(node) = candidate else { return missing(check) };
+    let acknowledged = bound.as_ref().ok().map(|b| b.0);
     let result =
-        inputs.acknowledged.ok_or(DenialReason::AcknowledgedUnknown).and_then(|acknowledged| match holding(
-            node,
-            acknowledged,
-            inputs.authority.as_ref(),
-        )? {
+        bound.and_then(|(acknowledged, _)| match holding(node, acknowledged, inputs.authority.as_ref())? {
             Holding::Holds => Ok(()),
             Holding::EndsBefore { end } if end == node.position => {
                 Err(DenialReason::CandidateBehind { candidate: node.position, acknowledged })
@@ -534,11 +611,7 @@ fn candidate_caught_up(inputs: &ValidationInputs, candidate: Option<&NodeView>) 
             Holding::EndOffHistory(off) => Err(DenialReason::PositionOffHistory { off }),
         });
     let held = result.is_ok();
-    record(
-        check,
-        Compared::CaughtUp { candidate: node.position, acknowledged: inputs.acknowledged, held },
-        result,
-    )
+    record(check, Compared::CaughtUp { candidate: node.position, acknowledged, held }, result)
 }
 
 /// Where `acknowledged` lies relative to `node`'s WAL. A switch point of the authoritative
@@ -661,13 +734,23 @@ pub enum Compared {
         reported: OldPrimary,
         /// Whether the inputs show it `PrimaryActive`.
         seen_active: bool,
+        /// Its agent's durable statement that it stopped, if the current report has one.
+        stated: Option<Stopped>,
         /// The request's force flag.
         force: bool,
     },
-    /// Check 4: the acknowledged position.
+    /// Check 4: the acknowledged bound, every source of one, and which was chosen.
     Acknowledged {
-        /// Highest acknowledged position, if known.
+        /// The bound: the highest of the sources, if any.
         acknowledged: Option<WalPosition>,
+        /// Where the bound came from.
+        source: Option<AcknowledgedSource>,
+        /// The position given in the inputs, if any.
+        given: Option<WalPosition>,
+        /// The derivation from the primary's reported synchronous rules, if it reported any.
+        derivation: Option<Derivation>,
+        /// The old primary's clean shutdown checkpoint, if its agent stated one.
+        clean_stop: Option<WalPosition>,
     },
     /// Check 5: the acknowledged position against the candidate's WAL and history.
     CaughtUp {
@@ -740,16 +823,39 @@ impl fmt::Display for Compared {
                 }
                 Ok(())
             }
-            Compared::OldPrimary { primary, reported, seen_active, force } => {
+            Compared::OldPrimary { primary, reported, seen_active, stated, force } => {
                 match primary {
                     Some(p) => write!(f, "old primary {p}")?,
                     None => f.write_str("old primary none")?,
                 }
                 let observed = if *seen_active { "PrimaryActive" } else { "not active" };
-                write!(f, ": reported {reported}, observed {observed}; force {force}")
+                write!(f, ": reported {reported}, observed {observed}; ")?;
+                if let Some(s) = stated {
+                    let how = if s.clean { "cleanly" } else { "not cleanly" };
+                    write!(f, "its agent stated it stopped ({how}, checkpoint {}); ", s.checkpoint)?;
+                }
+                write!(f, "force {force}")
             }
-            Compared::Acknowledged { acknowledged } => {
-                write!(f, "acknowledged position: {}", OrUnknown(*acknowledged))
+            Compared::Acknowledged { acknowledged, source, given, derivation, clean_stop } => {
+                write!(f, "acknowledged position: {}", OrUnknown(*acknowledged))?;
+                if let Some(source) = source {
+                    write!(f, " ({source})")?;
+                }
+                // Each source the bound did not come from, so the reader sees what it outweighed.
+                if let Some(g) = given.filter(|_| *source != Some(AcknowledgedSource::Given)) {
+                    write!(f, "; given: {g}")?;
+                }
+                match derivation {
+                    Some(d) => write!(f, "; derived: {d}")?,
+                    None if acknowledged.is_none() => {
+                        f.write_str("; no synchronous rule reported for this epoch")?
+                    }
+                    None => {}
+                }
+                if let Some(c) = clean_stop.filter(|_| *source != Some(AcknowledgedSource::CleanStop)) {
+                    write!(f, "; clean stop at {c}")?;
+                }
+                Ok(())
             }
             // The relation as it is, then what is required: a failed check reads true.
             Compared::CaughtUp { candidate, acknowledged, held } => write!(

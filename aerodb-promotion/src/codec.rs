@@ -1,13 +1,18 @@
-//! The on-disk frame of an authority record; the only code that knows its bytes.
+//! The on-disk frames of the authority record and of the primary's report; the only code that
+//! knows their bytes.
 //!
 //! ```text
-//! magic "AERODBAR" (8) | version u16 LE | payload length u32 LE | bincode payload | CRC32 u32 LE
+//! magic (8) | version u16 LE | payload length u32 LE | bincode payload | CRC32 u32 LE
 //! ```
+//! The record's magic is "AERODBAR"; the report's "AERODBPR" (its own format, version
+//! [`REPORT_FORMAT_VERSION`]), so neither is ever read as the other.
 //! The CRC covers every byte before it. Decoding checks magic, version, length bounds (before
 //! allocating anything), CRC, then the payload — each failure its own [`DecodeError`].
 //!
-//! Version 2 keeps, per history entry, the request that made it (force and reason included,
-//! P6-A1a). Version 1 records still decode: their entries carry no request, and their force
+//! Version 3 keeps, with each request, the evidence its approval rested on (the acknowledged
+//! bound and the old primary's state, each with its source). Version 2 kept, per history entry,
+//! the request that made it (force and reason included, P6-A1a); its records still decode, with
+//! no evidence. Version 1 records still decode: their entries carry no request, and their force
 //! flag, which recorded only that force was requested, reads as [`Force::RequestedUnrecorded`].
 
 use aerodb_core::{Epoch, NodeId, WalPosition};
@@ -15,17 +20,22 @@ use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use serde::Deserialize;
 
 use crate::display::Hex;
+use crate::evidence::PrimaryReport;
 use crate::record::{AuthorityRecord, Force, PastAuthority, RecordBody, RecordError, RequestSummary};
 
 /// First bytes of every record file.
 pub const MAGIC: [u8; 8] = *b"AERODBAR";
+/// First bytes of every primary report.
+pub const REPORT_MAGIC: [u8; 8] = *b"AERODBPR";
+/// The report frame format this code writes and reads.
+pub const REPORT_FORMAT_VERSION: u16 = 1;
 /// The frame format this code writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// The earliest frame format this code still reads.
 pub const OLDEST_READABLE_VERSION: u16 = 1;
 /// Largest payload accepted, in bytes: the largest valid record (64 history entries, every
 /// text at its limit) fits, with room to spare.
-pub const MAX_PAYLOAD: usize = 32 * 1024;
+pub const MAX_PAYLOAD: usize = 48 * 1024;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = MAGIC.len() + 2 + 4;
 /// Bytes after the payload.
@@ -49,19 +59,23 @@ pub enum DecodeError {
         /// Bytes needed.
         expected: usize,
     },
-    /// Not an authority record.
-    #[error("bad magic bytes {} (expected \"AERODBAR\")", Hex(found))]
+    /// Not the kind of frame expected (an authority record, or a primary report).
+    #[error("bad magic bytes {} (expected {:?})", Hex(found), String::from_utf8_lossy(expected))]
     BadMagic {
         /// The first eight bytes found.
         found: [u8; 8],
+        /// The magic expected.
+        expected: [u8; 8],
     },
     /// Written by an unknown format version.
-    #[error(
-        "unsupported format version {found} (this build reads {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})"
-    )]
+    #[error("unsupported format version {found} (this build reads {oldest} to {newest})")]
     UnsupportedVersion {
         /// The version found.
         found: u16,
+        /// The oldest version this build reads.
+        oldest: u16,
+        /// The newest.
+        newest: u16,
     },
     /// Declares a payload larger than any valid record.
     #[error("declares a {declared}-byte payload; at most {MAX_PAYLOAD} are allowed")]
@@ -123,13 +137,40 @@ impl AuthorityRecord {
     }
 }
 
+impl PrimaryReport {
+    /// The report's framed bytes (magic "AERODBPR"), as stores keep it.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
+        encode_report(self)
+    }
+
+    /// The report in `bytes` after every check, each failure its own [`DecodeError`] (P6-F1).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode_report(bytes)
+    }
+}
+
 /// The framed bytes of `record`, serialized straight into the frame.
 pub fn encode(record: &AuthorityRecord) -> Result<Vec<u8>, EncodeError> {
+    frame(MAGIC, FORMAT_VERSION, record.body())
+}
+
+/// The framed bytes of a primary report.
+pub fn encode_report(report: &PrimaryReport) -> Result<Vec<u8>, EncodeError> {
+    frame(REPORT_MAGIC, REPORT_FORMAT_VERSION, report)
+}
+
+/// The report in `bytes`, after every check (as for a record).
+pub fn decode_report(bytes: &[u8]) -> Result<PrimaryReport, DecodeError> {
+    let (_, payload) = unframe(REPORT_MAGIC, REPORT_FORMAT_VERSION..=REPORT_FORMAT_VERSION, bytes)?;
+    payload_of(payload)
+}
+
+fn frame<T: serde::Serialize>(magic: [u8; 8], version: u16, body: &T) -> Result<Vec<u8>, EncodeError> {
     let mut frame = Vec::with_capacity(TYPICAL_FRAME);
-    frame.extend_from_slice(&MAGIC);
-    frame.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    frame.extend_from_slice(&magic);
+    frame.extend_from_slice(&version.to_le_bytes());
     frame.extend_from_slice(&[0; 4]); // payload length, filled in below
-    bincode::serde::encode_into_std_write(record.body(), &mut frame, config())
+    bincode::serde::encode_into_std_write(body, &mut frame, config())
         .map_err(|e| EncodeError(e.to_string()))?;
     let payload = frame.len() - HEADER_LEN;
     let len = u32::try_from(payload)
@@ -144,26 +185,40 @@ pub fn encode(record: &AuthorityRecord) -> Result<Vec<u8>, EncodeError> {
 
 /// The record in `bytes`, after every check.
 pub fn decode(bytes: &[u8]) -> Result<AuthorityRecord, DecodeError> {
+    let (version, payload) = unframe(MAGIC, OLDEST_READABLE_VERSION..=FORMAT_VERSION, bytes)?;
+    let body = match version {
+        1 => RecordBody::from(payload_of::<BodyV1>(payload)?),
+        2 => RecordBody::from(payload_of::<BodyV2>(payload)?),
+        _ => payload_of::<RecordBody>(payload)?,
+    };
+    Ok(AuthorityRecord::try_from(body)?)
+}
+
+/// The version and payload of a frame with `magic`, after checking magic, version, length
+/// bounds (before allocating anything) and CRC.
+fn unframe(
+    magic: [u8; 8],
+    readable: std::ops::RangeInclusive<u16>,
+    bytes: &[u8],
+) -> Result<(u16, &[u8]), DecodeError> {
     let minimum = HEADER_LEN + TRAILER_LEN;
-    // Not a record at all is told apart from a record cut short: the magic is checked first.
-    let prefix = &bytes[..bytes.len().min(MAGIC.len())];
-    if prefix != &MAGIC[..prefix.len()] {
+    // Not a frame at all is told apart from a frame cut short: the magic is checked first.
+    let prefix = &bytes[..bytes.len().min(magic.len())];
+    if prefix != &magic[..prefix.len()] {
         let mut found = [0u8; 8];
         found[..prefix.len()].copy_from_slice(prefix);
-        return Err(DecodeError::BadMagic { found });
+        return Err(DecodeError::BadMagic { found, expected: magic });
     }
-    let (Some(magic), Some(version), Some(declared)) = (bytes.get(..8), bytes.get(8..10), bytes.get(10..14))
-    else {
+    let (Some(version), Some(declared)) = (bytes.get(8..10), bytes.get(10..14)) else {
         return Err(DecodeError::Truncated { actual: bytes.len(), expected: minimum });
     };
-    if magic != MAGIC {
-        let mut found = [0u8; 8];
-        found.copy_from_slice(magic);
-        return Err(DecodeError::BadMagic { found });
-    }
     let version = u16::from_le_bytes([version[0], version[1]]);
-    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
-        return Err(DecodeError::UnsupportedVersion { found: version });
+    if !readable.contains(&version) {
+        return Err(DecodeError::UnsupportedVersion {
+            found: version,
+            oldest: *readable.start(),
+            newest: *readable.end(),
+        });
     }
     let declared = u32::from_le_bytes([declared[0], declared[1], declared[2], declared[3]]) as usize;
     if declared > MAX_PAYLOAD {
@@ -183,12 +238,7 @@ pub fn decode(bytes: &[u8]) -> Result<AuthorityRecord, DecodeError> {
     if stored != computed {
         return Err(DecodeError::ChecksumMismatch { stored, computed });
     }
-    let payload = &bytes[HEADER_LEN..body_end];
-    let body = match version {
-        1 => RecordBody::from(payload_of::<BodyV1>(payload)?),
-        _ => payload_of::<RecordBody>(payload)?,
-    };
-    Ok(AuthorityRecord::try_from(body)?)
+    Ok((version, &bytes[HEADER_LEN..body_end]))
 }
 
 /// The whole payload as one `T`, every byte read.
@@ -244,7 +294,69 @@ impl From<BodyV1> for RecordBody {
                 force: if r.forced { Force::RequestedUnrecorded } else { Force::NotRequested },
                 reason: r.reason,
                 request_id: r.request_id,
+                evidence: None,
             }),
+        }
+    }
+}
+
+/// Format 2's body: requests without their evidence.
+#[derive(Deserialize)]
+struct BodyV2 {
+    epoch: Epoch,
+    primary: NodeId,
+    previous_primary: Option<NodeId>,
+    start: WalPosition,
+    history: Vec<PastV2>,
+    request: Option<SummaryV2>,
+}
+
+#[derive(Deserialize)]
+struct PastV2 {
+    epoch: Epoch,
+    primary: NodeId,
+    start: WalPosition,
+    request: Option<SummaryV2>,
+}
+
+#[derive(Deserialize)]
+struct SummaryV2 {
+    candidate: NodeId,
+    force: Force,
+    reason: Option<String>,
+    request_id: Option<String>,
+}
+
+impl From<SummaryV2> for RequestSummary {
+    fn from(r: SummaryV2) -> Self {
+        RequestSummary {
+            candidate: r.candidate,
+            force: r.force,
+            reason: r.reason,
+            request_id: r.request_id,
+            evidence: None,
+        }
+    }
+}
+
+impl From<BodyV2> for RecordBody {
+    fn from(v2: BodyV2) -> Self {
+        RecordBody {
+            epoch: v2.epoch,
+            primary: v2.primary,
+            previous_primary: v2.previous_primary,
+            start: v2.start,
+            history: v2
+                .history
+                .into_iter()
+                .map(|p| PastAuthority {
+                    epoch: p.epoch,
+                    primary: p.primary,
+                    start: p.start,
+                    request: p.request.map(RequestSummary::from),
+                })
+                .collect(),
+            request: v2.request.map(RequestSummary::from),
         }
     }
 }
@@ -252,6 +364,7 @@ impl From<BodyV1> for RecordBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::{AcknowledgedSource, Evidence, OldPrimarySource};
     use crate::record::HISTORY_CAP;
     use crate::request::{MAX_REASON_LEN, MAX_REQUEST_ID_LEN};
     use aerodb_core::Lsn;
@@ -262,11 +375,39 @@ mod tests {
 
     /// Epoch 3 led by `primary-0` after `replica-1`, whose epoch 2 came from a forced promotion.
     pub(crate) fn sample() -> AuthorityRecord {
+        let forced = Evidence {
+            acknowledged: WalPosition::new(Epoch::new(1), Lsn::new(4000)),
+            acknowledged_from: AcknowledgedSource::Derived { node: id("replica-1") },
+            old_primary_from: OldPrimarySource::Operator,
+        };
+        let stated = Evidence {
+            acknowledged: WalPosition::new(Epoch::new(2), Lsn::new(8192)),
+            acknowledged_from: AcknowledgedSource::CleanStop,
+            old_primary_from: OldPrimarySource::Agent,
+        };
+        with_evidence(sample_v2(), [Some(forced), Some(stated)])
+    }
+
+    /// `record` with `evidence` on its last history entry's request and its own.
+    fn with_evidence(record: AuthorityRecord, evidence: [Option<Evidence>; 2]) -> AuthorityRecord {
+        let mut body = RecordBody::from(record);
+        if let Some(r) = body.history.last_mut().and_then(|p| p.request.as_mut()) {
+            r.evidence = evidence[0];
+        }
+        if let Some(r) = body.request.as_mut() {
+            r.evidence = evidence[1];
+        }
+        AuthorityRecord::try_from(body).unwrap()
+    }
+
+    /// What the version 2 golden bytes hold, read by this build: no evidence.
+    fn sample_v2() -> AuthorityRecord {
         let forced = RequestSummary {
             candidate: id("replica-1"),
             force: Force::CarriedTheDecision,
             reason: Some("primary host lost".to_owned()),
             request_id: Some("op-7".to_owned()),
+            evidence: None,
         };
         AuthorityRecord::try_from(RecordBody {
             epoch: Epoch::new(3),
@@ -292,6 +433,7 @@ mod tests {
                 force: Force::NotRequested,
                 reason: None,
                 request_id: Some("op-8".to_owned()),
+                evidence: None,
             }),
         })
         .unwrap()
@@ -315,6 +457,7 @@ mod tests {
                 force: Force::RequestedUnrecorded,
                 reason: Some("primary host lost".to_owned()),
                 request_id: Some("op-7".to_owned()),
+                evidence: None,
             }),
         })
         .unwrap()
@@ -331,11 +474,12 @@ mod tests {
         assert_eq!(AuthorityRecord::from_bytes(&unhex(GOLDEN)).unwrap(), sample());
     }
 
-    /// Records written by format 1 still decode, pinned by their bytes (P6-F2: an upgrade
-    /// never loses the authority).
+    /// Records written by formats 1 and 2 still decode, pinned by their bytes (P6-F2: an
+    /// upgrade never loses the authority).
     #[test]
-    fn version_1_golden_bytes_still_decode() {
+    fn version_1_and_2_golden_bytes_still_decode() {
         assert_eq!(decode(&unhex(GOLDEN_V1)).unwrap(), sample_v1());
+        assert_eq!(decode(&unhex(GOLDEN_V2)).unwrap(), sample_v2());
     }
 
     /// The largest valid record (every history entry and text at its limit) fits the payload bound.
@@ -346,6 +490,11 @@ mod tests {
             force: Force::CarriedTheDecision,
             reason: Some("r".repeat(MAX_REASON_LEN)),
             request_id: Some("i".repeat(MAX_REQUEST_ID_LEN)),
+            evidence: Some(Evidence {
+                acknowledged: WalPosition::new(Epoch::new(u64::MAX), Lsn::new(u64::MAX)),
+                acknowledged_from: AcknowledgedSource::Derived { node: id(c) },
+                old_primary_from: OldPrimarySource::Operator,
+            }),
         };
         let long = "n".repeat(aerodb_core::NODE_ID_MAX_LEN);
         let history: Vec<PastAuthority> = (0..HISTORY_CAP as u64)
@@ -370,8 +519,23 @@ mod tests {
         assert_eq!(decode(&bytes).unwrap(), record);
     }
 
-    /// Magic, version 2, payload length 247, fixed-int little-endian body, CRC32.
+    /// Magic, version 3, payload length 314, fixed-int little-endian body, CRC32.
     const GOLDEN: &str = concat!(
+        "4145524f4442415203003a010000030000000000000009000000000000007072",
+        "696d6172792d300109000000000000007265706c6963612d3102000000000000",
+        "0000200000000000000200000000000000010000000000000009000000000000",
+        "007072696d6172792d3001000000000000000000000000000000000200000000",
+        "00000009000000000000007265706c6963612d31010000000000000000100000",
+        "000000000109000000000000007265706c6963612d3102000000011100000000",
+        "0000007072696d61727920686f7374206c6f73740104000000000000006f702d",
+        "37010100000000000000a00f0000000000000100000009000000000000007265",
+        "706c6963612d31020000000109000000000000007072696d6172792d30000000",
+        "00000104000000000000006f702d380102000000000000000020000000000000",
+        "020000000100000040ad35ef",
+    );
+
+    /// Magic, version 2, payload length 247, fixed-int little-endian body, CRC32.
+    const GOLDEN_V2: &str = concat!(
         "4145524f444241520200f7000000030000000000000009000000000000007072",
         "696d6172792d300109000000000000007265706c6963612d3102000000000000",
         "0000200000000000000200000000000000010000000000000009000000000000",
@@ -431,10 +595,10 @@ mod tests {
         assert!(matches!(garbage, DecodeError::BadMagic { .. }));
         assert!(garbage.to_string().contains("6761726261676521"), "{garbage}");
 
-        for unknown in [0, 3, 9] {
+        for unknown in [0, 4, 9] {
             let mut version = good.clone();
             version[8] = unknown;
-            assert_eq!(decode(&version), Err(DecodeError::UnsupportedVersion { found: unknown.into() }));
+            assert_eq!(decode(&version), Err(DecodeError::UnsupportedVersion { found: unknown.into(), oldest: 1, newest: FORMAT_VERSION }));
         }
 
         let mut huge = good.clone();

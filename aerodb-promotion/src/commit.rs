@@ -76,7 +76,7 @@ pub(crate) fn successor<St: AuthorityStore + ?Sized>(
     if !validated {
         return Err(CommitError::StaleAuthority { epoch: current.epoch() });
     }
-    let summary = RequestSummary::of(approval.request(), plan.force_asserted);
+    let summary = RequestSummary::of(approval.request(), plan);
     let successor = current.succeeded_by(plan, summary)?;
     // The whole durable record is the predecessor: the store's compare-and-swap refuses the
     // successor over anything else, at this epoch included (P6-A1, `check_commit`).

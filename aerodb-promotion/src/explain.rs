@@ -132,13 +132,13 @@ impl PromotionExplanation {
     pub fn of_assessment(request: &PromotionRequest, assessment: &Assessment) -> Self {
         match &assessment.verdict {
             Verdict::Approve(plan) => PromotionExplanation {
-                request: RequestSummary::of(request, plan.force_asserted),
+                request: RequestSummary::of(request, plan),
                 outcome: Outcome::WouldApprove,
                 checks: lines(&assessment.checks),
                 screening: None,
                 invariants_satisfied: upheld(&assessment.checks),
                 invariant_violated: None,
-                reason: if plan.force_asserted {
+                reason: if plan.force_asserted() {
                     format!(
                         "every check passed; would raise epoch {} to {} with {} as primary, on the operator's assertion that {} is down",
                         plan.basis_epoch, plan.new_epoch, plan.primary, plan.previous_primary
@@ -158,7 +158,7 @@ impl PromotionExplanation {
 
     fn rejected(request: &PromotionRequest, rejection: &Rejection) -> Self {
         PromotionExplanation {
-            request: RequestSummary::of(request, false),
+            request: RequestSummary::asked(request),
             outcome: Outcome::Rejected,
             checks: Vec::new(),
             screening: Some(rejection.compared()),
@@ -171,7 +171,7 @@ impl PromotionExplanation {
 
     fn denied(request: &PromotionRequest, checks: &[CheckRecord], reason: DenialReason) -> Self {
         PromotionExplanation {
-            request: RequestSummary::of(request, false),
+            request: RequestSummary::asked(request),
             outcome: Outcome::Denied,
             checks: lines(checks),
             screening: None,
@@ -212,13 +212,13 @@ impl Committed {
         let approval = self.approval();
         let plan = approval.plan();
         let record = self.record();
-        let force = if plan.force_asserted {
+        let force = if plan.force_asserted() {
             format!(", on the operator's assertion that {} is down (P6-A1a)", plan.previous_primary)
         } else {
             String::new()
         };
         PromotionExplanation {
-            request: RequestSummary::of(approval.request(), approval.plan().force_asserted),
+            request: RequestSummary::of(approval.request(), approval.plan()),
             outcome: Outcome::Promoted,
             checks: lines(approval.checks()),
             screening: None,
@@ -245,7 +245,7 @@ impl CommitFailure {
             (Outcome::CommitFault, Some(Invariant::P6F2), AuthorityResult::DecidedByRecovery)
         };
         PromotionExplanation {
-            request: RequestSummary::of(approval.request(), approval.plan().force_asserted),
+            request: RequestSummary::of(approval.request(), approval.plan()),
             outcome,
             checks: lines(approval.checks()),
             screening: None,

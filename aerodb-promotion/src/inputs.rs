@@ -5,6 +5,8 @@
 use aerodb_core::{Epoch, EpochHistory, MvccBoundary, NodeId, ReplicationState, WalPosition};
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::PrimaryReport;
+
 /// The durable authority a promotion would replace: its primary and its epoch history.
 /// Usually [`AuthorityRecord::view`](crate::AuthorityRecord::view) of the recovered record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,8 +111,12 @@ pub struct ValidationInputs {
     pub nodes: Vec<NodeView>,
     /// What is known of the current primary.
     pub old_primary: OldPrimary,
-    /// Highest acknowledged (committed) WAL position, if known.
+    /// Highest acknowledged (committed) WAL position, if given (by the operator or the calling
+    /// control plane); the validator also derives one from [`report`](Self::report).
     pub acknowledged: Option<WalPosition>,
+    /// What the authority's primary reported durably for its epoch: its synchronous rules and
+    /// its agent's stop statement. A report of another epoch or primary is evidence of nothing.
+    pub report: Option<PrimaryReport>,
 }
 
 impl ValidationInputs {
@@ -122,6 +128,7 @@ impl ValidationInputs {
             nodes: Vec::new(),
             old_primary: OldPrimary::Unknown,
             acknowledged: None,
+            report: None,
         }
     }
 
@@ -139,11 +146,24 @@ impl ValidationInputs {
         self
     }
 
-    /// With the highest acknowledged (committed) WAL position.
+    /// With the highest acknowledged (committed) WAL position, given rather than derived.
     #[must_use]
     pub fn with_acknowledged(mut self, acknowledged: WalPosition) -> Self {
         self.acknowledged = Some(acknowledged);
         self
+    }
+
+    /// With the primary's durable report, as read from the store beside the authority.
+    #[must_use]
+    pub fn with_report(mut self, report: PrimaryReport) -> Self {
+        self.report = Some(report);
+        self
+    }
+
+    /// The report, if it speaks for the current authority's epoch and primary.
+    pub fn current_report(&self) -> Option<&PrimaryReport> {
+        let authority = self.authority.as_ref()?;
+        self.report.as_ref().filter(|r| r.is_for(authority.epoch(), authority.primary))
     }
 
     /// The view of node `id`, if the inputs describe it.
@@ -180,6 +200,7 @@ impl Observation {
             nodes: self.nodes,
             old_primary: self.old_primary,
             acknowledged: self.acknowledged,
+            report: None,
         }
     }
 }

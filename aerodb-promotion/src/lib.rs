@@ -71,6 +71,7 @@ mod checks;
 mod codec;
 mod commit;
 mod display;
+mod evidence;
 mod explain;
 mod gate;
 mod inputs;
@@ -95,6 +96,10 @@ pub mod testing;
 mod validator;
 
 // Observe the cluster: what the validator reads, gathered by the control plane.
+pub use evidence::{
+    AcknowledgedSource, Derivation, Evidence, EvidenceError, MAX_SYNC_RULES, MAX_SYNC_STANDBYS,
+    OldPrimarySource, PrimaryReport, RuleBound, Stopped, SyncMethod, SyncRule,
+};
 pub use inputs::{AuthorityView, NodeView, Observation, OldPrimary, ValidationInputs};
 pub use observation_json::ObservationJsonError;
 
@@ -118,6 +123,7 @@ pub use validator::{Approval, Assessment, Denial, Verdict, assess};
 // Commit: the authority record, its bytes, and the stores that keep it.
 pub use codec::{
     DecodeError, EncodeError, FORMAT_VERSION, MAGIC, MAX_FRAME, MAX_PAYLOAD, OLDEST_READABLE_VERSION,
+    REPORT_FORMAT_VERSION, REPORT_MAGIC,
 };
 pub use commit::CommitError;
 pub use io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
@@ -125,8 +131,9 @@ pub use machine::{CommitFailure, Resolution};
 pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use store::{
     AuthorityStore, Conflict, FileAuthorityStore, HIGHEST_FILE, HIGHEST_TEMP_FILE, IoStep, LOCK_FILE,
-    METADATA_DIR, OpenReport, PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, StoreError,
-    TEMP_FILE, check_commit, check_permissions, judge_permissions, read_record, start_over_record,
+    METADATA_DIR, OpenReport, PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, REPORT_FILE,
+    REPORT_TEMP_FILE, ReportRefusal, StoreError, TEMP_FILE, check_commit, check_permissions, check_report,
+    judge_permissions, read_record, start_over_record,
 };
 
 // Recover, and make the named primary's gate writable.

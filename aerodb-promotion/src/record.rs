@@ -4,6 +4,7 @@ use aerodb_core::{Epoch, EpochHistory, EpochStart, NodeId, WalPosition};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::AuthorityPlan;
+use crate::evidence::Evidence;
 use crate::inputs::AuthorityView;
 use crate::request::{MAX_REASON_LEN, MAX_REQUEST_ID_LEN, PromotionRequest};
 
@@ -83,6 +84,9 @@ pub struct RequestSummary {
     pub reason: Option<String>,
     /// The caller's request id.
     pub request_id: Option<String>,
+    /// The evidence the approval rested on; `None` for a bootstrap or start-over, or for an
+    /// entry written by format 1 or 2, which did not keep it.
+    pub evidence: Option<Evidence>,
 }
 
 /// Who holds write authority, from which epoch and WAL position, and how it got there.
@@ -166,13 +170,25 @@ impl From<AuthorityRecord> for RecordBody {
 }
 
 impl RequestSummary {
-    /// The durable summary of `request`; `carried` is whether the approval rested on force.
-    pub fn of(request: &PromotionRequest, carried: bool) -> Self {
+    /// What `request` asked, before any approval: no evidence, force not carrying anything.
+    pub fn asked(request: &PromotionRequest) -> Self {
         RequestSummary {
             candidate: request.candidate(),
-            force: Force::of(request.force(), carried),
+            force: Force::of(request.force(), false),
             reason: request.reason().map(str::to_owned),
             request_id: request.request_id().map(str::to_owned),
+            evidence: None,
+        }
+    }
+
+    /// The durable summary of `request`, approved on `plan`'s evidence.
+    pub fn of(request: &PromotionRequest, plan: &AuthorityPlan) -> Self {
+        RequestSummary {
+            candidate: request.candidate(),
+            force: Force::of(request.force(), plan.force_asserted()),
+            reason: request.reason().map(str::to_owned),
+            request_id: request.request_id().map(str::to_owned),
+            evidence: Some(plan.evidence),
         }
     }
 }
@@ -208,6 +224,7 @@ impl AuthorityRecord {
             force: Force::NotRequested,
             reason: Some(reason.to_owned()),
             request_id: None,
+            evidence: None,
         };
         AuthorityRecord::try_from(RecordBody {
             epoch,
@@ -295,7 +312,11 @@ impl std::fmt::Display for RequestSummary {
             Some(reason) => write!(f, "{reason:?}")?,
             None => f.write_str("none")?,
         }
-        write!(f, ", request_id={}", self.request_id.as_deref().unwrap_or("none"))
+        write!(f, ", request_id={}", self.request_id.as_deref().unwrap_or("none"))?;
+        match &self.evidence {
+            Some(evidence) => write!(f, ", evidence: {evidence}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -347,7 +368,11 @@ mod tests {
             previous_primary: record.primary(),
             start: WalPosition::new(record.epoch(), Lsn::new(lsn)),
             history: record.epoch_history().extended(new_epoch, Lsn::new(lsn)).unwrap(),
-            force_asserted: false,
+            evidence: Evidence {
+                acknowledged: WalPosition::new(record.epoch(), Lsn::new(lsn)),
+                acknowledged_from: crate::evidence::AcknowledgedSource::Given,
+                old_primary_from: crate::evidence::OldPrimarySource::Given,
+            },
         }
     }
 
@@ -362,6 +387,7 @@ mod tests {
                 force: Force::NotRequested,
                 reason: None,
                 request_id: None,
+                evidence: None,
             };
             let successor = record.succeeded_by(&plan, summary).unwrap();
             assert_eq!(successor.epoch(), Epoch::new(record.epoch().get() + 1));
@@ -420,6 +446,7 @@ mod tests {
             force: Force::NotRequested,
             reason: Some("r".repeat(reason)),
             request_id: Some("i".repeat(request_id)),
+            evidence: None,
         };
         body.request = Some(summary(MAX_REASON_LEN, MAX_REQUEST_ID_LEN));
         assert!(AuthorityRecord::try_from(body.clone()).is_ok());
@@ -438,6 +465,7 @@ mod tests {
             force: Force::CarriedTheDecision,
             reason: Some("host lost".to_owned()),
             request_id: None,
+            evidence: None,
         };
         assert_eq!(
             summary.to_string(),

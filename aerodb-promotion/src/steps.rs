@@ -66,7 +66,7 @@ pub(crate) fn decide(claim: &Claim, request: PromotionRequest, inputs: &Validati
     match &validated {
         Validated::Approved(approval) => {
             let t = edge::<PromotionValidating, PromotionApproved>(validated_invariants());
-            observe::validation_succeeded(t, approval.request(), approval.plan().force_asserted);
+            observe::validation_succeeded(t, approval.request(), approval.plan().force_asserted());
         }
         Validated::Denied(denial) => {
             claim.slot().metrics().denied();

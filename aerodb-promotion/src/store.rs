@@ -9,6 +9,7 @@ use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
 
 use crate::codec::{self, DecodeError, EncodeError};
 use crate::display::EpochOrNone;
+use crate::evidence::PrimaryReport;
 use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 use crate::observe;
 use crate::record::{AuthorityRecord, RequestSummary};
@@ -29,6 +30,10 @@ pub const LOCK_FILE: &str = "authority.lock";
 pub const HIGHEST_FILE: &str = "authority.highest";
 /// The temporary file the high-water copy is written to before its rename.
 pub const HIGHEST_TEMP_FILE: &str = "authority.highest.tmp";
+/// The primary's report beside the record (`PrimaryReport`), replaced like the record.
+pub const REPORT_FILE: &str = "primary.report";
+/// The temporary file a report is written to before its rename; a leftover is overwritten.
+pub const REPORT_TEMP_FILE: &str = "primary.report.tmp";
 
 /// A record a store is asked to make durable, and the record it must replace (`None`: no record
 /// yet). Only this crate makes one: the bootstrap record, or the successor the commit edge
@@ -119,6 +124,21 @@ pub trait AuthorityStore {
     /// per authority and process.
     fn slot(&self) -> &PromotionSlot;
 
+    /// The primary's report kept beside the authority; `None` if none was ever written. Bytes
+    /// that fail any check are [`StoreError::Corrupt`] (P6-F1). Read like `load`: from a quorum,
+    /// never a lagging copy, never before it is durable.
+    fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError>;
+
+    /// Replaces the report by `report` if the stored one is exactly `expected` and
+    /// [`check_report`] allows it against the current authority, atomically with the write
+    /// (a compare-and-swap over both, like `commit`); `Ok` only once durable. Errors that may
+    /// have written poison the handle, as for `commit`.
+    fn swap_report(
+        &mut self,
+        expected: Option<&PrimaryReport>,
+        report: &PrimaryReport,
+    ) -> Result<(), StoreError>;
+
     /// Writes the first authority, epoch 1 led by `primary`; refused if any record exists.
     /// The one way to write epoch 1; its primary's gate is made writable through
     /// [`recover`](crate::recover)'s grant.
@@ -160,6 +180,61 @@ pub fn check_commit(current: Option<&AuthorityRecord>, proposal: &Proposal) -> R
     Ok(())
 }
 
+/// The rule every store applies before replacing the primary's report, atomically with the
+/// write: the stored report is exactly `expected`; the new one speaks for the current
+/// `authority` (its epoch and primary: nobody writes evidence for an epoch that is over, P6-A1);
+/// and within one epoch a stop request or a stop statement, once made, stays made — a primary
+/// that said it stopped for good is never opened for writes at that epoch again.
+pub fn check_report(
+    authority: Option<&AuthorityRecord>,
+    current: Option<&PrimaryReport>,
+    expected: Option<&PrimaryReport>,
+    report: &PrimaryReport,
+) -> Result<(), StoreError> {
+    if current != expected {
+        return Err(StoreError::Report(ReportRefusal::Changed));
+    }
+    let Some(authority) = authority.filter(|a| report.is_for(a.epoch(), a.primary())) else {
+        return Err(StoreError::Report(ReportRefusal::NotCurrent {
+            epoch: report.epoch(),
+            primary: report.primary(),
+            authority: authority.map(|a| (a.epoch(), a.primary())),
+        }));
+    };
+    if let Some(current) = current.filter(|c| c.is_for(authority.epoch(), authority.primary())) {
+        let stopped_kept = current.stopped().is_none() || current.stopped() == report.stopped();
+        if !stopped_kept || (current.stop_requested() && !report.stop_requested()) {
+            return Err(StoreError::Report(ReportRefusal::StopTakenBack));
+        }
+    }
+    Ok(())
+}
+
+/// Why a report was not written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportRefusal {
+    /// The stored report is not the one the writer read: read it again.
+    #[error("the stored primary report changed since it was read")]
+    Changed,
+    /// The report is not for the current authority.
+    #[error("a report for {primary} at epoch {epoch} does not speak for the current authority ({})", match .authority {
+        Some((epoch, primary)) => format!("{primary} at epoch {epoch}"),
+        None => "none".to_owned(),
+    })]
+    NotCurrent {
+        /// The report's epoch.
+        epoch: Epoch,
+        /// The report's primary.
+        primary: NodeId,
+        /// The current authority's epoch and primary, if any.
+        authority: Option<(Epoch, NodeId)>,
+    },
+    /// A stop request or statement would be taken back or changed within its epoch.
+    #[error("a stop request or stop statement is final for its epoch")]
+    StopTakenBack,
+}
+
 /// The start-over rule every store applies before writing (P6-A1, P6-A3): a reason is given,
 /// and `above` is at least every epoch the store still `held` (its record and its high-water
 /// copy, as far as they can be read). The record to write: `primary` at `above + 1`, its
@@ -187,10 +262,19 @@ pub fn start_over_record(
 
 /// Reads and checks the record at `path`: opened directly, never more than one frame's bytes.
 fn load_from<B: Backend>(backend: &B, path: &Path) -> Result<Option<AuthorityRecord>, StoreError> {
+    decode_from(backend, path, codec::decode)
+}
+
+/// The frame in `path` decoded by `decode`, at most one frame's bytes read; `None` if absent.
+fn decode_from<B: Backend, T>(
+    backend: &B,
+    path: &Path,
+    decode: fn(&[u8]) -> Result<T, DecodeError>,
+) -> Result<Option<T>, StoreError> {
     let limit = codec::MAX_FRAME as u64 + 1;
     let bytes = backend.read(path, limit).map_err(io_error(IoStep::Read, path))?;
     bytes
-        .map(|bytes| codec::decode(&bytes))
+        .map(|bytes| decode(&bytes))
         .transpose()
         .map_err(|error| StoreError::Corrupt { path: path.to_owned(), error })
 }
@@ -479,6 +563,9 @@ pub enum StoreError {
     /// The compare-and-swap failed: the current record is not at the epoch expected.
     #[error(transparent)]
     Conflict(Conflict),
+    /// The primary's report was not replaced; nothing was written.
+    #[error("primary report refused: {0}")]
+    Report(ReportRefusal),
     /// The compare-and-swap failed: the current record is at the epoch expected but is another
     /// authority than the proposal's predecessor (P6-A1). Nothing was written.
     #[error(transparent)]
@@ -818,6 +905,26 @@ impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
     fn slot(&self) -> &PromotionSlot {
         &self.slot
     }
+
+    fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
+        self.check_usable()?;
+        decode_from(&self.backend, &self.metadata.join(REPORT_FILE), codec::decode_report)
+    }
+
+    fn swap_report(
+        &mut self,
+        expected: Option<&PrimaryReport>,
+        report: &PrimaryReport,
+    ) -> Result<(), StoreError> {
+        // Under the handle's lock, so the compare and the write are one step (P6-A1).
+        let authority = self.load()?;
+        let current = self.load_report()?;
+        check_report(authority.as_ref(), current.as_ref(), expected, report)?;
+        let bytes = codec::encode_report(report)?;
+        let (temp, target) = (self.metadata.join(REPORT_TEMP_FILE), self.metadata.join(REPORT_FILE));
+        // As for a commit: an I/O error leaves the write's fate unknown, fatal for the handle.
+        self.replace(&temp, &target, &bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -837,7 +944,13 @@ mod tests {
 
     fn asked(candidate: &str, reason: Option<&str>) -> RequestSummary {
         let reason = reason.map(str::to_owned);
-        RequestSummary { candidate: node(candidate), force: Force::NotRequested, reason, request_id: None }
+        RequestSummary {
+            candidate: node(candidate),
+            force: Force::NotRequested,
+            reason,
+            request_id: None,
+            evidence: None,
+        }
     }
 
     /// Epoch 2 led by `primary` from `start`, after epoch 1 led by `first` (made by `first_by`).

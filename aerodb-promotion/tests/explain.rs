@@ -116,6 +116,16 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
         ("old_primary_active", r1(with(|i| i.old_primary = OldPrimary::KnownActive))),
         ("old_primary_unknown", r1(with(|i| i.old_primary = OldPrimary::Unknown))),
         ("acknowledged_unknown", r1(with(|i| i.acknowledged = None))),
+        (
+            "acknowledged_underivable",
+            r1(with(|i| {
+                i.acknowledged = None;
+                let rule: SyncRule = "ANY 1 (replica-1, replica-3)".parse().unwrap();
+                i.report = Some(
+                    PrimaryReport::new(Epoch::new(2), id("primary-0")).with_synchronous(vec![rule]).unwrap(),
+                );
+            })),
+        ),
         ("candidate_behind", denied("replica-2", &approving_inputs())),
         ("acknowledged_past_epoch_end", r1(with(|i| i.acknowledged = Some(pos(1, 150))))),
         (
@@ -201,8 +211,8 @@ fn every_denial_reason_has_a_golden_explanation() {
     let mut reasons: Vec<&str> = scenarios.iter().map(|(_, e)| e.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons.dedup();
-    // One per DenialReason variant (26), PositionOffHistory twice: an epoch missing, a start after.
-    assert_eq!(reasons.len(), 27, "one distinct reason per DenialReason variant");
+    // One per DenialReason variant (27), PositionOffHistory twice: an epoch missing, a start after.
+    assert_eq!(reasons.len(), 28, "one distinct reason per DenialReason variant");
     // The failing line names the invariant the verdict names, and every refusal shows what it
     // compared (P6-O2).
     for (name, explanation) in &scenarios {
@@ -228,6 +238,37 @@ fn a_success_is_explained_with_every_check_and_the_new_authority() {
     assert_eq!(explanation.checks.len(), 7);
     assert_eq!(explanation.invariant_violated, None);
     golden("promoted", &explanation);
+}
+
+/// Approved on evidence alone: the bound derived from the primary's reported rule over the
+/// observed standbys, the old primary stopped by its agent's statement; the record keeps both.
+#[test]
+fn a_promotion_on_reported_evidence_says_where_each_fact_came_from() {
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let other = NodeView::new(
+        id("replica-2"),
+        ReplicationState::ReplicaActive,
+        WalPosition::new(Epoch::new(1), Lsn::new(30)),
+    )
+    .with_history(record.epoch_history().clone());
+    let report = PrimaryReport::new(record.epoch(), id("primary-0"))
+        .with_synchronous(vec!["ANY 1 (replica-1, replica-2)".parse().unwrap()])
+        .unwrap()
+        .with_stopped(Stopped { checkpoint: WalPosition::new(Epoch::new(1), Lsn::new(35)), clean: false });
+    let mut inputs = caught_up_inputs(&record, id("replica-1"), 40)
+        .with_old_primary(OldPrimary::Unknown)
+        .with_node(other)
+        .with_report(report);
+    inputs.acknowledged = None;
+    let explanation = attempt(&mut store, request("replica-1"), &inputs, PromotionPolicy::Enabled);
+    assert_eq!(explanation.outcome, Outcome::Promoted, "{explanation}");
+    let kept = store.load().unwrap().unwrap();
+    let evidence = kept.request().and_then(|r| r.evidence).unwrap();
+    assert_eq!(evidence.acknowledged, WalPosition::new(Epoch::new(1), Lsn::new(40)));
+    assert_eq!(evidence.acknowledged_from, AcknowledgedSource::Derived { node: id("replica-1") });
+    assert_eq!(evidence.old_primary_from, OldPrimarySource::Agent);
+    golden("promoted_on_evidence", &explanation);
 }
 
 #[test]

@@ -14,6 +14,7 @@ fn observation() -> Observation {
     let inputs = approving_inputs();
     let mut json = serde_json::to_value(&inputs).unwrap();
     json.as_object_mut().unwrap().remove("authority");
+    json.as_object_mut().unwrap().remove("report");
     let mut observation: Observation = serde_json::from_value(json).unwrap();
     observation.nodes[1].mvcc = Some(MvccBoundary {
         visible_commit: Lsn::new(140),

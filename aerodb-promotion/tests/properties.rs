@@ -137,7 +137,7 @@ fn an_approval_always_passed_every_check_and_raises_the_epoch_by_one() {
             Verdict::Approve(plan) => {
                 assessment.checks.iter().all(CheckRecord::passed)
                     && plan.new_epoch == Epoch::new(plan.basis_epoch.get() + 1)
-                    && plan.force_asserted == (s.old_primary == OldPrimary::Unknown)
+                    && plan.force_asserted() == (s.old_primary == OldPrimary::Unknown)
             }
             Verdict::Deny(reason) => {
                 assessment.checks.iter().find(|c| !c.passed()).and_then(|c| c.failure) == Some(reason)

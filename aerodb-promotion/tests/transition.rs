@@ -249,7 +249,7 @@ fn a_forced_promotion_is_recorded_durably() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::Unknown);
     let approved = forced_approval(&store, &inputs);
-    assert!(approved.approval().plan().force_asserted);
+    assert!(approved.approval().plan().force_asserted());
     let succeeded = approved.begin_transition().commit(&mut store).unwrap();
     let record = succeeded.complete().1.record().clone();
     let summary = record.request().unwrap().clone();
@@ -297,7 +297,7 @@ fn force_requested_but_unused_is_recorded_as_such() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
     let approved = forced_approval(&store, &inputs);
-    assert!(!approved.approval().plan().force_asserted);
+    assert!(!approved.approval().plan().force_asserted());
     let committed = approved.begin_transition().commit(&mut store).unwrap().complete().1;
     assert_eq!(committed.record().request().unwrap().force, Force::RequestedUnused);
     assert!(matches!(

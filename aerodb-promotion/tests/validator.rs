@@ -34,7 +34,7 @@ fn the_fixture_passes_every_check_in_order() {
     assert_eq!(plan.previous_primary, id("primary-0"));
     assert_eq!(plan.start, pos(2, 150));
     assert_eq!(plan.history, history(&[(1, 0), (2, 100), (3, 150)]));
-    assert!(!plan.force_asserted);
+    assert!(!plan.force_asserted());
 }
 
 // 1. candidate_role (P6-A3)
@@ -353,14 +353,14 @@ fn unknown_old_primary_passes_with_force_and_the_plan_records_it() {
     else {
         panic!("force must pass")
     };
-    assert!(plan.force_asserted);
+    assert!(plan.force_asserted());
     // Force is recorded as asserted only when it was needed.
     let Verdict::Approve(plan) =
         assess(PromotionPolicy::Enabled, &forced("replica-1"), &approving_inputs()).verdict
     else {
         panic!()
     };
-    assert!(!plan.force_asserted);
+    assert!(!plan.force_asserted());
 }
 
 #[test]

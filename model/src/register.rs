@@ -8,8 +8,8 @@ use aerodb_core::{
     Epoch, EpochHistory, EpochStart, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition,
 };
 use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, Decision, NodeView, OldPrimary, PromotionPolicy, PromotionRequest,
-    PromotionSlot, Proposal, StoreError, ValidationInputs, check_commit, recover,
+    AuthorityRecord, AuthorityStore, Decision, NodeView, OldPrimary, PrimaryReport, PromotionPolicy,
+    PromotionRequest, PromotionSlot, Proposal, StoreError, ValidationInputs, check_commit, recover,
 };
 
 use crate::Mutant;
@@ -164,6 +164,16 @@ impl AuthorityStore for Register {
 
     fn slot(&self) -> &PromotionSlot {
         &self.slot
+    }
+
+    /// The model's primaries report nothing durably: its acknowledged bound and old primary's
+    /// state are given in the inputs (`Observed::inputs`), so no report ever exists.
+    fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
+        Ok(None)
+    }
+
+    fn swap_report(&mut self, _: Option<&PrimaryReport>, _: &PrimaryReport) -> Result<(), StoreError> {
+        Err(StoreError::Backend { operation: "swap_report", detail: "the model keeps no report".to_owned() })
     }
 }
 

@@ -75,6 +75,16 @@ impl AuthorityStore for PausedBeforeCommit<'_> {
     fn slot(&self) -> &PromotionSlot {
         self.store.slot()
     }
+    fn load_report(&self) -> std::result::Result<Option<aerodb_promotion::PrimaryReport>, StoreError> {
+        self.store.load_report()
+    }
+    fn swap_report(
+        &mut self,
+        expected: Option<&aerodb_promotion::PrimaryReport>,
+        report: &aerodb_promotion::PrimaryReport,
+    ) -> std::result::Result<(), StoreError> {
+        self.store.swap_report(expected, report)
+    }
 }
 
 /// One command of the parent to a controller process; its answer.

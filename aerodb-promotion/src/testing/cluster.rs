@@ -441,6 +441,7 @@ impl Cluster {
             nodes: self.nodes.iter().filter(|n| n.reachable()).map(SimNode::view).collect(),
             old_primary,
             acknowledged: Some(self.acknowledged()),
+            report: None,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod runtime;
 use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 
 use crate::codec;
+use crate::evidence::PrimaryReport;
 use crate::gate::WriteAuthority;
 use crate::inputs::{NodeView, OldPrimary, ValidationInputs};
 use crate::machine::Decision;
@@ -24,7 +25,7 @@ use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
 use crate::slot::PromotionSlot;
-use crate::store::{AuthorityStore, Proposal, StoreError, check_commit};
+use crate::store::{AuthorityStore, Proposal, StoreError, check_commit, check_report};
 
 /// How the suite creates, restarts and tampers with your store.
 pub trait StoreHarness {
@@ -83,6 +84,7 @@ pub fn caught_up_inputs(record: &AuthorityRecord, candidate: NodeId, lsn: u64) -
         }],
         old_primary: OldPrimary::ConfirmedStopped,
         acknowledged: Some(position),
+        report: None,
     }
 }
 
@@ -104,7 +106,7 @@ pub fn detached_primary_gate_for_tests(primary: NodeId) -> WriteAuthority {
 /// The proposal a real promotion of `candidate` over `record` would commit.
 fn successor_of(record: &AuthorityRecord, candidate: &str, lsn: u64) -> Proposal {
     let bytes = codec::encode(record).unwrap_or_else(|e| panic!("encode: {e}"));
-    let mut copy = MemoryStore { bytes: Some(bytes), slot: PromotionSlot::new() };
+    let mut copy = MemoryStore { bytes: Some(bytes), report: None, slot: PromotionSlot::new() };
     let next = promote(&mut copy, candidate, lsn);
     Proposal::new(Some(record.clone()), next)
 }
@@ -357,6 +359,7 @@ impl Suite {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     bytes: Option<Vec<u8>>,
+    report: Option<Vec<u8>>,
     slot: PromotionSlot,
 }
 
@@ -389,6 +392,24 @@ impl AuthorityStore for MemoryStore {
     fn slot(&self) -> &PromotionSlot {
         &self.slot
     }
+
+    fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
+        self.report
+            .as_deref()
+            .map(codec::decode_report)
+            .transpose()
+            .map_err(|error| StoreError::Corrupt { path: "<memory report>".into(), error })
+    }
+
+    fn swap_report(
+        &mut self,
+        expected: Option<&PrimaryReport>,
+        report: &PrimaryReport,
+    ) -> Result<(), StoreError> {
+        check_report(self.load()?.as_ref(), self.load_report()?.as_ref(), expected, report)?;
+        self.report = Some(codec::encode_report(report)?);
+        Ok(())
+    }
 }
 
 /// Runs the suite on [`MemoryStore`]: no leftovers, no lock.
@@ -403,7 +424,7 @@ impl StoreHarness for MemoryHarness {
     }
 
     fn reopen(&mut self, store: MemoryStore) -> MemoryStore {
-        MemoryStore { bytes: store.bytes, slot: PromotionSlot::new() }
+        MemoryStore { bytes: store.bytes, report: store.report, slot: PromotionSlot::new() }
     }
 
     fn tamper_with_record(&mut self, store: &mut MemoryStore, bytes: &[u8]) -> bool {

@@ -155,6 +155,16 @@ impl AuthorityStore for FailingCommits {
     fn slot(&self) -> &PromotionSlot {
         self.0.slot()
     }
+    fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
+        self.0.load_report()
+    }
+    fn swap_report(
+        &mut self,
+        expected: Option<&PrimaryReport>,
+        report: &PrimaryReport,
+    ) -> Result<(), StoreError> {
+        self.0.swap_report(expected, report)
+    }
 }
 
 /// A store whose reads come from one authority and whose commits go to another: what a caller
@@ -173,6 +183,16 @@ impl<V: AuthorityStore, T: AuthorityStore> AuthorityStore for Crossed<'_, V, T> 
     }
     fn slot(&self) -> &PromotionSlot {
         self.target.slot()
+    }
+    fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
+        self.validated.load_report()
+    }
+    fn swap_report(
+        &mut self,
+        expected: Option<&PrimaryReport>,
+        report: &PrimaryReport,
+    ) -> Result<(), StoreError> {
+        self.target.swap_report(expected, report)
     }
 }
 
