@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use aerodb_etcd::{Connection, EtcdAuthorityStore, Tls};
 use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, FileAuthorityStore, StoreError, check_permissions, read_record,
+    AuthorityRecord, AuthorityStore, FileAuthorityStore, PrimaryReport, StoreError, check_permissions,
+    read_record, read_report,
 };
 
 /// The environment variable holding the etcd password (never a command-line argument).
@@ -137,6 +138,19 @@ impl Place {
                 read_record(dir)?
             }
             Place::Etcd(connection, key) => aerodb_etcd::read_record(connection, key)?,
+        })
+    }
+}
+
+impl Place {
+    /// The primary's report beside the authority, read-only.
+    pub fn read_report(&self) -> Result<Option<PrimaryReport>, PlaceError> {
+        Ok(match self {
+            Place::Dir(dir) => {
+                existing(dir)?;
+                read_report(dir)?
+            }
+            Place::Etcd(..) => self.open(false)?.load_report()?,
         })
     }
 }

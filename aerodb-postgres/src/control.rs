@@ -375,6 +375,30 @@ impl ServerControl {
         self.run(command)
     }
 
+    /// The stopped server's last checkpoint from `pg_controldata`: its timeline, its LSN, and
+    /// whether the server shut down cleanly (state `shut down`: nothing was written after it).
+    pub fn last_checkpoint(&self) -> Result<Checkpoint, ControlError> {
+        let mut command = self.command("pg_controldata");
+        command.arg("-D").arg(&self.data);
+        let text = self.run(command)?;
+        let field = |name: &str| {
+            text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':').map(str::trim))
+        };
+        let unreadable = |what: &str| ControlError::Program {
+            program: "pg_controldata".to_owned(),
+            status: "exit status: 0".to_owned(),
+            output: format!("no {what} in its output:\n{text}"),
+        };
+        let lsn = field("Latest checkpoint location")
+            .and_then(|t| t.parse::<postgres::types::PgLsn>().ok())
+            .ok_or_else(|| unreadable("latest checkpoint location"))?;
+        let timeline = field("Latest checkpoint's TimeLineID")
+            .and_then(|t| t.parse::<u32>().ok())
+            .ok_or_else(|| unreadable("latest checkpoint timeline"))?;
+        let state = field("Database cluster state").ok_or_else(|| unreadable("cluster state"))?;
+        Ok(Checkpoint { timeline, lsn: aerodb_core::Lsn::new(u64::from(lsn)), clean: state == "shut down" })
+    }
+
     /// `program` from the server's directory, as the data directory's owner, with a plain C
     /// locale and none of libpq's `PG*` variables leaking in.
     fn command(&self, program: &str) -> Command {
@@ -400,6 +424,17 @@ impl ServerControl {
             output: text,
         })
     }
+}
+
+/// A stopped server's last checkpoint, as `pg_controldata` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The timeline it was written on.
+    pub timeline: u32,
+    /// Where the checkpoint record is.
+    pub lsn: aerodb_core::Lsn,
+    /// The server shut down cleanly after it (`Database cluster state: shut down`).
+    pub clean: bool,
 }
 
 /// `program` from `bindir`, in `dir`, as `user` when given (a root process never runs the

@@ -292,6 +292,13 @@ pub fn read_record(data_dir: impl AsRef<Path>) -> Result<Option<AuthorityRecord>
     Ok(record)
 }
 
+/// Reads `<data_dir>/metadata/primary.report` without locking or changing anything, for tools
+/// and agents that only read it; bytes that fail any check are [`StoreError::Corrupt`].
+pub fn read_report(data_dir: impl AsRef<Path>) -> Result<Option<PrimaryReport>, StoreError> {
+    let path = data_dir.as_ref().join(METADATA_DIR).join(REPORT_FILE);
+    decode_from(&StdBackend, &path, codec::decode_report)
+}
+
 /// Why the store refuses a path: someone other than its owner could change the authority.
 ///
 /// The record decides which node may write; its CRC catches accidents, not intent. Like

@@ -18,7 +18,9 @@ use clap::Parser;
 use postgres::NoTls;
 use postgres::config::Host;
 
-use plan::{Authority, Running, Seen, Step, plan};
+use aerodb_core::{Epoch, WalPosition};
+use aerodb_promotion::{PrimaryReport, Stopped, SyncRule};
+use plan::{Authority, Duties, Running, Seen, Step, Sync, plan_with};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 stopped by SIGTERM or SIGINT (the server is left as it is), or --once converged;
@@ -37,6 +39,13 @@ record's switch point, and kept private if PostgreSQL then runs another timeline
 
 A standby frozen for an observation (aerodb-promote observe) stays frozen while the authority
 is the one it was frozen under, for at most --freeze-hold seconds, then streams again.
+
+As the authority's primary, the agent keeps the primary report beside the authority: with
+--synchronous, the rule is recorded there before PostgreSQL applies it (so an acknowledged bound
+can be derived from it at failover), and a primary whose synchronous_commit is below on is not
+opened; when a controller asks the primary to stop (aerodb-promote stop-primary), the agent
+shuts the server down, states durably that it stopped (with pg_controldata's last
+checkpoint) and never starts it again at that epoch.
 
 The server programs run as the owner of the data directory.";
 
@@ -69,6 +78,12 @@ struct Args {
     /// How long a freeze for an observation is kept while the authority does not change.
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     freeze_hold: u64,
+    /// The synchronous standby rule to apply when this node is the primary, in PostgreSQL's
+    /// syntax over node ids (e.g. "ANY 1 (pg1, pg2, pg3)"; this node is left out of it, its
+    /// count capped at the standbys left). Without it synchronous_standby_names is left alone
+    /// and no rule is reported.
+    #[arg(long, value_name = "RULE")]
+    synchronous: Option<SyncRule>,
     /// Take steps until there is nothing to do, then exit.
     #[arg(long)]
     once: bool,
@@ -102,6 +117,16 @@ struct Agent {
     /// When a freeze under this epoch was first seen.
     frozen_since: Option<(u64, Instant)>,
     freeze_hold: Duration,
+    /// The synchronous rule this node applies as primary.
+    sync: Sync,
+}
+
+/// `rule` as node `me` applies it when primary: `me` left out, the count capped at the
+/// standbys left; none left: asynchronous.
+fn rule_for(rule: &SyncRule, me: NodeId) -> Option<SyncRule> {
+    let standbys: Vec<NodeId> = rule.standbys().iter().copied().filter(|s| *s != me).collect();
+    let count = rule.count().min(standbys.len());
+    SyncRule::new(rule.method(), count, standbys).ok()
 }
 
 /// Runs `aerodb-pg-agent` with the command line `args` (the program's name first).
@@ -219,6 +244,14 @@ fn describe(step: &Step) -> String {
             )
         }
         Step::Follow(primary) => format!("stream from {primary}"),
+        Step::Shutdown => "shut down cleanly: a controller asked this primary to stop".to_owned(),
+        Step::StateStopped => "state durably that the server stopped for good at this epoch".to_owned(),
+        Step::RecordRules(rules) => {
+            let rules: Vec<String> = rules.iter().map(ToString::to_string).collect();
+            format!("record the synchronous rules [{}] in the primary report", rules.join("; "))
+        }
+        Step::ApplyRule(Some(rule)) => format!("set synchronous_standby_names = '{rule}'"),
+        Step::ApplyRule(None) => "set synchronous_standby_names = '' (asynchronous)".to_owned(),
     }
 }
 
@@ -256,6 +289,7 @@ impl Agent {
             highest: 0,
             frozen_since: None,
             freeze_hold: Duration::from_secs(args.freeze_hold),
+            sync: args.synchronous.as_ref().map_or(Sync::Unmanaged, |rule| Sync::Apply(rule_for(rule, me))),
         })
     }
 
@@ -275,11 +309,17 @@ impl Agent {
             }
             self.highest = epoch;
         }
+        // Unread, a stop requested of this primary could be missed: nothing is done.
+        let report = match self.place.read_report() {
+            Ok(report) => report,
+            Err(error) => return Step::Wait(format!("the primary report cannot be read: {error}")),
+        };
         let seen = self.seen();
         let expired = self.freeze_expired(&seen);
         let wanted = record.as_ref().and_then(|r| self.conninfo_of(r.primary()));
         let authority = record.as_ref().map(Authority::of);
-        let step = plan(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired);
+        let duties = Duties { report, sync: self.sync.clone() };
+        let step = plan_with(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired, &duties);
         self.planned = authority;
         step
     }
@@ -332,20 +372,50 @@ impl Agent {
             Ok(state) => state,
             Err(error) => return unreadable(error.to_string()),
         };
+        let in_recovery = state.in_recovery;
         let settings = config.connect(NoTls).and_then(|mut client| {
             let row = client.query_one(
-                "SELECT current_setting('primary_conninfo'), current_setting('aerodb.frozen_at', true)",
+                "SELECT current_setting('primary_conninfo'), current_setting('aerodb.frozen_at', true), \
+                 current_setting('synchronous_standby_names'), current_setting('synchronous_commit')",
                 &[],
             )?;
-            Ok((row.try_get::<_, String>(0)?, row.try_get::<_, Option<String>>(1)?))
+            // A primary's standbys that have flushed all it has (none asked of a standby).
+            let caught_up: Vec<String> = if in_recovery {
+                Vec::new()
+            } else {
+                client
+                    .query(
+                        "SELECT application_name FROM pg_stat_replication \
+                         WHERE flush_lsn >= pg_current_wal_flush_lsn() ORDER BY application_name",
+                        &[],
+                    )?
+                    .iter()
+                    .map(|row| row.try_get(0))
+                    .collect::<Result<_, _>>()?
+            };
+            Ok((
+                row.try_get::<_, String>(0)?,
+                row.try_get::<_, Option<String>>(1)?,
+                row.try_get::<_, String>(2)?,
+                row.try_get::<_, String>(3)?,
+                caught_up,
+            ))
         });
-        let (following, frozen) = match settings {
+        let (following, frozen, synchronous, synchronous_commit, caught_up) = match settings {
             Ok(settings) => settings,
             Err(error) => return unreadable(pg_error(&error)),
         };
         let frozen_at =
             frozen.filter(|text| !text.is_empty()).map(|text| text.parse::<u64>().unwrap_or(u64::MAX));
-        Seen::Up(Running { private: postmaster.is_private(), state, following, frozen_at })
+        Seen::Up(Running {
+            private: postmaster.is_private(),
+            state,
+            following,
+            frozen_at,
+            synchronous,
+            synchronous_commit,
+            caught_up,
+        })
     }
 
     /// Refuses to promote unless the cluster file's line for this node reaches this very server
@@ -464,6 +534,31 @@ impl Agent {
                 // pg_rewind wrote its own primary_conninfo; the next look sets ours.
                 Ok(())
             }
+            Step::Shutdown => self.server.stop(false).map_err(|e| e.to_string()),
+            Step::StateStopped => {
+                let checkpoint = self.server.last_checkpoint().map_err(|e| e.to_string())?;
+                let checkpoint = Stopped {
+                    checkpoint: WalPosition::new(Epoch::new(checkpoint.timeline.into()), checkpoint.lsn),
+                    clean: checkpoint.clean,
+                };
+                self.change_report(|report| Ok(report.with_stopped(checkpoint)))
+            }
+            Step::RecordRules(rules) => {
+                self.change_report(|report| report.with_synchronous(rules.clone()).map_err(|e| e.to_string()))
+            }
+            Step::ApplyRule(rule) => {
+                let text = rule.as_ref().map(ToString::to_string).unwrap_or_default();
+                let mut client = self.own_client()?;
+                let set: String = client
+                    .query_one(
+                        "SELECT format('ALTER SYSTEM SET synchronous_standby_names = %L', $1::text)",
+                        &[&text],
+                    )
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| pg_error(&e))?;
+                drop(client);
+                sql(&[&set, "SELECT pg_reload_conf()"])
+            }
             Step::Follow(primary) => {
                 self.same_system(primary)?;
                 let wanted = self
@@ -488,6 +583,25 @@ impl Agent {
                 ])
             }
         }
+    }
+}
+
+impl Agent {
+    /// Replaces this primary's report for the planned epoch by `change` of it (a fresh one if
+    /// the stored report is of another epoch or node), compare-and-swap against what was read.
+    fn change_report(
+        &self,
+        change: impl FnOnce(PrimaryReport) -> Result<PrimaryReport, String>,
+    ) -> Result<(), String> {
+        let epoch = self.planned.as_ref().ok_or("no authority was planned on")?.epoch;
+        let stored = self.place.read_report().map_err(|e| e.to_string())?;
+        let base = stored
+            .clone()
+            .filter(|r| r.is_for(epoch, self.me))
+            .unwrap_or_else(|| PrimaryReport::new(epoch, self.me));
+        let report = change(base)?;
+        let mut store = self.place.open(false).map_err(|e| e.to_string())?;
+        store.swap_report(stored.as_ref(), &report).map_err(|e| e.to_string())
     }
 }
 

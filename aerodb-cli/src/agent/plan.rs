@@ -10,7 +10,7 @@
 
 use aerodb_core::{Continuation, Epoch, EpochHistory, NodeId};
 use aerodb_postgres::observe::ServerState;
-use aerodb_promotion::AuthorityRecord;
+use aerodb_promotion::{AuthorityRecord, MAX_SYNC_RULES, PrimaryReport, SyncRule};
 
 /// What the plan reads of the durable authority record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,32 @@ pub struct Running {
     /// The epoch of the authority under which its replication was frozen for an observation
     /// (`aerodb.frozen_at`), if it is.
     pub frozen_at: Option<u64>,
+    /// `synchronous_standby_names` as the server applies it.
+    pub synchronous: String,
+    /// `synchronous_commit` as the server applies it.
+    pub synchronous_commit: String,
+    /// A primary's standbys (by `application_name`) that have flushed everything it has.
+    pub caught_up: Vec<String>,
+}
+
+/// What the agent keeps or honours beside the authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duties {
+    /// The primary report stored beside the authority (of any epoch; the plan reads only one
+    /// for the authority's epoch and this node).
+    pub report: Option<PrimaryReport>,
+    /// Whether and how this agent manages synchronous replication as primary.
+    pub sync: Sync,
+}
+
+/// The synchronous rule this node applies when it is the primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sync {
+    /// Not managed (`--synchronous` not given): `synchronous_standby_names` is left as it is
+    /// and no rule is reported, so no acknowledged bound can be derived for this primary.
+    Unmanaged,
+    /// This rule (this node left out of it), or none: asynchronous.
+    Apply(Option<SyncRule>),
 }
 
 /// The next step toward the durable authority.
@@ -102,6 +128,119 @@ pub enum Step {
     Resync(NodeId),
     /// Stream from `primary`, and lift a freeze.
     Follow(NodeId),
+    /// Stop the server cleanly (fast shutdown): a controller asked this primary to stop for good.
+    Shutdown,
+    /// State durably that the server stopped for good at the authority's epoch, with its last
+    /// checkpoint.
+    StateStopped,
+    /// Record these synchronous rules in the report (before PostgreSQL applies a new one, P6-S1).
+    RecordRules(Vec<SyncRule>),
+    /// Set `synchronous_standby_names` to this rule (`None`: asynchronous); it is recorded.
+    ApplyRule(Option<SyncRule>),
+}
+
+/// The next step with the agent's duties beside the authority: a stop requested of this
+/// primary for the authority's epoch comes first and is final; a primary about to be or being
+/// writable applies synchronous replication only as its report records it (P6-S1: the
+/// acknowledged bound is derived from the report, so the report never understates what the
+/// server waits for).
+pub fn plan_with(
+    me: NodeId,
+    record: Option<&Authority>,
+    seen: &Seen,
+    primary_conninfo: Option<&str>,
+    freeze_expired: bool,
+    duties: &Duties,
+) -> Step {
+    let report = duties.report.as_ref().filter(|r| record.is_some_and(|a| r.is_for(a.epoch, me)));
+    if let Some(report) = report.filter(|r| r.stop_requested() || r.stopped().is_some()) {
+        return stop_step(seen, report);
+    }
+    let step = plan(me, record, seen, primary_conninfo, freeze_expired);
+    let (Seen::Up(running), Sync::Apply(rule)) = (seen, &duties.sync) else { return step };
+    let writable =
+        matches!(step, Step::Leads) || (matches!(step, Step::OpenUp) && !running.state.in_recovery);
+    if !writable {
+        return step;
+    }
+    sync_step(rule.as_ref(), running, report.map_or(&[], PrimaryReport::synchronous)).unwrap_or(step)
+}
+
+/// This primary was asked to stop for good at its epoch: stop it, state it, then wait for the
+/// next authority; never start it again at this epoch.
+fn stop_step(seen: &Seen, report: &PrimaryReport) -> Step {
+    match (seen, report.stopped()) {
+        // Stated stopped, yet running: started by hand since. Stopped at once.
+        (Seen::Up(_) | Seen::Unreadable { .. }, Some(_)) | (Seen::Unreadable { .. }, None) => Step::Fence,
+        (Seen::Up(_), None) => Step::Shutdown,
+        (Seen::Down { .. }, None) => Step::StateStopped,
+        (Seen::Down { .. }, Some(stopped)) => Step::Wait(format!(
+            "stopped for good at epoch {} at a controller's request (last checkpoint {}): waiting for the next authority",
+            report.epoch(),
+            stopped.checkpoint
+        )),
+    }
+}
+
+/// `synchronous_commit` values with which a commit is acknowledged before the synchronous
+/// standbys flushed it: the report's rule would overstate what was waited for.
+const WEAK_COMMIT: [&str; 3] = ["off", "local", "remote_write"];
+
+/// The synchronous-replication step a writable primary takes first, if any: a rule is recorded
+/// before PostgreSQL applies it, PostgreSQL drops a rule before the record does, and the record
+/// narrows to the rule in force only once that rule's standbys have everything (so every
+/// commit acknowledged under an earlier rule is also bounded by the one left).
+fn sync_step(wanted: Option<&SyncRule>, running: &Running, recorded: &[SyncRule]) -> Option<Step> {
+    let text = running.synchronous.trim();
+    let in_force = if text.is_empty() {
+        None
+    } else {
+        match text.parse::<SyncRule>() {
+            Ok(rule) => Some(rule),
+            Err(error) => {
+                return Some(Step::Hold(format!(
+                    "synchronous_standby_names = '{text}' cannot be recorded ({error}): set the rule with this agent's --synchronous, not by hand"
+                )));
+            }
+        }
+    };
+    let Some(wanted) = wanted else {
+        return if in_force.is_some() {
+            Some(Step::ApplyRule(None))
+        } else if !recorded.is_empty() {
+            Some(Step::RecordRules(Vec::new()))
+        } else {
+            None
+        };
+    };
+    if WEAK_COMMIT.contains(&running.synchronous_commit.as_str()) {
+        let why = format!(
+            "synchronous_commit is {}: commits are acknowledged before the synchronous standbys flush them, so the reported rule would not bound them; set it to on or remote_apply",
+            running.synchronous_commit
+        );
+        return Some(if running.private { Step::Hold(why) } else { Step::Fence });
+    }
+    if !recorded.contains(wanted) {
+        let mut rules = recorded.to_vec();
+        rules.push(wanted.clone());
+        return Some(if rules.len() > MAX_SYNC_RULES {
+            Step::Hold(format!(
+                "the report already records {} rules and {wanted} would be one more: restart this agent with the rule in force until its standbys have caught up",
+                recorded.len()
+            ))
+        } else {
+            Step::RecordRules(rules)
+        });
+    }
+    if in_force.as_ref() != Some(wanted) {
+        return Some(Step::ApplyRule(Some(wanted.clone())));
+    }
+    let caught_up =
+        wanted.standbys().iter().filter(|s| running.caught_up.iter().any(|c| c == s.as_str())).count();
+    if recorded.len() > 1 && !running.private && caught_up >= wanted.count() {
+        return Some(Step::RecordRules(vec![wanted.clone()]));
+    }
+    None
 }
 
 /// The record's history without its newest epoch: what a standby to be promoted to that epoch
@@ -308,6 +447,9 @@ mod tests {
                                                 },
                                                 following: following.to_owned(),
                                                 frozen_at,
+                                                synchronous: String::new(),
+                                                synchronous_commit: "on".to_owned(),
+                                                caught_up: Vec::new(),
                                             }));
                                         }
                                     }
@@ -463,8 +605,219 @@ mod tests {
         }
     }
 
+    fn rule(text: &str) -> SyncRule {
+        text.parse().unwrap()
+    }
+
+    /// Every combination of the duties' inputs over representative servers: a stop asked of
+    /// this primary is honoured before anything else and is final; a writable primary applies
+    /// a synchronous rule only once its report records it, and the report loses a rule only
+    /// when nothing acknowledged could depend on it alone.
+    #[test]
+    fn every_plan_with_duties_honours_stops_and_records_a_rule_before_applying_it() {
+        use aerodb_promotion::{PrimaryReport, Stopped};
+        let me = node("pg1");
+        let (d, a, b) = (rule("ANY 1 (pg2, pg3)"), rule("FIRST 1 (pg2)"), rule("FIRST 1 (pg3)"));
+        let e2 = Epoch::new(2);
+        let authorities = [
+            None,
+            Some(Authority { primary: me, epoch: e2, history: history(&[0, 100]) }),
+            Some(Authority { primary: node("pg2"), epoch: e2, history: history(&[0, 100]) }),
+        ];
+        let mut seens = vec![
+            Seen::Down { standby: false },
+            Seen::Down { standby: true },
+            Seen::Unreadable { why: "x".into(), may_write: false },
+            Seen::Unreadable { why: "x".into(), may_write: true },
+        ];
+        for private in [false, true] {
+            for in_recovery in [false, true] {
+                for (timeline, starts) in [(2, &[0, 100][..]), (1, &[0][..])] {
+                    for synchronous in ["", "ANY 1 (pg2, pg3)", "FIRST 1 (pg2)", "FIRST 1 (pg3)", "*"] {
+                        for synchronous_commit in ["on", "remote_apply", "off", "local"] {
+                            for caught_up in [&[][..], &["pg2"][..], &["pg2", "pg3"][..]] {
+                                seens.push(Seen::Up(Running {
+                                    private,
+                                    state: ServerState {
+                                        system_identifier: 7,
+                                        in_recovery,
+                                        flushed: Some(Lsn::new(100)),
+                                        replayed: Lsn::new(100),
+                                        timeline,
+                                        history: history(starts),
+                                        replay_paused: false,
+                                        receiving: false,
+                                        node: None,
+                                        started: String::new(),
+                                    },
+                                    following: String::new(),
+                                    frozen_at: None,
+                                    synchronous: synchronous.to_owned(),
+                                    synchronous_commit: synchronous_commit.to_owned(),
+                                    caught_up: caught_up.iter().map(|s| (*s).to_owned()).collect(),
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let stopped = Stopped { checkpoint: aerodb_core::WalPosition::new(e2, Lsn::new(150)), clean: true };
+        let mut reports = vec![None];
+        for rules in
+            [vec![], vec![d.clone()], vec![a.clone()], vec![a.clone(), d.clone()], vec![a.clone(), b.clone()]]
+        {
+            for requested in [false, true] {
+                for stated in [None, Some(stopped)] {
+                    let mut report = PrimaryReport::new(e2, me).with_synchronous(rules.clone()).unwrap();
+                    if requested {
+                        report = report.with_stop_requested();
+                    }
+                    if let Some(s) = stated {
+                        report = report.with_stopped(s);
+                    }
+                    reports.push(Some(report));
+                }
+            }
+        }
+        // Stops asked of another epoch, or of another node: evidence of nothing here.
+        reports.push(Some(PrimaryReport::new(Epoch::new(1), me).with_stop_requested().with_stopped(stopped)));
+        reports.push(Some(PrimaryReport::new(e2, node("pg2")).with_stop_requested()));
+        let syncs = [Sync::Unmanaged, Sync::Apply(None), Sync::Apply(Some(d.clone()))];
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        let mut cases = 0usize;
+        for authority in &authorities {
+            let authority = authority.as_ref();
+            for seen in &seens {
+                for report in &reports {
+                    for sync in &syncs {
+                        let duties = Duties { report: report.clone(), sync: sync.clone() };
+                        let step = plan_with(me, authority, seen, Some("wanted"), false, &duties);
+                        let base = plan(me, authority, seen, Some("wanted"), false);
+                        cases += 1;
+                        *counts.entry(kind(&step)).or_default() += 1;
+                        let case = || {
+                            format!(
+                                "{authority:?}\n{seen:?}\n{report:?}\n{sync:?}\n=> {step:?} (plan alone: {base:?})"
+                            )
+                        };
+                        let current =
+                            report.as_ref().filter(|r| authority.is_some_and(|a| r.is_for(a.epoch, me)));
+                        let stop = current.filter(|r| r.stop_requested() || r.stopped().is_some());
+                        if let Some(r) = stop {
+                            // A stop asked of this primary comes first and is final.
+                            let expected = match seen {
+                                Seen::Up(_) | Seen::Unreadable { .. } if r.stopped().is_some() => "Fence",
+                                Seen::Unreadable { .. } => "Fence",
+                                Seen::Up(_) => "Shutdown",
+                                Seen::Down { .. } if r.stopped().is_none() => "StateStopped",
+                                Seen::Down { .. } => "Wait",
+                            };
+                            assert_eq!(kind(&step), expected, "{}", case());
+                            continue;
+                        }
+                        if matches!(step, Step::Shutdown | Step::StateStopped) {
+                            panic!("a stop nobody asked of this primary at this epoch: {}", case());
+                        }
+                        let Seen::Up(running) = seen else {
+                            assert_eq!(step, base, "{}", case());
+                            continue;
+                        };
+                        // Public, writable and not exactly the named primary: still fenced.
+                        if !running.state.in_recovery
+                            && !running.private
+                            && !exactly_named(me, authority, &running.state)
+                        {
+                            assert_eq!(step, Step::Fence, "{}", case());
+                        }
+                        let recorded: &[SyncRule] = current.map_or(&[], |r| r.synchronous());
+                        let in_force: Option<Result<SyncRule, _>> = (!running.synchronous.is_empty())
+                            .then(|| running.synchronous.parse::<SyncRule>());
+                        let writable = matches!(step, Step::Leads)
+                            || (matches!(step, Step::OpenUp) && !running.state.in_recovery);
+                        match sync {
+                            Sync::Unmanaged => assert_eq!(step, base, "{}", case()),
+                            Sync::Apply(wanted) => {
+                                if writable {
+                                    // Writable only under the wanted rule, applied and recorded,
+                                    // with commits that wait for it.
+                                    match wanted {
+                                        Some(w) => {
+                                            assert!(matches!(&in_force, Some(Ok(p)) if p == w), "{}", case());
+                                            assert!(recorded.contains(w), "{}", case());
+                                            assert!(
+                                                ["on", "remote_apply"]
+                                                    .contains(&running.synchronous_commit.as_str()),
+                                                "{}",
+                                                case()
+                                            );
+                                        }
+                                        None => assert!(in_force.is_none(), "{}", case()),
+                                    }
+                                }
+                                if let Step::ApplyRule(applied) = &step {
+                                    assert_eq!(applied, wanted, "{}", case());
+                                    if let Some(r) = applied {
+                                        assert!(recorded.contains(r), "applied before recorded: {}", case());
+                                    }
+                                }
+                                if let Step::RecordRules(rules) = &step {
+                                    assert!(rules.len() <= MAX_SYNC_RULES, "{}", case());
+                                    // A rule leaves the record only when not in force and every
+                                    // commit is bounded without it: by the one in force, caught up
+                                    // on a public server, or by no rule at all (nothing derived).
+                                    for gone in recorded.iter().filter(|r| !rules.contains(r)) {
+                                        assert!(!matches!(&in_force, Some(Ok(p)) if p == gone), "{}", case());
+                                        let kept_caught_up = match rules.as_slice() {
+                                            [] => in_force.is_none(),
+                                            [kept] => {
+                                                let caught = kept
+                                                    .standbys()
+                                                    .iter()
+                                                    .filter(|s| {
+                                                        running.caught_up.iter().any(|c| c == s.as_str())
+                                                    })
+                                                    .count();
+                                                !running.private
+                                                    && matches!(&in_force, Some(Ok(p)) if p == kept)
+                                                    && caught >= kept.count()
+                                            }
+                                            _ => false,
+                                        };
+                                        assert!(kept_caught_up, "a rule dropped too soon: {}", case());
+                                    }
+                                }
+                                if !writable && !matches!(base, Step::Leads | Step::OpenUp) {
+                                    assert_eq!(step, base, "{}", case());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for step in [
+            "Shutdown",
+            "StateStopped",
+            "RecordRules",
+            "ApplyRule",
+            "Fence",
+            "Hold",
+            "Leads",
+            "OpenUp",
+            "Wait",
+        ] {
+            assert!(counts.get(step).copied().unwrap_or(0) > 0, "no case plans {step}: {counts:?}");
+        }
+        println!("{cases} cases: {counts:?}");
+    }
+
     fn kind(step: &Step) -> &'static str {
         match step {
+            Step::Shutdown => "Shutdown",
+            Step::StateStopped => "StateStopped",
+            Step::RecordRules(_) => "RecordRules",
+            Step::ApplyRule(_) => "ApplyRule",
             Step::Leads => "Leads",
             Step::Follows => "Follows",
             Step::Wait(_) => "Wait",
@@ -498,7 +851,15 @@ mod tests {
             node: None,
             started: String::new(),
         };
-        let running = Running { private: true, state, following: String::new(), frozen_at: None };
+        let running = Running {
+            private: true,
+            state,
+            following: String::new(),
+            frozen_at: None,
+            synchronous: String::new(),
+            synchronous_commit: "on".to_owned(),
+            caught_up: Vec::new(),
+        };
         let Step::Hold(report) = plan(node("pg1"), Some(&record), &Seen::Up(running), None, false) else {
             panic!("not held")
         };
