@@ -36,6 +36,8 @@ impl Authority {
 
 /// What the agent found of its server.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// One value per look, never stored in bulk: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Seen {
     /// No postmaster runs; `standby` when the data directory holds `standby.signal`.
     Down {
