@@ -29,6 +29,8 @@ mod exit {
     pub const REFUSED: u8 = 4;
     /// The authority is not the one expected (`--expect-epoch`), or changed before the commit.
     pub const CONFLICT: u8 = 5;
+    /// `stop-primary`: the primary's agent did not state it stopped within `--wait`.
+    pub const NOT_STOPPED: u8 = 6;
 }
 
 const AFTER_HELP: &str = "\
@@ -36,7 +38,14 @@ Exit codes: 0 approved (committed unless --dry-run) or done; 1 any other error (
 record, lock held, an authority that went back from what the store held), with its cause;
 2 usage error; 3 no authority record (inspect, history); 4 denied or rejected, with the
 explanation, or a start-over refused; 5 the authority is not the one expected (--expect-epoch),
-changed before the commit, or is below inspect --at-least: nothing was written or decided.
+changed before the commit, or is below inspect --at-least: nothing was written or decided;
+6 stop-primary: no statement that the primary stopped within --wait (the request stands).
+
+Evidence: promote reads the primary report kept beside the authority. The bound on what was
+acknowledged is the highest of --acknowledged-by's flush (observe), the bound derived from the
+synchronous rules the primary's agent recorded (the highest WAL end among the n-k+1 lowest
+observed named standbys), and a clean stop's checkpoint; the old primary is stopped when its
+agent said so durably (after stop-primary) or when the operator says so with --force --reason.
 
 Notation: a WAL position is epoch/lsn (1/120: LSN 120, written in epoch 1); an epoch history
 is [epoch@start, ...] (2@100: epoch 2 began after LSN 100).
@@ -117,13 +126,18 @@ enum Command {
         /// bound is unknown, which denies.
         #[arg(long, value_name = "NODE")]
         acknowledged_by: Option<String>,
-        /// The operator's statement that the current primary is stopped (its host is off, say);
-        /// without it an unreachable primary is Unknown, which denies.
-        #[arg(long)]
-        old_primary_stopped: bool,
         /// Observe without freezing the standbys (their positions may move after).
         #[arg(long)]
         no_freeze: bool,
+    },
+    /// Ask the authority's primary to stop for good at its epoch (recorded beside the
+    /// authority; final): its agent shuts the server down cleanly, or finds it down, and states
+    /// durably that it stopped, with its last checkpoint — the evidence a promotion needs when
+    /// nobody else can tell the old primary is down. Waits for that statement.
+    StopPrimary {
+        /// How long to wait for the agent's statement (0: do not wait).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        wait: u64,
     },
     /// Decide, and unless --dry-run commit, the promotion of CANDIDATE from what was observed.
     Promote {
@@ -135,7 +149,8 @@ enum Command {
         /// Decide and explain; change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Assert that an old primary nobody can observe is down (needs --reason).
+        /// The operator's statement that an old primary nobody can observe, and whose agent
+        /// cannot answer, is down (needs --reason; recorded durably as operator evidence).
         #[arg(long, requires = "reason")]
         force: bool,
         /// Why the operator asks for this promotion (recorded durably).
@@ -224,9 +239,10 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             start_over(&place, node, Epoch::new(*above), aerodb_core::Lsn::new(*start), reason)
         }
         Command::History { json } => history(&place, *json),
-        Command::Observe { cluster, acknowledged_by, old_primary_stopped, no_freeze } => {
-            observe(&place, cluster, acknowledged_by.as_deref(), *old_primary_stopped, !*no_freeze)
+        Command::Observe { cluster, acknowledged_by, no_freeze } => {
+            observe(&place, cluster, acknowledged_by.as_deref(), !*no_freeze)
         }
+        Command::StopPrimary { wait } => stop_primary(&place, std::time::Duration::from_secs(*wait)),
         Command::Promote { candidate, observed, dry_run, force, reason, request_id, expect_epoch, json } => {
             let mut builder = PromotionRequest::builder(candidate).force(*force);
             if let Some(reason) = reason {
@@ -377,7 +393,6 @@ fn observe(
     place: &Place,
     cluster: &std::path::Path,
     acknowledged_by: Option<&str>,
-    old_primary_stopped: bool,
     freeze: bool,
 ) -> Result<u8, Failure> {
     use aerodb_postgres::observe::{self as pg, ServerState};
@@ -498,19 +513,66 @@ fn observe(
         }
     };
     let primary = record.primary();
-    // A recorded primary seen running is never stopped, whatever is stated; one running as a
-    // standby is not fenced either (its agent may still promote it while its epoch is durable).
+    // A recorded primary seen running is active; anything else is Unknown here: that it
+    // stopped is evidence only its agent's durable statement (stop-primary) or the operator's
+    // --force --reason gives, and promote reads both. One running as a standby is not fenced
+    // either (its agent may still promote it while its epoch is durable).
     let old_primary = match seen.iter().find(|(n, _)| *n == primary) {
         Some((_, state)) if !state.in_recovery => OldPrimary::KnownActive,
-        Some(_) => OldPrimary::Unknown,
-        None if old_primary_stopped => OldPrimary::ConfirmedStopped,
-        None => OldPrimary::Unknown,
+        _ => OldPrimary::Unknown,
     };
     let nodes = seen.iter().map(|(node, state)| state.node_view(*node)).collect();
     let observation = Observation::new(nodes, old_primary, acknowledged);
     let json = serde_json::to_string_pretty(&observation).map_err(|e| fail(exit::OTHER, e.to_string()))?;
     println!("{json}");
     Ok(exit::OK)
+}
+
+/// Records a stop request for the current primary at its epoch (final), then waits at most
+/// `wait` for its agent's statement that it stopped.
+fn stop_primary(place: &Place, wait: std::time::Duration) -> Result<u8, Failure> {
+    use aerodb_promotion::PrimaryReport;
+    let record = read(place)?;
+    let (epoch, primary) = (record.epoch(), record.primary());
+    {
+        // The handle is dropped before waiting: a data directory's lock is the agent's to take.
+        let mut store = place.open(false)?;
+        let stored = store.load_report()?;
+        let base = stored
+            .clone()
+            .filter(|r| r.is_for(epoch, primary))
+            .unwrap_or_else(|| PrimaryReport::new(epoch, primary));
+        if base.stop_requested() {
+            eprintln!("aerodb-promote: {primary} was already asked to stop at epoch {epoch}");
+        } else {
+            store.swap_report(stored.as_ref(), &base.with_stop_requested())?;
+            eprintln!("aerodb-promote: asked {primary} to stop for good at epoch {epoch}");
+        }
+    }
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let stated = place.read_report()?.filter(|r| r.is_for(epoch, primary)).and_then(|r| r.stopped());
+        if let Some(stopped) = stated {
+            let how = if stopped.clean { "cleanly" } else { "not cleanly (crashed or killed)" };
+            println!(
+                "{primary} stopped for good at epoch {epoch}, {how}; last checkpoint {}",
+                stopped.checkpoint
+            );
+            return Ok(exit::OK);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(fail(
+                exit::NOT_STOPPED,
+                format!(
+                    "{primary}'s agent has not stated that it stopped within {} s; the request stands \
+                     (its agent stops the server whenever it sees it); a promotion without that \
+                     statement needs the operator's --force --reason",
+                    wait.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// The observation file (`-`: stdin), parsed strictly: a bad field is named by its path.
@@ -569,7 +631,13 @@ fn promote(
         let conflict = aerodb_promotion::Conflict { expected: Some(Epoch::new(expected)), found: epoch };
         return Err(fail(exit::CONFLICT, format!("{conflict} (nothing was decided)")));
     }
-    let inputs: ValidationInputs = observation.over(recovered.authority.as_ref().map(AuthorityRecord::view));
+    let mut inputs: ValidationInputs =
+        observation.over(recovered.authority.as_ref().map(AuthorityRecord::view));
+    // The primary's report (its synchronous rules, its agent's stop statement): the validator
+    // reads only one of the current authority's epoch and primary.
+    if let Some(report) = store.load_report()? {
+        inputs = inputs.with_report(report);
+    }
     if options.dry_run {
         let explanation = PromotionExplanation::of_assessment(
             &request,

@@ -22,6 +22,11 @@ const NODES: [&str; 3] = ["pg1", "pg2", "pg3"];
 /// A deployment of pg1 (primary), pg2 (synchronous), pg3 (asynchronous) under a temporary
 /// directory, the authority in a data directory, agents and tool as the built binaries.
 fn deploy(freeze_hold: u32) -> (tempfile::TempDir, Rig) {
+    deploy_with(freeze_hold, &[])
+}
+
+/// [`deploy`], every agent given `agent_args` too.
+fn deploy_with(freeze_hold: u32, agent_args: &[&str]) -> (tempfile::TempDir, Rig) {
     let dir = tempfile::Builder::new().prefix("aerodb-agents-").tempdir().unwrap();
     let store = vec!["--data-dir".into(), dir.path().join("authority").into_os_string()];
     let launcher = Launcher::new(
@@ -32,8 +37,9 @@ fn deploy(freeze_hold: u32) -> (tempfile::TempDir, Rig) {
         },
         || Command::new(env!("CARGO_BIN_EXE_aerodb-pg-agent")),
     );
-    let deployment =
-        Deployment::start(dir.path(), &NODES, store, launcher, freeze_hold).unwrap_or_else(|e| panic!("{e}"));
+    let agent_args = agent_args.iter().map(Into::into).collect();
+    let deployment = Deployment::start_with(dir.path(), &NODES, store, launcher, freeze_hold, agent_args)
+        .unwrap_or_else(|e| panic!("{e}"));
     (dir, Rig(deployment))
 }
 
@@ -179,14 +185,7 @@ fn failovers_under_write_load_with_agents_as_processes() {
         }
         // 2. The controller: observe (standbys frozen), then promote.
         let out = rig
-            .tool(&[
-                "observe",
-                "--cluster",
-                rig.cluster_file().to_str().unwrap(),
-                "--acknowledged-by",
-                sync,
-                "--old-primary-stopped",
-            ])
+            .tool(&["observe", "--cluster", rig.cluster_file().to_str().unwrap(), "--acknowledged-by", sync])
             .unwrap();
         assert_eq!(
             out.status.code(),
@@ -209,7 +208,16 @@ fn failovers_under_write_load_with_agents_as_processes() {
             other_at.is_some_and(|at| at < position(&parsed["acknowledged"]))
         };
         let denied = rig
-            .tool(&["promote", other, "--observed", observation, "--reason", "test", "--dry-run"])
+            .tool(&[
+                "promote",
+                other,
+                "--observed",
+                observation,
+                "--force",
+                "--reason",
+                "host lost",
+                "--dry-run",
+            ])
             .unwrap();
         assert!(behind || !cut_off, "round {round}: {other} was cut off before the writes but is not behind");
         if behind {
@@ -219,8 +227,9 @@ fn failovers_under_write_load_with_agents_as_processes() {
         if cut_off {
             rig.start_agent(other, None).unwrap();
         }
-        let promoted =
-            rig.tool(&["promote", sync, "--observed", observation, "--reason", "primary lost"]).unwrap();
+        let promoted = rig
+            .tool(&["promote", sync, "--observed", observation, "--force", "--reason", "primary lost"])
+            .unwrap();
         assert_eq!(
             promoted.status.code(),
             Some(0),
@@ -406,21 +415,13 @@ fn a_promotion_onto_another_timeline_is_kept_private_and_reported() {
     // pg2's agent stops after its first action once the record names pg2: the private restart.
     rig.start_agent("pg2", Some(1)).unwrap();
     let cluster = rig.cluster_file();
-    let out = rig
-        .tool(&[
-            "observe",
-            "--cluster",
-            cluster.to_str().unwrap(),
-            "--acknowledged-by",
-            "pg2",
-            "--old-primary-stopped",
-        ])
-        .unwrap();
+    let out =
+        rig.tool(&["observe", "--cluster", cluster.to_str().unwrap(), "--acknowledged-by", "pg2"]).unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let observation = dir.path().join("observed.json");
     std::fs::write(&observation, &out.stdout).unwrap();
     let promoted = rig
-        .tool(&["promote", "pg2", "--observed", observation.to_str().unwrap(), "--reason", "test"])
+        .tool(&["promote", "pg2", "--observed", observation.to_str().unwrap(), "--force", "--reason", "test"])
         .unwrap();
     assert_eq!(promoted.status.code(), Some(0), "{}", String::from_utf8_lossy(&promoted.stdout));
     wait_for("pg2's agent to pause", || rig.printed("pg2").iter().any(|l| l.starts_with("paused after")));
@@ -453,8 +454,7 @@ fn misconfigurations_are_refused_not_guessed() {
     let observe_with = |name: &str, lines: &str| {
         let file = dir.path().join(name);
         std::fs::write(&file, lines).unwrap();
-        let out =
-            rig.tool(&["observe", "--cluster", file.to_str().unwrap(), "--old-primary-stopped"]).unwrap();
+        let out = rig.tool(&["observe", "--cluster", file.to_str().unwrap()]).unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), out.stdout)
     };
     let line = |node: &str, port: u16, user: &str| {
@@ -508,4 +508,220 @@ fn misconfigurations_are_refused_not_guessed() {
     rig.start_agent("pg3", None).unwrap();
     wait_for("pg3 to stream from pg1 again", || rig.streaming("pg1").iter().any(|(n, _)| n == "pg3"));
     assert!(rig.state("pg3").unwrap().in_recovery, "pg3 ended recovery on a copied recovery target");
+}
+
+/// The tool's output: its exit code, stdout and stderr as text.
+fn run(rig: &Rig, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = rig.tool(args).unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An observation of every node (standbys frozen), written to a file: its path and JSON.
+fn observe(rig: &Rig, dir: &std::path::Path, name: &str) -> (String, serde_json::Value) {
+    let cluster = rig.cluster_file();
+    let (code, stdout, stderr) = run(rig, &["observe", "--cluster", cluster.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "observe: {stderr}");
+    let path = dir.join(name);
+    std::fs::write(&path, &stdout).unwrap();
+    (path.to_str().unwrap().to_owned(), serde_json::from_str(&stdout).unwrap())
+}
+
+/// Node ids observed, highest WAL end first.
+fn by_position(observation: &serde_json::Value) -> Vec<String> {
+    let mut nodes: Vec<((u64, u64), String)> = observation["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let at = &n["position"];
+            (
+                (at["epoch"].as_u64().unwrap(), at["lsn"].as_u64().unwrap()),
+                n["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    nodes.sort();
+    nodes.into_iter().rev().map(|(_, id)| id).collect()
+}
+
+/// The primary report kept beside the authority, as the agents and the tool read it.
+fn report(dir: &std::path::Path) -> Option<aerodb_promotion::PrimaryReport> {
+    aerodb_promotion::read_report(dir.join("authority")).unwrap()
+}
+
+/// Synchronous commits acknowledged by pg3 alone: pg2 is disconnected (its agent stopped, its
+/// WAL receiver off) while pg1 commits under `rule`, then pg1's host is lost (agent and server
+/// killed). The bound is derived from the rule pg1's agent recorded and the observed standbys:
+/// promoting pg2 is denied with the derived bound shown, pg3 is approved (on the operator's
+/// statement that pg1's host is gone, without which it is denied: nothing else can tell), and no
+/// acknowledged row is lost; `history` keeps the evidence.
+fn acknowledged_by_pg3_only(rule: &str, applied: &str) {
+    let (dir, mut rig) = deploy_with(600, &["--synchronous", rule]);
+    wait_for("pg1 to lead with pg2 and pg3 streaming", || rig.streaming("pg1").len() == 2);
+    wait_for("pg1's rule in its report", || {
+        report(dir.path())
+            .is_some_and(|r| r.synchronous().iter().map(ToString::to_string).eq([applied.to_owned()]))
+    });
+    let mut primary = rig.config("pg1").connect(NoTls).unwrap();
+    let names: String = primary.query_one("SHOW synchronous_standby_names", &[]).unwrap().get(0);
+    assert_eq!(names, applied, "the rule pg1 applies");
+    // pg2 cut off: its agent stopped, then its WAL receiver.
+    rig.kill_agent("pg2");
+    let mut pg2 = rig.config("pg2").connect(NoTls).unwrap();
+    pg2.batch_execute("ALTER SYSTEM SET primary_conninfo = ''").unwrap();
+    pg2.batch_execute("SELECT pg_reload_conf()").unwrap();
+    wait_for("pg2 to stop receiving", || rig.state("pg2").is_some_and(|s| !s.receiving));
+    wait_for("pg3 to be pg1's synchronous standby", || {
+        rig.streaming("pg1").iter().any(|(n, s)| n == "pg3" && (s == "sync" || s == "quorum"))
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicUsize::new(0));
+    let load = writer(rig.config("pg1"), 1, Arc::clone(&stop), Arc::clone(&count));
+    wait_for("50 commits acknowledged by pg3 alone", || {
+        count.load(Ordering::Relaxed) >= 50 || load.is_finished()
+    });
+    rig.kill_agent("pg1");
+    rig.kill_server("pg1").unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged = load.join().unwrap().unwrap();
+    assert!(acknowledged.len() >= 50, "{} commits acknowledged", acknowledged.len());
+
+    let (observed, observation) = observe(&rig, dir.path(), "observed.json");
+    assert!(observation["acknowledged"].is_null(), "the observation gives no bound of its own");
+    // Nobody can tell pg1 is down: denied, whoever is asked for.
+    let (code, stdout, _) = run(&rig, &["promote", "pg3", "--observed", &observed, "--dry-run"]);
+    assert_eq!(code, Some(4), "{stdout}");
+    assert!(stdout.contains("the current primary's state is unknown"), "{stdout}");
+    // pg2 lacks what pg3 acknowledged: denied, the derivation shown.
+    let (code, stdout, _) = run(
+        &rig,
+        &[
+            "promote",
+            "pg2",
+            "--observed",
+            &observed,
+            "--force",
+            "--reason",
+            "pg1's host is gone",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, Some(4), "{stdout}");
+    assert!(stdout.contains("derived from the synchronous rules, set by pg3"), "{stdout}");
+    assert!(stdout.contains(&format!("derived: {applied} needs 2 observed")), "{stdout}");
+    assert!(stdout.contains("before the acknowledged position"), "{stdout}");
+    // pg3: approved and committed on the operator's statement, the evidence kept.
+    let (code, stdout, stderr) =
+        run(&rig, &["promote", "pg3", "--observed", &observed, "--force", "--reason", "pg1's host is gone"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, history, _) = run(&rig, &["history"]);
+    assert_eq!(code, Some(0));
+    let newest = history.lines().next().unwrap();
+    assert!(newest.starts_with("epoch 2 primary pg3"), "{history}");
+    assert!(newest.contains("force=carried_the_decision, reason=\"pg1's host is gone\""), "{newest}");
+    assert!(newest.contains("derived from the synchronous rules, set by pg3"), "{newest}");
+    assert!(newest.contains("the operator's statement (force)"), "{newest}");
+    rig.start_agent("pg2", None).unwrap();
+    wait_for("pg3 to lead at timeline 2", || {
+        rig.state("pg3").is_some_and(|s| !s.in_recovery && s.timeline == 2)
+    });
+    let mut pg3 = rig.config("pg3").connect(NoTls).unwrap();
+    let rows: BTreeSet<i64> =
+        pg3.query("SELECT id FROM acked", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let lost: Vec<&i64> = acknowledged.iter().filter(|id| !rows.contains(id)).collect();
+    assert!(lost.is_empty(), "acknowledged rows lost: {lost:?}");
+    // pg3's agent records its own rule for epoch 2 (pg3 left out of it).
+    wait_for("pg3's report for epoch 2", || {
+        report(dir.path()).is_some_and(|r| {
+            r.epoch().get() == 2 && r.primary().as_str() == "pg3" && !r.synchronous().is_empty()
+        })
+    });
+    println!(
+        "{rule}: {} rows acknowledged by pg3 alone, pg2 denied, pg3 promoted, 0 lost",
+        acknowledged.len()
+    );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn any_1_of_pg2_pg3_acknowledged_by_pg3_alone_denies_pg2_and_promotes_pg3() {
+    acknowledged_by_pg3_only("ANY 1 (pg1, pg2, pg3)", "ANY 1 (pg2, pg3)");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn first_1_switched_to_pg3_while_pg2_was_away_denies_pg2() {
+    acknowledged_by_pg3_only("FIRST 1 (pg1, pg2, pg3)", "FIRST 1 (pg2, pg3)");
+}
+
+/// pg1's agent alive, its server dead and unable to start: `stop-primary` asks it to stop for
+/// good, its agent states durably that it stopped (with pg_controldata's last checkpoint), and
+/// the promotion is approved on that statement, with no operator statement; pg1's agent never
+/// starts it again at epoch 1, and it rejoins as a standby of the new primary.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn a_dead_server_with_its_agent_alive_is_stopped_on_its_agents_statement() {
+    let (dir, mut rig) = deploy_with(600, &["--synchronous", "FIRST 1 (pg1, pg2, pg3)"]);
+    wait_for("pg1 to lead with pg2 and pg3 streaming", || rig.streaming("pg1").len() == 2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicUsize::new(0));
+    let load = writer(rig.config("pg1"), 1, Arc::clone(&stop), Arc::clone(&count));
+    wait_for("50 commits", || count.load(Ordering::Relaxed) >= 50 || load.is_finished());
+    // The server dies and cannot start again (its configuration is gone); its agent lives.
+    rig.kill_agent("pg1");
+    rig.kill_server("pg1").unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged = load.join().unwrap().unwrap();
+    let conf = rig.data_dir("pg1").join("postgresql.conf");
+    let aside = conf.with_extension("aside");
+    std::fs::rename(&conf, &aside).unwrap();
+    rig.start_agent("pg1", None).unwrap();
+    wait_for("pg1's agent to fail to start it", || {
+        rig.printed("pg1").iter().any(|l| l.starts_with("step failed"))
+    });
+    // Without a statement: denied.
+    let (observed, _) = observe(&rig, dir.path(), "before.json");
+    let (code, stdout, _) = run(&rig, &["promote", "pg2", "--observed", &observed, "--dry-run"]);
+    assert_eq!(code, Some(4), "{stdout}");
+    let before = rig.printed("pg1").len();
+    let (code, stdout, stderr) = run(&rig, &["stop-primary", "--wait", "60"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("pg1 stopped for good at epoch 1, not cleanly"), "{stdout}");
+    let stated = report(dir.path()).unwrap();
+    assert!(stated.stop_requested() && stated.stopped().is_some_and(|s| !s.clean), "{stated:?}");
+    // Approved on the agent's statement: no --force.
+    let (observed, observation) = observe(&rig, dir.path(), "after.json");
+    let candidate = by_position(&observation).into_iter().find(|n| n != "pg1").unwrap();
+    let (code, stdout, stderr) =
+        run(&rig, &["promote", &candidate, "--observed", &observed, "--reason", "pg1 dead"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("its agent stated it stopped (not cleanly"), "{stdout}");
+    let (_, history, _) = run(&rig, &["history"]);
+    let newest = history.lines().next().unwrap();
+    assert!(newest.contains("force=not_requested") && newest.contains("its agent's statement"), "{newest}");
+    assert!(
+        !rig.printed("pg1")[before..]
+            .iter()
+            .any(|l| l.contains("writable") || l.contains("step: start the server")),
+        "pg1's agent started it after the stop request: {:?}",
+        rig.printed("pg1")
+    );
+    // Back with its configuration, pg1 rejoins as a standby of the new primary.
+    std::fs::rename(&aside, &conf).unwrap();
+    wait_for(&format!("pg1 to stream from {candidate}"), || {
+        rig.streaming(&candidate).iter().any(|(n, _)| n == "pg1")
+    });
+    assert!(rig.state("pg1").unwrap().in_recovery, "pg1 came back writable");
+    let mut new = rig.config(&candidate).connect(NoTls).unwrap();
+    let rows: BTreeSet<i64> =
+        new.query("SELECT id FROM acked", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert!(acknowledged.iter().all(|id| rows.contains(id)), "acknowledged rows lost");
+    println!(
+        "pg1 stopped on its agent's statement; {candidate} promoted without force; {} rows, 0 lost",
+        acknowledged.len()
+    );
 }

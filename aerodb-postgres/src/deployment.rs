@@ -82,6 +82,7 @@ pub struct Deployment {
     launcher: Launcher,
     agents: BTreeMap<String, AgentProcess>,
     freeze_hold: u32,
+    agent_args: Vec<OsString>,
 }
 
 /// Polls `done` every 50 ms until it holds, for at most [`WAIT_LIMIT`].
@@ -114,6 +115,19 @@ impl Deployment {
         store: Vec<OsString>,
         launcher: Launcher,
         freeze_hold: u32,
+    ) -> Result<Deployment, LocalError> {
+        Deployment::start_with(dir, nodes, store, launcher, freeze_hold, Vec::new())
+    }
+
+    /// [`start`](Deployment::start), every agent given `agent_args` too (e.g.
+    /// `--synchronous RULE`).
+    pub fn start_with(
+        dir: &Path,
+        nodes: &[&str],
+        store: Vec<OsString>,
+        launcher: Launcher,
+        freeze_hold: u32,
+        agent_args: Vec<OsString>,
     ) -> Result<Deployment, LocalError> {
         let (Some(first), Some(second)) = (nodes.first(), nodes.get(1)) else {
             return Err(LocalError::Gave { what: "a deployment of fewer than two nodes".to_owned() });
@@ -156,6 +170,7 @@ impl Deployment {
             launcher,
             agents: BTreeMap::new(),
             freeze_hold,
+            agent_args,
         };
         for node in nodes {
             local::kill_server_on_signal(&deployment.data_dir(node));
@@ -217,7 +232,7 @@ impl Deployment {
         let mut command = (self.launcher.agent)();
         command.args(["--node", node, "--interval-ms", "50", "--freeze-hold", &self.freeze_hold.to_string()]);
         command.arg("--pgdata").arg(self.data_dir(node)).arg("--bindir").arg(&self.bindir);
-        command.arg("--cluster").arg(self.cluster_file()).args(&self.store);
+        command.arg("--cluster").arg(self.cluster_file()).args(&self.store).args(&self.agent_args);
         if let Some(n) = pause_after {
             command.args(["--pause-after", &n.to_string()]);
         }

@@ -220,12 +220,8 @@ pub fn run(
     writeln!(out, "\n== 4. observe every node (standbys frozen so their positions hold)")?;
     let cluster_file = cluster.cluster_file();
     let cluster_file = cluster_file.to_str().ok_or("the cluster file's path is not UTF-8")?;
-    let observed = tool(
-        &cluster,
-        out,
-        &["observe", "--cluster", cluster_file, "--acknowledged-by", "pg2", "--old-primary-stopped"],
-        0,
-    )?;
+    let observed =
+        tool(&cluster, out, &["observe", "--cluster", cluster_file, "--acknowledged-by", "pg2"], 0)?;
     let observation = root.join("observed.json");
     std::fs::write(&observation, &observed.stdout)?;
     let observation = observation.to_str().ok_or("the observation's path is not UTF-8")?;
@@ -239,7 +235,16 @@ pub fn run(
     let denied = tool(
         &cluster,
         out,
-        &["promote", "pg3", "--observed", observation, "--reason", "pg1 lost (SIGKILL)", "--json"],
+        &[
+            "promote",
+            "pg3",
+            "--observed",
+            observation,
+            "--force",
+            "--reason",
+            "pg1's host lost (SIGKILL)",
+            "--json",
+        ],
         4,
     )?;
     let explanation: serde_json::Value = serde_json::from_slice(&denied.stdout)?;
@@ -251,7 +256,7 @@ pub fn run(
     let promoted = tool(
         &cluster,
         out,
-        &["promote", "pg2", "--observed", observation, "--reason", "pg1 lost (SIGKILL)"],
+        &["promote", "pg2", "--observed", observation, "--force", "--reason", "pg1's host lost (SIGKILL)"],
         0,
     )?;
     indent(out, &String::from_utf8_lossy(&promoted.stdout))?;
