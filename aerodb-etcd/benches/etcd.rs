@@ -3,27 +3,26 @@
 //!
 //! `cargo bench -p aerodb-etcd --bench etcd`
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aerodb_core::NodeId;
 use aerodb_etcd::EtcdAuthorityStore;
 use aerodb_etcd::local::{BareClient, Cluster};
 use aerodb_promotion::testing::caught_up_inputs;
 use aerodb_promotion::{
     AuthorityRecord, AuthorityStore, Decision, PromotionPolicy, PromotionRequest, recover,
 };
+use common::node;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 fn fresh_key() -> String {
     format!("/aerodb/bench/{}/authority", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-fn node(name: &str) -> NodeId {
-    NodeId::new(name).expect("valid id")
 }
 
 fn etcd(c: &mut Criterion) {

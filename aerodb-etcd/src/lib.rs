@@ -14,15 +14,19 @@
 //! runtime.
 //!
 //! [`AuthorityFollower`] lets a node follow the key and fence its own write gate once a newer
-//! epoch is durable; it never goes back. [`local`] starts real etcd members on loopback ports
-//! for examples and tests.
+//! epoch is durable; it never goes back. `local` (feature `testing`) starts real etcd members on
+//! loopback ports for examples and tests.
 
 // No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
 // is a typed error an operator can read.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// docs.rs (`--cfg docsrs`, nightly) marks what the `testing` feature adds.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod follow;
 mod gateway;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod local;
 mod store;
 

@@ -6,9 +6,10 @@
 //! cargo test -p aerodb-etcd --test etcd -- --ignored
 //! ```
 
+mod common;
+
 use std::time::Duration;
 
-use aerodb_core::NodeId;
 use aerodb_etcd::EtcdAuthorityStore;
 use aerodb_etcd::local::Cluster;
 use aerodb_promotion::testing::{StoreHarness, Suite, caught_up_inputs};
@@ -16,6 +17,7 @@ use aerodb_promotion::{
     AuthorityStore, CommitError, CommitFailure, Decision, PromotionPolicy, PromotionRequest, StoreError,
     recover,
 };
+use common::node;
 
 struct Harness {
     cluster: Cluster,
@@ -56,10 +58,6 @@ fn cluster(size: usize) -> (tempfile::TempDir, Cluster) {
     let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
     let cluster = Cluster::start(dir.path(), size).unwrap_or_else(|e| panic!("{e}"));
     (dir, cluster)
-}
-
-fn node(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
 }
 
 /// One promotion to `candidate` through the typestate API: the new epoch, or the failure.

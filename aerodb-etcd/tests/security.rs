@@ -7,13 +7,15 @@
 //! cargo test -p aerodb-etcd --test security -- --ignored
 //! ```
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use aerodb_core::NodeId;
 use aerodb_etcd::local::{Cluster, MemberTls};
 use aerodb_etcd::{Connection, EtcdAuthorityStore, Tls};
 use aerodb_promotion::{AuthorityStore, StoreError};
+use common::node;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
@@ -55,10 +57,6 @@ fn refused(connection: &Connection) -> String {
         Err(other) => panic!("expected a backend refusal, got {other}"),
         Ok(store) => panic!("opened {store:?}"),
     }
-}
-
-fn node(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
 }
 
 #[test]

@@ -12,8 +12,10 @@
 //! - [`walsender`]: what the server says it is (`IDENTIFY_SYSTEM`, `TIMELINE_HISTORY`).
 //! - [`cluster`]: a cluster file, node id → conninfo.
 //! - [`control`]: one server as its node agent runs it (`pg_ctl`, `pg_rewind`, `postmaster.pid`).
-//! - [`deployment`]: servers with node agents and the tools as processes, for examples and tests.
-//! - [`local`]: local servers for examples and tests (`initdb`, `pg_basebackup`, `pg_rewind`).
+//! - `deployment` (feature `testing`): servers with node agents and the tools as processes, for
+//!   examples and tests.
+//! - `local` (feature `testing`): local servers for examples and tests (`initdb`,
+//!   `pg_basebackup`, `pg_rewind`), and the signal registry that stops what they started.
 //! - [`procs`]: a server's processes, read from `/proc`: whether it is confirmed stopped.
 //!
 //! ```
@@ -28,10 +30,16 @@
 // No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
 // is a typed error an operator can read.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// docs.rs (`--cfg docsrs`, nightly) marks what the `testing` feature adds.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cluster;
 pub mod control;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod deployment;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod local;
 pub mod observe;
 pub mod procs;

@@ -66,6 +66,8 @@
 // No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
 // is a typed error an operator can read.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// docs.rs (`--cfg docsrs`, nightly) marks what the `testing` feature adds.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checks;
 mod codec;

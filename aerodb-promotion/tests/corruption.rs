@@ -106,7 +106,7 @@ fn a_huge_declared_length_is_refused_before_reading_the_payload() {
 
 #[test]
 fn a_huge_garbage_file_is_read_only_up_to_one_frame() {
-    let dir = TempDir::new("huge");
+    let dir = temp_dir("huge");
     let store = FileAuthorityStore::open(dir.path()).unwrap();
     let huge = vec![0xAB; 64 * 1024 * 1024];
     std::fs::write(store.record_path(), &huge).unwrap();

@@ -41,7 +41,7 @@ fn recover_state(
     old: Option<&AuthorityRecord>,
     new: &AuthorityRecord,
 ) -> Result<Found, String> {
-    let root = TempDir::new("crash-state");
+    let root = temp_dir("crash-state");
     let real = |path: &str| root.path().join(path.trim_start_matches('/'));
     for (path, node) in state {
         let (path, mode) = match node {
@@ -316,7 +316,7 @@ fn a_failed_directory_fsync_is_applied_only_once_a_fresh_open_made_it_durable() 
 
 /// A data directory at epoch 1 and inputs that approve `replica-1`.
 fn cluster(tag: &str) -> (TempDir, FileAuthorityStore, ValidationInputs, AuthorityRecord) {
-    let dir = TempDir::new(tag);
+    let dir = temp_dir(tag);
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
     let record = store.bootstrap(id("primary-0")).unwrap();
     let inputs = caught_up_inputs(&record, id("replica-1"), 64);

@@ -25,7 +25,7 @@ fn cluster(dir: &TempDir, policy: PromotionPolicy) -> Cluster {
 #[test]
 fn a_successful_promotion_moves_authority_and_fences_the_old_primary() {
     init_tracing();
-    let dir = TempDir::new("e2e-success");
+    let dir = temp_dir("e2e-success");
     let mut cluster = cluster(&dir, PromotionPolicy::Enabled);
     cluster.crash(0).unwrap();
     let report = cluster.promote(1, false, None).unwrap();
@@ -57,7 +57,7 @@ fn a_successful_promotion_moves_authority_and_fences_the_old_primary() {
 #[test]
 fn a_partitioned_old_primary_is_fenced_when_it_reappears() {
     init_tracing();
-    let dir = TempDir::new("e2e-fence");
+    let dir = temp_dir("e2e-fence");
     let mut cluster = cluster(&dir, PromotionPolicy::Enabled);
     cluster.partition(0).unwrap();
     let report = cluster.promote(1, true, None).unwrap();
@@ -74,7 +74,7 @@ fn a_partitioned_old_primary_is_fenced_when_it_reappears() {
 #[test]
 fn a_lagging_replica_is_denied_with_its_reason() {
     init_tracing();
-    let dir = TempDir::new("e2e-denied");
+    let dir = temp_dir("e2e-denied");
     let mut cluster = cluster(&dir, PromotionPolicy::Enabled);
     cluster.crash(0).unwrap();
     let report = cluster.promote(2, false, None).unwrap();
@@ -88,7 +88,7 @@ fn a_lagging_replica_is_denied_with_its_reason() {
 #[test]
 fn repeated_attempts_denied_then_caught_up_then_approved_and_twice_promoted() {
     init_tracing();
-    let dir = TempDir::new("e2e-repeated");
+    let dir = temp_dir("e2e-repeated");
     let mut cluster = cluster(&dir, PromotionPolicy::Enabled);
     cluster.crash(0).unwrap();
     assert!(!cluster.promote(2, false, None).unwrap().promoted, "node-2 lags");
@@ -111,7 +111,7 @@ fn repeated_attempts_denied_then_caught_up_then_approved_and_twice_promoted() {
 #[test]
 fn a_forced_promotion_is_recorded_in_record_event_and_explanation() {
     init_tracing();
-    let dir = TempDir::new("e2e-forced");
+    let dir = temp_dir("e2e-forced");
     let mut cluster = cluster(&dir, PromotionPolicy::Enabled);
     cluster.partition(0).unwrap();
     let capture = Capture::default();
@@ -157,7 +157,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 #[test]
 fn a_disabled_policy_refuses_explicitly_and_writes_nothing() {
     init_tracing();
-    let dir = TempDir::new("e2e-disabled");
+    let dir = temp_dir("e2e-disabled");
     let mut cluster = cluster(&dir, PromotionPolicy::Disabled);
     cluster.crash(0).unwrap();
     let before = files(dir.path());

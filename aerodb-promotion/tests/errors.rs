@@ -33,7 +33,7 @@ fn assert_cause_once(name: &str, error: &dyn Error) {
 
 #[test]
 fn every_error_prints_its_cause_once() {
-    let dir = TempDir::new("errors");
+    let dir = temp_dir("errors");
     let file = dir.path().join("not-a-directory");
     std::fs::write(&file, b"x").unwrap();
     let io = FileAuthorityStore::open(file.join("data")).unwrap_err();

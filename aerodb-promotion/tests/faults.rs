@@ -14,7 +14,7 @@ use common::*;
 
 /// The record epoch 1 led by `primary-0`, durable in a fresh directory.
 fn setup(tag: &str) -> (TempDir, AuthorityRecord) {
-    let dir = TempDir::new(tag);
+    let dir = temp_dir(tag);
     let record = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
     (dir, record)
 }
@@ -153,7 +153,7 @@ fn a_fault_at_every_operation_of_an_open_that_creates_directories_is_typed_and_f
     for persistent in [false, true] {
         for kind in FaultKind::ALL {
             for at in 0.. {
-                let root = TempDir::new("fault-new-dir");
+                let root = temp_dir("fault-new-dir");
                 let (parent, data_dir) = (root.path().join("parent"), root.path().join("parent/data"));
                 let metadata = data_dir.join("metadata");
                 let steps = [

@@ -62,7 +62,7 @@ fn kills_at_random_moments_never_lose_or_invent_an_epoch() {
     let seed = std::env::var("AERODB_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xC0FFEE);
     eprintln!("kill test: seed {seed} (replay with AERODB_KILL_SEED={seed})");
     let mut moments = Moments(seed);
-    let dir = TempDir::new("kill");
+    let dir = temp_dir("kill");
     let mut durable = 0u64;
     let mut mid_commit = 0;
     for kill in 0..KILLS {

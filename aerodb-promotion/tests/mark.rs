@@ -10,11 +10,11 @@ use common::*;
 
 #[test]
 fn a_mark_keeps_the_newest_authority_and_refuses_anything_below_it() {
-    let authority = TempDir::new("mark-authority");
+    let authority = temp_dir("mark-authority");
     let mut store = FileAuthorityStore::open(authority.path()).unwrap();
     let first = store.bootstrap(id("node-a")).unwrap();
     let second = promoted(&mut store, &first, "node-b", 20);
-    let node = TempDir::new("mark-node");
+    let node = temp_dir("mark-node");
     let mut mark = NodeMark::open(node.path()).unwrap();
     assert_eq!(mark.newest().unwrap(), None);
     mark.observe(&first).unwrap();
@@ -26,7 +26,7 @@ fn a_mark_keeps_the_newest_authority_and_refuses_anything_below_it() {
     let refused = mark.observe(&first);
     assert!(matches!(refused, Err(StoreError::WentBack(_))), "{refused:?}");
     // Another record at the mark's epoch (another branch, another cluster) is refused too.
-    let elsewhere = TempDir::new("mark-elsewhere");
+    let elsewhere = temp_dir("mark-elsewhere");
     let mut other = FileAuthorityStore::open(elsewhere.path()).unwrap();
     let other_first = other.bootstrap(id("node-z")).unwrap();
     let other_second = promoted(&mut other, &other_first, "node-y", 20);
@@ -40,7 +40,7 @@ fn a_mark_keeps_the_newest_authority_and_refuses_anything_below_it() {
 /// built from its mark, refuses the grant; node-b keeps admitting at epoch 2 alone.
 #[test]
 fn a_store_restored_whole_grants_nothing_below_a_nodes_mark() {
-    let authority = TempDir::new("mark-restored");
+    let authority = temp_dir("mark-restored");
     let mut store = FileAuthorityStore::open(authority.path()).unwrap();
     let first = store.bootstrap(id("node-a")).unwrap();
     let backup: Vec<(String, Vec<u8>)> = [RECORD_FILE, HIGHEST_FILE]
@@ -48,7 +48,7 @@ fn a_store_restored_whole_grants_nothing_below_a_nodes_mark() {
         .map(|f| (f.to_string(), std::fs::read(authority.path().join(METADATA_DIR).join(f)).unwrap()))
         .collect();
     let second = promoted(&mut store, &first, "node-b", 20);
-    let (node_a, node_b) = (TempDir::new("mark-a"), TempDir::new("mark-b"));
+    let (node_a, node_b) = (temp_dir("mark-a"), temp_dir("mark-b"));
     let (mut mark_a, mut mark_b) =
         (NodeMark::open(node_a.path()).unwrap(), NodeMark::open(node_b.path()).unwrap());
     mark_a.observe(&second).unwrap();

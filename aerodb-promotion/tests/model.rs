@@ -64,7 +64,7 @@ impl Arbitrary for Script {
 static OPS_RUN: AtomicUsize = AtomicUsize::new(0);
 
 fn run(script: &Script) -> Result<(), String> {
-    let dir = TempDir::new("model");
+    let dir = temp_dir("model");
     let capture = Capture::default();
     let outcome = tracing::subscriber::with_default(capture.clone(), || -> Result<Cluster, String> {
         let mut cluster =
@@ -137,7 +137,7 @@ fn random_scripts_keep_every_invariant() {
 #[test]
 fn the_model_exercises_success_denial_and_fencing() {
     init_tracing();
-    let dir = TempDir::new("model-smoke");
+    let dir = temp_dir("model-smoke");
     let mut cluster =
         Cluster::start(dir.path(), &["node-0", "node-1", "node-2"], PromotionPolicy::Enabled).unwrap();
     cluster.write(5);

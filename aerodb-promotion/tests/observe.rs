@@ -143,7 +143,7 @@ fn a_commit_fault_emits_aborted_on_crash() {
 #[test]
 fn opening_a_store_with_crash_leftovers_emits_aborted_on_crash() {
     init_tracing();
-    let dir = TempDir::new("observe-leftovers");
+    let dir = temp_dir("observe-leftovers");
     FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
     std::fs::write(dir.path().join("metadata/authority.record.tmp"), b"partial").unwrap();
     let (store, events) = captured(|| FileAuthorityStore::open(dir.path()).unwrap());

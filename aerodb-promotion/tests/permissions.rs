@@ -48,7 +48,7 @@ fn snapshot(root: &Path) -> Vec<(String, u32, Option<Vec<u8>>)> {
 #[test]
 fn the_store_is_private_to_its_owner_whatever_the_umask() {
     let previous = rustix::process::umask(rustix::fs::Mode::empty()); // umask 000
-    let dir = TempDir::new("perm");
+    let dir = temp_dir("perm");
     let data = dir.path().join("data");
 
     // Created under umask 000: nothing anyone but the owner can write.

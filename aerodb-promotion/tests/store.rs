@@ -24,7 +24,7 @@ impl StoreHarness for FileHarness {
     type Store = FileAuthorityStore;
 
     fn fresh(&mut self) -> FileAuthorityStore {
-        let dir = TempDir::new("suite");
+        let dir = temp_dir("suite");
         let store = FileAuthorityStore::open(dir.path()).unwrap();
         self.dirs.push(dir);
         store
@@ -67,7 +67,7 @@ fn the_memory_store_passes_what_it_supports() {
 
 #[test]
 fn the_record_lives_at_the_documented_path() {
-    let dir = TempDir::new("path");
+    let dir = temp_dir("path");
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
     assert!(store.open_report().created_metadata);
     store.bootstrap(id("primary-0")).unwrap();
@@ -82,7 +82,7 @@ fn the_record_lives_at_the_documented_path() {
 
 #[test]
 fn crash_leftovers_are_reported_and_removed() {
-    let dir = TempDir::new("leftovers");
+    let dir = temp_dir("leftovers");
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
     let record = store.bootstrap(id("primary-0")).unwrap();
     let temp = dir.path().join("metadata/authority.record.tmp");
@@ -96,7 +96,7 @@ fn crash_leftovers_are_reported_and_removed() {
 
 #[test]
 fn a_second_controller_is_locked_out_with_a_clear_error() {
-    let dir = TempDir::new("lock");
+    let dir = temp_dir("lock");
     let _first = FileAuthorityStore::open(dir.path()).unwrap();
     let err = FileAuthorityStore::open(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Locked { .. }));
@@ -117,7 +117,7 @@ fn child_holds_lock() {
 
 #[test]
 fn a_killed_controller_leaves_no_lock_behind() {
-    let dir = TempDir::new("killed");
+    let dir = temp_dir("killed");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_holds_lock", "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR, dir.path())
@@ -142,7 +142,7 @@ fn a_killed_controller_leaves_no_lock_behind() {
 /// conflict, naming what differs, and writes nothing.
 #[test]
 fn a_proposal_validated_against_one_store_is_refused_by_another_at_the_same_epoch() {
-    let (dir_a, dir_b) = (TempDir::new("crossed-a"), TempDir::new("crossed-b"));
+    let (dir_a, dir_b) = (temp_dir("crossed-a"), temp_dir("crossed-b"));
     let mut a = FileAuthorityStore::open(dir_a.path()).unwrap();
     let mut b = FileAuthorityStore::open(dir_b.path()).unwrap();
     let a1 = a.bootstrap(id("a-primary")).unwrap();
@@ -183,7 +183,7 @@ fn a_proposal_validated_against_one_store_is_refused_by_another_at_the_same_epoc
 /// never bootstraps again.
 #[test]
 fn a_file_store_never_goes_back_across_reopens() {
-    let dir = TempDir::new("never-back");
+    let dir = temp_dir("never-back");
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
     let first = store.bootstrap(id("primary-0")).unwrap();
     let record_path = store.record_path().to_owned();
@@ -193,7 +193,7 @@ fn a_file_store_never_goes_back_across_reopens() {
     let highest = dir.path().join("metadata").join(HIGHEST_FILE);
     assert_eq!(std::fs::read(&highest).unwrap(), second.to_bytes().unwrap(), "the copy is the newest record");
 
-    let elsewhere = TempDir::new("never-back-other");
+    let elsewhere = temp_dir("never-back-other");
     let other = FileAuthorityStore::open(elsewhere.path()).unwrap().bootstrap(id("primary-9")).unwrap();
     for (what, bytes) in [
         ("a restored backup", Some(backup)),
@@ -227,7 +227,7 @@ fn a_file_store_never_goes_back_across_reopens() {
 /// copy up from the record, so the record counts from then on.
 #[test]
 fn an_open_brings_a_lagging_high_water_copy_up() {
-    let dir = TempDir::new("lagging-copy");
+    let dir = temp_dir("lagging-copy");
     let first = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
     let highest = dir.path().join("metadata").join(HIGHEST_FILE);
     std::fs::remove_file(&highest).unwrap();
@@ -244,7 +244,7 @@ fn an_open_brings_a_lagging_high_water_copy_up() {
 #[test]
 fn starting_over_is_explicit_and_above_everything_that_was() {
     use aerodb_core::{Epoch, Lsn};
-    let dir = TempDir::new("start-over");
+    let dir = temp_dir("start-over");
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
     let first = store.bootstrap(id("primary-0")).unwrap();
     promoted(&mut store, &first, "replica-1", 10);

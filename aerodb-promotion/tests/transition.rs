@@ -28,7 +28,7 @@ fn approved<St: AuthorityStore>(
 
 #[test]
 fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
-    let dir = TempDir::new("success");
+    let dir = temp_dir("success");
     let mut store = FileAuthorityStore::open(dir.path()).unwrap();
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 300, OldPrimary::Fenced);
@@ -222,7 +222,7 @@ fn a_grant_is_usable_only_with_its_own_store_while_its_record_is_durable() {
 /// rule does.
 #[test]
 fn two_gates_for_one_node_in_one_process_is_the_callers_duty() {
-    let dir = TempDir::new("two-gates");
+    let dir = temp_dir("two-gates");
     let first = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
     let store = FileAuthorityStore::open(dir.path()).unwrap();
     let gate = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
@@ -417,7 +417,7 @@ fn the_returned_steady_keeps_the_authoritys_slot() {
 
 #[test]
 fn promotion_without_any_authority_is_denied() {
-    let dir = TempDir::new("unbootstrapped");
+    let dir = temp_dir("unbootstrapped");
     let store = FileAuthorityStore::open(dir.path()).unwrap();
     let recovered = recover(&store).unwrap();
     assert_eq!(recovered.authority, None);
@@ -440,7 +440,7 @@ fn promotion_without_any_authority_is_denied() {
 #[test]
 fn recovery_is_deterministic_and_records_are_byte_identical_for_identical_inputs() {
     let run = |tag: &str| {
-        let dir = TempDir::new(tag);
+        let dir = temp_dir(tag);
         let mut store = FileAuthorityStore::open(dir.path()).unwrap();
         let first = store.bootstrap(id("primary-0")).unwrap();
         let inputs = inputs_over(&first, "replica-1", 77, OldPrimary::ConfirmedStopped);
@@ -456,7 +456,7 @@ fn recovery_is_deterministic_and_records_are_byte_identical_for_identical_inputs
 }
 
 fn commit_with_fault(fsync_file: bool) -> (Resolution, Option<AuthorityRecord>, OpenReport) {
-    let dir = TempDir::new(if fsync_file { "fault-file" } else { "fault-dir" });
+    let dir = temp_dir(if fsync_file { "fault-file" } else { "fault-dir" });
     let first = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
     let mut store = FileAuthorityStore::open_with(Faulty::default(), dir.path()).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);

@@ -73,28 +73,11 @@ pub fn denial(assessment: &Assessment) -> Option<DenialReason> {
     }
 }
 
-/// A fresh directory under the system temp dir, removed on drop. Named by pid and a counter.
-pub struct TempDir(std::path::PathBuf);
+pub use tempfile::TempDir;
 
-impl TempDir {
-    pub fn new(tag: &str) -> Self {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("aerodb-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory `aerodb-{tag}-…` under the system temp dir, removed on drop.
+pub fn temp_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("aerodb-{tag}-")).tempdir().unwrap()
 }
 
 pub use aerodb_promotion::testing::events::Capture;
