@@ -172,11 +172,17 @@ pub fn run(
         out,
         "\n== 1. initdb pg1; pg2 and pg3 by pg_basebackup; authority bootstrapped; an agent per server"
     )?;
-    let mut cluster = Deployment::start(root, &["pg1", "pg2", "pg3"], authority.options(root), launcher, 60)?;
-    wait_for("pg1 to lead with pg2 synchronous and pg3 asynchronous", || {
-        cluster.streaming("pg1") == [("pg2".into(), "sync".into()), ("pg3".into(), "async".into())]
+    // Every agent applies FIRST 1 (pg1, pg2, pg3) when its node is the primary, itself left out,
+    // and records it in the primary report before PostgreSQL applies it.
+    let rule = vec!["--synchronous".into(), "FIRST 1 (pg1, pg2, pg3)".into()];
+    let mut cluster =
+        Deployment::start_with(root, &["pg1", "pg2", "pg3"], authority.options(root), launcher, 60, rule)?;
+    wait_for("pg1 to lead with pg2 synchronous and pg3 potential", || {
+        cluster.streaming("pg1") == [("pg2".into(), "sync".into()), ("pg3".into(), "potential".into())]
     })?;
-    for (name, role) in [("pg1", "primary"), ("pg2", "synchronous standby"), ("pg3", "asynchronous standby")]
+    writeln!(out, "   pg1's agent recorded FIRST 1 (pg2, pg3) in the primary report, then applied it")?;
+    for (name, role) in
+        [("pg1", "primary"), ("pg2", "synchronous standby"), ("pg3", "potential synchronous standby")]
     {
         writeln!(
             out,
@@ -220,18 +226,17 @@ pub fn run(
     writeln!(out, "\n== 4. observe every node (standbys frozen so their positions hold)")?;
     let cluster_file = cluster.cluster_file();
     let cluster_file = cluster_file.to_str().ok_or("the cluster file's path is not UTF-8")?;
-    let observed =
-        tool(&cluster, out, &["observe", "--cluster", cluster_file, "--acknowledged-by", "pg2"], 0)?;
+    let observed = tool(&cluster, out, &["observe", "--cluster", cluster_file], 0)?;
     let observation = root.join("observed.json");
     std::fs::write(&observation, &observed.stdout)?;
     let observation = observation.to_str().ok_or("the observation's path is not UTF-8")?;
     writeln!(
         out,
-        "   the observation is {observation}: pg2's flush is the acknowledged bound (FIRST 1 (pg2))"
+        "   the observation is {observation}; promote derives the acknowledged bound from the recorded FIRST 1 (pg2, pg3): both observed, the higher flush; nobody can answer for pg1, so the operator states its host is lost (--force --reason)"
     )?;
 
-    // 5. The asynchronous standby first: denied, because it is behind.
-    writeln!(out, "\n== 5. promote pg3 (asynchronous, cut off before the writes)")?;
+    // 5. The standby cut off first: denied, because it is behind.
+    writeln!(out, "\n== 5. promote pg3 (cut off before the writes)")?;
     let denied = tool(
         &cluster,
         out,
@@ -315,8 +320,7 @@ pub fn run(
         .collect::<Result<_, _>>()?;
     let lost = acknowledged.iter().filter(|id| !rows_on_new_primary.contains(id)).count();
     writeln!(out, "   {} rows on pg2; acknowledged rows lost: {lost}", rows_on_new_primary.len())?;
-    new_primary.batch_execute("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (pg1)'")?;
-    new_primary.batch_execute("SELECT pg_reload_conf()")?;
+    // pg2's agent applies FIRST 1 (pg1, pg3): pg1, streaming again, is its synchronous standby.
     wait_for("pg1 to stream synchronously from pg2", || {
         cluster.streaming("pg2").iter().any(|(name, sync)| name == "pg1" && sync == "sync")
     })?;
