@@ -131,7 +131,7 @@ enum Command {
         no_freeze: bool,
     },
     /// Ask the authority's primary to stop for good at its epoch (recorded beside the
-    /// authority; final): its agent shuts the server down cleanly, or finds it down, and states
+    /// authority; it stands until resume-primary): its agent shuts the server down cleanly, or finds it down, and states
     /// durably that it stopped, with its last checkpoint — the evidence a promotion needs when
     /// nobody else can tell the old primary is down. Waits for that statement.
     StopPrimary {
@@ -139,6 +139,10 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         wait: u64,
     },
+    /// Withdraw the stop asked of the authority's primary (the request and its agent's
+    /// statement together): its agent starts it again at its epoch. A promotion decided on the
+    /// statement no longer commits (its evidence changed).
+    ResumePrimary,
     /// Decide, and unless --dry-run commit, the promotion of CANDIDATE from what was observed.
     Promote {
         /// The replica to promote.
@@ -243,6 +247,7 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             observe(&place, cluster, acknowledged_by.as_deref(), !*no_freeze)
         }
         Command::StopPrimary { wait } => stop_primary(&place, std::time::Duration::from_secs(*wait)),
+        Command::ResumePrimary => resume_primary(&place),
         Command::Promote { candidate, observed, dry_run, force, reason, request_id, expect_epoch, json } => {
             let mut builder = PromotionRequest::builder(candidate).force(*force);
             if let Some(reason) = reason {
@@ -528,7 +533,7 @@ fn observe(
     Ok(exit::OK)
 }
 
-/// Records a stop request for the current primary at its epoch (final), then waits at most
+/// Records a stop request for the current primary at its epoch, then waits at most
 /// `wait` for its agent's statement that it stopped.
 fn stop_primary(place: &Place, wait: std::time::Duration) -> Result<u8, Failure> {
     use aerodb_promotion::PrimaryReport;
@@ -573,6 +578,23 @@ fn stop_primary(place: &Place, wait: std::time::Duration) -> Result<u8, Failure>
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// Withdraws a stop asked of the current primary, if one was.
+fn resume_primary(place: &Place) -> Result<u8, Failure> {
+    let record = read(place)?;
+    let (epoch, primary) = (record.epoch(), record.primary());
+    let mut store = place.open(false)?;
+    let stored = store.load_report()?;
+    match stored.clone().filter(|r| r.is_for(epoch, primary) && (r.stop_requested() || r.stopped().is_some()))
+    {
+        None => println!("no stop was asked of {primary} at epoch {epoch}: nothing to resume"),
+        Some(report) => {
+            store.swap_report(stored.as_ref(), &report.resumed())?;
+            println!("{primary} resumed at epoch {epoch}: its agent starts it again");
+        }
+    }
+    Ok(exit::OK)
 }
 
 /// The observation file (`-`: stdin), parsed strictly: a bad field is named by its path.

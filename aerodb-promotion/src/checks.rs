@@ -13,7 +13,7 @@ use aerodb_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::display::{HistoryText, Joined, OrUnknown};
-use crate::evidence::{AcknowledgedSource, Derivation, Evidence, OldPrimarySource, Stopped};
+use crate::evidence::{AcknowledgedSource, Derivation, Evidence, OldPrimarySource, PrimaryReport, Stopped};
 use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 use crate::invariant::Invariant;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
@@ -352,6 +352,9 @@ pub struct AuthorityPlan {
     /// The evidence the approval rested on: the acknowledged bound and the old primary's state,
     /// each with where it came from.
     pub evidence: Evidence,
+    /// The primary report the evidence came from, if any: the commit happens only while the
+    /// store still holds exactly this report (a resumed primary's report is another).
+    pub report: Option<PrimaryReport>,
 }
 
 impl AuthorityPlan {
@@ -416,6 +419,9 @@ pub(crate) fn run_checks(
             start: candidate.position,
             history,
             evidence: Evidence { acknowledged, acknowledged_from, old_primary_from },
+            report: rested_on_report(acknowledged_from, old_primary_from)
+                .then(|| inputs.current_report().cloned())
+                .flatten(),
         })
     })();
     (vec![r1, r2, r3, r4, r5, r6, r7], plan)
@@ -533,6 +539,12 @@ fn old_primary_inactive(request: &PromotionRequest, inputs: &ValidationInputs) -
         (_, OldPrimary::Unknown, None, false) => Err(DenialReason::OldPrimaryUnknown),
     };
     record(check, compared, result)
+}
+
+/// Whether an approval's evidence came from the primary report (its rules, its stop statement).
+fn rested_on_report(acknowledged: AcknowledgedSource, old_primary: OldPrimarySource) -> bool {
+    matches!(acknowledged, AcknowledgedSource::Derived { .. } | AcknowledgedSource::CleanStop)
+        || old_primary == OldPrimarySource::Agent
 }
 
 /// Every source of an acknowledged bound the inputs offer, and the one chosen.

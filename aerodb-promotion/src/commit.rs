@@ -27,6 +27,10 @@ pub enum CommitError {
     /// The successor record breaks a record rule.
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// The primary report the decision rested on changed before the commit: nothing was
+    /// written (P6-A1).
+    #[error("the primary report the decision rested on changed since: nothing was written")]
+    EvidenceChanged,
     /// The store failed; whether the new record is durable is decided only by what is on disk.
     #[error("authority store failed during the commit: {0}")]
     Store(StoreError),
@@ -41,6 +45,7 @@ impl CommitError {
             CommitError::Conflict { .. }
                 | CommitError::PredecessorMismatch { .. }
                 | CommitError::StaleAuthority { .. }
+                | CommitError::EvidenceChanged
         )
     }
 }
@@ -50,6 +55,7 @@ impl From<StoreError> for CommitError {
         match error {
             StoreError::Conflict(conflict) => CommitError::Conflict(conflict),
             StoreError::PredecessorMismatch(mismatch) => CommitError::PredecessorMismatch(mismatch),
+            StoreError::EvidenceChanged => CommitError::EvidenceChanged,
             other => CommitError::Store(other),
         }
     }
@@ -80,5 +86,5 @@ pub(crate) fn successor<St: AuthorityStore + ?Sized>(
     let successor = current.succeeded_by(plan, summary)?;
     // The whole durable record is the predecessor: the store's compare-and-swap refuses the
     // successor over anything else, at this epoch included (P6-A1, `check_commit`).
-    Ok(Proposal::new(Some(current), successor))
+    Ok(Proposal::new(Some(current), successor).resting_on(plan.report.clone()))
 }

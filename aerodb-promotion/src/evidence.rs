@@ -267,6 +267,15 @@ impl PrimaryReport {
         self
     }
 
+    /// With the stop request and the stop statement withdrawn together: the primary may be
+    /// opened again at its epoch, and a promotion decided on the statement no longer commits.
+    #[must_use]
+    pub fn resumed(mut self) -> Self {
+        self.fields.stop_requested = false;
+        self.fields.stopped = None;
+        self
+    }
+
     /// The epoch the report belongs to.
     pub fn epoch(&self) -> Epoch {
         self.fields.epoch

@@ -134,8 +134,8 @@ pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError
 pub use store::{
     AuthorityStore, Conflict, FileAuthorityStore, HIGHEST_FILE, HIGHEST_TEMP_FILE, IoStep, LOCK_FILE,
     METADATA_DIR, OpenReport, PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, REPORT_FILE,
-    REPORT_TEMP_FILE, ReportRefusal, StoreError, TEMP_FILE, check_commit, check_permissions, check_report,
-    judge_permissions, read_record, read_report, start_over_record,
+    REPORT_TEMP_FILE, ReportRefusal, StoreError, TEMP_FILE, check_commit, check_evidence, check_permissions,
+    check_report, judge_permissions, read_record, read_report, start_over_record,
 };
 
 // Recover, and make the named primary's gate writable.

@@ -373,6 +373,7 @@ mod tests {
                 acknowledged_from: crate::evidence::AcknowledgedSource::Given,
                 old_primary_from: crate::evidence::OldPrimarySource::Given,
             },
+            report: None,
         }
     }
 

@@ -44,18 +44,32 @@ pub const REPORT_TEMP_FILE: &str = "primary.report.tmp";
 pub struct Proposal {
     expected: Option<AuthorityRecord>,
     record: AuthorityRecord,
+    report: Option<PrimaryReport>,
 }
 
 impl Proposal {
     /// Epoch 1 led by `primary`, replacing nothing.
     pub(crate) fn bootstrap(primary: NodeId) -> Self {
-        Proposal { expected: None, record: AuthorityRecord::bootstrap(primary) }
+        Proposal { expected: None, record: AuthorityRecord::bootstrap(primary), report: None }
     }
 
     /// `record`, to replace the authority `expected`. The caller vouches for `record`: the
     /// commit edge's successor, or a deliberately wrong one in the conformance suite.
     pub(crate) fn new(expected: Option<AuthorityRecord>, record: AuthorityRecord) -> Self {
-        Proposal { expected, record }
+        Proposal { expected, record, report: None }
+    }
+
+    /// The same proposal, made only while the store holds exactly `report`: the primary report
+    /// the approval's evidence came from ([`check_evidence`]).
+    pub(crate) fn resting_on(mut self, report: Option<PrimaryReport>) -> Self {
+        self.report = report;
+        self
+    }
+
+    /// The primary report that must still be stored, unchanged, for the commit to apply; `None`:
+    /// the approval did not rest on one.
+    pub fn report(&self) -> Option<&PrimaryReport> {
+        self.report.as_ref()
     }
 
     /// The epoch the current record must have; `None`: there must be no record.
@@ -180,11 +194,24 @@ pub fn check_commit(current: Option<&AuthorityRecord>, proposal: &Proposal) -> R
     Ok(())
 }
 
+/// The evidence rule every store applies with [`check_commit`], atomically with the write,
+/// when the proposal rests on a primary report ([`Proposal::report`]): the store still holds
+/// exactly that report. A primary resumed since (its stop statement withdrawn) or a rule
+/// recorded since makes the evidence stale: [`StoreError::EvidenceChanged`], nothing written.
+/// A store reads the report only for such a proposal.
+pub fn check_evidence(current: Option<&PrimaryReport>, proposal: &Proposal) -> Result<(), StoreError> {
+    match proposal.report() {
+        Some(rested_on) if current != Some(rested_on) => Err(StoreError::EvidenceChanged),
+        _ => Ok(()),
+    }
+}
+
 /// The rule every store applies before replacing the primary's report, atomically with the
 /// write: the stored report is exactly `expected`; the new one speaks for the current
 /// `authority` (its epoch and primary: nobody writes evidence for an epoch that is over, P6-A1);
-/// and within one epoch a stop request or a stop statement, once made, stays made — a primary
-/// that said it stopped for good is never opened for writes at that epoch again.
+/// and within one epoch a stop request or a stop statement, once made, stays as it is until a
+/// resume withdraws both together (the primary may then be opened again: a promotion that
+/// rested on the statement no longer commits, [`check_evidence`]).
 pub fn check_report(
     authority: Option<&AuthorityRecord>,
     current: Option<&PrimaryReport>,
@@ -202,8 +229,10 @@ pub fn check_report(
         }));
     };
     if let Some(current) = current.filter(|c| c.is_for(authority.epoch(), authority.primary())) {
+        let resumed = !report.stop_requested() && report.stopped().is_none();
         let stopped_kept = current.stopped().is_none() || current.stopped() == report.stopped();
-        if !stopped_kept || (current.stop_requested() && !report.stop_requested()) {
+        let request_kept = !current.stop_requested() || report.stop_requested();
+        if !resumed && !(stopped_kept && request_kept) {
             return Err(StoreError::Report(ReportRefusal::StopTakenBack));
         }
     }
@@ -230,8 +259,8 @@ pub enum ReportRefusal {
         /// The current authority's epoch and primary, if any.
         authority: Option<(Epoch, NodeId)>,
     },
-    /// A stop request or statement would be taken back or changed within its epoch.
-    #[error("a stop request or stop statement is final for its epoch")]
+    /// A stop request or statement would be changed, or one withdrawn without the other.
+    #[error("a stop request or stop statement stays as it is until a resume withdraws both")]
     StopTakenBack,
 }
 
@@ -573,6 +602,12 @@ pub enum StoreError {
     /// The primary's report was not replaced; nothing was written.
     #[error("primary report refused: {0}")]
     Report(ReportRefusal),
+    /// The commit rested on a primary report the store no longer holds (a rule recorded or the
+    /// primary resumed since the decision): nothing was written.
+    #[error(
+        "the primary report the decision rested on changed since: nothing was written; observe and decide again"
+    )]
+    EvidenceChanged,
     /// The compare-and-swap failed: the current record is at the epoch expected but is another
     /// authority than the proposal's predecessor (P6-A1). Nothing was written.
     #[error(transparent)]
@@ -896,6 +931,10 @@ impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
         };
         *self.last_read.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
         check_commit(current.as_ref(), proposal)?;
+        // Under the same lock, so the report compared is the report the commit lands beside.
+        if proposal.report().is_some() {
+            check_evidence(self.load_report()?.as_ref(), proposal)?;
+        }
         let bytes = codec::encode(proposal.record())?;
         // An I/O error leaves the data's fate unknown: fatal for this handle, never retried (§5).
         self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))?;

@@ -45,7 +45,8 @@ As the authority's primary, the agent keeps the primary report beside the author
 can be derived from it at failover), and a primary whose synchronous_commit is below on is not
 opened; when a controller asks the primary to stop (aerodb-promote stop-primary), the agent
 shuts the server down, states durably that it stopped (with pg_controldata's last
-checkpoint) and never starts it again at that epoch.
+checkpoint) and never starts it again at that epoch unless the stop is withdrawn
+(aerodb-promote resume-primary).
 
 The server programs run as the owner of the data directory.";
 

@@ -25,7 +25,7 @@ use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
 use crate::slot::PromotionSlot;
-use crate::store::{AuthorityStore, Proposal, StoreError, check_commit, check_report};
+use crate::store::{AuthorityStore, Proposal, StoreError, check_commit, check_evidence, check_report};
 
 /// How the suite creates, restarts and tampers with your store.
 pub trait StoreHarness {
@@ -384,6 +384,7 @@ impl AuthorityStore for MemoryStore {
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
         check_commit(self.load()?.as_ref(), proposal)?;
+        check_evidence(self.load_report()?.as_ref(), proposal)?;
         self.bytes = Some(codec::encode(proposal.record())?);
         self.slot.note_committed(proposal.record());
         Ok(())

@@ -1,0 +1,105 @@
+//! The primary report as evidence, end to end through the stores: a promotion that rested on
+//! it commits only while the store still holds exactly that report (P6-A1), and a stop
+//! statement stays until a resume withdraws request and statement together.
+
+mod common;
+
+use aerodb_core::*;
+use aerodb_promotion::testing::{MemoryStore, caught_up_inputs};
+use aerodb_promotion::*;
+use common::*;
+
+fn stopped(lsn: u64) -> Stopped {
+    Stopped { checkpoint: pos(1, lsn), clean: false }
+}
+
+/// The primary `primary-0` of epoch 1 asked to stop and stated stopped; `replica-1` caught up
+/// through 40, with nothing else known of the old primary: approvable on the statement only.
+fn on_statement<St: AuthorityStore>(store: &mut St) -> (PrimaryReport, ValidationInputs) {
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let report =
+        PrimaryReport::new(record.epoch(), id("primary-0")).with_stop_requested().with_stopped(stopped(35));
+    store.swap_report(None, &report).unwrap();
+    let inputs = caught_up_inputs(&record, id("replica-1"), 40)
+        .with_old_primary(OldPrimary::Unknown)
+        .with_report(store.load_report().unwrap().unwrap());
+    (report, inputs)
+}
+
+fn stale_evidence_refuses_the_commit<St: AuthorityStore>(store: &mut St) {
+    let (report, inputs) = on_statement(store);
+    let approved = approve(store, "replica-1", &inputs);
+    assert_eq!(approved.approval().plan().report.as_ref(), Some(&report));
+    // The primary is resumed between the decision and the commit.
+    let resumed = PrimaryReport::new(report.epoch(), report.primary());
+    store.swap_report(Some(&report), &resumed).unwrap();
+    let failure = approved.begin_transition().commit(store).unwrap_err();
+    assert!(matches!(failure.error(), CommitError::EvidenceChanged), "{}", failure.error());
+    assert!(failure.error().is_conflict(), "nothing was written: a certain outcome");
+    assert_eq!(store.load().unwrap().unwrap().epoch(), Epoch::new(1), "written on stale evidence");
+}
+
+#[test]
+fn a_promotion_resting_on_a_report_commits_only_while_the_report_is_unchanged() {
+    stale_evidence_refuses_the_commit(&mut MemoryStore::default());
+    let dir = temp_dir("evidence");
+    stale_evidence_refuses_the_commit(&mut FileAuthorityStore::open(dir.path()).unwrap());
+    // Unchanged: the commit applies, and the record keeps where its evidence came from.
+    let mut store = MemoryStore::default();
+    let (_, inputs) = on_statement(&mut store);
+    let record = approve(&store, "replica-1", &inputs)
+        .begin_transition()
+        .commit(&mut store)
+        .unwrap()
+        .complete()
+        .1
+        .record()
+        .clone();
+    let evidence = record.request().and_then(|r| r.evidence).unwrap();
+    assert_eq!(evidence.old_primary_from, OldPrimarySource::Agent);
+    // The old primary's report speaks for an epoch that is over: it cannot be rewritten.
+    let old = store.load_report().unwrap().unwrap();
+    let refused = store.swap_report(Some(&old), &PrimaryReport::new(Epoch::new(1), id("primary-0")));
+    assert!(matches!(refused, Err(StoreError::Report(ReportRefusal::NotCurrent { .. }))), "{refused:?}");
+}
+
+/// Evidence given in the inputs does not tie the commit to the report.
+#[test]
+fn a_promotion_on_given_evidence_ignores_later_reports() {
+    let mut store = MemoryStore::default();
+    let record = store.bootstrap(id("primary-0")).unwrap();
+    let inputs = caught_up_inputs(&record, id("replica-1"), 40);
+    let approved = approve(&store, "replica-1", &inputs);
+    assert_eq!(approved.approval().plan().report, None);
+    let report = PrimaryReport::new(record.epoch(), id("primary-0")).with_stop_requested();
+    store.swap_report(None, &report).unwrap();
+    approved.begin_transition().commit(&mut store).unwrap();
+}
+
+/// Within an epoch a stop statement is changed only by a resume withdrawing request and
+/// statement together; a request alone stays too.
+#[test]
+fn a_stop_stays_until_a_resume_withdraws_it_whole() {
+    let record = AuthorityRecord::bootstrap(id("primary-0"));
+    let (epoch, primary) = (record.epoch(), record.primary());
+    let base = PrimaryReport::new(epoch, primary);
+    let requested = base.clone().with_stop_requested();
+    let stated = requested.clone().with_stopped(stopped(35));
+    let refused = |current: &PrimaryReport, next: &PrimaryReport| {
+        check_report(Some(&record), Some(current), Some(current), next)
+    };
+    let taken_back = |current: &PrimaryReport, next: &PrimaryReport| {
+        matches!(refused(current, next), Err(StoreError::Report(ReportRefusal::StopTakenBack)))
+    };
+    assert!(taken_back(&stated, &requested), "the statement withdrawn alone");
+    assert!(taken_back(&stated, &base.clone().with_stopped(stopped(35))), "the request withdrawn alone");
+    assert!(taken_back(&stated, &requested.clone().with_stopped(stopped(36))), "the statement changed");
+    assert!(
+        taken_back(&requested, &base.clone().with_stopped(stopped(35))),
+        "a statement for a withdrawn request"
+    );
+    // A resume withdraws both: allowed, and so is stating after a request.
+    assert!(refused(&stated, &base).is_ok());
+    assert!(refused(&requested, &stated).is_ok());
+    assert!(refused(&requested, &base).is_ok());
+}
