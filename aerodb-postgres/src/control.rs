@@ -181,6 +181,30 @@ impl ServerControl {
         })
     }
 
+    /// Sets the stopped server up as a standby (`standby.signal`, owned like the data
+    /// directory): its next start recovers and follows, never accepts writes.
+    pub fn make_standby(&self) -> Result<(), ControlError> {
+        let path = self.data.join("standby.signal");
+        let io = |error| ControlError::Io { what: "could not create", path: path.clone(), error };
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .map_err(io)?;
+        if let Some((uid, gid)) = self.user {
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )
+            .map_err(|e| io(e.into()))?;
+        }
+        file.sync_all().map_err(io)
+    }
+
     /// Whether the data directory is set up as a standby (`standby.signal`).
     pub fn is_standby(&self) -> bool {
         self.data.join("standby.signal").exists()

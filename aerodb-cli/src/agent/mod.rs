@@ -253,6 +253,11 @@ fn describe(step: &Step) -> String {
         }
         Step::ApplyRule(Some(rule)) => format!("set synchronous_standby_names = '{rule}'"),
         Step::ApplyRule(None) => "set synchronous_standby_names = '' (asynchronous)".to_owned(),
+        Step::Rejoin(primary) => {
+            format!(
+                "stopped cleanly before the next epoch began: set up as a standby of {primary}, no pg_rewind"
+            )
+        }
     }
 }
 
@@ -319,7 +324,12 @@ impl Agent {
         let expired = self.freeze_expired(&seen);
         let wanted = record.as_ref().and_then(|r| self.conninfo_of(r.primary()));
         let authority = record.as_ref().map(Authority::of);
-        let duties = Duties { report, sync: self.sync.clone() };
+        // A stopped former primary's last checkpoint: whether it can follow without pg_rewind.
+        let checkpoint = match seen {
+            Seen::Down { standby: false } => self.server.last_checkpoint().ok(),
+            _ => None,
+        };
+        let duties = Duties { report, sync: self.sync.clone(), checkpoint };
         let step = plan_with(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired, &duties);
         self.planned = authority;
         step
@@ -536,6 +546,7 @@ impl Agent {
                 Ok(())
             }
             Step::Shutdown => self.server.stop(false).map_err(|e| e.to_string()),
+            Step::Rejoin(_) => self.server.make_standby().map_err(|e| e.to_string()),
             Step::StateStopped => {
                 let checkpoint = self.server.last_checkpoint().map_err(|e| e.to_string())?;
                 let checkpoint = Stopped {

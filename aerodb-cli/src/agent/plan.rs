@@ -9,6 +9,7 @@
 //! write is fenced (stopped at once) or kept private (no TCP, only its owner can connect).
 
 use aerodb_core::{Continuation, Epoch, EpochHistory, NodeId};
+use aerodb_postgres::control::Checkpoint;
 use aerodb_postgres::observe::ServerState;
 use aerodb_promotion::{AuthorityRecord, MAX_SYNC_RULES, PrimaryReport, SyncRule};
 
@@ -85,6 +86,8 @@ pub struct Duties {
     pub report: Option<PrimaryReport>,
     /// Whether and how this agent manages synchronous replication as primary.
     pub sync: Sync,
+    /// A stopped server's last checkpoint (`pg_controldata`), when it could be read.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// The synchronous rule this node applies when it is the primary.
@@ -139,6 +142,9 @@ pub enum Step {
     RecordRules(Vec<SyncRule>),
     /// Set `synchronous_standby_names` to this rule (`None`: asynchronous); it is recorded.
     ApplyRule(Option<SyncRule>),
+    /// Set the cleanly stopped former primary up as a standby of `primary` without
+    /// `pg_rewind`: its WAL ends before the authority's next epoch began.
+    Rejoin(NodeId),
 }
 
 /// The next step with the agent's duties beside the authority: a stop requested of this
@@ -158,6 +164,13 @@ pub fn plan_with(
     if let Some(report) = report.filter(|r| r.stop_requested() || r.stopped().is_some()) {
         return stop_step(seen, report);
     }
+    if let (Seen::Down { standby: false }, Some(record), Some(checkpoint)) =
+        (seen, record, &duties.checkpoint)
+        && record.primary != me
+        && ends_before_next_epoch(record, checkpoint)
+    {
+        return Step::Rejoin(record.primary);
+    }
     let step = plan(me, record, seen, primary_conninfo, freeze_expired);
     let (Seen::Up(running), Sync::Apply(rule)) = (seen, &duties.sync) else { return step };
     let writable =
@@ -166,6 +179,20 @@ pub fn plan_with(
         return step;
     }
     sync_step(rule.as_ref(), running, report.map_or(&[], PrimaryReport::synchronous)).unwrap_or(step)
+}
+
+/// Whether a server stopped cleanly at `checkpoint` holds nothing the authority's history does
+/// not: it shut down cleanly (nothing after the checkpoint record), and on the record's history
+/// the epoch after the checkpoint's began past the checkpoint record's start, so the next
+/// primary replayed that record whole and this WAL is a prefix of its WAL.
+fn ends_before_next_epoch(record: &Authority, checkpoint: &Checkpoint) -> bool {
+    let entries = record.history.entries();
+    checkpoint.clean
+        && entries
+            .iter()
+            .position(|e| e.epoch.get() == u64::from(checkpoint.timeline))
+            .and_then(|i| entries.get(i + 1))
+            .is_some_and(|next| next.start > checkpoint.lsn)
 }
 
 /// This primary was asked to stop for good at its epoch: stop it, state it, then wait for the
@@ -693,7 +720,7 @@ mod tests {
             for seen in &seens {
                 for report in &reports {
                     for sync in &syncs {
-                        let duties = Duties { report: report.clone(), sync: sync.clone() };
+                        let duties = Duties { report: report.clone(), sync: sync.clone(), checkpoint: None };
                         let step = plan_with(me, authority, seen, Some("wanted"), false, &duties);
                         let base = plan(me, authority, seen, Some("wanted"), false);
                         cases += 1;
@@ -814,12 +841,68 @@ mod tests {
         println!("{cases} cases: {counts:?}");
     }
 
+    /// A stopped former primary follows the new one without `pg_rewind` exactly when it shut
+    /// down cleanly and the authority's next epoch began after its last checkpoint record;
+    /// otherwise it is rewound as before, and nothing else changes.
+    #[test]
+    fn a_clean_former_primary_rejoins_without_rewind_only_before_the_switch_point() {
+        let me = node("pg1");
+        let authorities = [
+            None,
+            Some(Authority { primary: me, epoch: Epoch::new(2), history: history(&[0, 100]) }),
+            Some(Authority { primary: node("pg2"), epoch: Epoch::new(2), history: history(&[0, 100]) }),
+            Some(Authority { primary: node("pg2"), epoch: Epoch::new(3), history: history(&[0, 100, 300]) }),
+        ];
+        let seens = [
+            Seen::Down { standby: false },
+            Seen::Down { standby: true },
+            Seen::Unreadable { why: "x".into(), may_write: true },
+        ];
+        let mut checkpoints = vec![None];
+        for timeline in 1..=3 {
+            for lsn in [50, 99, 100, 150, 299, 300, 350] {
+                for clean in [false, true] {
+                    checkpoints.push(Some(Checkpoint { timeline, lsn: Lsn::new(lsn), clean }));
+                }
+            }
+        }
+        let mut rejoined = 0;
+        for authority in &authorities {
+            for seen in &seens {
+                for checkpoint in &checkpoints {
+                    let duties = Duties { report: None, sync: Sync::Unmanaged, checkpoint: *checkpoint };
+                    let step = plan_with(me, authority.as_ref(), seen, Some("wanted"), false, &duties);
+                    let base = plan(me, authority.as_ref(), seen, Some("wanted"), false);
+                    // Where the checkpoint's timeline ends on the authority's history, if it does.
+                    let ends = authority.as_ref().zip(*checkpoint).and_then(|(a, c)| {
+                        let starts: Vec<(u64, u64)> =
+                            a.history.entries().iter().map(|e| (e.epoch.get(), e.start.get())).collect();
+                        let i = starts.iter().position(|(e, _)| *e == u64::from(c.timeline))?;
+                        starts.get(i + 1).map(|(_, start)| *start)
+                    });
+                    let expected = match (seen, authority, checkpoint) {
+                        (Seen::Down { standby: false }, Some(a), Some(c))
+                            if a.primary != me && c.clean && ends.is_some_and(|end| end > c.lsn.get()) =>
+                        {
+                            rejoined += 1;
+                            Step::Rejoin(a.primary)
+                        }
+                        _ => base,
+                    };
+                    assert_eq!(step, expected, "{authority:?} {seen:?} {checkpoint:?}");
+                }
+            }
+        }
+        assert!(rejoined > 0);
+    }
+
     fn kind(step: &Step) -> &'static str {
         match step {
             Step::Shutdown => "Shutdown",
             Step::StateStopped => "StateStopped",
             Step::RecordRules(_) => "RecordRules",
             Step::ApplyRule(_) => "ApplyRule",
+            Step::Rejoin(_) => "Rejoin",
             Step::Leads => "Leads",
             Step::Follows => "Follows",
             Step::Wait(_) => "Wait",
