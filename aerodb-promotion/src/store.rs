@@ -232,7 +232,7 @@ pub fn check_report(
         let resumed = !report.stop_requested() && report.stopped().is_none();
         let stopped_kept = current.stopped().is_none() || current.stopped() == report.stopped();
         let request_kept = !current.stop_requested() || report.stop_requested();
-        if !resumed && !(stopped_kept && request_kept) {
+        if !(resumed || stopped_kept && request_kept) {
             return Err(StoreError::Report(ReportRefusal::StopTakenBack));
         }
     }

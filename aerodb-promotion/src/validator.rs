@@ -21,6 +21,8 @@ pub struct Assessment {
 /// Approve, deny, or refuse before validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+// One per assessment, never stored in bulk: boxing the plan would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Verdict {
     /// Refused before any check ran, exactly as the real attempt would refuse it; no checks.
     Reject(Rejection),
