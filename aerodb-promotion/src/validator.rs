@@ -105,6 +105,7 @@ pub(crate) fn validate(request: PromotionRequest, inputs: &ValidationInputs) -> 
 }
 
 /// [`validate`]'s answer: the proof or the denial.
+#[allow(clippy::large_enum_variant)] // one per attempt, moved once into its state
 pub(crate) enum Validated {
     Approved(Approval),
     Denied(Denial),
