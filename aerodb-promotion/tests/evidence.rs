@@ -73,7 +73,7 @@ fn a_promotion_on_given_evidence_ignores_later_reports() {
     assert_eq!(approved.approval().plan().report, None);
     let report = PrimaryReport::new(record.epoch(), id("primary-0")).with_stop_requested();
     store.swap_report(None, &report).unwrap();
-    approved.begin_transition().commit(&mut store).unwrap();
+    let _steady = approved.begin_transition().commit(&mut store).unwrap().complete();
 }
 
 /// Within an epoch a stop statement is changed only by a resume withdrawing request and
