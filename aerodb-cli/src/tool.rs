@@ -15,6 +15,8 @@ use aerodb_promotion::{
 };
 use clap::{Parser, Subcommand};
 
+mod switchover;
+
 /// Exit codes, as `--help` documents them.
 mod exit {
     /// Approved (and committed unless a dry run); or the command succeeded.
@@ -139,6 +141,38 @@ enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         wait: u64,
     },
+    /// Hand write authority to CANDIDATE while the primary runs, losing nothing: checks first
+    /// (the primary runs; CANDIDATE streams from it within --max-lag and passes every check a
+    /// promotion would make), then the primary's agent stops it cleanly and states it, CANDIDATE
+    /// receives its shutdown checkpoint (the exact acknowledged bound), and an ordinary
+    /// promotion commits on that evidence. Each wait is bounded (--wait); on a timeout nothing
+    /// is committed and the old primary stays the (stopped) authority: run the command again,
+    /// or resume-primary. Killed at any step, running it again finishes or refuses.
+    Switchover {
+        /// The standby to hand write authority to.
+        candidate: String,
+        /// The cluster file: one `NODE CONNINFO` line per node.
+        #[arg(long, value_name = "FILE")]
+        cluster: PathBuf,
+        /// How long each wait may take (the stop statement; the candidate's catch-up).
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        wait: u64,
+        /// How far the candidate may lag the primary's flushed WAL when it starts, in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+        max_lag: u64,
+        /// Why (recorded durably, after "switchover: ").
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Make the checks only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the promotion's explanation as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Test hook: after this many steps, wait to be killed.
+        #[arg(long, value_name = "N", hide = true)]
+        pause_after: Option<u32>,
+    },
     /// Withdraw the stop asked of the authority's primary (the request and its agent's
     /// statement together): its agent starts it again at its epoch. A promotion decided on the
     /// statement no longer commits (its evidence changed).
@@ -248,6 +282,22 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         }
         Command::StopPrimary { wait } => stop_primary(&place, std::time::Duration::from_secs(*wait)),
         Command::ResumePrimary => resume_primary(&place),
+        Command::Switchover { candidate, cluster, wait, max_lag, reason, dry_run, json, pause_after } => {
+            let candidate = NodeId::new(candidate)
+                .map_err(|e| fail(exit::USAGE, format!("node id {candidate:?}: {e}")))?;
+            let cluster = read_cluster(cluster)?;
+            let switchover = switchover::Switchover {
+                candidate,
+                cluster: &cluster,
+                wait: std::time::Duration::from_secs(*wait),
+                max_lag: *max_lag,
+                reason: reason.clone(),
+                dry_run: *dry_run,
+                json: *json,
+                pause_after: *pause_after,
+            };
+            switchover::run(&place, &switchover)
+        }
         Command::Promote { candidate, observed, dry_run, force, reason, request_id, expect_epoch, json } => {
             let mut builder = PromotionRequest::builder(candidate).force(*force);
             if let Some(reason) = reason {
@@ -400,15 +450,41 @@ fn observe(
     acknowledged_by: Option<&str>,
     freeze: bool,
 ) -> Result<u8, Failure> {
-    use aerodb_postgres::observe::{self as pg, ServerState};
-    use aerodb_promotion::OldPrimary;
-    let cluster =
-        aerodb_postgres::cluster::Cluster::read(cluster).map_err(|e| fail(exit::USAGE, e.to_string()))?;
+    let cluster = read_cluster(cluster)?;
     let acknowledged_by = acknowledged_by
         .map(|node| {
             NodeId::new(node).map_err(|e| fail(exit::USAGE, format!("--acknowledged-by {node:?}: {e}")))
         })
         .transpose()?;
+    let looked = look(place, &cluster, acknowledged_by, freeze)?;
+    println!("{}", to_json(&looked.observation)?);
+    Ok(exit::OK)
+}
+
+/// The cluster file, or a usage error.
+fn read_cluster(path: &std::path::Path) -> Result<aerodb_postgres::cluster::Cluster, Failure> {
+    aerodb_postgres::cluster::Cluster::read(path).map_err(|e| fail(exit::USAGE, e.to_string()))
+}
+
+/// What one look at every node of a cluster found, under the durable record.
+struct Looked {
+    record: AuthorityRecord,
+    /// Every node that answered, as it reported itself.
+    seen: Vec<(NodeId, aerodb_postgres::observe::ServerState)>,
+    /// What the validator reads of them.
+    observation: Observation,
+}
+
+/// Looks at every node of `cluster` (standbys frozen first if `freeze` and the recorded primary
+/// does not run), refusing the whole look on any unknown or inconsistent answer (P6-F1).
+fn look(
+    place: &Place,
+    cluster: &aerodb_postgres::cluster::Cluster,
+    acknowledged_by: Option<NodeId>,
+    freeze: bool,
+) -> Result<Looked, Failure> {
+    use aerodb_postgres::observe::{self as pg, ServerState};
+    use aerodb_promotion::OldPrimary;
     let record = read(place)?;
     let configs: Vec<(NodeId, postgres::Config)> =
         cluster.nodes().filter_map(|node| Some((*node, cluster.config(node)?))).collect();
@@ -528,55 +604,69 @@ fn observe(
     };
     let nodes = seen.iter().map(|(node, state)| state.node_view(*node)).collect();
     let observation = Observation::new(nodes, old_primary, acknowledged);
-    let json = serde_json::to_string_pretty(&observation).map_err(|e| fail(exit::OTHER, e.to_string()))?;
-    println!("{json}");
-    Ok(exit::OK)
+    Ok(Looked { record, seen, observation })
 }
 
 /// Records a stop request for the current primary at its epoch, then waits at most
 /// `wait` for its agent's statement that it stopped.
 fn stop_primary(place: &Place, wait: std::time::Duration) -> Result<u8, Failure> {
-    use aerodb_promotion::PrimaryReport;
     let record = read(place)?;
     let (epoch, primary) = (record.epoch(), record.primary());
-    {
-        // The handle is dropped before waiting: a data directory's lock is the agent's to take.
-        let mut store = place.open(false)?;
-        let stored = store.load_report()?;
-        let base = stored
-            .clone()
-            .filter(|r| r.is_for(epoch, primary))
-            .unwrap_or_else(|| PrimaryReport::new(epoch, primary));
-        if base.stop_requested() {
-            eprintln!("aerodb-promote: {primary} was already asked to stop at epoch {epoch}");
-        } else {
-            store.swap_report(stored.as_ref(), &base.with_stop_requested())?;
-            eprintln!("aerodb-promote: asked {primary} to stop for good at epoch {epoch}");
-        }
-    }
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        let stated = place.read_report()?.filter(|r| r.is_for(epoch, primary)).and_then(|r| r.stopped());
-        if let Some(stopped) = stated {
+    request_stop(place, epoch, primary)?;
+    match stated_stop(place, epoch, primary, wait)? {
+        Some(stopped) => {
             let how = if stopped.clean { "cleanly" } else { "not cleanly (crashed or killed)" };
             println!(
                 "{primary} stopped for good at epoch {epoch}, {how}; last checkpoint {}",
                 stopped.checkpoint
             );
-            return Ok(exit::OK);
+            Ok(exit::OK)
         }
-        if std::time::Instant::now() >= deadline {
-            return Err(fail(
-                exit::NOT_STOPPED,
-                format!(
-                    "{primary}'s agent has not stated that it stopped within {} s; the request stands \
-                     (its agent stops the server whenever it sees it); a promotion without that \
-                     statement needs the operator's --force --reason",
-                    wait.as_secs()
-                ),
-            ));
+        None => Err(fail(
+            exit::NOT_STOPPED,
+            format!(
+                "{primary}'s agent has not stated that it stopped within {} s; the request stands \
+                 (its agent stops the server whenever it sees it; resume-primary withdraws it); a \
+                 promotion without that statement needs the operator's --force --reason",
+                wait.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Asks `primary` to stop at `epoch`, in the primary report (once: a request stands).
+fn request_stop(place: &Place, epoch: Epoch, primary: NodeId) -> Result<(), Failure> {
+    use aerodb_promotion::PrimaryReport;
+    // The handle is dropped on return: a data directory's lock is the agent's to take next.
+    let mut store = place.open(false)?;
+    let stored = store.load_report()?;
+    let base = stored
+        .clone()
+        .filter(|r| r.is_for(epoch, primary))
+        .unwrap_or_else(|| PrimaryReport::new(epoch, primary));
+    if base.stop_requested() {
+        eprintln!("aerodb-promote: {primary} was already asked to stop at epoch {epoch}");
+    } else {
+        store.swap_report(stored.as_ref(), &base.with_stop_requested())?;
+        eprintln!("aerodb-promote: asked {primary} to stop at epoch {epoch}");
+    }
+    Ok(())
+}
+
+/// The agent's statement that `primary` stopped at `epoch`, awaited at most `wait`.
+fn stated_stop(
+    place: &Place,
+    epoch: Epoch,
+    primary: NodeId,
+    wait: std::time::Duration,
+) -> Result<Option<aerodb_promotion::Stopped>, Failure> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let stated = place.read_report()?.filter(|r| r.is_for(epoch, primary)).and_then(|r| r.stopped());
+        if stated.is_some() || std::time::Instant::now() >= deadline {
+            return Ok(stated);
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

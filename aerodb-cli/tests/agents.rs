@@ -725,3 +725,158 @@ fn a_dead_server_with_its_agent_alive_is_stopped_on_its_agents_statement() {
         acknowledged.len()
     );
 }
+
+/// Runs the tool with `args` and `--pause-after n`, waits until it says it paused after its
+/// nth step, and SIGKILLs it there: a controller killed at that step.
+fn killed_after(dir: &std::path::Path, args: &[&str], n: u32) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aerodb-promote"))
+        .env("RUST_LOG", "off")
+        .arg("--data-dir")
+        .arg(dir.join("authority"))
+        .args(args)
+        .args(["--pause-after", &n.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    loop {
+        let line = received
+            .recv_timeout(deployment::WAIT_LIMIT)
+            .unwrap_or_else(|e| panic!("no pause after step {n} ({e}): {printed:?}"));
+        let paused = line.contains(&format!("paused after {n} steps"));
+        printed.push(line);
+        if paused {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Planned switchovers under continuous synchronous write load, back and forth between pg1
+/// and pg2 (pg3 following), the controller SIGKILLed after each of its steps in turn and run
+/// again: every time exactly one more authority, 0 acknowledged rows lost, the old primary
+/// rejoining as a standby without pg_rewind.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn switchovers_under_write_load_lose_nothing_and_need_no_rewind() {
+    let rounds: usize = std::env::var("AERODB_SWITCHOVERS").ok().and_then(|r| r.parse().ok()).unwrap_or(10);
+    let (dir, rig) = deploy_with(600, &["--synchronous", "FIRST 1 (pg1, pg2, pg3)"]);
+    let cluster = rig.cluster_file().to_str().unwrap().to_owned();
+    let (mut primary, mut next) = ("pg1", "pg2");
+    let mut total = 0;
+    for round in 0..rounds {
+        let epoch = round as u64 + 1;
+        wait_for(&format!("{next} synchronous to {primary}"), || {
+            rig.streaming(primary).iter().any(|(n, s)| n == next && s == "sync")
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicUsize::new(0));
+        let load =
+            writer(rig.config(primary), round as i64 * 1_000_000 + 1, Arc::clone(&stop), Arc::clone(&count));
+        wait_for("20 commits", || count.load(Ordering::Relaxed) >= 20 || load.is_finished());
+        let args = ["switchover", next, "--cluster", &cluster, "--wait", "60", "--reason", "maintenance"];
+        let kill = [None, Some(1), Some(2), Some(3), Some(4)][round % 5];
+        if let Some(n) = kill {
+            killed_after(dir.path(), &args, n);
+        }
+        let (code, stdout, stderr) = run(&rig, &args);
+        assert_eq!(code, Some(0), "round {round} (killed after {kill:?}): {stdout}{stderr}");
+        stop.store(true, Ordering::Relaxed);
+        let acknowledged = load.join().unwrap().unwrap();
+        total += acknowledged.len();
+        let record = read_record(dir.path().join("authority")).unwrap().unwrap();
+        assert_eq!((record.epoch().get(), record.primary().as_str()), (epoch + 1, next), "round {round}");
+        assert!(
+            record.request().and_then(|r| r.reason.as_deref()) == Some("switchover: maintenance"),
+            "round {round}: {record}"
+        );
+        let evidence = record.request().and_then(|r| r.evidence).unwrap();
+        assert_eq!(evidence.old_primary_from, aerodb_promotion::OldPrimarySource::Agent, "round {round}");
+        wait_for(&format!("{next} to lead at timeline {}", epoch + 1), || {
+            rig.state(next).is_some_and(|s| !s.in_recovery && u64::from(s.timeline) == epoch + 1)
+        });
+        let mut client = rig.config(next).connect(NoTls).unwrap();
+        let rows: BTreeSet<i64> =
+            client.query("SELECT id FROM acked", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+        let lost: Vec<&i64> = acknowledged.iter().filter(|id| !rows.contains(id)).collect();
+        assert!(lost.is_empty(), "round {round}: acknowledged rows lost: {lost:?}");
+        wait_for(&format!("{primary} and pg3 to stream from {next}"), || {
+            let names: Vec<String> = rig.streaming(next).into_iter().map(|(n, _)| n).collect();
+            names.contains(&primary.to_owned()) && names.contains(&"pg3".to_owned())
+        });
+        let printed = rig.printed(primary);
+        assert!(printed.iter().any(|l| l.contains("no pg_rewind")), "round {round}: {printed:?}");
+        assert!(
+            !printed.iter().any(|l| l.contains("step: pg_rewind from")),
+            "round {round}: rewound: {printed:?}"
+        );
+        println!(
+            "round {round}: {primary} -> {next} at epoch {}, controller killed after {kill:?}, {} rows acknowledged",
+            epoch + 1,
+            acknowledged.len()
+        );
+        (primary, next) = (next, primary);
+    }
+    println!("{rounds} switchovers, {total} acknowledged rows, 0 lost, no pg_rewind");
+}
+
+/// A switchover that cannot finish does not start: `ANY 1 (pg2, pg3)` with pg2 disconnected is
+/// refused before anything changes. One that stops waiting (the candidate's replication cut
+/// after the stop was asked) commits nothing and leaves the old primary the stopped authority,
+/// which `resume-primary` starts again.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn a_switchover_that_cannot_finish_changes_nothing_or_is_resumed() {
+    let (dir, mut rig) = deploy_with(600, &["--synchronous", "ANY 1 (pg1, pg2, pg3)"]);
+    let cluster = rig.cluster_file().to_str().unwrap().to_owned();
+    wait_for("pg2 and pg3 to stream from pg1", || rig.streaming("pg1").len() == 2);
+    rig.kill_agent("pg2");
+    let mut pg2 = rig.config("pg2").connect(NoTls).unwrap();
+    pg2.batch_execute("ALTER SYSTEM SET primary_conninfo = ''").unwrap();
+    pg2.batch_execute("SELECT pg_reload_conf()").unwrap();
+    wait_for("pg2 to stop receiving", || rig.state("pg2").is_some_and(|s| !s.receiving));
+    let (code, stdout, stderr) = run(&rig, &["switchover", "pg2", "--cluster", &cluster]);
+    assert_eq!(code, Some(4), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("switchover refused, nothing changed: pg2 is not a standby receiving WAL"),
+        "{stderr}"
+    );
+    assert!(report(dir.path()).is_none_or(|r| !r.stop_requested()), "a stop was asked");
+    assert_eq!(read_record(dir.path().join("authority")).unwrap().unwrap().epoch().get(), 1);
+    // To pg3: asked to stop, then pg3's replication cut before it receives the checkpoint.
+    let args = ["switchover", "pg3", "--cluster", &cluster, "--wait", "3"];
+    killed_after(dir.path(), &args, 1);
+    rig.kill_agent("pg3");
+    let mut pg3 = rig.config("pg3").connect(NoTls).unwrap();
+    pg3.batch_execute("ALTER SYSTEM SET primary_conninfo = ''").unwrap();
+    pg3.batch_execute("SELECT pg_reload_conf()").unwrap();
+    let (code, stdout, stderr) = run(&rig, &args);
+    assert_eq!(code, Some(6), "{stdout}{stderr}");
+    assert!(stderr.contains("The authority is unchanged (pg1, stopped)"), "{stderr}");
+    assert!(stderr.contains("resume-primary"), "{stderr}");
+    let record = read_record(dir.path().join("authority")).unwrap().unwrap();
+    assert_eq!((record.epoch().get(), record.primary().as_str()), (1, "pg1"));
+    assert!(rig.state("pg1").is_none(), "pg1 runs although it was asked to stop");
+    // Resumed: pg1's agent starts it again, writable.
+    let (code, stdout, stderr) = run(&rig, &["resume-primary"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    wait_for("pg1 to lead again", || rig.state("pg1").is_some_and(|s| !s.in_recovery));
+    rig.start_agent("pg2", None).unwrap();
+    rig.start_agent("pg3", None).unwrap();
+    wait_for("pg2 and pg3 to stream from pg1 again", || rig.streaming("pg1").len() == 2);
+    let mut client = rig.config("pg1").connect(NoTls).unwrap();
+    client.execute("INSERT INTO acked VALUES (7)", &[]).unwrap();
+}
