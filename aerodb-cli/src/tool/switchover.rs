@@ -124,6 +124,10 @@ fn precheck(place: &Place, s: &Switchover<'_>, primary: NodeId) -> Result<(), Fa
     if !candidate.in_recovery || !candidate.receiving {
         return Err(refused(format!("{} is not a standby receiving WAL", s.candidate)));
     }
+    // Its agent started it (it names its node): an agent is there to promote it.
+    if candidate.node.as_deref() != Some(s.candidate.as_str()) {
+        return Err(refused(format!("{} was not started by its agent (aerodb.node is not set)", s.candidate)));
+    }
     let ahead = running.flushed.unwrap_or(running.replayed).get();
     let at = candidate.flushed.unwrap_or(candidate.replayed).get();
     let lag = ahead.saturating_sub(at);
