@@ -31,7 +31,7 @@ mod exit {
     pub const REFUSED: u8 = 4;
     /// The authority is not the one expected (`--expect-epoch`), or changed before the commit.
     pub const CONFLICT: u8 = 5;
-    /// `stop-primary`: the primary's agent did not state it stopped within `--wait`.
+    /// `stop-primary`, `switchover`: not finished within `--wait`; nothing was committed.
     pub const NOT_STOPPED: u8 = 6;
 }
 
@@ -41,7 +41,8 @@ record, lock held, an authority that went back from what the store held), with i
 2 usage error; 3 no authority record (inspect, history); 4 denied or rejected, with the
 explanation, or a start-over refused; 5 the authority is not the one expected (--expect-epoch),
 changed before the commit, or is below inspect --at-least: nothing was written or decided;
-6 stop-primary: no statement that the primary stopped within --wait (the request stands).
+6 stop-primary, switchover: not finished within --wait (the stop request stands; nothing was
+committed; switchover again, or resume-primary).
 
 Evidence: promote reads the primary report kept beside the authority. The bound on what was
 acknowledged is the highest of --acknowledged-by's flush (observe), the bound derived from the
