@@ -424,7 +424,7 @@ pub struct Evidence {
 impl fmt::Display for AcknowledgedSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AcknowledgedSource::Given => f.write_str("given"),
+            AcknowledgedSource::Given => f.write_str("given by the operator or the calling control plane"),
             AcknowledgedSource::Derived { node } => {
                 write!(f, "derived from the synchronous rules, set by {node}")
             }
@@ -436,7 +436,7 @@ impl fmt::Display for AcknowledgedSource {
 impl fmt::Display for OldPrimarySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            OldPrimarySource::Given => "given",
+            OldPrimarySource::Given => "reported by the operator or the calling control plane",
             OldPrimarySource::Agent => "its agent's statement",
             OldPrimarySource::Operator => "the operator's statement (force)",
         })

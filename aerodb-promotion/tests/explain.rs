@@ -256,6 +256,8 @@ fn a_promotion_on_reported_evidence_says_where_each_fact_came_from() {
         .with_synchronous(vec!["ANY 1 (replica-1, replica-2)".parse().unwrap()])
         .unwrap()
         .with_stopped(Stopped { checkpoint: WalPosition::new(Epoch::new(1), Lsn::new(35)), clean: false });
+    // Kept beside the authority, as its agent keeps it: the commit rests on it.
+    store.swap_report(None, &report).unwrap();
     let mut inputs = caught_up_inputs(&record, id("replica-1"), 40)
         .with_old_primary(OldPrimary::Unknown)
         .with_node(other)
