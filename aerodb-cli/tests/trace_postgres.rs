@@ -4,7 +4,8 @@
 //! writes to stderr are read by the model's [`parse_log`], tagged with a controller, and the whole
 //! log is replayed through the model, which must allow every step. Doctored copies (a commit's
 //! epoch changed, a second commit of one epoch by the other controller, a commit naming the
-//! node that was down) must be refused at the doctored step.
+//! node that was down, the denied attempt turned into a commit) must be refused at the doctored
+//! step.
 //!
 //! Each round: the asynchronous standby pg3 is cut off (its agent stopped, its WAL receiver
 //! off) and the primary commits rows its synchronous standby acknowledges; the primary's host
@@ -102,7 +103,8 @@ fn cut_off(rig: &mut Deployment, node: &str) {
     wait_for(&format!("{node}'s WAL receiver to stop"), || rig.state(node).is_some_and(|s| !s.receiving));
 }
 
-/// The recorded run: its events and the ids of the rows acknowledged.
+/// The recorded run's events, in the order the tool processes ran. Every acknowledged row is
+/// checked on each new primary.
 fn recorded(dir: &std::path::Path) -> Vec<Event> {
     let store = vec!["--data-dir".into(), dir.join("authority").into_os_string()];
     let launcher = Launcher::new(
