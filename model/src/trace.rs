@@ -256,7 +256,8 @@ pub fn parse_log(log: &str, ctl: u8, nodes: &[&str]) -> Result<Vec<Event>, Strin
     for line in log.lines() {
         let line = strip_ansi(line);
         let Some((level, rest)) = line.split_once(&target) else { continue };
-        if !matches!(level.trim(), "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR") {
+        // The level, after a timestamp if the subscriber prints one.
+        if !matches!(level.split_whitespace().last(), Some("TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR")) {
             continue;
         }
         let mut fields = fields_of(rest).map_err(|e| format!("{e} in {line:?}"))?;

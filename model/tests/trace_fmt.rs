@@ -134,8 +134,13 @@ fn what_does_not_read_whole_is_refused() -> Result<()> {
     let coloured = "\u{1b}[32m INFO\u{1b}[0m \u{1b}[2maerodb::promotion\u{1b}[0m\u{1b}[2m:\u{1b}[0m \
                     \u{1b}[3mevent\u{1b}[0m\u{1b}[2m=\u{1b}[0m\"replication.promotion.completed\" \
                     \u{1b}[3moutcome\u{1b}[0m\u{1b}[2m=\u{1b}[0m\"denied\"";
-    let events = parse_log(coloured, 0, &NODES)?;
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].fields.get("outcome").map(String::as_str), Some("denied"));
+    // Nor is a timestamp, should the subscriber print one.
+    let timed = "2026-12-02T02:00:00.000000Z  WARN aerodb::promotion: \
+                 event=\"replication.promotion.completed\" outcome=\"denied\"";
+    for line in [coloured, timed] {
+        let events = parse_log(line, 0, &NODES)?;
+        assert_eq!(events.len(), 1, "{line}");
+        assert_eq!(events[0].fields.get("outcome").map(String::as_str), Some("denied"));
+    }
     Ok(())
 }
