@@ -8,9 +8,13 @@
 //! process) it came from. An attempt's model step (read, decide, send) is placed where the
 //! attempt's `requested` event is, since the controller read the record just before it; a
 //! `requested` attempt that never reaches `transition_started` sent nothing and is no step.
+//!
+//! [`parse_log`] reads the events of a process that logs them as text (`aerodb-promote`'s
+//! stderr) into the same [`Event`]s.
 
 use std::collections::{BTreeMap, HashSet};
 
+use aerodb_promotion::EVENT_TARGET;
 use aerodb_promotion::event_names as names;
 use stateright::Model;
 
@@ -233,4 +237,112 @@ pub fn validate(model: &ProtocolModel, steps: &[Step], depth: usize) -> Result<u
         frontier = next;
     }
     Ok(frontier.len())
+}
+
+/// The fields of an event that name a node.
+const NODE_FIELDS: [&str; 5] =
+    ["requested_replica_id", "new_primary_id", "current_primary_id", "seen_primary", "found_primary"];
+
+/// The events of one process's log: the stderr of an `aerodb-promote` run with
+/// `RUST_LOG=aerodb::promotion=info`, which `tracing-subscriber`'s `fmt` format writes one event
+/// a line, `LEVEL aerodb::promotion: event="replication.promotion.X" key=value …` (text quoted
+/// and escaped as Rust's `Debug` does, numbers and booleans bare). Other lines (the tool's own
+/// messages) are skipped. Each event is tagged `ctl`, and each node a field names is renamed
+/// from `nodes[i]` to the model's `n<i>`. A line of the event target that does not parse, or a
+/// node not in `nodes`, is refused as `Err` naming it: a log is read whole or not at all.
+pub fn parse_log(log: &str, ctl: u8, nodes: &[&str]) -> Result<Vec<Event>, String> {
+    let target = format!("{EVENT_TARGET}: ");
+    let mut events = Vec::new();
+    for line in log.lines() {
+        let line = strip_ansi(line);
+        let Some((level, rest)) = line.split_once(&target) else { continue };
+        // The level, after a timestamp if the subscriber prints one.
+        if !matches!(level.split_whitespace().last(), Some("TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR")) {
+            continue;
+        }
+        let mut fields = fields_of(rest).map_err(|e| format!("{e} in {line:?}"))?;
+        let name = fields.get("event").cloned().ok_or_else(|| format!("no event field in {line:?}"))?;
+        for key in NODE_FIELDS {
+            if let Some(value) = fields.get_mut(key) {
+                let index = nodes
+                    .iter()
+                    .position(|n| n == value)
+                    .ok_or_else(|| format!("{name}: {key}={value} is none of the nodes {nodes:?}"))?;
+                *value = format!("n{index}");
+            }
+        }
+        events.push(Event { ctl, name, fields });
+    }
+    Ok(events)
+}
+
+/// `line` without ANSI colour sequences (`ESC [ … m`), should a terminal's have been kept.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `key=value` pairs separated by spaces; a quoted value unescaped.
+fn fields_of(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut fields = BTreeMap::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=').ok_or_else(|| format!("no value after {rest:?}"))?;
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            return Err(format!("bad field name {key:?}"));
+        }
+        let (value, after) = if let Some(quoted) = after.strip_prefix('"') {
+            unquote(quoted)?
+        } else {
+            let end = after.find(' ').unwrap_or(after.len());
+            (after[..end].to_owned(), &after[end..])
+        };
+        if fields.insert(key.to_owned(), value).is_some() {
+            return Err(format!("field {key} twice"));
+        }
+        rest = after.trim_start();
+    }
+    Ok(fields)
+}
+
+/// The text of a `Debug`-quoted string whose opening quote is gone, and what follows its
+/// closing quote.
+fn unquote(text: &str) -> Result<(String, &str), String> {
+    let mut out = String::new();
+    let mut chars = text.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '"' => return Ok((out, &text[at + 1..])),
+            '\\' => {
+                let escaped = match chars.next().map(|(_, e)| e) {
+                    Some('n') => '\n',
+                    Some('r') => '\r',
+                    Some('t') => '\t',
+                    Some('0') => '\0',
+                    Some(e @ ('\\' | '"' | '\'')) => e,
+                    Some('u') => {
+                        let hex: String = chars.by_ref().map(|(_, h)| h).take_while(|h| *h != '}').collect();
+                        let code = hex.strip_prefix('{').and_then(|h| u32::from_str_radix(h, 16).ok());
+                        code.and_then(char::from_u32).ok_or_else(|| format!("bad escape \\u{hex}"))?
+                    }
+                    other => return Err(format!("bad escape {other:?}")),
+                };
+                out.push(escaped);
+            }
+            c => out.push(c),
+        }
+    }
+    Err("an unterminated string".to_owned())
 }
