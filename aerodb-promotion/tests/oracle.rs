@@ -1526,6 +1526,7 @@ struct Tally {
 
 thread_local! {
     static TALLY: Cell<Tally> = Cell::new(Tally::default());
+    static FIRST_FAILURE: std::cell::OnceCell<u64> = const { std::cell::OnceCell::new() };
 }
 
 /// Builds the case, asks the validator, tallies, and hands both to `verdict_is_right`.
@@ -1552,7 +1553,13 @@ fn judged(recipe: &Recipe, verdict_is_right: fn(&Case, &Verdict) -> Result<(), S
     });
     match verdict_is_right(&case, &verdict) {
         Ok(()) => TestResult::passed(),
-        Err(why) => TestResult::error(format!("{why}\n{case}\nverdict: {verdict:?}")),
+        Err(why) => {
+            // Which generated case failed first (shrinking runs more), so a run says how soon.
+            let first = FIRST_FAILURE.with(|f| *f.get_or_init(|| TALLY.with(Cell::get).cases));
+            TestResult::error(format!(
+                "{why}\n(the run's first failure was its case {first})\n{case}\nverdict: {verdict:?}"
+            ))
+        }
     }
 }
 
