@@ -136,7 +136,11 @@ impl From<SyncRule> for RuleFields {
     }
 }
 
-/// PostgreSQL's form: `ANY 1 (pg2, pg3)`.
+/// PostgreSQL's form: `ANY 1 (pg2, pg3)`, which [`FromStr`] reads back. A name that is a
+/// keyword (`FIRST`, `ANY`, in any case) is double-quoted: `ANY 1 ("first", pg3)`. Other names
+/// are printed bare, as node ids are written elsewhere, though PostgreSQL's scanner needs one
+/// with `-` or `.`, or starting with a digit but not all digits, quoted (`"pg-2"`): text meant
+/// for `synchronous_standby_names` must quote those.
 impl fmt::Display for SyncRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let method = match self.method {
@@ -148,45 +152,164 @@ impl fmt::Display for SyncRule {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{s}")?;
+            if keyword(s.as_str()).is_some() {
+                write!(f, "\"{s}\"")?;
+            } else {
+                write!(f, "{s}")?;
+            }
         }
         f.write_str(")")
     }
 }
 
-/// PostgreSQL's `synchronous_standby_names` over node ids: `FIRST k (a, b)`, `ANY k (a, b)`,
-/// `k (a, b)` (FIRST) or `a, b` (FIRST 1); names may be double-quoted. `*` (any standby) and
-/// an empty value name no standby whose flush could be observed: refused.
+/// Whether PostgreSQL's scanner reads `name` unquoted as one name: an identifier that is not a
+/// keyword, or a number.
+fn bare_name(name: &str) -> bool {
+    let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let number = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
+    (identifier && keyword(name).is_none()) || number
+}
+
+/// `FIRST` or `ANY`, in any case.
+fn keyword(word: &str) -> Option<SyncMethod> {
+    if word.eq_ignore_ascii_case("FIRST") {
+        Some(SyncMethod::First)
+    } else if word.eq_ignore_ascii_case("ANY") {
+        Some(SyncMethod::Any)
+    } else {
+        None
+    }
+}
+
+/// A token of `synchronous_standby_names`, as PostgreSQL's scanner (`syncrep_scanner.l`) cuts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// `FIRST` or `ANY`, unquoted, in any case.
+    Keyword(SyncMethod),
+    /// An unquoted identifier, a double-quoted name (`""` inside is one `"`), or `*`.
+    Name(String),
+    /// Digits.
+    Number(String),
+    /// `,`, `(` or `)`.
+    Punct(char),
+}
+
+/// The tokens of `text`, or `None` where PostgreSQL's scanner finds a character no token
+/// starts with, or an unterminated quote.
+fn tokens(text: &str) -> Option<Vec<Token>> {
+    // PostgreSQL's `space`: no other whitespace separates tokens.
+    let space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b');
+    let ident_start = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    let ident_cont = |c: char| ident_start(c) || c.is_ascii_digit() || c == '$';
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if space(c) => {}
+            ',' | '(' | ')' => out.push(Token::Punct(c)),
+            '*' => out.push(Token::Name("*".to_owned())),
+            '"' => {
+                let mut name = String::new();
+                loop {
+                    match chars.next()? {
+                        '"' if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            name.push('"');
+                        }
+                        '"' => break,
+                        c => name.push(c),
+                    }
+                }
+                out.push(Token::Name(name));
+            }
+            c if c.is_ascii_digit() => {
+                let mut digits = c.to_string();
+                while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                    digits.push(d);
+                }
+                out.push(Token::Number(digits));
+            }
+            c if ident_start(c) => {
+                let mut word = c.to_string();
+                while let Some(d) = chars.next_if(|&d| ident_cont(d)) {
+                    word.push(d);
+                }
+                out.push(keyword(&word).map_or(Token::Name(word), Token::Keyword));
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// PostgreSQL's `synchronous_standby_names` over node ids, by its grammar
+/// (`syncrep_gram.y`): `FIRST k (a, b)`, `ANY k (a, b)`, `k (a, b)` (FIRST) or `a, b`
+/// (FIRST 1); keywords in any case; names may be double-quoted, and a keyword must be to be a
+/// name (`"first"`); a node id PostgreSQL would need quoted (`pg-2`, `1a`) is read bare too.
+/// `*` (any standby) and an empty value name no standby whose flush could be observed: refused,
+/// as are a bare keyword, a signed count, and anything after the closing parenthesis.
 impl FromStr for SyncRule {
     type Err = EvidenceError;
     fn from_str(text: &str) -> Result<Self, EvidenceError> {
         let syntax = || EvidenceError::Syntax(text.to_owned());
-        let trimmed = text.trim();
-        let (method, rest) = match trimmed.split_once(char::is_whitespace) {
-            Some((word, rest)) if word.eq_ignore_ascii_case("FIRST") => {
-                (SyncMethod::First, rest.trim_start())
+        let tokens = tokens(&quote_node_ids(text).ok_or_else(syntax)?).ok_or_else(syntax)?;
+        let (method, count, list) = match tokens.as_slice() {
+            [Token::Keyword(method), Token::Number(k), Token::Punct('('), list @ .., Token::Punct(')')] => {
+                (*method, k, list)
             }
-            Some((word, rest)) if word.eq_ignore_ascii_case("ANY") => (SyncMethod::Any, rest.trim_start()),
-            _ => (SyncMethod::First, trimmed),
-        };
-        let (count, list) = match rest.split_once('(') {
-            Some((count, list)) => {
-                let list = list.trim_end().strip_suffix(')').ok_or_else(syntax)?;
-                (count.trim().parse::<usize>().map_err(|_| syntax())?, list)
+            [Token::Number(k), Token::Punct('('), list @ .., Token::Punct(')')] => {
+                (SyncMethod::First, k, list)
             }
-            None if method == SyncMethod::First && rest.len() == trimmed.len() => (1, rest),
-            None => return Err(syntax()),
+            list => (SyncMethod::First, &"1".to_owned(), list),
         };
-        let standbys = list
-            .split(',')
-            .map(|name| {
-                let name = name.trim();
-                let name = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')).unwrap_or(name);
-                NodeId::new(name).map_err(|_| syntax())
-            })
-            .collect::<Result<Vec<NodeId>, EvidenceError>>()?;
+        let count = count.parse::<usize>().map_err(|_| syntax())?;
+        // `name (, name)*`: names at even places, commas between.
+        if list.len() % 2 == 0 {
+            return Err(syntax());
+        }
+        let mut standbys = Vec::with_capacity(list.len() / 2 + 1);
+        for (i, token) in list.iter().enumerate() {
+            match token {
+                Token::Punct(',') if i % 2 == 1 => {}
+                Token::Name(name) | Token::Number(name) if i % 2 == 0 => {
+                    standbys.push(NodeId::new(name).map_err(|_| syntax())?);
+                }
+                _ => return Err(syntax()),
+            }
+        }
         SyncRule::new(method, count, standbys)
     }
+}
+
+/// `text` with each unquoted word PostgreSQL would not read as one name or keyword (`pg-2`,
+/// `1a`, which it needs quoted) quoted, so that the scanner reads it as one name; `None` if a
+/// quote is unterminated.
+fn quote_node_ids(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '"' {
+            let close = rest[1..].find('"')? + 2;
+            out.push_str(&rest[..close]);
+            rest = &rest[close..];
+        } else if c.is_ascii_alphanumeric() {
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$')));
+            let word = &rest[..end.unwrap_or(rest.len())];
+            if !bare_name(word) && keyword(word).is_none() {
+                out.push('"');
+                out.push_str(word);
+                out.push('"');
+            } else {
+                out.push_str(word);
+            }
+            rest = &rest[word.len()..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    Some(out)
 }
 
 /// What one rule bounds, from what was observed.
@@ -450,5 +573,313 @@ impl fmt::Display for Evidence {
             "acknowledged {} ({}), old primary's state {}",
             self.acknowledged, self.acknowledged_from, self.old_primary_from
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aerodb_core::testing::check;
+    use aerodb_core::{Epoch, Lsn};
+    use quickcheck::{Arbitrary, Gen};
+
+    fn id(s: &str) -> NodeId {
+        NodeId::new(s).unwrap()
+    }
+
+    fn ids(names: &[&str]) -> Vec<NodeId> {
+        names.iter().map(|n| id(n)).collect()
+    }
+
+    fn rule(method: SyncMethod, k: usize, names: &[&str]) -> SyncRule {
+        SyncRule::new(method, k, ids(names)).unwrap()
+    }
+
+    fn parse(text: &str) -> Result<SyncRule, EvidenceError> {
+        text.parse()
+    }
+
+    /// Names PostgreSQL reads bare, and ones it needs quoted: keywords in any case, words that
+    /// merely start with one, `-`, `.`, `_`, digits.
+    const NAMES: [&str; 16] = [
+        "pg1", "pg2", "node-3", "db.east", "a_b", "7", "12", "1a", "first", "Any", "FIRST", "anyone",
+        "first1", "x", "Q-9.z", "ANY_",
+    ];
+
+    #[derive(Debug, Clone)]
+    struct GenRule(SyncRule);
+
+    impl Arbitrary for GenRule {
+        fn arbitrary(g: &mut Gen) -> Self {
+            let n = 1 + usize::arbitrary(g) % MAX_SYNC_STANDBYS;
+            let mut names: Vec<NodeId> = Vec::new();
+            while names.len() < n {
+                let name = id(g.choose(&NAMES).unwrap());
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            let method = if bool::arbitrary(g) { SyncMethod::First } else { SyncMethod::Any };
+            GenRule(SyncRule::new(method, 1 + usize::arbitrary(g) % n, names).unwrap())
+        }
+    }
+
+    /// Every rule reads back from its printed form, and from the other ways of writing it:
+    /// keywords in lower case, odd whitespace, every name quoted, `k (…)` and `a, b` for FIRST.
+    #[test]
+    fn rules_round_trip_through_their_text() {
+        fn prop(rule: GenRule) -> bool {
+            let rule = rule.0;
+            let printed = rule.to_string();
+            let names: Vec<String> = rule.standbys().iter().map(|s| format!("\"{s}\"")).collect();
+            let method = if rule.method() == SyncMethod::First { "first" } else { "any" };
+            let mut forms = vec![
+                printed.clone(),
+                printed.replacen("FIRST ", "first\t", 1).replacen("ANY ", "any\n  ", 1),
+                format!("{method} {}({})", rule.count(), names.join(",")),
+                format!(" {method}\r{} ( {} ) ", rule.count(), names.join(" , ")),
+            ];
+            if rule.method() == SyncMethod::First {
+                forms.push(format!("{} ({})", rule.count(), names.join(", ")));
+                if rule.count() == 1 {
+                    forms.push(names.join(", "));
+                }
+            }
+            forms.iter().all(|text| parse(text).as_ref() == Ok(&rule))
+                && printed.starts_with(if rule.method() == SyncMethod::First { "FIRST " } else { "ANY " })
+        }
+        check("rules_round_trip_through_their_text", 2000, prop as fn(GenRule) -> bool);
+    }
+
+    #[test]
+    fn keyword_names_are_printed_quoted_and_others_bare() {
+        let printed =
+            rule(SyncMethod::Any, 2, &["pg2", "12", "node-3", "first", "1a", "anyone", "ANY"]).to_string();
+        assert_eq!(printed, r#"ANY 2 (pg2, 12, node-3, "first", 1a, anyone, "ANY")"#);
+    }
+
+    #[test]
+    fn accepted_forms() {
+        let first = rule(SyncMethod::First, 1, &["a", "b"]);
+        let any = rule(SyncMethod::Any, 1, &["a", "b"]);
+        for (text, expected) in [
+            ("FIRST 1 (a, b)", &first),
+            ("ANY 1 (a, b)", &any),
+            ("1 (a, b)", &first),
+            ("a, b", &first),
+            ("a,b", &first),
+            ("\"a\", \"b\"", &first),
+            ("first 1 (a, b)", &first),
+            ("FiRsT 1(a,b)", &first),
+            ("any 1 (\"a\",b)", &any),
+            ("aNy\t1\n(\ta ,\rb\x0b)\x0c", &any),
+            ("  ANY   01  ( a , b )  ", &any),
+        ] {
+            assert_eq!(parse(text).as_ref(), Ok(expected), "{text:?}");
+        }
+        assert_eq!(
+            parse("FIRST 2 (pg-2, db.east, 7)"),
+            Ok(rule(SyncMethod::First, 2, &["pg-2", "db.east", "7"]))
+        );
+        assert_eq!(parse("ANY 1 (\"first\", \"ANY\")"), Ok(rule(SyncMethod::Any, 1, &["first", "ANY"])));
+        assert_eq!(parse("\"first\""), Ok(rule(SyncMethod::First, 1, &["first"])));
+        assert_eq!(parse("1a, anyone"), Ok(rule(SyncMethod::First, 1, &["1a", "anyone"])));
+    }
+
+    #[test]
+    fn refused_forms() {
+        let syntax = |text: &str| EvidenceError::Syntax(text.to_owned());
+        for text in [
+            "",
+            "   ",
+            "*",
+            "ANY 1 (*)",
+            "FIRST 1 (a, *)",
+            "FIRST",
+            "ANY",
+            "first, b",
+            "a, any",
+            "ANY 1 (any)",
+            "FIRST 1 (First)",
+            "ANY 1 pg2",
+            "FIRST 1 pg2",
+            "1 pg2",
+            "1 (a) extra",
+            "ANY 1 (a) (b)",
+            "ANY 1 (a),",
+            "1 ((a))",
+            "ANY (a, b)",
+            "FIRST (a)",
+            "(a, b)",
+            "ANY 1 ()",
+            "ANY 1 (a, b",
+            "ANY 1 a, b)",
+            "ANY 1 (a, b))",
+            "+1 (a)",
+            "-1 (a)",
+            "ANY 1.5 (a)",
+            "ANY 99999999999999999999999 (a)",
+            "ANY1 (a)",
+            "\"ANY\" 1 (a)",
+            "a,,b",
+            ",a",
+            "a,",
+            "a b",
+            "1 (a b)",
+            "ANY 1 (\"a\"b)",
+            "ANY 1 (\"a)",
+            "ANY 1 (\"\")",
+            "ANY 1 (\"a(b\")",
+            "ANY 1 (a(b)",
+            "ANY 1 (\"a b\")",
+            "ANY 1 (a$)",
+            "ANY 1 (_a)",
+            "ANY\u{a0}1 (a)",
+            "ANY 1 (é)",
+            "ANY 1 (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)",
+        ] {
+            assert_eq!(parse(text), Err(syntax(text)), "{text:?}");
+        }
+        assert_eq!(parse("ANY 0 (a, b)"), Err(EvidenceError::Count { count: 0, named: 2 }));
+        assert_eq!(parse("FIRST 3 (a, b)"), Err(EvidenceError::Count { count: 3, named: 2 }));
+        assert_eq!(parse("ANY 1 (a, b, a)"), Err(EvidenceError::Repeated(id("a"))));
+        assert_eq!(parse("a, \"a\""), Err(EvidenceError::Repeated(id("a"))));
+        let nine = "ANY 1 (a1, a2, a3, a4, a5, a6, a7, a8, a9)";
+        assert_eq!(parse(nine), Err(EvidenceError::Standbys(MAX_SYNC_STANDBYS + 1)));
+        let eight = "ANY 8 (a1, a2, a3, a4, a5, a6, a7, a8)";
+        assert_eq!(parse(eight).map(|r| r.standbys().len()), Ok(MAX_SYNC_STANDBYS));
+    }
+
+    #[test]
+    fn new_refuses_what_cannot_be_a_rule() {
+        assert_eq!(SyncRule::new(SyncMethod::Any, 1, vec![]), Err(EvidenceError::Standbys(0)));
+        assert_eq!(
+            SyncRule::new(SyncMethod::Any, 0, ids(&["a"])),
+            Err(EvidenceError::Count { count: 0, named: 1 })
+        );
+        assert_eq!(
+            SyncRule::new(SyncMethod::First, 2, ids(&["a"])),
+            Err(EvidenceError::Count { count: 2, named: 1 })
+        );
+        assert_eq!(
+            SyncRule::new(SyncMethod::First, 1, ids(&["a", "b", "a"])),
+            Err(EvidenceError::Repeated(id("a")))
+        );
+    }
+
+    fn report_json(primary: &str, rules: &[SyncRule]) -> serde_json::Value {
+        serde_json::json!({
+            "epoch": 3,
+            "primary": primary,
+            "synchronous": rules,
+            "stop_requested": false,
+            "stopped": null,
+        })
+    }
+
+    #[test]
+    fn a_report_refuses_its_primary_as_its_own_standby_and_too_many_rules() {
+        let a = rule(SyncMethod::Any, 1, &["pg2", "pg3"]);
+        let b = rule(SyncMethod::First, 1, &["pg3"]);
+        let c = rule(SyncMethod::First, 1, &["pg2"]);
+        let good: PrimaryReport =
+            serde_json::from_value(report_json("pg1", &[a.clone(), b.clone()])).unwrap();
+        assert_eq!(good.synchronous(), [a.clone(), b.clone()]);
+        let back: PrimaryReport = serde_json::from_str(&serde_json::to_string(&good).unwrap()).unwrap();
+        assert_eq!(back, good);
+
+        let listed = serde_json::from_value::<PrimaryReport>(report_json("pg2", &[b.clone(), a.clone()]));
+        assert!(listed.unwrap_err().to_string().contains("pg2 is named as its own"));
+        let three =
+            serde_json::from_value::<PrimaryReport>(report_json("pg1", &[a.clone(), b.clone(), c.clone()]));
+        assert!(three.unwrap_err().to_string().contains("3 rules"));
+
+        let report = PrimaryReport::new(Epoch::new(3), id("pg2"));
+        assert_eq!(
+            report.clone().with_synchronous(vec![a.clone()]),
+            Err(EvidenceError::PrimaryListed(id("pg2")))
+        );
+        assert_eq!(report.with_synchronous(vec![b.clone(), b.clone(), b]), Err(EvidenceError::Rules(3)));
+
+        // A rule's own fields are checked too.
+        let zero = serde_json::json!({"method": "ANY", "count": 0, "standbys": ["pg2"]});
+        assert!(serde_json::from_value::<SyncRule>(zero).is_err());
+        let twice = serde_json::json!({"method": "FIRST", "count": 1, "standbys": ["pg2", "pg2"]});
+        assert!(serde_json::from_value::<SyncRule>(twice).is_err());
+    }
+
+    fn at(lsn: u64) -> WalPosition {
+        WalPosition::new(Epoch::new(2), Lsn::new(lsn))
+    }
+
+    #[test]
+    fn a_rule_bound_is_the_highest_of_its_n_minus_k_plus_1_lowest_observed() {
+        let r = rule(SyncMethod::Any, 2, &["a", "b", "c", "d"]);
+        assert_eq!(r.needed(), 3);
+        let ends =
+            [(id("a"), at(40)), (id("b"), at(10)), (id("c"), at(30)), (id("d"), at(20)), (id("x"), at(99))];
+        let bound = r.bound(&ends);
+        assert_eq!(bound.bound, Some((id("c"), at(30))));
+        assert_eq!(bound.observed.len(), 4);
+        // Three observed still bound it; two do not.
+        assert_eq!(r.bound(&ends[..3]).bound, Some((id("a"), at(40))));
+        assert_eq!(r.bound(&[ends[1], ends[4]]).bound, None);
+        // k = n: the lowest; k = 1: the highest, only with every standby observed.
+        assert_eq!(
+            rule(SyncMethod::Any, 4, &["a", "b", "c", "d"]).bound(&ends).bound,
+            Some((id("b"), at(10)))
+        );
+        assert_eq!(
+            rule(SyncMethod::First, 1, &["a", "b", "c", "d"]).bound(&ends).bound,
+            Some((id("a"), at(40)))
+        );
+        assert_eq!(rule(SyncMethod::First, 1, &["a", "b", "c", "d"]).bound(&ends[..3]).bound, None);
+    }
+
+    /// Against the definition, over generated rules and observations: every `k` named standbys
+    /// include one at or below the bound (whichever `k` acknowledged a commit, one holds it),
+    /// and no lower position has that property; with `k` standbys unobserved, no bound.
+    #[test]
+    fn a_rule_bound_is_the_lowest_every_k_standbys_reach_down_to() {
+        fn prop(rule: GenRule, ends: Vec<(u8, u8)>) -> bool {
+            let rule = rule.0;
+            let n = rule.standbys().len();
+            let k = rule.count();
+            // Some standbys observed, at LSNs from a small range so that ties occur.
+            let ends: Vec<(NodeId, WalPosition)> = ends
+                .iter()
+                .filter_map(|&(i, lsn)| {
+                    rule.standbys().get(usize::from(i) % (n + 1)).map(|&s| (s, at(u64::from(lsn % 8))))
+                })
+                .fold(Vec::new(), |mut seen, (s, p)| {
+                    if !seen.iter().any(|(t, _)| *t == s) {
+                        seen.push((s, p));
+                    }
+                    seen
+                });
+            let position = |s: NodeId| ends.iter().find(|(t, _)| *t == s).map(|e| e.1);
+            let unobserved = rule.standbys().iter().filter(|s| position(**s).is_none()).count();
+            let got = rule.bound(&ends).bound;
+            if unobserved >= k {
+                return got.is_none();
+            }
+            // max over k-subsets of the lowest member (an unobserved member could be anywhere:
+            // it never helps, so a subset with one counts as its observed members' lowest).
+            let mut expected = None;
+            for set in 0u32..1 << n {
+                if set.count_ones() as usize != k {
+                    continue;
+                }
+                let lowest =
+                    (0..n).filter(|i| set & 1 << i != 0).filter_map(|i| position(rule.standbys()[i])).min();
+                expected = expected.max(lowest);
+            }
+            got.map(|(node, p)| (p, position(node) == Some(p))) == expected.map(|p| (p, true))
+        }
+        check(
+            "a_rule_bound_is_the_lowest_every_k_standbys_reach_down_to",
+            2000,
+            prop as fn(GenRule, Vec<(u8, u8)>) -> bool,
+        );
     }
 }

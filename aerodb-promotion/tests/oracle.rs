@@ -57,7 +57,28 @@
 //! being the recorded primary. Roles and the old primary's state vary too (`Fenced`, and
 //! `Unknown` with force, count as not active, as `tests/validator.rs` documents).
 //!
-//! # What is checked
+//! # Evidence: derived bounds
+//!
+//! About a third of the cases carry the primary's durable report instead of a given acknowledged
+//! position (given too, sometimes). It states no, one or two synchronous rules (`FIRST` or
+//! `ANY`, `k` of `n` named standbys: the generated nodes, or names nobody describes), and
+//! perhaps its agent's stop statement (clean: its checkpoint is the primary's WAL end). Some
+//! reports are of another epoch or another primary: evidence of nothing. The truth is generated
+//! independently: each named standby truly flushed the records of its WAL (a described node's
+//! WAL ends where it is observed to; an undescribed name gets a place of its own), and a commit
+//! of the primary's WAL was acknowledged only if `k` standbys named by one rule of the current
+//! report flushed it; without a current rule, any commit of the primary's WAL may have been. A
+//! given position bounds the truth and is acknowledged itself. The oracle objects (a) to an
+//! approval whose candidate lacks a truly acknowledged commit, and (d) when nothing bounds
+//! what was acknowledged: nothing given, no clean stop in the current report, and no current
+//! rule, or one with `k` standbys nobody observed (they could have acknowledged anything). A
+//! stop statement in the current report makes the old primary stopped, unless it is seen or
+//! reported active. Plainly safe additionally needs every named standby observed on the
+//! authority's chain, and the candidate at or past the highest point that every `k` of a rule's
+//! standbys reach one of them at or below (and past a clean stop's checkpoint). The oracle
+//! computes all this from the WAL, never from `evidence.rs`. Records acknowledged on a
+//! superseded branch are not modelled beside a report (see the known issue below).
+//!
 //!
 //! [`every_approval_is_sound`], on every case: an approval needs (a) the acknowledged record in
 //! the candidate's WAL, (b) every record of the candidate's WAL on the authority's WAL, (c) a
@@ -74,7 +95,7 @@
 //! newest epoch, its WAL ending on a commit boundary) must be approved, so soundness cannot be
 //! had by denying everything.
 //!
-//! Each runs [`CASES`] cases (well under a second in a debug build); a failure prints the seed,
+//! Each runs [`CASES`] cases (a second or two in a debug build); a failure prints the seed,
 //! the shrunk recipe, the whole tree, the inputs, the oracle's objections and the verdict. The
 //! ignored [`survey`] tallies every kind of disagreement over many more cases.
 
@@ -88,7 +109,8 @@ use aerodb_core::{
     WalPosition,
 };
 use aerodb_promotion::{
-    AuthorityView, NodeView, OldPrimary, PromotionPolicy, PromotionRequest, ValidationInputs, Verdict, assess,
+    AcknowledgedSource, AuthorityView, NodeView, OldPrimary, PrimaryReport, PromotionPolicy,
+    PromotionRequest, Stopped, SyncMethod, SyncRule, ValidationInputs, Verdict, assess,
 };
 use quickcheck::{Arbitrary, Gen, TestResult};
 
@@ -195,6 +217,48 @@ enum Fault {
     CandidateMissing,
 }
 
+/// The names a synchronous rule may list: the candidate's and the other generated nodes' ids
+/// (described when the recipe makes that many nodes), and two never described.
+const POOL: [&str; 6] = ["node-1", "node-2", "node-3", "node-4", "standby-a", "standby-b"];
+
+/// One synchronous rule of the primary's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RuleSpec {
+    any: bool,
+    /// `k = 1 + count % n`.
+    count: u8,
+    /// Indices into [`POOL`]; repeats are dropped, an empty list names `node-1`.
+    standbys: Vec<u8>,
+}
+
+/// Whose report the inputs carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// The authority's primary, at the authority's epoch.
+    Current,
+    /// The authority's primary, at the epoch after the authority's.
+    LaterEpoch,
+    /// The authority's primary, at an epoch before the authority's (after it, at epoch 1).
+    EarlierEpoch,
+    /// Another primary, at the authority's epoch.
+    OtherPrimary,
+}
+
+/// The primary's durable report, and the true flush of every standby nobody describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EvidenceSpec {
+    /// The synchronous rules it states (none: asynchronous, every commit of the primary's WAL may
+    /// have been acknowledged).
+    rules: Vec<RuleSpec>,
+    owner: Owner,
+    /// Its agent's stop statement: `Some(clean)`.
+    stop: Option<bool>,
+    /// Whether an acknowledged position is given as well.
+    also_given: bool,
+    /// For each name of [`POOL`] no generated node carries: where its WAL truly ends.
+    flushes: Vec<Place>,
+}
+
 /// A generated case, before it is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Recipe {
@@ -215,6 +279,8 @@ struct Recipe {
     old_primary: OldPrimary,
     force: bool,
     faults: Vec<Fault>,
+    /// With a report: the acknowledged position is derived (given too only if `also_given`).
+    evidence: Option<EvidenceSpec>,
 }
 
 fn below(g: &mut Gen, n: u8) -> u8 {
@@ -293,6 +359,72 @@ impl Fault {
     }
 }
 
+impl RuleSpec {
+    /// Mostly over the `described` nodes (`node-1` and the others), sometimes over any name.
+    fn arbitrary(g: &mut Gen, described: u8) -> Self {
+        let n = 1 + below(g, 5);
+        let all = chance(g, 20);
+        RuleSpec {
+            any: bool::arbitrary(g),
+            count: below(g, 8),
+            standbys: (0..n).map(|_| below(g, if all { POOL.len() as u8 } else { described })).collect(),
+        }
+    }
+}
+
+impl EvidenceSpec {
+    fn arbitrary(g: &mut Gen, described: u8) -> Self {
+        let rules = match below(g, 10) {
+            0 => 0,
+            1..=6 => 1,
+            _ => 2,
+        };
+        EvidenceSpec {
+            rules: (0..rules).map(|_| RuleSpec::arbitrary(g, described)).collect(),
+            owner: match below(g, 25) {
+                0 => Owner::LaterEpoch,
+                1 => Owner::EarlierEpoch,
+                2 => Owner::OtherPrimary,
+                _ => Owner::Current,
+            },
+            stop: chance(g, 30).then(|| chance(g, 60)),
+            also_given: chance(g, 20),
+            flushes: (0..POOL.len()).map(|_| Place::arbitrary(g, 75)).collect(),
+        }
+    }
+
+    fn shrink(&self) -> Vec<Self> {
+        let mut out = Vec::new();
+        for i in 0..self.rules.len() {
+            let mut e = self.clone();
+            e.rules.remove(i);
+            out.push(e);
+            for j in 0..self.rules[i].standbys.len() {
+                let mut e = self.clone();
+                e.rules[i].standbys.remove(j);
+                if !e.rules[i].standbys.is_empty() {
+                    out.push(e);
+                }
+            }
+            if self.rules[i].count > 0 {
+                let mut e = self.clone();
+                e.rules[i].count -= 1;
+                out.push(e);
+            }
+        }
+        out.push(EvidenceSpec { owner: Owner::Current, ..self.clone() });
+        out.push(EvidenceSpec { stop: None, ..self.clone() });
+        out.push(EvidenceSpec { also_given: false, ..self.clone() });
+        for i in 0..self.flushes.len() {
+            let mut e = self.clone();
+            e.flushes[i] = Place { on_chain: true, branch: 0, back: 0 };
+            out.push(e);
+        }
+        out.retain(|e| e != self);
+        out
+    }
+}
+
 impl Arbitrary for Recipe {
     fn arbitrary(g: &mut Gen) -> Self {
         let forks = (0..below(g, 5)).map(|_| ForkSpec::arbitrary(g)).collect();
@@ -303,7 +435,7 @@ impl Arbitrary for Recipe {
             mvcc: Mvcc::arbitrary(g),
             known: true,
         };
-        let others = (0..below(g, 4))
+        let others: Vec<NodeSpec> = (0..below(g, 4))
             .map(|_| NodeSpec {
                 place: Place::arbitrary(g, 60),
                 name: below(g, 3),
@@ -331,6 +463,7 @@ impl Arbitrary for Recipe {
         };
         let faults =
             if chance(g, 30) { (0..1 + near(g, 2)).map(|_| Fault::arbitrary(g)).collect() } else { vec![] };
+        let described = 1 + others.len() as u8;
         Recipe {
             root_len: below(g, 6),
             gaps: (0..1 + below(g, 4)).map(|_| below(g, 3)).collect(),
@@ -349,6 +482,7 @@ impl Arbitrary for Recipe {
             old_primary,
             force: chance(g, 20),
             faults,
+            evidence: chance(g, 30).then(|| EvidenceSpec::arbitrary(g, described)),
         }
     }
 
@@ -370,6 +504,12 @@ impl Arbitrary for Recipe {
             push(r);
         }
         push(Recipe { primary: None, ..self.clone() });
+        if let Some(e) = &self.evidence {
+            push(Recipe { evidence: None, ..self.clone() });
+            for e in e.shrink() {
+                push(Recipe { evidence: Some(e), ..self.clone() });
+            }
+        }
         for i in (0..self.forks.len()).rev() {
             let mut r = self.clone();
             r.forks.remove(i);
@@ -627,6 +767,79 @@ struct Case {
     plainly_safe: bool,
     /// The history an approval's plan must carry.
     expected_history: Option<EpochHistory>,
+    /// The primary's report and the truth behind its rules, when the recipe makes one.
+    evidence: Option<Report>,
+}
+
+/// The report the inputs carry, and the truth behind it.
+#[derive(Debug)]
+struct Report {
+    report: PrimaryReport,
+    /// Each stated rule's `k`, and each of its named standbys with where its WAL truly ends.
+    rules: Vec<(usize, Vec<(NodeId, Placed)>)>,
+}
+
+impl EvidenceSpec {
+    /// The report, and where every standby it names truly ends: a generated node's WAL end, or
+    /// for a name no generated node carries, a place of its own.
+    fn build(&self, tree: &Tree, chain: &[usize], candidate: &Described, others: &[Described]) -> Report {
+        let current = chain[chain.len() - 1];
+        let epoch = tree.branches[current].epoch;
+        let (epoch, primary) = match self.owner {
+            Owner::Current => (epoch, "primary-0"),
+            Owner::LaterEpoch => (epoch + 1, "primary-0"),
+            Owner::EarlierEpoch if epoch > 1 => (epoch - 1, "primary-0"),
+            Owner::EarlierEpoch => (epoch + 2, "primary-0"),
+            Owner::OtherPrimary => (epoch, "primary-9"),
+        };
+        let mut rules = Vec::new();
+        let mut stated = Vec::new();
+        for spec in &self.rules {
+            let mut picked: Vec<usize> = Vec::new();
+            for &i in &spec.standbys {
+                let i = usize::from(i) % POOL.len();
+                if !picked.contains(&i) {
+                    picked.push(i);
+                }
+            }
+            if picked.is_empty() {
+                picked.push(0);
+            }
+            let named: Vec<(NodeId, Placed)> = picked
+                .iter()
+                .map(|&i| {
+                    let name = id(POOL[i]);
+                    let at = if name == id("node-1") {
+                        candidate.at
+                    } else {
+                        others.iter().find(|d| d.view.id == name).map_or_else(
+                            || Recipe::place(tree, chain, &self.flushes[i % self.flushes.len()]),
+                            |d| d.at,
+                        )
+                    };
+                    (name, at)
+                })
+                .collect();
+            let k = 1 + usize::from(spec.count) % named.len();
+            let method = if spec.any { SyncMethod::Any } else { SyncMethod::First };
+            stated.push(
+                SyncRule::new(method, k, named.iter().map(|s| s.0).collect())
+                    .expect("a valid generated rule"),
+            );
+            rules.push((k, named));
+        }
+        let mut report = PrimaryReport::new(Epoch::new(epoch), id(primary))
+            .with_synchronous(stated)
+            .expect("a valid generated report");
+        if let Some(clean) = self.stop {
+            // A clean stop's checkpoint is the primary's WAL end: the end of the current branch.
+            let b = &tree.branches[current];
+            let end = if clean { b.records.last().copied().unwrap_or(b.start) } else { b.start };
+            let checkpoint = WalPosition::new(Epoch::new(epoch), Lsn::new(end));
+            report = report.with_stop_requested().with_stopped(Stopped { checkpoint, clean });
+        }
+        Report { report, rules }
+    }
 }
 
 fn id(s: &str) -> NodeId {
@@ -790,7 +1003,9 @@ impl Recipe {
         }
 
         let mut authority = Some(AuthorityView::new(id("primary-0"), to_history(&authority_history)));
-        let mut acknowledged = Some(ack_name);
+        // With a report, the acknowledged position is derived, and given too only sometimes.
+        let mut acknowledged = Some(ack_name).filter(|_| self.evidence.as_ref().is_none_or(|e| e.also_given));
+        let evidence = self.evidence.as_ref().map(|e| e.build(&tree, &chain, &candidate, &others));
         let mut missing = false;
         let mut duplicates = Vec::new();
         for fault in &self.faults {
@@ -817,6 +1032,18 @@ impl Recipe {
                 Fault::CandidateMissing => missing = true,
             }
         }
+        // Known issue (reported, see `known_issue_*` below): the validator takes the highest of a
+        // given and a derived bound by `(epoch, LSN)`, which is no order across branches; a given
+        // position on a superseded branch, or contradictory, is outweighed by a derived one of a
+        // later epoch. Beside a report, a position is given only on the primary's WAL.
+        if self.evidence.is_some() {
+            let authority_wal = tree.wal(current, None);
+            acknowledged = acknowledged.filter(|a| match tree.resolve(&chain, *a) {
+                Named::At(None) => true,
+                Named::At(Some(r)) => authority_wal.contains(&r),
+                Named::Contradiction | Named::NoRecord => false,
+            });
+        }
         let mut nodes: Vec<NodeView> = Vec::new();
         if !missing {
             nodes.push(candidate.view.clone());
@@ -840,6 +1067,7 @@ impl Recipe {
         let mut inputs = ValidationInputs::new(authority.clone()).with_old_primary(self.old_primary);
         inputs.nodes = nodes;
         inputs.acknowledged = acknowledged;
+        inputs.report = evidence.as_ref().map(|e| e.report.clone());
         let request = PromotionRequest::builder("node-1").force(self.force).build().expect("a valid request");
 
         let mut case = Case {
@@ -854,6 +1082,7 @@ impl Recipe {
             objections: Vec::new(),
             plainly_safe: false,
             expected_history: None,
+            evidence,
         };
         case.judge_inputs(self.force);
         case
@@ -896,6 +1125,108 @@ impl Tree {
 }
 
 impl Case {
+    /// The truth behind the report (`report`: the evidence if it speaks for the current authority),
+    /// judged from the WAL alone: what an approval would lose, whether any bound on what was
+    /// acknowledged is known at all, and whether the validator's bound is plainly held.
+    ///
+    /// A commit of the primary's WAL was acknowledged only if `k` standbys named by a rule in
+    /// force flushed it (a standby flushed it when its WAL holds the commit record; its WAL ends
+    /// where it is observed to end). Without a current rule nothing limits what was acknowledged:
+    /// every commit of the primary's WAL may have been. A given position is an upper bound of the
+    /// truth, and is itself acknowledged (judged as without a report). Records acknowledged on a superseded branch are not
+    /// modelled here: the report speaks only of the current epoch.
+    fn judge_evidence(
+        &self,
+        report: Option<&Report>,
+        wal: &BTreeSet<Rec>,
+        authority_wal: &BTreeSet<Rec>,
+    ) -> (Vec<String>, bool) {
+        if self.evidence.is_none() {
+            return (Vec::new(), true);
+        }
+        let mut objections = Vec::new();
+        let rules = report.map_or(&[][..], |r| &r.rules[..]);
+        // Each rule's k, and what each of its standbys flushed.
+        let flushes: Vec<(usize, Vec<BTreeSet<Rec>>)> = rules
+            .iter()
+            .map(|(k, named)| {
+                (*k, named.iter().map(|(_, at)| self.tree.wal(at.branch, Some(at.end))).collect())
+            })
+            .collect();
+        let mut primary_commits: Vec<Rec> = Vec::new();
+        for &b in &self.chain {
+            for c in self.tree.branches[b].commits.iter().filter(|c| c.complete()) {
+                let rec = Rec { branch: b, lsn: c.lsn() };
+                if authority_wal.contains(&rec) {
+                    primary_commits.push(rec);
+                }
+            }
+        }
+        // A given position bounds the truth too (the generator gives one only on the primary's
+        // WAL): nothing after it was acknowledged.
+        let given = self.inputs.acknowledged.map(|a| match self.tree.resolve(&self.chain, a) {
+            Named::At(p) => p.map_or(0, |r| r.lsn),
+            Named::Contradiction | Named::NoRecord => u64::MAX,
+        });
+        primary_commits.retain(|rec| given.is_none_or(|g| rec.lsn <= g));
+        let acknowledged: Vec<Rec> = if !rules.is_empty() {
+            primary_commits
+                .into_iter()
+                .filter(|rec| {
+                    flushes.iter().any(|(k, sets)| sets.iter().filter(|w| w.contains(rec)).count() >= *k)
+                })
+                .collect()
+        } else {
+            primary_commits
+        };
+        if let Some(lost) = acknowledged.iter().rev().find(|rec| !wal.contains(rec)) {
+            objections.push(format!(
+                "(a) the candidate's WAL lacks {lost}, truly acknowledged (flushed by k named standbys, or no rule)"
+            ));
+        }
+        let described = |name: NodeId| self.inputs.nodes.iter().any(|n| n.id == name);
+        // A rule bounds what was acknowledged only if no k of its standbys are all unobserved:
+        // those k could have acknowledged a commit no observed node holds.
+        let boundable = |(k, named): &(usize, Vec<(NodeId, Placed)>)| {
+            named.iter().filter(|(name, _)| !described(*name)).count() < *k
+        };
+        let clean_stop = report.and_then(|r| r.report.stopped()).is_some_and(|s| s.clean);
+        let derivable = !rules.is_empty() && rules.iter().all(boundable);
+        if self.inputs.acknowledged.is_none() && !clean_stop && !derivable {
+            objections.push(format!(
+                "(d) no acknowledged bound: none given, no clean stop, and the {} report's rules {}",
+                if report.is_some() { "current" } else { "only (another epoch's or primary's)" },
+                if rules.is_empty() { "state nothing" } else { "leave k standbys unobserved" },
+            ));
+        }
+        // Plainly safe: every named standby observed on the authority's chain, and the candidate
+        // at or past the bound (for each rule, the highest point every k of its standbys reach
+        // one of them at or below; over the rules, the highest), and past a clean stop.
+        // On the authority's chain: its walk a prefix of it (no epoch the authority lacks), its
+        // records all on the primary's WAL; then how far along it, in records.
+        let all_observed = rules.iter().zip(&flushes).all(|((_, named), (_, sets))| {
+            named.iter().zip(sets).all(|((n, at), w)| {
+                described(*n)
+                    && self.chain.starts_with(&self.tree.walk(at.branch))
+                    && w.is_subset(authority_wal)
+            })
+        });
+        let bound = flushes
+            .iter()
+            .map(|(k, sets)| {
+                (0u32..1 << sets.len())
+                    .filter(|set| set.count_ones() as usize == *k)
+                    .map(|set| (0..sets.len()).filter(|i| set & 1 << i != 0).map(|i| sets[i].len()).min())
+                    .max()
+                    .flatten()
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0);
+        let safe = all_observed && wal.len() >= bound && (!clean_stop || wal.len() >= authority_wal.len());
+        (objections, safe)
+    }
+
     /// Works out, from the WAL, every reason an approval would be unsound, and whether the case
     /// is plainly safe.
     fn judge_inputs(&mut self, force: bool) {
@@ -913,7 +1244,18 @@ impl Case {
             }
             Some(_) => {}
         }
+        // The report speaks for now only if it is the authority's primary's, at its epoch.
+        let report = self.evidence.as_ref().filter(|e| {
+            inputs
+                .authority
+                .as_ref()
+                .is_some_and(|a| a.epoch() == e.report.epoch() && a.primary == e.report.primary())
+        });
+        let stated_stop = report.and_then(|r| r.report.stopped());
+        let (evidence_objections, evidence_safe) = self.judge_evidence(report, &wal, &authority_wal);
+        objections.extend(evidence_objections);
         match inputs.acknowledged {
+            None if self.evidence.is_some() => {}
             None => objections.push("(d) the acknowledged position is unknown".to_owned()),
             Some(name) => match self.tree.resolve(&self.chain, name) {
                 Named::Contradiction => objections.push(format!(
@@ -986,9 +1328,10 @@ impl Case {
         }
         match inputs.old_primary {
             OldPrimary::KnownActive => objections.push("the old primary is known active".to_owned()),
-            OldPrimary::Unknown if !force => {
-                objections.push("the old primary is unknown, without force".to_owned())
-            }
+            OldPrimary::Unknown if !force && stated_stop.is_none() => objections.push(
+                "the old primary is unknown, without force or a stop statement in the current report"
+                    .to_owned(),
+            ),
             _ => {}
         }
         let foreign: Vec<String> = wal.difference(&authority_wal).map(Rec::to_string).collect();
@@ -1000,7 +1343,7 @@ impl Case {
         let on_chain = self.chain.starts_with(&walk);
         let reaches = at.end >= self.tree.branches[current].start;
         let on_boundary = self.tree.mvcc(at).torn.is_none();
-        self.plainly_safe = objections.is_empty() && on_chain && reaches && on_boundary;
+        self.plainly_safe = objections.is_empty() && on_chain && reaches && on_boundary && evidence_safe;
         self.expected_history = inputs
             .authority
             .as_ref()
@@ -1113,6 +1456,39 @@ impl fmt::Display for Case {
                 n.position
             )?;
         }
+        if let Some(e) = &self.evidence {
+            let r = &e.report;
+            let current = self.inputs.current_report().is_some();
+            let rules: Vec<String> = r.synchronous().iter().map(ToString::to_string).collect();
+            write!(
+                f,
+                "  report of {} at epoch {} ({}): rules [{}], stop requested {}",
+                r.primary().as_str(),
+                r.epoch(),
+                if current { "current" } else { "another epoch's or primary's" },
+                rules.join("; "),
+                r.stop_requested()
+            )?;
+            match r.stopped() {
+                Some(s) => writeln!(
+                    f,
+                    ", stopped at {} ({})",
+                    s.checkpoint,
+                    if s.clean { "clean" } else { "not clean" }
+                )?,
+                None => writeln!(f, ", not stopped")?,
+            }
+            for (k, named) in &e.rules {
+                let truth: Vec<String> = named
+                    .iter()
+                    .map(|(n, at)| {
+                        let seen = if self.inputs.node(*n).is_some() { "" } else { ", unobserved" };
+                        format!("{} at b{} {}{seen}", n.as_str(), at.branch, at.end)
+                    })
+                    .collect();
+                writeln!(f, "    truth, k = {k}: {}", truth.join(", "))?;
+            }
+        }
         let ack = self.inputs.acknowledged.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
         writeln!(
             f,
@@ -1131,9 +1507,26 @@ impl fmt::Display for Case {
 // ---------------------------------------------------------------------------------------------
 // The properties.
 
+/// Per test thread, what a run generated and how the validator answered.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    cases: u64,
+    approved: u64,
+    denied: u64,
+    plainly_safe: u64,
+    /// With a report (the acknowledged position derived, not given, bar `also_given`).
+    with_report: u64,
+    /// Plainly safe with a report of the current primary stating a rule.
+    safe_with_rules: u64,
+    /// Approved on a bound derived from the rules.
+    derived: u64,
+    /// Approved on a bound the old primary's clean stop set.
+    clean_stop: u64,
+}
+
 thread_local! {
-    /// Per test thread: (cases, approved, denied, plainly safe).
-    static TALLY: Cell<(u64, u64, u64, u64)> = const { Cell::new((0, 0, 0, 0)) };
+    static TALLY: Cell<Tally> = Cell::new(Tally::default());
+    static FIRST_FAILURE: std::cell::OnceCell<u64> = const { std::cell::OnceCell::new() };
 }
 
 /// Builds the case, asks the validator, tallies, and hands both to `verdict_is_right`.
@@ -1141,18 +1534,32 @@ fn judged(recipe: &Recipe, verdict_is_right: fn(&Case, &Verdict) -> Result<(), S
     let case = recipe.build();
     let verdict = assess(PromotionPolicy::Enabled, &case.request, &case.inputs).verdict;
     let approved = matches!(verdict, Verdict::Approve(_));
+    let source = match &verdict {
+        Verdict::Approve(plan) => Some(plan.evidence.acknowledged_from),
+        _ => None,
+    };
+    let rules = case.inputs.current_report().is_some_and(|r| !r.synchronous().is_empty());
     TALLY.with(|t| {
-        let (run, yes, no, safe) = t.get();
-        t.set((
-            run + 1,
-            yes + u64::from(approved),
-            no + u64::from(!approved),
-            safe + u64::from(case.plainly_safe),
-        ));
+        let mut tally = t.get();
+        tally.cases += 1;
+        tally.approved += u64::from(approved);
+        tally.denied += u64::from(!approved);
+        tally.plainly_safe += u64::from(case.plainly_safe);
+        tally.with_report += u64::from(case.evidence.is_some());
+        tally.safe_with_rules += u64::from(case.plainly_safe && rules);
+        tally.derived += u64::from(matches!(source, Some(AcknowledgedSource::Derived { .. })));
+        tally.clean_stop += u64::from(source == Some(AcknowledgedSource::CleanStop));
+        t.set(tally);
     });
     match verdict_is_right(&case, &verdict) {
         Ok(()) => TestResult::passed(),
-        Err(why) => TestResult::error(format!("{why}\n{case}\nverdict: {verdict:?}")),
+        Err(why) => {
+            // Which generated case failed first (shrinking runs more), so a run says how soon.
+            let first = FIRST_FAILURE.with(|f| *f.get_or_init(|| TALLY.with(Cell::get).cases));
+            TestResult::error(format!(
+                "{why}\n(the run's first failure was its case {first})\n{case}\nverdict: {verdict:?}"
+            ))
+        }
     }
 }
 
@@ -1166,13 +1573,17 @@ fn every_approval_is_sound() {
             Verdict::Deny(_) | Verdict::Reject(_) => Ok(()),
         })
     }
-    TALLY.with(|t| t.set((0, 0, 0, 0)));
+    TALLY.with(|t| t.set(Tally::default()));
     check("every_approval_is_sound", CASES, prop as fn(Recipe) -> TestResult);
-    let (run, approved, denied, safe) = TALLY.with(Cell::get);
-    eprintln!("{run} cases: {approved} approved, {denied} denied, {safe} plainly safe");
-    assert!(approved * 100 >= run * 15, "only {approved} of {run} cases approved");
-    assert!(denied * 100 >= run * 25, "only {denied} of {run} cases denied");
-    assert!(safe * 100 >= run * 10, "only {safe} of {run} cases plainly safe");
+    let t = TALLY.with(Cell::get);
+    eprintln!("{t:?}");
+    let share = |n: u64, percent: u64| n * 100 >= t.cases * percent;
+    assert!(share(t.approved, 15), "only {} of {} cases approved", t.approved, t.cases);
+    assert!(share(t.denied, 25), "only {} of {} cases denied", t.denied, t.cases);
+    assert!(share(t.plainly_safe, 10), "only {} of {} cases plainly safe", t.plainly_safe, t.cases);
+    assert!(share(t.safe_with_rules, 2), "only {} plainly safe cases with rules", t.safe_with_rules);
+    assert!(share(t.derived, 3), "only {} approvals on a derived bound", t.derived);
+    assert!(t.clean_stop > 0, "no approval on a clean stop");
 }
 
 /// Completeness: every plainly safe case is approved, so the soundness property cannot pass by
@@ -1254,6 +1665,7 @@ fn the_oracle_objects_to_an_acknowledged_position_before_its_epochs_start() {
         old_primary: OldPrimary::ConfirmedStopped,
         force: false,
         faults: vec![Fault::AckEpoch(1)],
+        evidence: None,
     };
     let case = recipe.build();
     assert_eq!(case.inputs.acknowledged, Some(WalPosition::new(Epoch::new(2), Lsn::new(40))), "{case}");
@@ -1268,6 +1680,38 @@ fn the_oracle_objects_to_an_acknowledged_position_before_its_epochs_start() {
     let verdict = assess(PromotionPolicy::Enabled, &honest.request, &honest.inputs).verdict;
     assert_eq!(honest.judge(&verdict), Ok(()), "{honest}\n{verdict:?}");
     assert!(matches!(verdict, Verdict::Approve(_)));
+}
+
+/// Known issue, found by this oracle (reported, not fixed here: the fix is in `checks.rs`). The
+/// validator takes the highest of the given, derived and clean-stop bounds by `(epoch, LSN)`,
+/// which orders no two positions of different branches: a given position the candidate does
+/// not hold is outweighed by a derived one of a later epoch that it does. Authority and candidate
+/// on `[1@0, 2@10]`, the candidate at `2/20`; the report of epoch 2 states `ANY 1 (node-1)`, so
+/// the derived bound is `2/20`. Given `1/30` (a record the old primary of epoch 1 acknowledged
+/// after epoch 2 forked at 10; alone, denied as past its epoch's end) or `2/5` (before epoch 2
+/// begins: contradictory; alone, denied): each is outweighed, and the promotion approved. The
+/// generator keeps a given position beside a report on the primary's WAL until this is fixed.
+#[test]
+#[ignore = "known issue: a given bound not held is outweighed by a higher derived one"]
+fn known_issue_a_given_bound_the_candidate_lacks_is_not_outweighed_by_a_derived_one() {
+    let history = to_history(&[(1, 0), (2, 10)]);
+    let at = WalPosition::new(Epoch::new(2), Lsn::new(20));
+    let candidate = NodeView::new(id("node-1"), ReplicationState::ReplicaActive, at)
+        .with_history(history.clone())
+        .with_mvcc(MvccBoundary::at_rest(Lsn::new(20)));
+    let rule = SyncRule::new(SyncMethod::Any, 1, vec![id("node-1")]).unwrap();
+    let report = PrimaryReport::new(Epoch::new(2), id("primary-0")).with_synchronous(vec![rule]).unwrap();
+    let request = PromotionRequest::builder("node-1").build().unwrap();
+    for given in [(1, 30), (2, 5)] {
+        let inputs = ValidationInputs::new(Some(AuthorityView::new(id("primary-0"), history.clone())))
+            .with_node(candidate.clone())
+            .with_old_primary(OldPrimary::ConfirmedStopped)
+            .with_acknowledged(WalPosition::new(Epoch::new(given.0), Lsn::new(given.1)));
+        let alone = assess(PromotionPolicy::Enabled, &request, &inputs).verdict;
+        assert!(!matches!(alone, Verdict::Approve(_)), "given {given:?} alone: {alone:?}");
+        let verdict = assess(PromotionPolicy::Enabled, &request, &inputs.with_report(report.clone())).verdict;
+        assert!(!matches!(verdict, Verdict::Approve(_)), "given {given:?} beside the report: {verdict:?}");
+    }
 }
 
 /// Not a check: runs `AERODB_ORACLE_SURVEY` (default 20000) generated cases and prints, for each
