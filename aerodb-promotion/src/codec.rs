@@ -598,7 +598,14 @@ mod tests {
         for unknown in [0, 4, 9] {
             let mut version = good.clone();
             version[8] = unknown;
-            assert_eq!(decode(&version), Err(DecodeError::UnsupportedVersion { found: unknown.into(), oldest: 1, newest: FORMAT_VERSION }));
+            assert_eq!(
+                decode(&version),
+                Err(DecodeError::UnsupportedVersion {
+                    found: unknown.into(),
+                    oldest: 1,
+                    newest: FORMAT_VERSION
+                })
+            );
         }
 
         let mut huge = good.clone();
