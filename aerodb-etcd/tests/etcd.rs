@@ -44,6 +44,10 @@ impl StoreHarness for Harness {
         self.cluster.put_raw(store.key(), bytes).unwrap();
         true
     }
+    fn tamper_with_report(&mut self, store: &mut EtcdAuthorityStore, bytes: &[u8]) -> bool {
+        self.cluster.put_raw(&aerodb_etcd::report_key(store.key()), bytes).unwrap();
+        true
+    }
     fn leave_crash_leftovers(&mut self, _store: &mut EtcdAuthorityStore) -> bool {
         false
     }
