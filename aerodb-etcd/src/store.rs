@@ -425,6 +425,25 @@ impl EtcdAuthorityStore {
         *lock(&self.poisoned) = Some(detail.clone());
         StoreError::OutcomeUnknown { detail }
     }
+
+    /// The key, its companion and the report key from a transaction answer's first three
+    /// ranges, judged: the record as every reader judges it ([`admit`], remembered as seen),
+    /// then [`check_report`] for swapping `expected` for `report` beside it.
+    fn judge_report(
+        &self,
+        answer: &Value,
+        operation: &'static str,
+        expected: Option<&PrimaryReport>,
+        report: &PrimaryReport,
+    ) -> Result<(Pair, Current), StoreError> {
+        let (pair, stored) = pair_at(answer, 0)
+            .and_then(|pair| Ok((pair, range_at(answer, 2)?)))
+            .map_err(backend(operation))?;
+        let authority = self.see(&pair)?.record;
+        let current = decode_report(&report_key(&self.key), &stored)?;
+        check_report(authority.as_ref(), current.as_ref(), expected, report)?;
+        Ok((pair, stored))
+    }
 }
 
 /// Whether the settle of `current` brings the companion up to the record: a record that
@@ -651,9 +670,10 @@ impl AuthorityStore for EtcdAuthorityStore {
     /// (the record judged first, as every reader judges it, P6-A1), then sends one transaction
     /// that puts the report only if all three keys' `mod_revision`s are still the ones read (the
     /// report's: never created, when there was none), so the authority and report compared are
-    /// the ones the report is written beside. A failed compare writes nothing; the refusal is decided on
-    /// the failure branch's read of the three keys, as a commit's: what `check_report` says of
-    /// them, or [`ReportRefusal::Changed`] when they were written again unchanged. An unknown
+    /// the ones the report is written beside. A failed compare writes nothing; the refusal is
+    /// decided on the failure branch's read of the three keys, as a commit's: what
+    /// `check_report` says of them, or [`ReportRefusal::Changed`] when they were written again
+    /// unchanged. An unknown
     /// outcome poisons the handle like a commit's; nothing is retried. A handle opened since
     /// settles a pending swap too: its open puts the record back at a new revision.
     fn swap_report(
@@ -665,9 +685,7 @@ impl AuthorityStore for EtcdAuthorityStore {
         let (highest, reported) = (highest_key(&self.key), report_key(&self.key));
         let keys = [self.key.as_str(), highest.as_str(), reported.as_str()];
         let (answer, _cluster) = read_keys(&self.gateway, &keys)?;
-        let (pair, stored) = report_state_at(&answer).map_err(backend("read"))?;
-        let authority = self.see(&pair)?.record;
-        check_report(authority.as_ref(), decode_report(&reported, &stored)?.as_ref(), expected, report)?;
+        let (pair, stored) = self.judge_report(&answer, "read", expected, report)?;
         let [key, highest, reported_key] = keys.map(|key| gateway::encode(key.as_bytes()));
         let report_compare = match stored.bytes {
             None => {
@@ -693,16 +711,9 @@ impl AuthorityStore for EtcdAuthorityStore {
         let Some(answer) = self.transact(&transaction, "swap_report")? else {
             return Ok(());
         };
-        let (pair, stored) = report_state_at(&answer).map_err(backend("swap_report"))?;
-        let authority = self.see(&pair)?.record;
-        check_report(authority.as_ref(), decode_report(&reported, &stored)?.as_ref(), expected, report)?;
+        self.judge_report(&answer, "swap_report", expected, report)?;
         Err(StoreError::Report(ReportRefusal::Changed))
     }
-}
-
-/// The key, its companion and the report key from a transaction answer's first three ranges.
-fn report_state_at(answer: &Value) -> Result<(Pair, Current), String> {
-    Ok((pair_at(answer, 0)?, range_at(answer, 2)?))
 }
 
 impl Drop for EtcdAuthorityStore {
