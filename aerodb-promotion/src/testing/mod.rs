@@ -167,7 +167,7 @@ impl Suite {
             ("report_survives_reopen", Self::report_survives_reopen),
             ("report_swap_is_compare_and_swap", Self::report_swap_is_compare_and_swap),
             ("report_speaks_for_the_current_authority", Self::report_speaks_for_the_current_authority),
-            ("report_stop_is_final_for_its_epoch", Self::report_stop_is_final_for_its_epoch),
+            ("report_stop_is_not_taken_back_piecemeal", Self::report_stop_is_not_taken_back_piecemeal),
             ("report_corruption_fails_closed", Self::report_corruption_fails_closed),
         ];
         for (name, case) in cases {
@@ -283,9 +283,11 @@ impl Suite {
         true
     }
 
-    /// A stop request or a stop statement, once written, is neither removed nor changed within
-    /// its epoch ([`ReportRefusal::StopTakenBack`]); the next epoch's report starts afresh.
-    fn report_stop_is_final_for_its_epoch<H: StoreHarness>(h: &mut H) -> bool {
+    /// A stop statement, once written, is never changed within its epoch, and neither a stop
+    /// request nor a stop statement is withdrawn without the other
+    /// ([`ReportRefusal::StopTakenBack`]); the next epoch's report starts afresh. (Whether a
+    /// resume may withdraw both together is `check_report`'s to say; this case does not ask.)
+    fn report_stop_is_not_taken_back_piecemeal<H: StoreHarness>(h: &mut H) -> bool {
         let mut store = h.fresh();
         store.bootstrap(node("primary-a")).expect("bootstrap");
         let taken_back = |store: &mut H::Store, expected: &PrimaryReport, report: &PrimaryReport| {
@@ -303,15 +305,15 @@ impl Suite {
         let plain = report_of(1, "primary-a");
         let asked = plain.clone().with_stop_requested();
         store.swap_report(None, &asked).expect("a stop request");
-        taken_back(&mut store, &asked, &plain);
+        store.swap_report(Some(&asked), &asked).expect("the same request again");
         let stop =
             |lsn, clean| Stopped { checkpoint: WalPosition::new(Epoch::INITIAL, Lsn::new(lsn)), clean };
         let stopped = asked.clone().with_stopped(stop(30, true));
         store.swap_report(Some(&asked), &stopped).expect("a stop statement");
         taken_back(&mut store, &stopped, &asked);
+        taken_back(&mut store, &stopped, &plain.clone().with_stopped(stop(30, true)));
         taken_back(&mut store, &stopped, &asked.clone().with_stopped(stop(31, true)));
         taken_back(&mut store, &stopped, &asked.clone().with_stopped(stop(30, false)));
-        taken_back(&mut store, &stopped, &plain.clone().with_stopped(stop(30, true)));
         store.swap_report(Some(&stopped), &stopped).expect("the same statement again");
         promote(&mut store, "replica-b", 30);
         let next = report_of(2, "replica-b");
