@@ -17,6 +17,7 @@ pub mod runtime;
 
 use aerodb_core::{Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 
+use crate::ReportRefusal;
 use crate::codec;
 use crate::evidence::{PrimaryReport, Stopped, SyncMethod, SyncRule};
 use crate::gate::WriteAuthority;
@@ -26,7 +27,7 @@ use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
 use crate::slot::PromotionSlot;
-use crate::store::{AuthorityStore, Proposal, ReportRefusal, StoreError, check_commit, check_report};
+use crate::store::{AuthorityStore, Proposal, StoreError, check_commit, check_report};
 
 /// How the suite creates, restarts and tampers with your store.
 pub trait StoreHarness {
