@@ -515,7 +515,8 @@ pub enum OnTransaction {
     /// Answers `401` with gRPC code 16 (an invalid token): refused, no effect.
     Unauthenticated,
     /// Answers that the compare failed, the key and its companion holding the gateway's value
-    /// (none: no key) written again since they were read: a conflict.
+    /// (none: no key) written again since they were read, and a third key (the fence key a
+    /// commit reads, the report key a report swap reads) absent: a conflict.
     Conflict,
     /// Answers `succeeded: true` with a header that has only the cluster id: applied, revision
     /// unknown.
@@ -526,7 +527,8 @@ pub enum OnTransaction {
 
 /// A scripted etcd gateway on a loopback port, for fault tests no real etcd can stage
 /// deterministically: reads find `value` under any key (or no key) — the authority key and its
-/// companion alike, read by a transaction of ranges only, recorded as [`READ`](Self::READ) —
+/// companion alike, read by a transaction of ranges only, recorded as [`READ`](Self::READ);
+/// a [`report_key`](crate::report_key) never exists —
 /// and other transactions get [`OnTransaction`]. It serves a bounded number of requests, one per
 /// connection, for at most 30 s or until [`finish`](Self::finish), and records their paths. The
 /// transaction a store handle's open settles with (it puts the fence key) is answered as
@@ -565,11 +567,7 @@ impl ScriptedGateway {
             format!(r#"{{"response_range":{{"header":{{"revision":"6"}}{}}}}}"#, kvs(revision))
         };
         let answers = Answers {
-            read: format!(
-                r#"{{"header":{{"cluster_id":"7","revision":"5"}},"succeeded":true,"responses":[{},{}]}}"#,
-                range(5),
-                range(5)
-            ),
+            range: range(5),
             // The key and its companion written again since they were read; the fence key.
             conflict: format!(
                 r#"{{"header":{{"cluster_id":"7","revision":"6"}},"responses":[{},{},{}]}}"#,
@@ -615,8 +613,36 @@ impl ScriptedGateway {
 
 /// What a [`ScriptedGateway`] answers a read, and a transaction whose compare failed.
 struct Answers {
-    read: String,
+    /// The range of any key but a report key.
+    range: String,
     conflict: String,
+}
+
+impl Answers {
+    /// The answer to the read `body`: one range per key it reads, a [`report_key`](crate::report_key)
+    /// always absent.
+    fn read(&self, body: &[u8]) -> String {
+        let transaction = serde_json::from_slice::<Value>(body).unwrap_or_default();
+        let ranges: Vec<&str> = transaction
+            .get("success")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|op| {
+                let key = op.pointer("/request_range/key").and_then(Value::as_str).unwrap_or("");
+                match gateway::decode(key) {
+                    Ok(key) if key.ends_with(b".report") => {
+                        r#"{"response_range":{"header":{"revision":"5"}}}"#
+                    }
+                    _ => self.range.as_str(),
+                }
+            })
+            .collect();
+        format!(
+            r#"{{"header":{{"cluster_id":"7","revision":"5"}},"succeeded":true,"responses":[{}]}}"#,
+            ranges.join(",")
+        )
+    }
 }
 
 /// Answers one request on `stream`: its path.
@@ -648,7 +674,7 @@ fn serve(stream: std::net::TcpStream, answers: &Answers, on_txn: OnTransaction) 
         _ if settles => {
             ("200 OK", r#"{"header":{"cluster_id":"7","revision":"6"},"succeeded":true}"#.to_owned())
         }
-        _ if reads => ("200 OK", answers.read.clone()),
+        _ if reads => ("200 OK", answers.read(&body)),
         ("/v3/kv/txn", OnTransaction::HangUp) => return Ok(path),
         ("/v3/kv/txn", OnTransaction::Unauthenticated) => {
             ("401 Unauthorized", r#"{"error":"etcdserver: invalid auth token","code":16}"#.to_owned())
@@ -660,7 +686,7 @@ fn serve(stream: std::net::TcpStream, answers: &Answers, on_txn: OnTransaction) 
         ("/v3/kv/txn", OnTransaction::Unrecognized) => {
             ("200 OK", r#"{"header":{"cluster_id":"7","revision":"6"}}"#.to_owned())
         }
-        _ => ("200 OK", answers.read.clone()),
+        _ => ("200 OK", answers.read(&body)),
     };
     write!(
         stream,

@@ -8,14 +8,15 @@ use std::sync::Mutex;
 
 use aerodb_core::{Epoch, Lsn, NodeId};
 use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, Conflict, PromotionSlot, Proposal, StoreError, check_commit,
-    start_over_record,
+    AuthorityRecord, AuthorityStore, Conflict, PrimaryReport, PromotionSlot, Proposal, ReportRefusal,
+    StoreError, check_commit, check_report, start_over_record,
 };
 use serde_json::{Value, json};
 
 use crate::gateway::{self, CallError, Connection, Gateway, Kind, lock};
 
-/// The longest authority key accepted.
+/// The longest authority key accepted. Its companions ([`fence_key`], [`highest_key`],
+/// [`report_key`]) are at most 8 bytes longer, far inside etcd's request size limit.
 pub const MAX_KEY_LEN: usize = 1024;
 
 /// Authorities with an open handle in this process, as (etcd cluster id, key): one handle per
@@ -38,6 +39,15 @@ pub fn fence_key(key: &str) -> String {
 /// refused as gone back, and bootstrap requires that it never existed.
 pub fn highest_key(key: &str) -> String {
     format!("{key}.highest")
+}
+
+/// The key of the primary's report kept beside the authority key `key`
+/// ([`PrimaryReport`], [`AuthorityStore::swap_report`]): its framed bytes (magic `AERODBPR`),
+/// replaced only by a transaction that compares its `mod_revision` and those of the authority
+/// key and its [`highest_key`] with the ones the swap checked ([`check_report`]). Under the
+/// prefix `key`, like the other companions, so the same prefix permission covers it.
+pub fn report_key(key: &str) -> String {
+    format!("{key}.report")
 }
 
 /// One key's value and revision, as one linearizable read saw it.
@@ -77,6 +87,13 @@ struct Pair {
 /// a fresh handle decides old or new, and what it decides is final: [`open`](Self::open)
 /// first settles every transaction sent before it, so that a late one can never apply after
 /// recovery reported it not applied (P6-F2).
+///
+/// The primary's report ([`PrimaryReport`]) lives under its own [`report_key`], in the same
+/// frame the file store writes to `metadata/primary.report`. `swap_report` reads the record,
+/// its companion and the report at one revision, applies [`check_report`], and puts the report
+/// in one transaction that compares all three keys' revisions with the ones read (the
+/// report's: never created, when there was none): the same compare-and-swap, the same
+/// unknown-outcome poisoning, as a commit.
 pub struct EtcdAuthorityStore {
     gateway: Gateway,
     /// This handle's entry in [`OPEN_KEYS`].
@@ -127,7 +144,8 @@ impl EtcdAuthorityStore {
     /// companion: whatever it loads from now on may not go back from it (P6-A1); a record that
     /// already went back opens, and is refused by [`load`](AuthorityStore::load) and commits
     /// ([`start_over`](Self::start_over) is the way on). The user needs read and write access to
-    /// `key`, its [`fence_key`] and its [`highest_key`] (all under the prefix `key`).
+    /// `key`, its [`fence_key`], its [`highest_key`] and its [`report_key`] (all under the prefix
+    /// `key`).
     pub fn open(connection: &Connection, key: &str) -> Result<EtcdAuthorityStore, StoreError> {
         check_key(key)?;
         let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
@@ -341,14 +359,26 @@ impl EtcdAuthorityStore {
                 {"request_range": {"key": fence}},
             ],
         });
-        let answer = match self.gateway.call("/v3/kv/txn", &transaction, Kind::Write) {
+        let answer = self.transact(&transaction, operation)?;
+        if answer.is_none() {
+            *lock(&self.seen) = None;
+            self.slot.note_committed(record);
+        }
+        Ok(answer)
+    }
+
+    /// Sends one write `transaction` whose failure branch starts with a range, once, never
+    /// retried. `None`: applied. `Some`: the failure branch's answer, nothing written. No answer
+    /// (a timeout, a connection lost after sending), or an answer with neither outcome, leaves
+    /// the outcome unknown and poisons the handle (P6-F2, P6-F3); a refusal that rules out any
+    /// effect is a plain [`StoreError::Backend`] for `operation`.
+    fn transact(&self, transaction: &Value, operation: &'static str) -> Result<Option<Value>, StoreError> {
+        let answer = match self.gateway.call("/v3/kv/txn", transaction, Kind::Write) {
             Ok(answer) => answer,
             Err(CallError::Unknown(detail)) => return Err(self.unknown(detail)),
             Err(other) => return Err(call_error(operation, other)),
         };
         if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
-            *lock(&self.seen) = None;
-            self.slot.note_committed(record);
             return Ok(None);
         }
         // "Nothing was written" only on the answer of the failure branch, which reads the keys;
@@ -373,7 +403,13 @@ impl EtcdAuthorityStore {
     /// there, remembered as what this handle saw.
     fn current(&self) -> Result<Seen, StoreError> {
         let (current, _cluster) = read_pair(&self.gateway, &self.key)?;
-        let record = admit(&self.slot, &self.key, &current)?;
+        self.see(&current)
+    }
+
+    /// The key and its companion as one linearizable read found them, judged by [`admit`]: the
+    /// record there, remembered as what this handle saw.
+    fn see(&self, current: &Pair) -> Result<Seen, StoreError> {
+        let record = admit(&self.slot, &self.key, current)?;
         let seen =
             Seen { record, revision: current.record.revision, highest_revision: current.highest.revision };
         *lock(&self.seen) = Some(seen.clone());
@@ -388,6 +424,25 @@ impl EtcdAuthorityStore {
     fn unknown(&self, detail: String) -> StoreError {
         *lock(&self.poisoned) = Some(detail.clone());
         StoreError::OutcomeUnknown { detail }
+    }
+
+    /// The key, its companion and the report key from a transaction answer's first three
+    /// ranges, judged: the record as every reader judges it ([`admit`], remembered as seen),
+    /// then [`check_report`] for swapping `expected` for `report` beside it.
+    fn judge_report(
+        &self,
+        answer: &Value,
+        operation: &'static str,
+        expected: Option<&PrimaryReport>,
+        report: &PrimaryReport,
+    ) -> Result<(Pair, Current), StoreError> {
+        let (pair, stored) = pair_at(answer, 0)
+            .and_then(|pair| Ok((pair, range_at(answer, 2)?)))
+            .map_err(backend(operation))?;
+        let authority = self.see(&pair)?.record;
+        let current = decode_report(&report_key(&self.key), &stored)?;
+        check_report(authority.as_ref(), current.as_ref(), expected, report)?;
+        Ok((pair, stored))
     }
 }
 
@@ -451,15 +506,23 @@ pub(crate) fn read(
 /// ranges and nothing else, which etcd serves as a linearizable read (never a serializable one)
 /// and which needs read permission only. Also the id of the etcd cluster that answered.
 fn read_pair(gateway: &Gateway, key: &str) -> Result<(Pair, String), StoreError> {
-    let transaction = json!({"success": [
-        {"request_range": {"key": gateway::encode(key.as_bytes())}},
-        {"request_range": {"key": gateway::encode(highest_key(key).as_bytes())}},
-    ]});
+    let (answer, cluster) = read_keys(gateway, &[key, &highest_key(key)])?;
+    Ok((pair_at(&answer, 0).map_err(backend("read"))?, cluster))
+}
+
+/// One linearizable read of `keys` at one revision: a transaction of ranges and nothing else
+/// (served as a linearizable read, never a serializable one; read permission only). The answer,
+/// its ranges in the order of `keys`, and the id of the etcd cluster that answered.
+fn read_keys(gateway: &Gateway, keys: &[&str]) -> Result<(Value, String), StoreError> {
+    let ranges: Vec<Value> =
+        keys.iter().map(|key| json!({"request_range": {"key": gateway::encode(key.as_bytes())}})).collect();
+    let transaction = json!({ "success": ranges });
     let answer = gateway.call("/v3/kv/txn", &transaction, Kind::Read).map_err(|e| call_error("read", e))?;
     let cluster = answer.pointer("/header/cluster_id").and_then(Value::as_str).ok_or_else(|| {
         StoreError::Backend { operation: "read", detail: "etcd answered without a cluster id".to_owned() }
     })?;
-    Ok((pair_at(&answer, 0).map_err(backend("read"))?, cluster.to_owned()))
+    let cluster = cluster.to_owned();
+    Ok((answer, cluster))
 }
 
 /// The key and its companion from a transaction answer's ranges at `index` and `index + 1`.
@@ -488,6 +551,17 @@ pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
 /// The record in `bytes` read from `key`; bytes that fail any check are corrupt (P6-F1).
 fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
     AuthorityRecord::from_bytes(bytes)
+        .map_err(|error| StoreError::Corrupt { path: PathBuf::from(key), error })
+}
+
+/// The report in `current`, read from `key`; bytes that fail any check are corrupt, never
+/// "no report" (P6-F1).
+fn decode_report(key: &str, current: &Current) -> Result<Option<PrimaryReport>, StoreError> {
+    current
+        .bytes
+        .as_deref()
+        .map(PrimaryReport::from_bytes)
+        .transpose()
         .map_err(|error| StoreError::Corrupt { path: PathBuf::from(key), error })
 }
 
@@ -584,16 +658,61 @@ impl AuthorityStore for EtcdAuthorityStore {
         &self.slot
     }
 
-    fn load_report(&self) -> Result<Option<aerodb_promotion::PrimaryReport>, StoreError> {
-        Err(StoreError::Backend { operation: "load_report", detail: "not in etcd yet".to_owned() })
+    /// One linearizable read of the [`report_key`], decoded strictly (P6-F1).
+    fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
+        self.check_poisoned()?;
+        let key = report_key(&self.key);
+        let (answer, _cluster) = read_keys(&self.gateway, &[&key])?;
+        decode_report(&key, &range_at(&answer, 0).map_err(backend("read"))?)
     }
 
+    /// Reads the record, its companion and the report at one revision, applies [`check_report`]
+    /// (the record judged first, as every reader judges it, P6-A1), then sends one transaction
+    /// that puts the report only if all three keys' `mod_revision`s are still the ones read (the
+    /// report's: never created, when there was none), so the authority and report compared are
+    /// the ones the report is written beside. A failed compare writes nothing; the refusal is
+    /// decided on the failure branch's read of the three keys, as a commit's: what
+    /// `check_report` says of them, or [`ReportRefusal::Changed`] when they were written again
+    /// unchanged. An unknown
+    /// outcome poisons the handle like a commit's; nothing is retried. A handle opened since
+    /// settles a pending swap too: its open puts the record back at a new revision.
     fn swap_report(
         &mut self,
-        _: Option<&aerodb_promotion::PrimaryReport>,
-        _: &aerodb_promotion::PrimaryReport,
+        expected: Option<&PrimaryReport>,
+        report: &PrimaryReport,
     ) -> Result<(), StoreError> {
-        Err(StoreError::Backend { operation: "swap_report", detail: "not in etcd yet".to_owned() })
+        self.check_poisoned()?;
+        let (highest, reported) = (highest_key(&self.key), report_key(&self.key));
+        let keys = [self.key.as_str(), highest.as_str(), reported.as_str()];
+        let (answer, _cluster) = read_keys(&self.gateway, &keys)?;
+        let (pair, stored) = self.judge_report(&answer, "read", expected, report)?;
+        let [key, highest, reported_key] = keys.map(|key| gateway::encode(key.as_bytes()));
+        let report_compare = match stored.bytes {
+            None => {
+                json!({"key": reported_key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"})
+            }
+            Some(_) => {
+                json!({"key": reported_key, "target": "MOD", "result": "EQUAL", "mod_revision": stored.revision.to_string()})
+            }
+        };
+        let transaction = json!({
+            "compare": [
+                {"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": pair.record.revision.to_string()},
+                {"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": pair.highest.revision.to_string()},
+                report_compare,
+            ],
+            "success": [{"request_put": {"key": reported_key, "value": gateway::encode(&report.to_bytes()?)}}],
+            "failure": [
+                {"request_range": {"key": key}},
+                {"request_range": {"key": highest}},
+                {"request_range": {"key": reported_key}},
+            ],
+        });
+        let Some(answer) = self.transact(&transaction, "swap_report")? else {
+            return Ok(());
+        };
+        self.judge_report(&answer, "swap_report", expected, report)?;
+        Err(StoreError::Report(ReportRefusal::Changed))
     }
 }
 
@@ -636,6 +755,59 @@ mod tests {
         assert!(matches!(store.bootstrap(node()), Err(StoreError::Poisoned(_))));
         drop(store);
         assert_eq!(server.finish(), [ScriptedGateway::READ, ScriptedGateway::SETTLE, "/v3/kv/txn"]);
+    }
+
+    /// The authority of n0 at epoch 1, as a scripted gateway's value, and its first report.
+    fn held() -> (Vec<u8>, PrimaryReport) {
+        let record = AuthorityRecord::bootstrap(node()).to_bytes().unwrap();
+        (record, PrimaryReport::new(Epoch::INITIAL, node()))
+    }
+
+    /// A report swap sent and never answered: as for a commit, the outcome is unknown, the
+    /// handle poisoned for every call, and nothing is retried (one transaction reached the
+    /// server, after one read of the record, its companion and the report).
+    #[test]
+    fn an_unanswered_report_swap_poisons_the_handle_and_is_not_retried() {
+        let (record, report) = held();
+        let server = ScriptedGateway::start(Some(record), OnTransaction::HangUp, 3).unwrap();
+        let connection =
+            Connection::new(vec![server.endpoint().to_owned()]).with_timeout(Duration::from_secs(2));
+        let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/t11/authority").unwrap();
+        let error = store.swap_report(None, &report).unwrap_err();
+        assert!(matches!(error, StoreError::OutcomeUnknown { .. }), "{error}");
+        assert!(matches!(store.load_report(), Err(StoreError::Poisoned(_))));
+        assert!(matches!(store.swap_report(None, &report), Err(StoreError::Poisoned(_))));
+        assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
+        drop(store);
+        assert_eq!(
+            server.finish(),
+            [ScriptedGateway::READ, ScriptedGateway::SETTLE, ScriptedGateway::READ, "/v3/kv/txn"]
+        );
+    }
+
+    /// A report swap whose compare failed is decided on the failure branch's read: the record
+    /// and report found unchanged but written again is `Changed`; nothing was written, and the
+    /// handle stays usable.
+    #[test]
+    fn a_failed_report_compare_is_refused_without_poison() {
+        let (record, report) = held();
+        let server = ScriptedGateway::start(Some(record), OnTransaction::Conflict, 4).unwrap();
+        let connection = Connection::new(vec![server.endpoint().to_owned()]);
+        let mut store = EtcdAuthorityStore::open(&connection, "/aerodb/t12/authority").unwrap();
+        let error = store.swap_report(None, &report).unwrap_err();
+        assert!(matches!(error, StoreError::Report(ReportRefusal::Changed)), "{error}");
+        assert!(matches!(store.load_report(), Ok(None)));
+        drop(store);
+        assert_eq!(
+            server.finish(),
+            [
+                ScriptedGateway::READ,
+                ScriptedGateway::SETTLE,
+                ScriptedGateway::READ,
+                "/v3/kv/txn",
+                ScriptedGateway::READ
+            ]
+        );
     }
 
     /// An answer that says neither "applied" nor "compare failed" settles nothing: the outcome
@@ -787,14 +959,19 @@ mod tests {
         assert!(format!("{allowed:?}").contains("allow_plaintext_password: true"));
     }
 
-    /// Each authority has its own fence key and companion, under the authority key's prefix (so
-    /// that one prefix permission covers all three, as docs/ETCD.md tells operators).
+    /// Each authority has its own fence key, companion and report key, under the authority key's
+    /// prefix (so that one prefix permission covers all four, as docs/ETCD.md tells operators).
     #[test]
     fn the_fence_key_is_the_authority_key_dot_fence() {
         assert_eq!(fence_key("/aerodb/c1/authority"), "/aerodb/c1/authority.fence");
         assert_ne!(fence_key("/aerodb/c1/authority"), fence_key("/aerodb/c2/authority"));
         assert_eq!(highest_key("/aerodb/c1/authority"), "/aerodb/c1/authority.highest");
         assert_ne!(highest_key("/aerodb/c1/authority"), highest_key("/aerodb/c2/authority"));
+        assert_eq!(report_key("/aerodb/c1/authority"), "/aerodb/c1/authority.report");
+        assert_ne!(report_key("/aerodb/c1/authority"), report_key("/aerodb/c2/authority"));
+        let key = "/aerodb/c1/authority";
+        let companions = [fence_key(key), highest_key(key), report_key(key)];
+        assert!(companions.iter().all(|k| k.starts_with(key) && k.len() <= MAX_KEY_LEN + ".highest".len()));
     }
 
     /// One key's state holding `record` (at revision 5), or nothing.

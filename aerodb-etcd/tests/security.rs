@@ -218,17 +218,19 @@ fn etcd_members_never_inherit_the_etcd_password() {
 }
 
 /// docs/ETCD.md's access control, against a real member with authentication on: controllers
-/// get read-write on the prefix `<key>` (the key, `<key>.fence`, `<key>.highest`), nodes read
-/// on the same prefix. A node's follower and `read_record` work; every write it tries — a
-/// store handle's open (which settles), a put of the key — is refused, and nothing changes.
-/// Read on the key alone is not enough: a reader needs the companion too.
+/// get read-write on the prefix `<key>` (the key, `<key>.fence`, `<key>.highest`,
+/// `<key>.report`), nodes read on the same prefix. A controller writes and reads the primary's
+/// report through that prefix. A node's follower and `read_record` work; every write it tries —
+/// a store handle's open (which settles), a put of the key, a put of the report key — is
+/// refused, and nothing changes. Read on the key alone is not enough: a reader needs the
+/// companion too.
 #[test]
 #[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
 fn a_read_only_node_follows_the_authority_and_cannot_write_it() {
     use aerodb_core::Epoch;
     use aerodb_etcd::AuthorityFollower;
     use aerodb_etcd::local::BareClient;
-    use aerodb_promotion::WriteAuthority;
+    use aerodb_promotion::{PrimaryReport, WriteAuthority};
     let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
     let mut cluster = Cluster::start(dir.path(), 1).unwrap_or_else(|e| panic!("{e}"));
     cluster.enable_auth("root password").unwrap();
@@ -245,10 +247,16 @@ fn a_read_only_node_follows_the_authority_and_cannot_write_it() {
         Connection::new(cluster.endpoints()).with_user(user, "pw").with_plaintext_password_allowed()
     };
 
-    let first =
-        EtcdAuthorityStore::open(&as_user("controller-1"), KEY).unwrap().bootstrap(node("n0")).unwrap();
+    let mut controller = EtcdAuthorityStore::open(&as_user("controller-1"), KEY).unwrap();
+    let first = controller.bootstrap(node("n0")).unwrap();
+    let report = PrimaryReport::new(first.epoch(), first.primary());
+    controller.swap_report(None, &report).unwrap();
+    assert_eq!(controller.load_report().unwrap(), Some(report), "the prefix covers the report key");
+    drop(controller);
     let root = BareClient::new(&cluster.connection()).unwrap();
     let before = root.get(KEY).unwrap().expect("the controller wrote the record");
+    let report_key = aerodb_etcd::report_key(KEY);
+    let reported = root.get(&report_key).unwrap().expect("the controller wrote the report");
 
     let node_a = as_user("node-a");
     let follower = AuthorityFollower::new(&node_a, KEY).unwrap();
@@ -263,6 +271,10 @@ fn a_read_only_node_follows_the_authority_and_cannot_write_it() {
     println!("a node putting the key: {put:?}");
     assert!(put.is_err_and(|e| e.contains("permission denied")));
     assert_eq!(root.get(KEY).unwrap(), Some(before), "nothing changed");
+    let put = BareClient::new(&node_a).unwrap().compare_and_put(&report_key, reported.1, b"not a report");
+    println!("a node putting the report key: {put:?}");
+    assert!(put.is_err_and(|e| e.contains("permission denied")));
+    assert_eq!(root.get(&report_key).unwrap(), Some(reported), "nothing changed");
 
     let error = AuthorityFollower::new(&as_user("narrow"), KEY).unwrap().poll(&gate).unwrap_err();
     println!("read on the key alone: {error}");

@@ -364,7 +364,7 @@ impl From<BodyV2> for RecordBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{AcknowledgedSource, Evidence, OldPrimarySource};
+    use crate::evidence::{AcknowledgedSource, Evidence, OldPrimarySource, Stopped, SyncMethod, SyncRule};
     use crate::record::HISTORY_CAP;
     use crate::request::{MAX_REASON_LEN, MAX_REQUEST_ID_LEN};
     use aerodb_core::Lsn;
@@ -555,6 +555,66 @@ mod tests {
         "007072696d6172792d3001000000000000000000000000000000010900000000",
         "0000007265706c6963612d31010111000000000000007072696d61727920686f",
         "7374206c6f73740104000000000000006f702d37fbc7ced0",
+    );
+
+    /// Epoch 3's report of `primary-0` during a change of rule (`FIRST 1 (replica-1, replica-2)`
+    /// to `ANY 2 (replica-1, replica-2, replica-3)`), asked to stop and stopped cleanly.
+    fn sample_report() -> PrimaryReport {
+        let standbys = |names: &[&str]| names.iter().map(|n| id(n)).collect();
+        let rules = vec![
+            SyncRule::new(SyncMethod::First, 1, standbys(&["replica-1", "replica-2"])).unwrap(),
+            SyncRule::new(SyncMethod::Any, 2, standbys(&["replica-1", "replica-2", "replica-3"])).unwrap(),
+        ];
+        let stopped = Stopped { checkpoint: WalPosition::new(Epoch::new(3), Lsn::new(0x2000)), clean: true };
+        PrimaryReport::new(Epoch::new(3), id("primary-0"))
+            .with_synchronous(rules)
+            .unwrap()
+            .with_stop_requested()
+            .with_stopped(stopped)
+    }
+
+    /// The report frame, pinned. If this changes, REPORT_FORMAT_VERSION must change with it.
+    #[test]
+    fn report_golden_bytes() {
+        assert_eq!(hex(&sample_report().to_bytes().unwrap()), GOLDEN_REPORT);
+        assert_eq!(PrimaryReport::from_bytes(&unhex(GOLDEN_REPORT)).unwrap(), sample_report());
+    }
+
+    /// A record's frame is never read as a report, nor a report's as a record: each is refused
+    /// by its magic, naming both; and a report frame fails every other check as a record does.
+    #[test]
+    fn a_record_is_not_a_report_and_a_report_is_not_a_record() {
+        let record = encode(&sample()).unwrap();
+        let report = encode_report(&sample_report()).unwrap();
+        assert_eq!(
+            decode_report(&record),
+            Err(DecodeError::BadMagic { found: MAGIC, expected: REPORT_MAGIC })
+        );
+        assert_eq!(decode(&report), Err(DecodeError::BadMagic { found: REPORT_MAGIC, expected: MAGIC }));
+        assert!(matches!(decode_report(&report[..report.len() - 1]), Err(DecodeError::Truncated { .. })));
+        let mut version = report.clone();
+        version[8] = 2;
+        assert_eq!(
+            decode_report(&version),
+            Err(DecodeError::UnsupportedVersion { found: 2, oldest: 1, newest: REPORT_FORMAT_VERSION })
+        );
+        let mut flipped = report.clone();
+        flipped[HEADER_LEN + 2] ^= 0x01;
+        assert!(matches!(decode_report(&flipped), Err(DecodeError::ChecksumMismatch { .. })));
+        let mut longer = report;
+        longer.push(0);
+        assert!(matches!(decode_report(&longer), Err(DecodeError::TrailingBytes { extra: 1 })));
+    }
+
+    /// [`sample_report`] in report format 1: magic, version, payload length; epoch, primary; two
+    /// rules (method, count, standbys); stop requested; stopped (checkpoint, clean); CRC.
+    const GOLDEN_REPORT: &str = concat!(
+        "4145524f444250520100a3000000030000000000000009000000000000007072",
+        "696d6172792d3002000000000000000000000001020000000000000009000000",
+        "000000007265706c6963612d3109000000000000007265706c6963612d320100",
+        "000002030000000000000009000000000000007265706c6963612d3109000000",
+        "000000007265706c6963612d3209000000000000007265706c6963612d330101",
+        "03000000000000000020000000000000017a88b5c7",
     );
 
     fn unhex(text: &str) -> Vec<u8> {

@@ -1,4 +1,5 @@
-//! I/O fault injection at every operation of a commit and of an open + recover (stage 6.7).
+//! I/O fault injection at every operation of a commit, of an open + recover (stage 6.7), and of
+//! a report swap.
 //!
 //! Each point is tested twice, as SQLite does: a fault that happens once, and one that persists
 //! for every later operation; with EIO, ENOSPC and a short write. After each, the failure is
@@ -199,4 +200,71 @@ fn a_fault_at_every_operation_of_an_open_that_creates_directories_is_typed_and_f
         "16 operations: 5 mkdir (2 missing), 2 stat, lock, 2 remove, 4 fsync dir, 2 read"
     );
     eprintln!("fault injection, open creating its directories: {points} faulted runs over 16 operations");
+}
+
+/// A report swap's operations before its writes: the record's read and the report's.
+const REPORT_READ_OPS: usize = 2;
+
+/// §5, P6-F3 for the primary's report: a fault at any operation of a swap is a typed I/O
+/// error with no operation after it (never retried); a fault in its writes (temp file, fsync,
+/// rename, directory fsync) poisons the handle, as a commit's does; a fresh open finds exactly
+/// the old report or the new one, and the authority untouched.
+#[test]
+fn a_fault_at_every_report_swap_operation_is_final_and_leaves_old_or_new() {
+    let mut points = 0;
+    let mut swap_ops = 0;
+    let mut outcomes = std::collections::BTreeMap::new();
+    for persistent in [false, true] {
+        for kind in FaultKind::ALL {
+            for at in 0.. {
+                let (dir, record) = setup("fault-report");
+                let old = PrimaryReport::new(record.epoch(), record.primary());
+                let new = old.clone().with_stop_requested();
+                FileAuthorityStore::open(dir.path()).unwrap().swap_report(None, &old).unwrap();
+                let mut store = FileAuthorityStore::open_with(Faulty::default(), dir.path()).unwrap();
+                store.backend().arm(Plan { at, persistent, kind });
+                let result = store.swap_report(Some(&old), &new);
+                if !store.backend().hit() {
+                    assert!(result.is_ok(), "no fault, so the swap succeeds: {result:?}");
+                    swap_ops = store.backend().ops();
+                    break;
+                }
+                assert_eq!(
+                    store.backend().ops(),
+                    at + 1,
+                    "no operation after the failing one: never retried"
+                );
+                assert!(
+                    matches!(result, Err(StoreError::Io { .. })),
+                    "untyped failure at op {at}: {result:?}"
+                );
+                let poisoned = matches!(store.load_report(), Err(StoreError::Poisoned(_)));
+                assert_eq!(
+                    poisoned,
+                    at >= REPORT_READ_OPS,
+                    "a failed write, and only a write, poisons (op {at})"
+                );
+                if poisoned {
+                    assert!(matches!(store.load(), Err(StoreError::Poisoned(_))));
+                    assert!(matches!(store.swap_report(Some(&old), &new), Err(StoreError::Poisoned(_))));
+                }
+                drop(store);
+                let store = FileAuthorityStore::open(dir.path()).expect("a fresh open after a fault");
+                assert_eq!(store.load().unwrap(), Some(record.clone()), "the authority is untouched");
+                let found = store.load_report().expect("the report decodes").expect("a report");
+                let outcome = if found == old { "old" } else { "new" };
+                assert!(found == old || found == new, "a third state: {found:?}");
+                if at < REPORT_READ_OPS {
+                    assert_eq!(outcome, "old", "nothing was written");
+                }
+                *outcomes.entry((at, outcome)).or_insert(0) += 1;
+                points += 1;
+            }
+        }
+    }
+    assert_eq!(swap_ops, 7, "read the record, read the report, create, write, fsync, rename, fsync dir");
+    assert_eq!(points, 2 * 3 * swap_ops);
+    eprintln!(
+        "fault injection, report swap: {points} faulted runs over {swap_ops} operations x 3 kinds x once/persistent; outcomes (op, state): {outcomes:?}"
+    );
 }

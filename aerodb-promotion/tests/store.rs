@@ -41,6 +41,11 @@ impl StoreHarness for FileHarness {
         true
     }
 
+    fn tamper_with_report(&mut self, store: &mut FileAuthorityStore, bytes: &[u8]) -> bool {
+        std::fs::write(store.record_path().with_file_name(REPORT_FILE), bytes).unwrap();
+        true
+    }
+
     fn leave_crash_leftovers(&mut self, store: &mut FileAuthorityStore) -> bool {
         let temp = store.record_path().with_file_name("authority.record.tmp");
         std::fs::write(temp, b"AERODBAR\x01\x00half-written").unwrap();
@@ -56,7 +61,7 @@ impl StoreHarness for FileHarness {
 fn the_file_store_passes_the_conformance_suite() {
     let report = Suite::run(&mut FileHarness::default());
     assert!(report.skipped.is_empty(), "file store must support every case: skipped {:?}", report.skipped);
-    assert_eq!(report.passed.len(), 11);
+    assert_eq!(report.passed.len(), 17);
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //!
 //! Implement [`StoreHarness`] for your store and call [`Suite::run`] from a test: it checks
 //! compare-and-swap, successor epochs, durability across reopen, fail-closed corruption, crash
-//! leftovers and lock exclusivity (the last three where your harness supports them).
+//! leftovers and lock exclusivity (the last three where your harness supports them), and the
+//! same for the primary's report kept beside the record ([`check_report`]).
 //!
 //! ```
 //! use aerodb_promotion::testing::{MemoryHarness, Suite};
@@ -14,10 +15,11 @@ pub mod cluster;
 pub mod events;
 pub mod runtime;
 
-use aerodb_core::{EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
+use aerodb_core::{Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 
+use crate::ReportRefusal;
 use crate::codec;
-use crate::evidence::PrimaryReport;
+use crate::evidence::{PrimaryReport, Stopped, SyncMethod, SyncRule};
 use crate::gate::WriteAuthority;
 use crate::inputs::{NodeView, OldPrimary, ValidationInputs};
 use crate::machine::Decision;
@@ -40,6 +42,10 @@ pub trait StoreHarness {
     /// decodes is the authority to every reader that has not seen a newer one, and `recover`
     /// grants its primary: only the conformance suite's corruption cases call this.
     fn tamper_with_record(&mut self, store: &mut Self::Store, bytes: &[u8]) -> bool;
+    /// UNSAFE FOR A CLUSTER — replaces the stored primary report's bytes behind the store's
+    /// back, as corruption would; `false` if unsupported. Only the suite's report corruption
+    /// case calls this.
+    fn tamper_with_report(&mut self, store: &mut Self::Store, bytes: &[u8]) -> bool;
     /// Leaves what a commit killed after writing its temporary file leaves; `false` if unsupported.
     fn leave_crash_leftovers(&mut self, store: &mut Self::Store) -> bool;
     /// Opens a second handle on `store`'s authority while it is open; `None` if the store
@@ -103,6 +109,16 @@ pub fn detached_primary_gate_for_tests(primary: NodeId) -> WriteAuthority {
     gate
 }
 
+/// A report of `primary` at `epoch`: any one of two other nodes acknowledges every commit.
+fn report_of(epoch: u64, primary: &str) -> PrimaryReport {
+    let standbys = ["replica-b", "replica-c", "replica-d"].into_iter().filter(|n| *n != primary).take(2);
+    let rule = SyncRule::new(SyncMethod::Any, 1, standbys.map(node).collect())
+        .unwrap_or_else(|e| panic!("suite rule: {e}"));
+    PrimaryReport::new(Epoch::new(epoch), node(primary))
+        .with_synchronous(vec![rule])
+        .unwrap_or_else(|e| panic!("suite report: {e}"))
+}
+
 /// The proposal a real promotion of `candidate` over `record` would commit.
 fn successor_of(record: &AuthorityRecord, candidate: &str, lsn: u64) -> Proposal {
     let bytes = codec::encode(record).unwrap_or_else(|e| panic!("encode: {e}"));
@@ -136,7 +152,7 @@ impl Suite {
     /// Runs every case against stores from `harness`; panics naming the first violated guarantee.
     pub fn run<H: StoreHarness>(harness: &mut H) -> SuiteReport {
         let mut report = SuiteReport::default();
-        let cases: [(&'static str, Case<H>); 11] = [
+        let cases: [(&'static str, Case<H>); 17] = [
             ("empty_store_has_no_authority", Self::empty_store_has_no_authority),
             ("bootstrap_writes_epoch_one_once", Self::bootstrap_writes_epoch_one_once),
             ("commit_is_compare_and_swap", Self::commit_is_compare_and_swap),
@@ -148,6 +164,12 @@ impl Suite {
             ("crash_leftovers_are_ignored_and_cleaned", Self::crash_leftovers_are_ignored_and_cleaned),
             ("second_handle_is_locked_out", Self::second_handle_is_locked_out),
             ("a_handle_never_goes_back", Self::a_handle_never_goes_back),
+            ("report_is_absent_until_written", Self::report_is_absent_until_written),
+            ("report_survives_reopen", Self::report_survives_reopen),
+            ("report_swap_is_compare_and_swap", Self::report_swap_is_compare_and_swap),
+            ("report_speaks_for_the_current_authority", Self::report_speaks_for_the_current_authority),
+            ("report_stop_is_not_taken_back_piecemeal", Self::report_stop_is_not_taken_back_piecemeal),
+            ("report_corruption_fails_closed", Self::report_corruption_fails_closed),
         ];
         for (name, case) in cases {
             if case(harness) { report.passed.push(name) } else { report.skipped.push(name) }
@@ -181,6 +203,158 @@ impl Suite {
         let bytes = codec::encode(&second).expect("encode");
         assert!(h.tamper_with_record(&mut store, &bytes));
         assert_eq!(store.load().expect("the seen record again").as_ref(), Some(&second));
+        true
+    }
+
+    fn report_is_absent_until_written<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        assert!(matches!(store.load_report(), Ok(None)), "a fresh store holds no report");
+        store.bootstrap(node("primary-a")).expect("bootstrap");
+        assert!(matches!(store.load_report(), Ok(None)), "a bootstrap writes no report");
+        let store = h.reopen(store);
+        assert!(matches!(store.load_report(), Ok(None)), "nor does a reopen");
+        true
+    }
+
+    /// A report swapped in from none loads back, the same after a reopen, and is replaced by
+    /// a swap that expects it.
+    fn report_survives_reopen<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        store.bootstrap(node("primary-a")).expect("bootstrap");
+        let first = report_of(1, "primary-a");
+        store.swap_report(None, &first).expect("a first report");
+        assert_eq!(store.load_report().expect("load").as_ref(), Some(&first));
+        let mut store = h.reopen(store);
+        assert_eq!(store.load_report().expect("load after reopen").as_ref(), Some(&first));
+        let asked = first.clone().with_stop_requested();
+        store.swap_report(Some(&first), &asked).expect("a swap expecting the stored report");
+        let store = h.reopen(store);
+        assert_eq!(store.load_report().expect("load after reopen").as_ref(), Some(&asked));
+        true
+    }
+
+    /// P6-A1: a swap whose `expected` is not the stored report is refused
+    /// ([`ReportRefusal::Changed`]) and writes nothing.
+    fn report_swap_is_compare_and_swap<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        store.bootstrap(node("primary-a")).expect("bootstrap");
+        let first = report_of(1, "primary-a");
+        store.swap_report(None, &first).expect("a first report");
+        let asked = first.clone().with_stop_requested();
+        let other = report_of(1, "primary-a").with_stop_requested();
+        for stale in [None, Some(&other), Some(&asked)] {
+            let result = store.swap_report(stale, &asked);
+            assert!(
+                matches!(result, Err(StoreError::Report(ReportRefusal::Changed))),
+                "a swap expecting {stale:?} must be refused: {result:?}"
+            );
+            assert_eq!(store.load_report().expect("load").as_ref(), Some(&first), "a refusal writes nothing");
+        }
+        true
+    }
+
+    /// P6-A1: only the current authority's primary at its epoch has a report written; after a
+    /// promotion the old primary's report can no longer be rewritten, and the new primary's
+    /// replaces it.
+    fn report_speaks_for_the_current_authority<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let not_current = |store: &mut H::Store, expected: Option<&PrimaryReport>, report: &PrimaryReport| {
+            let result = store.swap_report(expected, report);
+            assert!(
+                matches!(result, Err(StoreError::Report(ReportRefusal::NotCurrent { .. }))),
+                "a report for {} at epoch {} must be refused: {result:?}",
+                report.primary(),
+                report.epoch()
+            );
+        };
+        let first = report_of(1, "primary-a");
+        not_current(&mut store, None, &first);
+        assert!(matches!(store.load_report(), Ok(None)), "no authority, no report");
+        store.bootstrap(node("primary-a")).expect("bootstrap");
+        not_current(&mut store, None, &report_of(1, "replica-b"));
+        not_current(&mut store, None, &report_of(2, "primary-a"));
+        assert!(matches!(store.load_report(), Ok(None)), "a refusal writes nothing");
+        store.swap_report(None, &first).expect("the current primary's report");
+        promote(&mut store, "replica-b", 10);
+        not_current(&mut store, Some(&first), &first.clone().with_stop_requested());
+        assert_eq!(store.load_report().expect("load").as_ref(), Some(&first), "a refusal writes nothing");
+        let second = report_of(2, "replica-b");
+        store.swap_report(Some(&first), &second).expect("the new primary's report replaces the old");
+        assert_eq!(store.load_report().expect("load").as_ref(), Some(&second));
+        true
+    }
+
+    /// A stop statement, once written, is never changed within its epoch, and neither a stop
+    /// request nor a stop statement is withdrawn without the other
+    /// ([`ReportRefusal::StopTakenBack`]); the next epoch's report starts afresh. (Whether a
+    /// resume may withdraw both together is `check_report`'s to say; this case does not ask.)
+    fn report_stop_is_not_taken_back_piecemeal<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        store.bootstrap(node("primary-a")).expect("bootstrap");
+        let taken_back = |store: &mut H::Store, expected: &PrimaryReport, report: &PrimaryReport| {
+            let result = store.swap_report(Some(expected), report);
+            assert!(
+                matches!(result, Err(StoreError::Report(ReportRefusal::StopTakenBack))),
+                "{report:?} over {expected:?} must be refused: {result:?}"
+            );
+            assert_eq!(
+                store.load_report().expect("load").as_ref(),
+                Some(expected),
+                "a refusal writes nothing"
+            );
+        };
+        let plain = report_of(1, "primary-a");
+        let asked = plain.clone().with_stop_requested();
+        store.swap_report(None, &asked).expect("a stop request");
+        store.swap_report(Some(&asked), &asked).expect("the same request again");
+        let stop =
+            |lsn, clean| Stopped { checkpoint: WalPosition::new(Epoch::INITIAL, Lsn::new(lsn)), clean };
+        let stopped = asked.clone().with_stopped(stop(30, true));
+        store.swap_report(Some(&asked), &stopped).expect("a stop statement");
+        taken_back(&mut store, &stopped, &asked);
+        taken_back(&mut store, &stopped, &plain.clone().with_stopped(stop(30, true)));
+        taken_back(&mut store, &stopped, &asked.clone().with_stopped(stop(31, true)));
+        taken_back(&mut store, &stopped, &asked.clone().with_stopped(stop(30, false)));
+        store.swap_report(Some(&stopped), &stopped).expect("the same statement again");
+        promote(&mut store, "replica-b", 30);
+        let next = report_of(2, "replica-b");
+        store.swap_report(Some(&stopped), &next).expect("the next epoch starts afresh");
+        assert_eq!(store.load_report().expect("load").as_ref(), Some(&next));
+        true
+    }
+
+    /// P6-F1: report bytes that fail any check — a flipped bit, a truncation, nothing, a record's
+    /// frame, garbage — are [`StoreError::Corrupt`], never "no report", and nothing is swapped
+    /// over them.
+    fn report_corruption_fails_closed<H: StoreHarness>(h: &mut H) -> bool {
+        let mut store = h.fresh();
+        let record = store.bootstrap(node("primary-a")).expect("bootstrap");
+        let report = report_of(1, "primary-a");
+        store.swap_report(None, &report).expect("a first report");
+        let good = codec::encode_report(&report).expect("encode");
+        let mut flipped = good.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0x01;
+        let record_frame = codec::encode(&record).expect("encode");
+        for bytes in [&flipped[..], &good[..good.len() - 1], &[][..], &record_frame[..], b"not a report"] {
+            if !h.tamper_with_report(&mut store, bytes) {
+                return false;
+            }
+            let loaded = store.load_report();
+            assert!(
+                matches!(loaded, Err(StoreError::Corrupt { .. })),
+                "corrupt bytes must not load: {loaded:?}"
+            );
+            for expected in [None, Some(&report)] {
+                let swapped = store.swap_report(expected, &report);
+                assert!(
+                    matches!(swapped, Err(StoreError::Corrupt { .. })),
+                    "a swap over corruption: {swapped:?}"
+                );
+            }
+        }
+        assert!(h.tamper_with_report(&mut store, &good));
+        assert_eq!(store.load_report().expect("the good bytes again").as_ref(), Some(&report));
         true
     }
 
@@ -430,6 +604,11 @@ impl StoreHarness for MemoryHarness {
 
     fn tamper_with_record(&mut self, store: &mut MemoryStore, bytes: &[u8]) -> bool {
         store.bytes = Some(bytes.to_vec());
+        true
+    }
+
+    fn tamper_with_report(&mut self, store: &mut MemoryStore, bytes: &[u8]) -> bool {
+        store.report = Some(bytes.to_vec());
         true
     }
 
