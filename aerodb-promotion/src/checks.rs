@@ -400,7 +400,7 @@ pub(crate) fn run_checks(
     let (r3, old_primary_from) = old_primary_inactive(request, inputs);
     let bound = acknowledged_bound(inputs);
     let (r4, acknowledged) = acknowledged_known(&bound);
-    let (r5, caught_up) = candidate_caught_up(inputs, candidate, bound.chosen);
+    let (r5, caught_up) = candidate_caught_up(inputs, candidate, &bound);
     let (r6, history) = wal_prefix(inputs, candidate);
     let (r7, boundary) = commit_boundary(candidate);
     let plan = (|| {
@@ -552,26 +552,43 @@ struct Bound {
     given: Option<WalPosition>,
     derivation: Option<Derivation>,
     clean_stop: Option<WalPosition>,
+    /// Every bound the sources give: the candidate must hold each, since positions on
+    /// different branches have no order, and a higher one does not imply a lower one is held.
+    all: Vec<(WalPosition, AcknowledgedSource)>,
     chosen: Result<(WalPosition, AcknowledgedSource), DenialReason>,
 }
 
-/// P6-S1: the acknowledged bound is the highest of what the inputs give, what the primary's
-/// reported synchronous rules derive from the observed standbys, and its clean stop's
-/// checkpoint — each an upper bound of every acknowledged position, so the highest is the
-/// safest. None of them: unknown, or underivable when the reported rules saw too few standbys.
+/// P6-S1: the acknowledged bounds are what the inputs give, what each of the primary's reported
+/// synchronous rules derives from the observed standbys, and its clean stop's checkpoint —
+/// each an upper bound of every acknowledged position. The candidate must hold every one
+/// (check 5); the highest is the one shown and recorded. None of them: unknown, or underivable
+/// when the reported rules saw too few standbys.
 fn acknowledged_bound(inputs: &ValidationInputs) -> Bound {
     let report = inputs.current_report();
     let ends: Vec<(NodeId, WalPosition)> = inputs.nodes.iter().map(|n| (n.id, n.position)).collect();
     let derivation = report.filter(|r| !r.synchronous().is_empty()).map(|r| r.derive(&ends));
     let clean_stop = report.and_then(|r| r.stopped()).filter(|s| s.clean).map(|s: Stopped| s.checkpoint);
-    let derived = derivation.as_ref().and_then(|d| d.bound);
-    let candidates = [
-        inputs.acknowledged.map(|p| (p, AcknowledgedSource::Given)),
-        derived.map(|(node, p)| (p, AcknowledgedSource::Derived { node })),
-        clean_stop.map(|p| (p, AcknowledgedSource::CleanStop)),
-    ];
+    // Each rule's bound, once every rule is bounded.
+    let derived: Vec<(WalPosition, AcknowledgedSource)> = derivation
+        .as_ref()
+        .filter(|d| d.bound.is_some())
+        .map(|d| {
+            d.rules
+                .iter()
+                .filter_map(|r| r.bound)
+                .map(|(node, p)| (p, AcknowledgedSource::Derived { node }))
+                .collect()
+        })
+        .unwrap_or_default();
+    let all: Vec<(WalPosition, AcknowledgedSource)> = inputs
+        .acknowledged
+        .map(|p| (p, AcknowledgedSource::Given))
+        .into_iter()
+        .chain(derived)
+        .chain(clean_stop.map(|p| (p, AcknowledgedSource::CleanStop)))
+        .collect();
     // Ties go to the later source: evidence over what was merely given.
-    let highest = candidates.into_iter().flatten().reduce(|a, b| if b.0 >= a.0 { b } else { a });
+    let highest = all.iter().copied().reduce(|a, b| if b.0 >= a.0 { b } else { a });
     let chosen = highest.ok_or_else(|| {
         let unbounded = derivation.as_ref().and_then(|d| d.rules.iter().find(|r| r.bound.is_none()));
         match unbounded {
@@ -582,7 +599,7 @@ fn acknowledged_bound(inputs: &ValidationInputs) -> Bound {
             None => DenialReason::AcknowledgedUnknown,
         }
     });
-    Bound { given: inputs.acknowledged, derivation, clean_stop, chosen }
+    Bound { given: inputs.acknowledged, derivation, clean_stop, all, chosen }
 }
 
 /// P6-S1, P6-F1: without an acknowledged bound no loss can be ruled out.
@@ -602,26 +619,29 @@ fn acknowledged_known(bound: &Bound) -> Checked<(WalPosition, AcknowledgedSource
 fn candidate_caught_up(
     inputs: &ValidationInputs,
     candidate: Option<&NodeView>,
-    bound: Result<(WalPosition, AcknowledgedSource), DenialReason>,
+    bound: &Bound,
 ) -> Checked<()> {
     let check = CheckId::CandidateCaughtUp;
     let Some(node) = candidate else { return missing(check) };
-    let acknowledged = bound.as_ref().ok().map(|b| b.0);
-    let result =
-        bound.and_then(|(acknowledged, _)| match holding(node, acknowledged, inputs.authority.as_ref())? {
-            Holding::Holds => Ok(()),
-            Holding::EndsBefore { end } if end == node.position => {
-                Err(DenialReason::CandidateBehind { candidate: node.position, acknowledged })
-            }
-            Holding::EndsBefore { end } => Err(DenialReason::AcknowledgedPastEpochEnd { end, acknowledged }),
-            Holding::EpochMissing { epoch } => {
-                Err(DenialReason::AcknowledgedEpochMissing { epoch, acknowledged })
-            }
-            Holding::BeforeEpochStart { start } => {
-                Err(DenialReason::AcknowledgedBeforeEpochStart { start, acknowledged })
-            }
-            Holding::EndOffHistory(off) => Err(DenialReason::PositionOffHistory { off }),
-        });
+    let acknowledged = bound.chosen.ok().map(|b| b.0);
+    let holds = |acknowledged: WalPosition| match holding(node, acknowledged, inputs.authority.as_ref())? {
+        Holding::Holds => Ok(()),
+        Holding::EndsBefore { end } if end == node.position => {
+            Err(DenialReason::CandidateBehind { candidate: node.position, acknowledged })
+        }
+        Holding::EndsBefore { end } => Err(DenialReason::AcknowledgedPastEpochEnd { end, acknowledged }),
+        Holding::EpochMissing { epoch } => {
+            Err(DenialReason::AcknowledgedEpochMissing { epoch, acknowledged })
+        }
+        Holding::BeforeEpochStart { start } => {
+            Err(DenialReason::AcknowledgedBeforeEpochStart { start, acknowledged })
+        }
+        Holding::EndOffHistory(off) => Err(DenialReason::PositionOffHistory { off }),
+    };
+    // Every bound, the chosen one first so its failure is the one reported.
+    let result = bound.chosen.and_then(|(chosen, _)| {
+        std::iter::once(chosen).chain(bound.all.iter().map(|b| b.0)).try_for_each(holds)
+    });
     let held = result.is_ok();
     record(check, Compared::CaughtUp { candidate: node.position, acknowledged, held }, result)
 }

@@ -1032,18 +1032,6 @@ impl Recipe {
                 Fault::CandidateMissing => missing = true,
             }
         }
-        // Known issue (reported, see `known_issue_*` below): the validator takes the highest of a
-        // given and a derived bound by `(epoch, LSN)`, which is no order across branches; a given
-        // position on a superseded branch, or contradictory, is outweighed by a derived one of a
-        // later epoch. Beside a report, a position is given only on the primary's WAL.
-        if self.evidence.is_some() {
-            let authority_wal = tree.wal(current, None);
-            acknowledged = acknowledged.filter(|a| match tree.resolve(&chain, *a) {
-                Named::At(None) => true,
-                Named::At(Some(r)) => authority_wal.contains(&r),
-                Named::Contradiction | Named::NoRecord => false,
-            });
-        }
         let mut nodes: Vec<NodeView> = Vec::new();
         if !missing {
             nodes.push(candidate.view.clone());
@@ -1682,18 +1670,14 @@ fn the_oracle_objects_to_an_acknowledged_position_before_its_epochs_start() {
     assert!(matches!(verdict, Verdict::Approve(_)));
 }
 
-/// Known issue, found by this oracle (reported, not fixed here: the fix is in `checks.rs`). The
-/// validator takes the highest of the given, derived and clean-stop bounds by `(epoch, LSN)`,
-/// which orders no two positions of different branches: a given position the candidate does
-/// not hold is outweighed by a derived one of a later epoch that it does. Authority and candidate
-/// on `[1@0, 2@10]`, the candidate at `2/20`; the report of epoch 2 states `ANY 1 (node-1)`, so
-/// the derived bound is `2/20`. Given `1/30` (a record the old primary of epoch 1 acknowledged
-/// after epoch 2 forked at 10; alone, denied as past its epoch's end) or `2/5` (before epoch 2
-/// begins: contradictory; alone, denied): each is outweighed, and the promotion approved. The
-/// generator keeps a given position beside a report on the primary's WAL until this is fixed.
+/// Found by this oracle: a given position the candidate does not hold was outweighed by a
+/// derived one of a later epoch (positions of different branches have no order). Authority and
+/// candidate on `[1@0, 2@10]`, the candidate at `2/20`; the report of epoch 2 states
+/// `ANY 1 (node-1)`, so the derived bound is `2/20`. Given `1/30` (acknowledged by the old
+/// primary of epoch 1 after epoch 2 forked at 10) or `2/5` (before epoch 2 begins:
+/// contradictory): denied alone, and denied beside the report too — every bound must be held.
 #[test]
-#[ignore = "known issue: a given bound not held is outweighed by a higher derived one"]
-fn known_issue_a_given_bound_the_candidate_lacks_is_not_outweighed_by_a_derived_one() {
+fn a_given_bound_the_candidate_lacks_is_not_outweighed_by_a_derived_one() {
     let history = to_history(&[(1, 0), (2, 10)]);
     let at = WalPosition::new(Epoch::new(2), Lsn::new(20));
     let candidate = NodeView::new(id("node-1"), ReplicationState::ReplicaActive, at)

@@ -126,7 +126,10 @@ fn precheck(place: &Place, s: &Switchover<'_>, primary: NodeId) -> Result<(), Fa
     }
     // Its agent started it (it names its node): an agent is there to promote it.
     if candidate.node.as_deref() != Some(s.candidate.as_str()) {
-        return Err(refused(format!("{} was not started by its agent (aerodb.node is not set)", s.candidate)));
+        return Err(refused(format!(
+            "{} was not started by its agent (aerodb.node is not set)",
+            s.candidate
+        )));
     }
     let ahead = running.flushed.unwrap_or(running.replayed).get();
     let at = candidate.flushed.unwrap_or(candidate.replayed).get();
