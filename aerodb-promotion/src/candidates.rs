@@ -9,7 +9,7 @@ use std::fmt;
 use aerodb_core::{Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
 use serde::{Deserialize, Serialize};
 
-use crate::checks::DenialReason;
+use crate::checks::{CheckId, DenialReason};
 use crate::display::HistoryText;
 use crate::evidence::{PrimaryReport, Stopped};
 use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
@@ -335,17 +335,48 @@ fn applied(inputs: &ValidationInputs, evidence: &[Missing]) -> ValidationInputs 
     inputs
 }
 
+/// How many subsets of the evidence about others are tried at most, smallest first (the whole
+/// of it is always tried too): 2^12, every subset of a pool of twelve.
+const SEARCH_BUDGET: usize = 1 << 12;
+
 fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> Remedy {
+    let assessment = assess(policy, request, inputs);
+    // What no evidence touches: screening, the candidate's role, the authority and the other
+    // nodes' claims (checks 1 and 2), an old primary known active.
+    let settled = assessment
+        .checks
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.check,
+                CheckId::CandidateRole | CheckId::AuthorityUnambiguous | CheckId::OldPrimaryInactive
+            )
+        })
+        .filter_map(|c| c.failure)
+        .find(|reason| *reason != DenialReason::OldPrimaryUnknown);
+    match (&assessment.verdict, settled) {
+        (Verdict::Reject(rejection), _) => {
+            return Remedy::Unfixable { blocker: Blocker::Rejected { rejection: rejection.clone() } };
+        }
+        (_, Some(reason)) => return Remedy::Unfixable { blocker: Blocker::Denied { reason } },
+        _ => {}
+    }
     let Some(node) = inputs.node(request.candidate()) else {
         return Remedy::Unfixable { blocker: blocker(policy, request, inputs) };
     };
     let pool = pool(inputs, node);
+    // Smallest first; among equals the earliest subset.
     let mut best: Option<Vec<Missing>> = None;
-    for size in 0..=pool.len() {
+    let mut tried = 0;
+    'sizes: for size in 0..=pool.len() {
         if best.as_ref().is_some_and(|b| b.len() <= size) {
             break;
         }
         for subset in Combinations::new(pool.len(), size) {
+            tried += 1;
+            if tried > SEARCH_BUDGET {
+                break 'sizes;
+            }
             let chosen: Vec<Missing> = subset.iter().map(|&i| pool[i].clone()).collect();
             if let Some(found) = completed(policy, request, inputs, chosen)
                 && best.as_ref().is_none_or(|b| found.len() < b.len())
@@ -353,6 +384,12 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
                 best = Some(found);
             }
         }
+    }
+    if tried > SEARCH_BUDGET
+        && let Some(found) = completed(policy, request, inputs, pool.clone())
+        && best.as_ref().is_none_or(|b| found.len() < b.len())
+    {
+        best = Some(found);
     }
     match best {
         Some(found) => Remedy::Missing { evidence: reduced(policy, request, inputs, found) },
