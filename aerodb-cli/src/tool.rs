@@ -27,7 +27,7 @@ mod exit {
     pub const USAGE: u8 = 2;
     /// `inspect` / `history`: the data directory holds no authority record.
     pub const NO_RECORD: u8 = 3;
-    /// Denied or rejected; the explanation is printed.
+    /// Denied or rejected; the explanation is printed. `candidates`: no node would be approved.
     pub const REFUSED: u8 = 4;
     /// The authority is not the one expected (`--expect-epoch`), or changed before the commit.
     pub const CONFLICT: u8 = 5;
@@ -36,10 +36,11 @@ mod exit {
 }
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 approved (committed unless --dry-run) or done; 1 any other error (I/O, corrupt
-record, lock held, an authority that went back from what the store held), with its cause;
-2 usage error; 3 no authority record (inspect, history); 4 denied or rejected, with the
-explanation, or a start-over refused; 5 the authority is not the one expected (--expect-epoch),
+Exit codes: 0 approved (committed unless --dry-run) or done, or some node would be approved
+(candidates); 1 any other error (I/O, corrupt record, lock held, an authority that went back
+from what the store held), with its cause; 2 usage error; 3 no authority record (inspect,
+history, candidates); 4 denied or rejected, with the explanation, a start-over refused, or no
+node would be approved (candidates); 5 the authority is not the one expected (--expect-epoch),
 changed before the commit, or is below inspect --at-least: nothing was written or decided;
 6 stop-primary, switchover: not finished within --wait (the stop request stands; nothing was
 committed; switchover again, or resume-primary).
@@ -205,6 +206,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every node but the recorded primary as a candidate, read-only: its verdict and, for
+    /// each refused one, the smallest set of missing evidence that would approve it (flush ≥ X
+    /// on a node, the old primary confirmed stopped, a named synchronous standby observed, …)
+    /// or what no evidence changes. Reads the record and the primary's report from the store.
+    /// Exit 0 if some node would be approved, 4 if none.
+    Candidates {
+        /// What the control plane observed of the cluster (JSON; `-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        observed: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A command that did not succeed: its exit code and what to tell the operator.
@@ -312,7 +326,26 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             let options = PromoteOptions { dry_run: *dry_run, expect_epoch: *expect_epoch, json: *json };
             promote(&place, request, observation, options, cli.metrics)
         }
+        Command::Candidates { observed, json } => candidates(&place, read_observation(observed)?, *json),
     }
+}
+
+/// Every node as a candidate over the durable record and, read after it, the primary's report
+/// (one of another epoch speaks for nothing); nothing is locked or written.
+fn candidates(place: &Place, observation: Observation, json: bool) -> Result<u8, Failure> {
+    let record = read(place)?;
+    let report = place.read_report()?;
+    let mut inputs = observation.over(Some(record.view()));
+    if let Some(report) = report {
+        inputs = inputs.with_report(report);
+    }
+    let found = aerodb_promotion::candidates(PromotionPolicy::Enabled, &inputs);
+    if json {
+        println!("{}", to_json(&found)?);
+    } else {
+        print!("{found}");
+    }
+    Ok(if found.any_approved() { exit::OK } else { exit::REFUSED })
 }
 
 fn print_metrics(store: &dyn AuthorityStore, metrics: bool) {

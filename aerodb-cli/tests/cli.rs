@@ -371,3 +371,95 @@ fn a_store_that_went_back_is_refused_and_started_over_explicitly() {
     assert_eq!((record.epoch().get(), record.primary().as_str()), (3, "node-1"));
     assert_eq!(record.request().unwrap().reason.as_deref(), Some(reason));
 }
+
+/// `candidates`: every node but the primary with its verdict; for a refused one the evidence it
+/// lacks, each item on its own line. Exit 0 when some node would be approved.
+#[test]
+fn candidates_name_the_missing_evidence_and_exit_0_when_one_is_approvable() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    assert_eq!(code(&run(&dir, &["bootstrap", "node-0"])), 0);
+    let before = record_bytes(&dir);
+    let lagging = observed("lagging.json");
+    let out = run(&dir, &["candidates", "--observed", lagging.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("node-1: WOULD APPROVE: epoch 1 to 2 with node-1 as primary"), "{text}");
+    assert!(
+        text.contains("node-2: DENIED: the candidate's WAL ends at 1/8, before the acknowledged position 1/12\n  missing: flush ≥ 1/12 on node-2\n"),
+        "{text}"
+    );
+    assert!(!text.contains("node-0"), "the recorded primary is no candidate: {text}");
+    assert_eq!(record_bytes(&dir), before, "nothing written");
+    let help = stdout(&bin().arg("--help").output().unwrap());
+    assert!(help.contains("candidates  Every node but the recorded primary"), "{help}");
+    assert!(help.contains("no\nnode would be approved (candidates)"), "{help}");
+}
+
+/// No node approvable: exit 4, each refused node's missing evidence printed, the primary's
+/// report read from the store (its synchronous rule names a standby nobody observed), and the
+/// same as JSON.
+#[test]
+fn candidates_exit_4_when_none_is_approvable_and_read_the_primary_report() {
+    use aerodb_promotion::{AuthorityStore, PrimaryReport, Stopped, SyncRule};
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    assert_eq!(code(&run(&dir, &["bootstrap", "node-0"])), 0);
+    {
+        // node-0's agent stated it stopped (not cleanly): the rule ANY 1 (node-1, node-3) bounds
+        // what was acknowledged once 2 of its standbys are observed; node-3 was not.
+        let mut store = FileAuthorityStore::open(&dir).unwrap();
+        let rule: SyncRule = "ANY 1 (node-1, node-3)".parse().unwrap();
+        let checkpoint = aerodb_core::WalPosition::new(aerodb_core::Epoch::new(1), aerodb_core::Lsn::new(5));
+        let report = PrimaryReport::new(aerodb_core::Epoch::new(1), NodeId::new("node-0").unwrap())
+            .with_synchronous(vec![rule])
+            .unwrap()
+            .with_stopped(Stopped { checkpoint, clean: false });
+        store.swap_report(None, &report).unwrap();
+    }
+    let observation = serde_json::json!({
+        "nodes": [
+            {"id": "node-1", "replication": "ReplicaActive", "position": {"epoch": 1, "lsn": 12},
+             "history": [{"epoch": 1, "start": 0}], "mvcc": {"visible_commit": 12, "applying": null}},
+            {"id": "node-2", "replication": "ReplicaActive", "position": {"epoch": 1, "lsn": 8},
+             "history": null, "mvcc": {"visible_commit": 8, "applying": null}},
+            {"id": "node-4", "replication": {"ReplicationHalted": {"reason": "WalGap"}},
+             "position": {"epoch": 1, "lsn": 12}, "history": [{"epoch": 1, "start": 0}], "mvcc": null}
+        ],
+        "old_primary": "Unknown",
+        "acknowledged": null
+    });
+    let file = temp.path().join("observed.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&observation).unwrap()).unwrap();
+
+    let out = run(&dir, &["candidates", "--observed", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 4, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("node-1: DENIED: too few synchronous standbys observed to bound what was acknowledged: 1 of the 2 needed\n  missing: node-3 observed (a named synchronous standby), its WAL ending at or before 1/12\n"),
+        "{text}"
+    );
+    assert!(text.contains("node-2: DENIED:"), "{text}");
+    assert!(text.contains("  missing: node-2's epoch history known: [1@0] (the authority's)\n"), "{text}");
+    assert!(text.contains("node-4: DENIED: the candidate's replication is halted"), "{text}");
+    assert!(text.contains("  no evidence changes this: the candidate's replication is halted"), "{text}");
+    assert!(text.ends_with("no node would be approved\n"), "{text}");
+
+    let out = run(&dir, &["candidates", "--observed", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let nodes = json["nodes"].as_array().unwrap();
+    let ids: Vec<&str> = nodes.iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["node-1", "node-2", "node-4"]);
+    assert_eq!(
+        nodes[0]["remedy"],
+        serde_json::json!({"kind": "missing", "evidence": [
+            {"kind": "observed", "node": "node-3", "at_most": {"epoch": 1, "lsn": 12}}
+        ]})
+    );
+    assert_eq!(nodes[2]["remedy"]["kind"], "unfixable");
+    assert_eq!(nodes[2]["remedy"]["blocker"]["reason"]["kind"], "candidate_halted");
+    // The library's own answer, byte for byte.
+    let parsed: aerodb_promotion::Candidates = serde_json::from_value(json).unwrap();
+    assert!(!parsed.any_approved());
+}

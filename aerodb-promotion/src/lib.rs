@@ -69,6 +69,7 @@
 // docs.rs (`--cfg docsrs`, nightly) marks what the `testing` feature adds.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod candidates;
 mod checks;
 mod codec;
 mod commit;
@@ -121,6 +122,9 @@ pub use states::{
     Transition, transition_reason,
 };
 pub use validator::{Approval, Assessment, Denial, Verdict, assess};
+
+// Every node as a candidate, and the evidence each refused one lacks.
+pub use candidates::{Blocker, Candidate, Candidates, Missing, Remedy, candidates};
 
 // Commit: the authority record, its bytes, and the stores that keep it.
 pub use codec::{

@@ -118,6 +118,12 @@ impl PromotionRequest {
         }
     }
 
+    /// A request for `candidate` with nothing else given (no reason, no force): what a dry
+    /// run over every node asks.
+    pub(crate) fn of(candidate: NodeId) -> Self {
+        PromotionRequest { candidate, reason: None, force: false, request_id: None }
+    }
+
     /// The replica to promote.
     pub fn candidate(&self) -> NodeId {
         self.candidate

@@ -1,0 +1,334 @@
+//! `candidates`: for generated clusters (synchronous rules ANY/FIRST of various k and n, named
+//! standbys observed or not, the old primary unknown, stopped, fenced or known active, histories
+//! behind, caught up, diverged or unknown), each refused node's stated missing evidence, applied
+//! here independently of the library, approves it, and leaving out any one item does not; a node
+//! stated unfixable stays refused under every single addition generated here. Seeded: replay a
+//! failure with `AERODB_QC_SEED=<seed>`.
+
+mod common;
+
+use aerodb_core::testing::check;
+use aerodb_core::*;
+use aerodb_promotion::*;
+use common::*;
+use quickcheck::{Arbitrary, Gen};
+
+const NODES: [&str; 4] = ["pg2", "pg3", "pg4", "pg5"];
+const LSNS: [u64; 7] = [40, 80, 100, 120, 150, 180, 220];
+
+fn pick<T: Copy>(g: &mut Gen, from: &[T]) -> T {
+    *g.choose(from).unwrap()
+}
+
+fn position(g: &mut Gen, epochs: u64) -> WalPosition {
+    pos(1 + u64::arbitrary(g) % epochs, pick(g, &LSNS))
+}
+
+/// A generated cluster: the authority (epoch 1, or epoch 2 from LSN 100) led by pg1, and what
+/// was observed of it.
+#[derive(Debug, Clone)]
+struct Cluster {
+    inputs: ValidationInputs,
+}
+
+fn node_view(g: &mut Gen, name: &str, authority: &EpochHistory) -> NodeView {
+    let epochs = authority.latest().epoch.get();
+    let at = position(g, epochs);
+    let role = match u8::arbitrary(g) % 12 {
+        0 => ReplicationState::ReplicationHalted { reason: HaltReason::WalGap },
+        1 => ReplicationState::Uninitialized,
+        2 => ReplicationState::PrimaryActive,
+        _ => ReplicationState::ReplicaActive,
+    };
+    let mut view = NodeView::new(id(name), role, at);
+    view.history = match u8::arbitrary(g) % 6 {
+        0 => None,
+        1 => Some(history(&[(1, 0)])),
+        2 => Some(history(&[(1, 0), (2, 80)])),
+        _ => Some(authority.clone()),
+    };
+    view.mvcc = match u8::arbitrary(g) % 8 {
+        0 => None,
+        1 => Some(MvccBoundary::at_rest(Lsn::new(at.lsn.get() + 10))),
+        2 => Some(MvccBoundary {
+            visible_commit: Lsn::new(at.lsn.get().saturating_sub(5)),
+            applying: Some(PartialCommit { commit_lsn: at.lsn, applied: 1, total: 2 }),
+        }),
+        _ => Some(MvccBoundary::at_rest(at.lsn)),
+    };
+    view
+}
+
+fn rule(g: &mut Gen) -> SyncRule {
+    let n = 1 + usize::arbitrary(g) % NODES.len();
+    let mut names: Vec<NodeId> = NODES.iter().map(|s| id(s)).collect();
+    // A shuffle by repeated picks, so which standbys are named and their order vary.
+    let mut standbys = Vec::new();
+    while standbys.len() < n {
+        let i = usize::arbitrary(g) % names.len();
+        standbys.push(names.remove(i));
+    }
+    let k = 1 + usize::arbitrary(g) % n;
+    let method = if bool::arbitrary(g) { SyncMethod::Any } else { SyncMethod::First };
+    SyncRule::new(method, k, standbys).unwrap()
+}
+
+impl Arbitrary for Cluster {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let authority = if bool::arbitrary(g) { history(&[(1, 0)]) } else { history(&[(1, 0), (2, 100)]) };
+        let epoch = authority.latest().epoch;
+        let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), authority.clone())));
+        match u8::arbitrary(g) % 4 {
+            0 => inputs.nodes.push(node_view(g, "pg1", &authority)),
+            1 => {
+                let mut primary = node_view(g, "pg1", &authority);
+                primary.replication = ReplicationState::PrimaryActive;
+                inputs.nodes.push(primary);
+            }
+            _ => {}
+        }
+        for name in NODES {
+            // pg5 is seldom observed: a named standby nobody reached.
+            let observed = if name == "pg5" { u8::arbitrary(g) % 4 == 0 } else { u8::arbitrary(g) % 5 != 0 };
+            if observed {
+                inputs.nodes.push(node_view(g, name, &authority));
+            }
+        }
+        inputs.old_primary = pick(
+            g,
+            &[
+                OldPrimary::Unknown,
+                OldPrimary::Unknown,
+                OldPrimary::ConfirmedStopped,
+                OldPrimary::Fenced,
+                OldPrimary::KnownActive,
+            ],
+        );
+        if u8::arbitrary(g) % 3 == 0 {
+            inputs.acknowledged = Some(position(g, epoch.get()));
+        }
+        if u8::arbitrary(g) % 4 != 0 {
+            let rules: Vec<SyncRule> = (0..u8::arbitrary(g) % 3).map(|_| rule(g)).collect();
+            let report_epoch = if u8::arbitrary(g) % 8 == 0 { Epoch::new(epoch.get() + 1) } else { epoch };
+            let mut report = PrimaryReport::new(report_epoch, id("pg1")).with_synchronous(rules).unwrap();
+            if u8::arbitrary(g) % 4 == 0 {
+                report = report.with_stopped(Stopped {
+                    checkpoint: position(g, epoch.get()),
+                    clean: bool::arbitrary(g),
+                });
+            }
+            inputs.report = Some(report);
+        }
+        Cluster { inputs }
+    }
+}
+
+/// The evidence added to `inputs`, as the documentation of each [`Missing`] says — written here
+/// apart from the library's own.
+fn with_evidence(inputs: &ValidationInputs, evidence: &[&Missing]) -> ValidationInputs {
+    let mut inputs = inputs.clone();
+    for item in evidence {
+        match item {
+            Missing::OldPrimaryStopped { .. } => inputs.old_primary = OldPrimary::ConfirmedStopped,
+            Missing::CleanStop { primary, at_most } => {
+                let authority = inputs.authority.as_ref().unwrap();
+                let epoch = authority.history.latest().epoch;
+                let report = match &inputs.report {
+                    Some(r) if r.epoch() == epoch && r.primary() == authority.primary => r.clone(),
+                    _ => PrimaryReport::new(epoch, *primary),
+                };
+                inputs.report = Some(report.with_stopped(Stopped { checkpoint: *at_most, clean: true }));
+            }
+            Missing::Acknowledged { at_most } => inputs.acknowledged = Some(*at_most),
+            Missing::Observed { node, at_most } => {
+                assert!(inputs.node(*node).is_none(), "{node} was observed already");
+                inputs.nodes.push(NodeView::new(*node, ReplicationState::ReplicaActive, *at_most));
+            }
+            Missing::WalReaches { node, position } => {
+                let view = inputs.nodes.iter_mut().find(|n| n.id == *node).unwrap();
+                assert!(position.lsn > view.position.lsn, "{item}: the WAL already reaches it");
+                view.position = *position;
+            }
+            Missing::HistoryKnown { node, history } | Missing::HistoryHasEpoch { node, history, .. } => {
+                inputs.nodes.iter_mut().find(|n| n.id == *node).unwrap().history = Some(history.clone());
+            }
+            Missing::MvccKnown { node, visible_commit } => {
+                inputs.nodes.iter_mut().find(|n| n.id == *node).unwrap().mvcc =
+                    Some(MvccBoundary::at_rest(*visible_commit))
+            }
+            other => panic!("evidence this test does not know: {other}"),
+        }
+    }
+    inputs
+}
+
+fn approved(inputs: &ValidationInputs, node: NodeId) -> bool {
+    let request = PromotionRequest::builder(node.as_str()).build().unwrap();
+    matches!(assess(PromotionPolicy::Enabled, &request, inputs).verdict, Verdict::Approve(_))
+}
+
+/// Every single addition this test can make for `node`, with several values each.
+fn single_additions(inputs: &ValidationInputs, node: NodeId) -> Vec<Missing> {
+    let authority = inputs.authority.as_ref().unwrap();
+    let primary = authority.primary;
+    let epochs = authority.history.latest().epoch.get();
+    let view = inputs.node(node).unwrap();
+    let mut positions: Vec<WalPosition> =
+        (1..=epochs).flat_map(|e| LSNS.iter().map(move |&l| pos(e, l))).collect();
+    positions.push(view.position);
+    let mut all = Vec::new();
+    // An addition, not a contradiction: a primary known active is not also confirmed stopped.
+    if inputs.old_primary != OldPrimary::KnownActive {
+        all.push(Missing::OldPrimaryStopped { primary });
+    }
+    let current = inputs.report.as_ref().filter(|r| r.epoch() == authority.history.latest().epoch);
+    let stated = current.is_some_and(|r| r.stopped().is_some());
+    for &p in &positions {
+        if !stated {
+            all.push(Missing::CleanStop { primary, at_most: p });
+        }
+        if inputs.acknowledged.is_none() {
+            all.push(Missing::Acknowledged { at_most: p });
+        }
+        // The WAL moves forward from a position that is on the node's own history: a position
+        // that contradicts its history (P6-F1) has no "forward" to go.
+        let consistent = view.history.as_ref().is_none_or(|h| h.place(view.position).is_ok());
+        if consistent && p.lsn > view.position.lsn {
+            all.push(Missing::WalReaches { node, position: p });
+        }
+        for other in NODES.iter().map(|s| id(s)).filter(|n| inputs.node(*n).is_none()) {
+            all.push(Missing::Observed { node: other, at_most: p });
+        }
+    }
+    // Additions only: an unknown history or boundary made known, a known history extended
+    // along the authority's; what was observed is not replaced.
+    let auth = &authority.history;
+    match &view.history {
+        None => {
+            for h in [history(&[(1, 0)]), auth.clone()] {
+                all.push(Missing::HistoryKnown { node, history: h });
+            }
+        }
+        Some(h) if h.entries().len() < auth.entries().len() && auth.entries().starts_with(h.entries()) => {
+            all.push(Missing::HistoryHasEpoch { node, epoch: auth.latest().epoch, history: auth.clone() });
+        }
+        Some(_) => {}
+    }
+    if view.mvcc.is_none() {
+        for lsn in [view.position.lsn, Lsn::ZERO] {
+            all.push(Missing::MvccKnown { node, visible_commit: lsn });
+        }
+    }
+    all
+}
+
+/// The property, for one cluster: every node's remedy is exact, and unfixable means unfixable.
+fn remedies_are_exact(cluster: Cluster) -> bool {
+    let inputs = &cluster.inputs;
+    let found = candidates(PromotionPolicy::Enabled, inputs);
+    assert_eq!(found, candidates(PromotionPolicy::Enabled, inputs), "deterministic");
+    let mut ids: Vec<NodeId> = inputs.nodes.iter().map(|n| n.id).filter(|n| n.as_str() != "pg1").collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        found.nodes.iter().map(|c| c.node).collect::<Vec<_>>(),
+        ids,
+        "every node but the primary, sorted"
+    );
+    for c in &found.nodes {
+        assert_eq!(c.approved(), approved(inputs, c.node), "{}: the verdict is assess's", c.node);
+        match &c.remedy {
+            None => assert!(c.approved(), "{}: refused without a remedy", c.node),
+            Some(Remedy::Missing { evidence }) => {
+                assert!(!c.approved() && !evidence.is_empty(), "{}: {evidence:?}", c.node);
+                let all: Vec<&Missing> = evidence.iter().collect();
+                assert!(
+                    approved(&with_evidence(inputs, &all), c.node),
+                    "{}: adding {evidence:?} does not approve it\n{inputs:#?}",
+                    c.node
+                );
+                for left_out in 0..all.len() {
+                    let mut some = all.clone();
+                    some.remove(left_out);
+                    assert!(
+                        !approved(&with_evidence(inputs, &some), c.node),
+                        "{}: approved without {} of {evidence:?}\n{inputs:#?}",
+                        c.node,
+                        all[left_out]
+                    );
+                }
+            }
+            Some(Remedy::Unfixable { blocker }) => {
+                assert!(!c.approved());
+                for addition in single_additions(inputs, c.node) {
+                    assert!(
+                        !approved(&with_evidence(inputs, &[&addition]), c.node),
+                        "{}: stated unfixable ({blocker}) but {addition} approves it\n{inputs:#?}",
+                        c.node
+                    );
+                }
+            }
+        }
+    }
+    true
+}
+
+#[test]
+fn stated_evidence_is_exactly_what_approves() {
+    check("candidates_remedies_are_exact", 1500, remedies_are_exact as fn(Cluster) -> bool);
+}
+
+/// The generator reaches every kind of outcome: approvals, each kind of missing evidence, and
+/// unfixable nodes, so the property above is not vacuous.
+#[test]
+fn the_generated_space_reaches_every_remedy() {
+    let mut g = Gen::from_size_and_seed(64, 7);
+    let mut kinds = std::collections::BTreeSet::new();
+    for _ in 0..3000 {
+        let cluster = Cluster::arbitrary(&mut g);
+        for c in candidates(PromotionPolicy::Enabled, &cluster.inputs).nodes {
+            let kind = match &c.remedy {
+                None => vec!["approved".to_owned()],
+                Some(Remedy::Unfixable { .. }) => vec!["unfixable".to_owned()],
+                Some(Remedy::Missing { evidence }) => evidence
+                    .iter()
+                    .map(|m| serde_json::to_value(m).unwrap()["kind"].as_str().unwrap().to_owned())
+                    .collect(),
+            };
+            kinds.extend(kind);
+        }
+    }
+    let expected = [
+        "acknowledged",
+        "approved",
+        "clean_stop",
+        "history_has_epoch",
+        "history_known",
+        "mvcc_known",
+        "observed",
+        "old_primary_stopped",
+        "unfixable",
+        "wal_reaches",
+    ];
+    assert_eq!(kinds.iter().map(String::as_str).collect::<Vec<_>>(), expected);
+}
+
+/// The operator's words for each kind, and its JSON.
+#[test]
+fn each_missing_item_reads_in_operator_words_and_serializes_in_snake_case() {
+    let item = Missing::WalReaches { node: id("pg2"), position: pos(1, 3_000_060) };
+    assert_eq!(item.to_string(), "flush ≥ 1/3000060 on pg2");
+    let json = serde_json::to_value(&item).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"kind": "wal_reaches", "node": "pg2", "position": {"epoch": 1, "lsn": 3000060}})
+    );
+    let history_item = Missing::HistoryHasEpoch {
+        node: id("pg3"),
+        epoch: Epoch::new(2),
+        history: history(&[(1, 0), (2, 100)]),
+    };
+    assert_eq!(history_item.to_string(), "pg3's history has epoch 2: [1@0, 2@100] (the authority's)");
+    let back: Missing = serde_json::from_value(serde_json::to_value(&history_item).unwrap()).unwrap();
+    assert_eq!(back, history_item);
+}
