@@ -285,7 +285,7 @@ fn promote_through(on_txn: OnTransaction, requests: usize) -> (Output, Vec<Strin
 /// of it (here: it did not apply).
 #[test]
 fn an_unknown_commit_outcome_exits_1_and_recovery_decides() {
-    let (out, paths) = promote_through(OnTransaction::HangUp, 6);
+    let (out, paths) = promote_through(OnTransaction::HangUp, 7);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stdout(&out).contains("NOT COMPLETED (commit failed)"), "{}", stdout(&out));
     assert!(stderr(&out).contains("recovery finds that it did not apply (epoch 1)"), "{}", stderr(&out));
@@ -295,7 +295,7 @@ fn an_unknown_commit_outcome_exits_1_and_recovery_decides() {
 /// A commit that loses to a rival exits 5; nothing was written, so nothing is recovered.
 #[test]
 fn a_lost_race_exits_5() {
-    let (out, paths) = promote_through(OnTransaction::Conflict, 4);
+    let (out, paths) = promote_through(OnTransaction::Conflict, 5);
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(!stderr(&out).contains("recovery finds"), "{}", stderr(&out));
     assert_eq!(paths.last().map(String::as_str), Some("/v3/kv/txn"), "{paths:?}");

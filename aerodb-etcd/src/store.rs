@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use aerodb_core::{Epoch, Lsn, NodeId};
 use aerodb_promotion::{
     AuthorityRecord, AuthorityStore, Conflict, PrimaryReport, PromotionSlot, Proposal, ReportRefusal,
-    StoreError, check_commit, check_report, start_over_record,
+    StoreError, check_commit, check_evidence, check_report, start_over_record,
 };
 use serde_json::{Value, json};
 
@@ -93,7 +93,9 @@ struct Pair {
 /// its companion and the report at one revision, applies [`check_report`], and puts the report
 /// in one transaction that compares all three keys' revisions with the ones read (the
 /// report's: never created, when there was none): the same compare-and-swap, the same
-/// unknown-outcome poisoning, as a commit.
+/// unknown-outcome poisoning, as a commit. A commit whose proposal rests on the report
+/// ([`check_evidence`]) reads it first and compares its revision in the commit's transaction
+/// too, so it applies only beside the very report it was approved on.
 pub struct EtcdAuthorityStore {
     gateway: Gateway,
     /// This handle's entry in [`OPEN_KEYS`].
@@ -318,7 +320,7 @@ impl EtcdAuthorityStore {
                 {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": fence_revision.to_string()},
             ])
         };
-        let Some(answer) = self.put_with_companion(compare, &record, "start over")? else {
+        let Some(answer) = self.put_with_companion(compare, &record, None, "start over")? else {
             return Ok(record);
         };
         if let Ok(fence) = range_at(&answer, 2) {
@@ -341,23 +343,38 @@ impl EtcdAuthorityStore {
         &self,
         compare: impl FnOnce(&str, &str, &str) -> Value,
         record: &AuthorityRecord,
+        evidence: Option<&Current>,
         operation: &'static str,
     ) -> Result<Option<Value>, StoreError> {
         let bytes = gateway::encode(&record.to_bytes()?);
         let key = gateway::encode(self.key.as_bytes());
         let highest = gateway::encode(highest_key(&self.key).as_bytes());
         let fence = gateway::encode(fence_key(&self.key).as_bytes());
+        let mut compare = compare(&key, &highest, &fence);
+        let mut failure = vec![
+            json!({"request_range": {"key": key}}),
+            json!({"request_range": {"key": highest}}),
+            json!({"request_range": {"key": fence}}),
+        ];
+        // The report the proposal rests on, exactly as read (`check_evidence`): its key not
+        // written since, compared in the same transaction, and read again on failure (4th).
+        if let (Some(evidence), Some(compares)) = (evidence, compare.as_array_mut()) {
+            let reported = gateway::encode(report_key(&self.key).as_bytes());
+            compares.push(match evidence.bytes {
+                None => json!({"key": reported, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
+                Some(_) => {
+                    json!({"key": reported, "target": "MOD", "result": "EQUAL", "mod_revision": evidence.revision.to_string()})
+                }
+            });
+            failure.push(json!({"request_range": {"key": reported}}));
+        }
         let transaction = json!({
-            "compare": compare(&key, &highest, &fence),
+            "compare": compare,
             "success": [
                 {"request_put": {"key": key, "value": bytes}},
                 {"request_put": {"key": highest, "value": bytes}},
             ],
-            "failure": [
-                {"request_range": {"key": key}},
-                {"request_range": {"key": highest}},
-                {"request_range": {"key": fence}},
-            ],
+            "failure": failure,
         });
         let answer = self.transact(&transaction, operation)?;
         if answer.is_none() {
@@ -390,6 +407,12 @@ impl EtcdAuthorityStore {
             );
         }
         Ok(Some(answer))
+    }
+
+    /// The [`report_key`]'s value and revision, one linearizable read.
+    fn report_now(&self) -> Result<Current, StoreError> {
+        let (answer, _cluster) = read_keys(&self.gateway, &[&report_key(&self.key)])?;
+        range_at(&answer, 0).map_err(backend("read"))
     }
 
     fn check_poisoned(&self) -> Result<(), StoreError> {
@@ -620,6 +643,15 @@ impl AuthorityStore for EtcdAuthorityStore {
         // `admit`; a cached one is the commit edge's load (judged the same way) or, for a
         // bootstrap, neither key at the open; and the transaction compares both keys.
         check_commit(seen.record.as_ref(), proposal)?;
+        // A proposal resting on the primary's report commits only beside that very report
+        // (`check_evidence`): read now, compared again by the transaction.
+        let evidence = match proposal.report() {
+            Some(_) => Some(self.report_now()?),
+            None => None,
+        };
+        if let Some(current) = &evidence {
+            check_evidence(decode_report(&report_key(&self.key), current)?.as_ref(), proposal)?;
+        }
         let fence_revision = *lock(&self.fence);
         // Both keys are exactly as seen: never created, or not modified since (P6-A1); so no
         // bootstrap lands on a store that once held an authority, even with the key deleted. A
@@ -636,7 +668,9 @@ impl AuthorityStore for EtcdAuthorityStore {
                 {"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": seen.highest_revision.to_string()},
             ]),
         };
-        let Some(answer) = self.put_with_companion(compare, proposal.record(), "commit")? else {
+        let Some(answer) =
+            self.put_with_companion(compare, proposal.record(), evidence.as_ref(), "commit")?
+        else {
             return Ok(());
         };
         // The failure also reads the fence key: a handle opened since moved it, and the next
@@ -651,6 +685,10 @@ impl AuthorityStore for EtcdAuthorityStore {
         // The same record, put again since it was read (a new revision): the compare failed all
         // the same, and nothing was written — unless it went back from its companion.
         let found = admit(&self.slot, &self.key, &pair)?.as_ref().map(AuthorityRecord::epoch);
+        if evidence.is_some() {
+            let current = range_at(&answer, 3).map_err(backend("commit"))?;
+            check_evidence(decode_report(&report_key(&self.key), &current)?.as_ref(), proposal)?;
+        }
         Err(StoreError::Conflict(Conflict { expected: proposal.expected(), found }))
     }
 
@@ -661,9 +699,7 @@ impl AuthorityStore for EtcdAuthorityStore {
     /// One linearizable read of the [`report_key`], decoded strictly (P6-F1).
     fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
         self.check_poisoned()?;
-        let key = report_key(&self.key);
-        let (answer, _cluster) = read_keys(&self.gateway, &[&key])?;
-        decode_report(&key, &range_at(&answer, 0).map_err(backend("read"))?)
+        decode_report(&report_key(&self.key), &self.report_now()?)
     }
 
     /// Reads the record, its companion and the report at one revision, applies [`check_report`]

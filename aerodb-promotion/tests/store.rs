@@ -61,7 +61,7 @@ impl StoreHarness for FileHarness {
 fn the_file_store_passes_the_conformance_suite() {
     let report = Suite::run(&mut FileHarness::default());
     assert!(report.skipped.is_empty(), "file store must support every case: skipped {:?}", report.skipped);
-    assert_eq!(report.passed.len(), 17);
+    assert_eq!(report.passed.len(), 18);
 }
 
 #[test]

@@ -152,7 +152,7 @@ impl Suite {
     /// Runs every case against stores from `harness`; panics naming the first violated guarantee.
     pub fn run<H: StoreHarness>(harness: &mut H) -> SuiteReport {
         let mut report = SuiteReport::default();
-        let cases: [(&'static str, Case<H>); 17] = [
+        let cases: [(&'static str, Case<H>); 18] = [
             ("empty_store_has_no_authority", Self::empty_store_has_no_authority),
             ("bootstrap_writes_epoch_one_once", Self::bootstrap_writes_epoch_one_once),
             ("commit_is_compare_and_swap", Self::commit_is_compare_and_swap),
@@ -170,6 +170,7 @@ impl Suite {
             ("report_speaks_for_the_current_authority", Self::report_speaks_for_the_current_authority),
             ("report_stop_is_not_taken_back_piecemeal", Self::report_stop_is_not_taken_back_piecemeal),
             ("report_corruption_fails_closed", Self::report_corruption_fails_closed),
+            ("commit_rests_on_the_report_it_read", Self::commit_rests_on_the_report_it_read),
         ];
         for (name, case) in cases {
             if case(harness) { report.passed.push(name) } else { report.skipped.push(name) }
@@ -281,6 +282,48 @@ impl Suite {
         let second = report_of(2, "replica-b");
         store.swap_report(Some(&first), &second).expect("the new primary's report replaces the old");
         assert_eq!(store.load_report().expect("load").as_ref(), Some(&second));
+        true
+    }
+
+    /// P6-A1 ([`check_evidence`]): a promotion approved on the primary's stop statement commits
+    /// only while the store holds exactly the report it read; resumed in between, the commit
+    /// is refused as a conflict and nothing is written. Unchanged, it applies.
+    fn commit_rests_on_the_report_it_read<H: StoreHarness>(h: &mut H) -> bool {
+        for resumed in [true, false] {
+            let mut store = h.fresh();
+            let record = store.bootstrap(node("primary-a")).expect("bootstrap");
+            let stated = report_of(1, "primary-a").with_stop_requested().with_stopped(Stopped {
+                checkpoint: WalPosition::new(Epoch::new(1), Lsn::new(30)),
+                clean: false,
+            });
+            store.swap_report(None, &stated).expect("the stop statement");
+            let mut inputs = caught_up_inputs(&record, node("replica-b"), 40).with_report(stated.clone());
+            inputs.old_primary = OldPrimary::Unknown;
+            let request = PromotionRequest::builder("replica-b").build().expect("request");
+            let steady = recover(&store).expect("recover").steady;
+            let validating = steady
+                .request(request)
+                .begin_validation(PromotionPolicy::Enabled, &inputs)
+                .expect("screening");
+            let Decision::Approved(approved) = validating.decide(&inputs) else {
+                panic!("approvable on the stop statement only")
+            };
+            if resumed {
+                let open = PrimaryReport::new(Epoch::new(1), node("primary-a"));
+                store.swap_report(Some(&stated), &open).expect("a resume");
+                let failure = approved.begin_transition().commit(&mut store).expect_err("stale evidence");
+                assert!(
+                    matches!(failure.error(), crate::CommitError::EvidenceChanged),
+                    "a commit on a withdrawn statement: {}",
+                    failure.error()
+                );
+                assert_eq!(store.load().expect("load"), Some(record.clone()), "nothing written");
+            } else {
+                let succeeded = approved.begin_transition().commit(&mut store).expect("unchanged evidence");
+                let (_steady, committed) = succeeded.complete();
+                assert_eq!(committed.record().epoch(), Epoch::new(2));
+            }
+        }
         true
     }
 
