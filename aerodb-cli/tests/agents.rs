@@ -592,6 +592,16 @@ fn acknowledged_by_pg3_only(rule: &str, applied: &str) {
 
     let (observed, observation) = observe(&rig, dir.path(), "observed.json");
     assert!(observation["acknowledged"].is_null(), "the observation gives no bound of its own");
+    // `candidates` says what each lacks: pg3 only the old primary's state; pg2 also the WAL
+    // pg3 acknowledged.
+    let (code, stdout, _) = run(&rig, &["candidates", "--observed", &observed]);
+    assert_eq!(code, Some(4), "{stdout}");
+    let pg2 = stdout.split("pg3:").next().unwrap();
+    let pg3 = stdout.split("pg3:").nth(1).unwrap();
+    assert!(pg3.contains("missing: old primary pg1 confirmed stopped"), "{stdout}");
+    assert!(!pg3.contains("flush ≥"), "{stdout}");
+    assert!(pg2.contains("missing: flush ≥") && pg2.contains("on pg2"), "{stdout}");
+    assert!(stdout.ends_with("no node would be approved\n"), "{stdout}");
     // Nobody can tell pg1 is down: denied, whoever is asked for.
     let (code, stdout, _) = run(&rig, &["promote", "pg3", "--observed", &observed, "--dry-run"]);
     assert_eq!(code, Some(4), "{stdout}");
@@ -687,6 +697,9 @@ fn a_dead_server_with_its_agent_alive_is_stopped_on_its_agents_statement() {
     let (observed, _) = observe(&rig, dir.path(), "before.json");
     let (code, stdout, _) = run(&rig, &["promote", "pg2", "--observed", &observed, "--dry-run"]);
     assert_eq!(code, Some(4), "{stdout}");
+    let (code, stdout, _) = run(&rig, &["candidates", "--observed", &observed]);
+    assert_eq!(code, Some(4), "{stdout}");
+    assert!(stdout.contains("missing: old primary pg1 confirmed stopped"), "{stdout}");
     let before = rig.printed("pg1").len();
     let (code, stdout, stderr) = run(&rig, &["stop-primary", "--wait", "60"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
@@ -696,6 +709,9 @@ fn a_dead_server_with_its_agent_alive_is_stopped_on_its_agents_statement() {
     // Approved on the agent's statement: no --force.
     let (observed, observation) = observe(&rig, dir.path(), "after.json");
     let candidate = by_position(&observation).into_iter().find(|n| n != "pg1").unwrap();
+    let (code, stdout, _) = run(&rig, &["candidates", "--observed", &observed]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains(&format!("{candidate}: WOULD APPROVE")), "{stdout}");
     let (code, stdout, stderr) =
         run(&rig, &["promote", &candidate, "--observed", &observed, "--reason", "pg1 dead"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
