@@ -136,11 +136,10 @@ impl From<SyncRule> for RuleFields {
     }
 }
 
-/// PostgreSQL's form: `ANY 1 (pg2, pg3)`, which [`FromStr`] reads back. A name that is a
-/// keyword (`FIRST`, `ANY`, in any case) is double-quoted: `ANY 1 ("first", pg3)`. Other names
-/// are printed bare, as node ids are written elsewhere, though PostgreSQL's scanner needs one
-/// with `-` or `.`, or starting with a digit but not all digits, quoted (`"pg-2"`): text meant
-/// for `synchronous_standby_names` must quote those.
+/// PostgreSQL's form, which [`FromStr`] reads back and the agent writes into
+/// `synchronous_standby_names`: a name its scanner reads bare as that one name (an identifier
+/// that is not a keyword, or all digits; case is kept, `syncrep_scanner.l` does not downcase) is
+/// printed bare, any other double-quoted with `"` doubled: `ANY 1 (pg2, "first", "pg-2", "1a")`.
 impl fmt::Display for SyncRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let method = match self.method {
@@ -152,10 +151,10 @@ impl fmt::Display for SyncRule {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            if keyword(s.as_str()).is_some() {
-                write!(f, "\"{s}\"")?;
-            } else {
+            if bare_name(s.as_str()) {
                 write!(f, "{s}")?;
+            } else {
+                write!(f, "\"{}\"", s.as_str().replace('"', "\"\""))?;
             }
         }
         f.write_str(")")
@@ -606,6 +605,22 @@ mod tests {
         "first1", "x", "Q-9.z", "ANY_",
     ];
 
+    /// A valid node id: one of [`NAMES`], or any, short mostly, over letters of the keywords in
+    /// both cases, digits, `.`, `_` and `-`.
+    fn gen_id(g: &mut Gen) -> NodeId {
+        const START: &[u8] = b"aAfFnNyYiIrRsStTpPgG0123456789";
+        const REST: &[u8] = b"aAfFnNyYiIrRsStTpPgG01239._-";
+        if bool::arbitrary(g) {
+            return id(g.choose(&NAMES).unwrap());
+        }
+        let len = 1 + usize::arbitrary(g) % if bool::arbitrary(g) { 6 } else { aerodb_core::NODE_ID_MAX_LEN };
+        let mut text = String::from(char::from(*g.choose(START).unwrap()));
+        while text.len() < len {
+            text.push(char::from(*g.choose(REST).unwrap()));
+        }
+        id(&text)
+    }
+
     #[derive(Debug, Clone)]
     struct GenRule(SyncRule);
 
@@ -614,7 +629,7 @@ mod tests {
             let n = 1 + usize::arbitrary(g) % MAX_SYNC_STANDBYS;
             let mut names: Vec<NodeId> = Vec::new();
             while names.len() < n {
-                let name = id(g.choose(&NAMES).unwrap());
+                let name = gen_id(g);
                 if !names.contains(&name) {
                     names.push(name);
                 }
@@ -652,10 +667,41 @@ mod tests {
     }
 
     #[test]
-    fn keyword_names_are_printed_quoted_and_others_bare() {
+    fn names_postgresql_does_not_read_bare_are_printed_quoted() {
         let printed =
-            rule(SyncMethod::Any, 2, &["pg2", "12", "node-3", "first", "1a", "anyone", "ANY"]).to_string();
-        assert_eq!(printed, r#"ANY 2 (pg2, 12, node-3, "first", 1a, anyone, "ANY")"#);
+            rule(SyncMethod::Any, 2, &["pg2", "12", "node-3", "first", "1a", "anyone", "ANY", "PG.1"])
+                .to_string();
+        assert_eq!(printed, r#"ANY 2 (pg2, 12, "node-3", "first", "1a", anyone, "ANY", "PG.1")"#);
+        assert_eq!(rule(SyncMethod::First, 1, &["Pg_2", "a-b"]).to_string(), r#"FIRST 1 (Pg_2, "a-b")"#);
+    }
+
+    /// What the agent writes into `synchronous_standby_names` is what PostgreSQL's scanner reads
+    /// (no leniency for bare node ids): the method, the count, and each node id as one name.
+    #[test]
+    fn printed_rules_scan_as_postgresql_reads_them() {
+        fn prop(rule: GenRule) -> bool {
+            let rule = rule.0;
+            let printed = rule.to_string();
+            let mut expected = vec![
+                Token::Keyword(rule.method()),
+                Token::Number(rule.count().to_string()),
+                Token::Punct('('),
+            ];
+            for (i, s) in rule.standbys().iter().enumerate() {
+                if i > 0 {
+                    expected.push(Token::Punct(','));
+                }
+                let all_digits = s.as_str().bytes().all(|b| b.is_ascii_digit());
+                expected.push(if all_digits {
+                    Token::Number(s.to_string())
+                } else {
+                    Token::Name(s.to_string())
+                });
+            }
+            expected.push(Token::Punct(')'));
+            tokens(&printed) == Some(expected) && parse(&printed) == Ok(rule)
+        }
+        check("printed_rules_scan_as_postgresql_reads_them", 2000, prop as fn(GenRule) -> bool);
     }
 
     #[test]
