@@ -110,16 +110,32 @@ impl SyncRule {
 
     /// P6-S1: the bound this rule puts on every acknowledged position, from each observed
     /// node's WAL end: the highest among the `n − k + 1` lowest observed named standbys (every
-    /// acknowledged commit was flushed by one of them). Fewer observed: no bound.
+    /// acknowledged commit was flushed by one of them). Fewer observed: no bound. A name matches
+    /// a node id up to ASCII case, as PostgreSQL matches `application_name` (`pg_strcasecmp`,
+    /// syncrep.c); P6-F1: a name matching two observed nodes, or named twice up to case, leaves
+    /// unknown which standbys acknowledged, so no bound ([`RuleBound::ambiguous`]).
     pub fn bound(&self, ends: &[(NodeId, WalPosition)]) -> RuleBound {
+        let same = |a: &NodeId, b: &NodeId| a.as_str().eq_ignore_ascii_case(b.as_str());
+        let ambiguous = self
+            .standbys
+            .iter()
+            .enumerate()
+            .find(|&(i, s)| {
+                self.standbys[..i].iter().any(|t| same(t, s))
+                    || ends.iter().filter(|(n, _)| same(n, s)).count() > 1
+            })
+            .map(|(_, s)| *s);
         let mut observed: Vec<(WalPosition, NodeId)> = self
             .standbys
             .iter()
-            .filter_map(|s| ends.iter().find(|(n, _)| n == s).map(|&(n, end)| (end, n)))
+            .filter_map(|s| ends.iter().find(|(n, _)| same(n, s)).map(|&(n, end)| (end, n)))
             .collect();
         observed.sort_unstable();
-        let bound = observed.get(self.needed() - 1).map(|&(position, node)| (node, position));
-        RuleBound { rule: self.clone(), observed, bound }
+        let bound = observed
+            .get(self.needed() - 1)
+            .filter(|_| ambiguous.is_none())
+            .map(|&(position, node)| (node, position));
+        RuleBound { rule: self.clone(), observed, bound, ambiguous }
     }
 }
 
@@ -319,8 +335,12 @@ pub struct RuleBound {
     /// Each named standby observed, with its WAL end, lowest first.
     pub observed: Vec<(WalPosition, NodeId)>,
     /// The standby whose WAL end bounds every acknowledged position, and that end; `None` when
-    /// fewer than [`SyncRule::needed`] were observed.
+    /// fewer than [`SyncRule::needed`] were observed, or a name is ambiguous.
     pub bound: Option<(NodeId, WalPosition)>,
+    /// A name of the rule that matches, up to ASCII case, two observed nodes or another name of
+    /// the rule: PostgreSQL may have counted either, so the rule bounds nothing (P6-F1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ambiguous: Option<NodeId>,
 }
 
 /// The agent's durable statement that the primary's server has stopped and will not be
@@ -496,9 +516,12 @@ impl fmt::Display for Derivation {
                 write!(f, "{node} {position}")?;
             }
             f.write_str("]")?;
-            match r.bound {
-                Some((node, position)) => write!(f, " → {position} ({node})")?,
-                None => f.write_str(" → no bound")?,
+            match (r.bound, r.ambiguous) {
+                (Some((node, position)), _) => write!(f, " → {position} ({node})")?,
+                (None, Some(name)) => {
+                    write!(f, " → no bound ({name} names more than one standby up to case)")?
+                }
+                (None, None) => f.write_str(" → no bound")?,
             }
         }
         Ok(())
@@ -882,9 +905,35 @@ mod tests {
         assert_eq!(rule(SyncMethod::First, 1, &["a", "b", "c", "d"]).bound(&ends[..3]).bound, None);
     }
 
+    /// PostgreSQL matches names to `application_name` up to case (P6-S1); where that leaves
+    /// which standby acknowledged unknown, the rule bounds nothing (P6-F1).
+    #[test]
+    fn names_match_observed_nodes_up_to_case_and_an_ambiguous_name_bounds_nothing() {
+        let report =
+            |r: SyncRule| PrimaryReport::new(Epoch::new(2), id("pg1")).with_synchronous(vec![r]).unwrap();
+        // A name matches the node observed under another case.
+        let upper = report(rule(SyncMethod::First, 1, &["PG2"]));
+        assert_eq!(upper.derive(&[(id("pg2"), at(20))]).bound, Some((id("pg2"), at(20))));
+        // pg2 and PG2 both observed: PostgreSQL may have counted either as `pg2`.
+        let d =
+            report(rule(SyncMethod::Any, 1, &["pg2"])).derive(&[(id("pg2"), at(20)), (id("PG2"), at(30))]);
+        assert_eq!((d.bound, d.rules[0].ambiguous), (None, Some(id("pg2"))));
+        assert!(d.to_string().ends_with("→ no bound (pg2 names more than one standby up to case)"), "{d}");
+        // A name twice up to case: a second standby named so may have acknowledged, unobserved.
+        let twice = report(rule(SyncMethod::Any, 2, &["pg2", "pg3", "Pg2"]));
+        let d = twice.derive(&[(id("pg2"), at(20)), (id("pg3"), at(30))]);
+        assert_eq!((d.bound, d.rules[0].ambiguous), (None, Some(id("Pg2"))));
+        // Exactly one match each: bounded as before.
+        let d = report(rule(SyncMethod::Any, 2, &["pg2", "pg3"]))
+            .derive(&[(id("pg2"), at(20)), (id("PG3"), at(30))]);
+        assert_eq!((d.bound, d.rules[0].ambiguous), (Some((id("pg2"), at(20))), None));
+    }
+
     /// Against the definition, over generated rules and observations: every `k` named standbys
     /// include one at or below the bound (whichever `k` acknowledged a commit, one holds it),
-    /// and no lower position has that property; with `k` standbys unobserved, no bound.
+    /// and no lower position has that property; with `k` standbys unobserved, no bound. Nodes are
+    /// observed under their name or its upper case; a name that matches two, or another name of
+    /// the rule, up to case: no bound.
     #[test]
     fn a_rule_bound_is_the_lowest_every_k_standbys_reach_down_to() {
         fn prop(rule: GenRule, ends: Vec<(u8, u8)>) -> bool {
@@ -895,7 +944,9 @@ mod tests {
             let ends: Vec<(NodeId, WalPosition)> = ends
                 .iter()
                 .filter_map(|&(i, lsn)| {
-                    rule.standbys().get(usize::from(i) % (n + 1)).map(|&s| (s, at(u64::from(lsn % 8))))
+                    let s = *rule.standbys().get(usize::from(i) % (n + 1))?;
+                    let s = if lsn & 8 == 0 { s } else { id(&s.as_str().to_ascii_uppercase()) };
+                    Some((s, at(u64::from(lsn % 8))))
                 })
                 .fold(Vec::new(), |mut seen, (s, p)| {
                     if !seen.iter().any(|(t, _)| *t == s) {
@@ -903,11 +954,18 @@ mod tests {
                     }
                     seen
                 });
-            let position = |s: NodeId| ends.iter().find(|(t, _)| *t == s).map(|e| e.1);
+            let same = |a: NodeId, b: NodeId| a.as_str().eq_ignore_ascii_case(b.as_str());
+            let matches = |s: NodeId| ends.iter().filter(|(t, _)| same(*t, s)).count();
+            let got = rule.bound(&ends);
+            let twice =
+                rule.standbys().iter().any(|&s| rule.standbys().iter().filter(|&&t| same(s, t)).count() > 1);
+            if twice || rule.standbys().iter().any(|&s| matches(s) > 1) {
+                return got.bound.is_none() && got.ambiguous.is_some();
+            }
+            let position = |s: NodeId| ends.iter().find(|(t, _)| same(*t, s)).map(|e| e.1);
             let unobserved = rule.standbys().iter().filter(|s| position(**s).is_none()).count();
-            let got = rule.bound(&ends).bound;
             if unobserved >= k {
-                return got.is_none();
+                return got.bound.is_none() && got.ambiguous.is_none();
             }
             // max over k-subsets of the lowest member (an unobserved member could be anywhere:
             // it never helps, so a subset with one counts as its observed members' lowest).
@@ -920,7 +978,7 @@ mod tests {
                     (0..n).filter(|i| set & 1 << i != 0).filter_map(|i| position(rule.standbys()[i])).min();
                 expected = expected.max(lowest);
             }
-            got.map(|(node, p)| (p, position(node) == Some(p))) == expected.map(|p| (p, true))
+            got.bound.map(|(node, p)| (p, ends.contains(&(node, p)))) == expected.map(|p| (p, true))
         }
         check(
             "a_rule_bound_is_the_lowest_every_k_standbys_reach_down_to",
