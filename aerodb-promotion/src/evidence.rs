@@ -764,6 +764,7 @@ mod tests {
             "*",
             "ANY 1 (*)",
             "FIRST 1 (a, *)",
+            "ANY 1 (\"*\")",
             "FIRST",
             "ANY",
             "first, b",
