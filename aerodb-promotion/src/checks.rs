@@ -13,7 +13,9 @@ use aerodb_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::display::{HistoryText, Joined, OrUnknown};
-use crate::evidence::{AcknowledgedSource, Derivation, Evidence, OldPrimarySource, PrimaryReport, Stopped};
+use crate::evidence::{
+    AcknowledgedSource, Derivation, Evidence, OldPrimarySource, PrimaryReport, RuleBound, Stopped,
+};
 use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 use crate::invariant::Invariant;
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
@@ -182,6 +184,16 @@ pub enum DenialReason {
         /// How many must be (`n − k + 1`).
         needed: u8,
     },
+    /// A name of the primary's reported synchronous rule matches, up to ASCII case (as
+    /// PostgreSQL matches `application_name`), more than one observed node or another name of
+    /// the rule: which standbys acknowledged is unknown.
+    #[error(
+        "synchronous standby name {name} matches more than one observed node or name up to case, as PostgreSQL compares them: what was acknowledged cannot be bounded"
+    )]
+    AcknowledgedAmbiguous {
+        /// The name.
+        name: NodeId,
+    },
     /// The candidate lacks acknowledged writes.
     #[error("the candidate's WAL ends at {candidate}, before the acknowledged position {acknowledged}")]
     CandidateBehind {
@@ -308,6 +320,7 @@ impl DenialReason {
             | EpochExhausted { .. }
             | AcknowledgedUnknown
             | AcknowledgedUnderivable { .. }
+            | AcknowledgedAmbiguous { .. }
             | HistoryUnknown
             | PositionOffHistory { .. }
             | MvccUnknown
@@ -592,6 +605,9 @@ fn acknowledged_bound(inputs: &ValidationInputs) -> Bound {
     let chosen = highest.ok_or_else(|| {
         let unbounded = derivation.as_ref().and_then(|d| d.rules.iter().find(|r| r.bound.is_none()));
         match unbounded {
+            Some(RuleBound { ambiguous: Some(name), .. }) => {
+                DenialReason::AcknowledgedAmbiguous { name: *name }
+            }
             Some(r) => DenialReason::AcknowledgedUnderivable {
                 observed: u8::try_from(r.observed.len()).unwrap_or(u8::MAX),
                 needed: u8::try_from(r.rule.needed()).unwrap_or(u8::MAX),

@@ -110,16 +110,32 @@ impl SyncRule {
 
     /// P6-S1: the bound this rule puts on every acknowledged position, from each observed
     /// node's WAL end: the highest among the `n − k + 1` lowest observed named standbys (every
-    /// acknowledged commit was flushed by one of them). Fewer observed: no bound.
+    /// acknowledged commit was flushed by one of them). Fewer observed: no bound. A name matches
+    /// a node id up to ASCII case, as PostgreSQL matches `application_name` (`pg_strcasecmp`,
+    /// syncrep.c); P6-F1: a name matching two observed nodes, or named twice up to case, leaves
+    /// unknown which standbys acknowledged, so no bound ([`RuleBound::ambiguous`]).
     pub fn bound(&self, ends: &[(NodeId, WalPosition)]) -> RuleBound {
+        let same = |a: &NodeId, b: &NodeId| a.as_str().eq_ignore_ascii_case(b.as_str());
+        let ambiguous = self
+            .standbys
+            .iter()
+            .enumerate()
+            .find(|&(i, s)| {
+                self.standbys[..i].iter().any(|t| same(t, s))
+                    || ends.iter().filter(|(n, _)| same(n, s)).count() > 1
+            })
+            .map(|(_, s)| *s);
         let mut observed: Vec<(WalPosition, NodeId)> = self
             .standbys
             .iter()
-            .filter_map(|s| ends.iter().find(|(n, _)| n == s).map(|&(n, end)| (end, n)))
+            .filter_map(|s| ends.iter().find(|(n, _)| same(n, s)).map(|&(n, end)| (end, n)))
             .collect();
         observed.sort_unstable();
-        let bound = observed.get(self.needed() - 1).map(|&(position, node)| (node, position));
-        RuleBound { rule: self.clone(), observed, bound }
+        let bound = observed
+            .get(self.needed() - 1)
+            .filter(|_| ambiguous.is_none())
+            .map(|&(position, node)| (node, position));
+        RuleBound { rule: self.clone(), observed, bound, ambiguous }
     }
 }
 
@@ -136,11 +152,10 @@ impl From<SyncRule> for RuleFields {
     }
 }
 
-/// PostgreSQL's form: `ANY 1 (pg2, pg3)`, which [`FromStr`] reads back. A name that is a
-/// keyword (`FIRST`, `ANY`, in any case) is double-quoted: `ANY 1 ("first", pg3)`. Other names
-/// are printed bare, as node ids are written elsewhere, though PostgreSQL's scanner needs one
-/// with `-` or `.`, or starting with a digit but not all digits, quoted (`"pg-2"`): text meant
-/// for `synchronous_standby_names` must quote those.
+/// PostgreSQL's form, which [`FromStr`] reads back and the agent writes into
+/// `synchronous_standby_names`: a name its scanner reads bare as that one name (an identifier
+/// that is not a keyword, or all digits; case is kept, `syncrep_scanner.l` does not downcase) is
+/// printed bare, any other double-quoted with `"` doubled: `ANY 1 (pg2, "first", "pg-2", "1a")`.
 impl fmt::Display for SyncRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let method = match self.method {
@@ -152,10 +167,10 @@ impl fmt::Display for SyncRule {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            if keyword(s.as_str()).is_some() {
-                write!(f, "\"{s}\"")?;
-            } else {
+            if bare_name(s.as_str()) {
                 write!(f, "{s}")?;
+            } else {
+                write!(f, "\"{}\"", s.as_str().replace('"', "\"\""))?;
             }
         }
         f.write_str(")")
@@ -320,8 +335,12 @@ pub struct RuleBound {
     /// Each named standby observed, with its WAL end, lowest first.
     pub observed: Vec<(WalPosition, NodeId)>,
     /// The standby whose WAL end bounds every acknowledged position, and that end; `None` when
-    /// fewer than [`SyncRule::needed`] were observed.
+    /// fewer than [`SyncRule::needed`] were observed, or a name is ambiguous.
     pub bound: Option<(NodeId, WalPosition)>,
+    /// A name of the rule that matches, up to ASCII case, two observed nodes or another name of
+    /// the rule: PostgreSQL may have counted either, so the rule bounds nothing (P6-F1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ambiguous: Option<NodeId>,
 }
 
 /// The agent's durable statement that the primary's server has stopped and will not be
@@ -497,9 +516,12 @@ impl fmt::Display for Derivation {
                 write!(f, "{node} {position}")?;
             }
             f.write_str("]")?;
-            match r.bound {
-                Some((node, position)) => write!(f, " → {position} ({node})")?,
-                None => f.write_str(" → no bound")?,
+            match (r.bound, r.ambiguous) {
+                (Some((node, position)), _) => write!(f, " → {position} ({node})")?,
+                (None, Some(name)) => {
+                    write!(f, " → no bound ({name} names more than one standby up to case)")?
+                }
+                (None, None) => f.write_str(" → no bound")?,
             }
         }
         Ok(())
@@ -606,6 +628,22 @@ mod tests {
         "first1", "x", "Q-9.z", "ANY_",
     ];
 
+    /// A valid node id: one of [`NAMES`], or any, short mostly, over letters of the keywords in
+    /// both cases, digits, `.`, `_` and `-`.
+    fn gen_id(g: &mut Gen) -> NodeId {
+        const START: &[u8] = b"aAfFnNyYiIrRsStTpPgG0123456789";
+        const REST: &[u8] = b"aAfFnNyYiIrRsStTpPgG01239._-";
+        if bool::arbitrary(g) {
+            return id(g.choose(&NAMES).unwrap());
+        }
+        let len = 1 + usize::arbitrary(g) % if bool::arbitrary(g) { 6 } else { aerodb_core::NODE_ID_MAX_LEN };
+        let mut text = String::from(char::from(*g.choose(START).unwrap()));
+        while text.len() < len {
+            text.push(char::from(*g.choose(REST).unwrap()));
+        }
+        id(&text)
+    }
+
     #[derive(Debug, Clone)]
     struct GenRule(SyncRule);
 
@@ -614,7 +652,7 @@ mod tests {
             let n = 1 + usize::arbitrary(g) % MAX_SYNC_STANDBYS;
             let mut names: Vec<NodeId> = Vec::new();
             while names.len() < n {
-                let name = id(g.choose(&NAMES).unwrap());
+                let name = gen_id(g);
                 if !names.contains(&name) {
                     names.push(name);
                 }
@@ -652,10 +690,41 @@ mod tests {
     }
 
     #[test]
-    fn keyword_names_are_printed_quoted_and_others_bare() {
+    fn names_postgresql_does_not_read_bare_are_printed_quoted() {
         let printed =
-            rule(SyncMethod::Any, 2, &["pg2", "12", "node-3", "first", "1a", "anyone", "ANY"]).to_string();
-        assert_eq!(printed, r#"ANY 2 (pg2, 12, node-3, "first", 1a, anyone, "ANY")"#);
+            rule(SyncMethod::Any, 2, &["pg2", "12", "node-3", "first", "1a", "anyone", "ANY", "PG.1"])
+                .to_string();
+        assert_eq!(printed, r#"ANY 2 (pg2, 12, "node-3", "first", "1a", anyone, "ANY", "PG.1")"#);
+        assert_eq!(rule(SyncMethod::First, 1, &["Pg_2", "a-b"]).to_string(), r#"FIRST 1 (Pg_2, "a-b")"#);
+    }
+
+    /// What the agent writes into `synchronous_standby_names` is what PostgreSQL's scanner reads
+    /// (no leniency for bare node ids): the method, the count, and each node id as one name.
+    #[test]
+    fn printed_rules_scan_as_postgresql_reads_them() {
+        fn prop(rule: GenRule) -> bool {
+            let rule = rule.0;
+            let printed = rule.to_string();
+            let mut expected = vec![
+                Token::Keyword(rule.method()),
+                Token::Number(rule.count().to_string()),
+                Token::Punct('('),
+            ];
+            for (i, s) in rule.standbys().iter().enumerate() {
+                if i > 0 {
+                    expected.push(Token::Punct(','));
+                }
+                let all_digits = s.as_str().bytes().all(|b| b.is_ascii_digit());
+                expected.push(if all_digits {
+                    Token::Number(s.to_string())
+                } else {
+                    Token::Name(s.to_string())
+                });
+            }
+            expected.push(Token::Punct(')'));
+            tokens(&printed) == Some(expected) && parse(&printed) == Ok(rule)
+        }
+        check("printed_rules_scan_as_postgresql_reads_them", 2000, prop as fn(GenRule) -> bool);
     }
 
     #[test]
@@ -695,6 +764,7 @@ mod tests {
             "*",
             "ANY 1 (*)",
             "FIRST 1 (a, *)",
+            "ANY 1 (\"*\")",
             "FIRST",
             "ANY",
             "first, b",
@@ -836,9 +906,35 @@ mod tests {
         assert_eq!(rule(SyncMethod::First, 1, &["a", "b", "c", "d"]).bound(&ends[..3]).bound, None);
     }
 
+    /// PostgreSQL matches names to `application_name` up to case (P6-S1); where that leaves
+    /// which standby acknowledged unknown, the rule bounds nothing (P6-F1).
+    #[test]
+    fn names_match_observed_nodes_up_to_case_and_an_ambiguous_name_bounds_nothing() {
+        let report =
+            |r: SyncRule| PrimaryReport::new(Epoch::new(2), id("pg1")).with_synchronous(vec![r]).unwrap();
+        // A name matches the node observed under another case.
+        let upper = report(rule(SyncMethod::First, 1, &["PG2"]));
+        assert_eq!(upper.derive(&[(id("pg2"), at(20))]).bound, Some((id("pg2"), at(20))));
+        // pg2 and PG2 both observed: PostgreSQL may have counted either as `pg2`.
+        let d =
+            report(rule(SyncMethod::Any, 1, &["pg2"])).derive(&[(id("pg2"), at(20)), (id("PG2"), at(30))]);
+        assert_eq!((d.bound, d.rules[0].ambiguous), (None, Some(id("pg2"))));
+        assert!(d.to_string().ends_with("→ no bound (pg2 names more than one standby up to case)"), "{d}");
+        // A name twice up to case: a second standby named so may have acknowledged, unobserved.
+        let twice = report(rule(SyncMethod::Any, 2, &["pg2", "pg3", "Pg2"]));
+        let d = twice.derive(&[(id("pg2"), at(20)), (id("pg3"), at(30))]);
+        assert_eq!((d.bound, d.rules[0].ambiguous), (None, Some(id("Pg2"))));
+        // Exactly one match each: bounded as before.
+        let d = report(rule(SyncMethod::Any, 2, &["pg2", "pg3"]))
+            .derive(&[(id("pg2"), at(20)), (id("PG3"), at(30))]);
+        assert_eq!((d.bound, d.rules[0].ambiguous), (Some((id("pg2"), at(20))), None));
+    }
+
     /// Against the definition, over generated rules and observations: every `k` named standbys
     /// include one at or below the bound (whichever `k` acknowledged a commit, one holds it),
-    /// and no lower position has that property; with `k` standbys unobserved, no bound.
+    /// and no lower position has that property; with `k` standbys unobserved, no bound. Nodes are
+    /// observed under their name or its upper case; a name that matches two, or another name of
+    /// the rule, up to case: no bound.
     #[test]
     fn a_rule_bound_is_the_lowest_every_k_standbys_reach_down_to() {
         fn prop(rule: GenRule, ends: Vec<(u8, u8)>) -> bool {
@@ -849,7 +945,9 @@ mod tests {
             let ends: Vec<(NodeId, WalPosition)> = ends
                 .iter()
                 .filter_map(|&(i, lsn)| {
-                    rule.standbys().get(usize::from(i) % (n + 1)).map(|&s| (s, at(u64::from(lsn % 8))))
+                    let s = *rule.standbys().get(usize::from(i) % (n + 1))?;
+                    let s = if lsn & 8 == 0 { s } else { id(&s.as_str().to_ascii_uppercase()) };
+                    Some((s, at(u64::from(lsn % 8))))
                 })
                 .fold(Vec::new(), |mut seen, (s, p)| {
                     if !seen.iter().any(|(t, _)| *t == s) {
@@ -857,11 +955,18 @@ mod tests {
                     }
                     seen
                 });
-            let position = |s: NodeId| ends.iter().find(|(t, _)| *t == s).map(|e| e.1);
+            let same = |a: NodeId, b: NodeId| a.as_str().eq_ignore_ascii_case(b.as_str());
+            let matches = |s: NodeId| ends.iter().filter(|(t, _)| same(*t, s)).count();
+            let got = rule.bound(&ends);
+            let twice =
+                rule.standbys().iter().any(|&s| rule.standbys().iter().filter(|&&t| same(s, t)).count() > 1);
+            if twice || rule.standbys().iter().any(|&s| matches(s) > 1) {
+                return got.bound.is_none() && got.ambiguous.is_some();
+            }
+            let position = |s: NodeId| ends.iter().find(|(t, _)| same(*t, s)).map(|e| e.1);
             let unobserved = rule.standbys().iter().filter(|s| position(**s).is_none()).count();
-            let got = rule.bound(&ends).bound;
             if unobserved >= k {
-                return got.is_none();
+                return got.bound.is_none() && got.ambiguous.is_none();
             }
             // max over k-subsets of the lowest member (an unobserved member could be anywhere:
             // it never helps, so a subset with one counts as its observed members' lowest).
@@ -874,7 +979,7 @@ mod tests {
                     (0..n).filter(|i| set & 1 << i != 0).filter_map(|i| position(rule.standbys()[i])).min();
                 expected = expected.max(lowest);
             }
-            got.map(|(node, p)| (p, position(node) == Some(p))) == expected.map(|p| (p, true))
+            got.bound.map(|(node, p)| (p, ends.contains(&(node, p)))) == expected.map(|p| (p, true))
         }
         check(
             "a_rule_bound_is_the_lowest_every_k_standbys_reach_down_to",

@@ -126,6 +126,16 @@ fn denial_scenarios() -> Vec<(&'static str, PromotionExplanation)> {
                 );
             })),
         ),
+        (
+            "acknowledged_ambiguous",
+            r1(with(|i| {
+                i.acknowledged = None;
+                let rule: SyncRule = "ANY 1 (replica-1, replica-2, Replica-1)".parse().unwrap();
+                i.report = Some(
+                    PrimaryReport::new(Epoch::new(2), id("primary-0")).with_synchronous(vec![rule]).unwrap(),
+                );
+            })),
+        ),
         ("candidate_behind", denied("replica-2", &approving_inputs())),
         ("acknowledged_past_epoch_end", r1(with(|i| i.acknowledged = Some(pos(1, 150))))),
         (
@@ -211,8 +221,8 @@ fn every_denial_reason_has_a_golden_explanation() {
     let mut reasons: Vec<&str> = scenarios.iter().map(|(_, e)| e.reason.as_str()).collect();
     reasons.sort_unstable();
     reasons.dedup();
-    // One per DenialReason variant (27), PositionOffHistory twice: an epoch missing, a start after.
-    assert_eq!(reasons.len(), 28, "one distinct reason per DenialReason variant");
+    // One per DenialReason variant (28), PositionOffHistory twice: an epoch missing, a start after.
+    assert_eq!(reasons.len(), 29, "one distinct reason per DenialReason variant");
     // The failing line names the invariant the verdict names, and every refusal shows what it
     // compared (P6-O2).
     for (name, explanation) in &scenarios {

@@ -67,7 +67,9 @@
 //! independently: each named standby truly flushed the records of its WAL (a described node's
 //! WAL ends where it is observed to; an undescribed name gets a place of its own), and a commit
 //! of the primary's WAL was acknowledged only if `k` standbys named by one rule of the current
-//! report flushed it; without a current rule, any commit of the primary's WAL may have been. A
+//! report flushed it, a name naming every standby whose name is the same up to case, as
+//! PostgreSQL matches them (names and one node id, `NODE-2`, vary in case; a rule naming a name
+//! twice up to case, or one two observed nodes share up to case, bounds nothing); without a current rule, any commit of the primary's WAL may have been. A
 //! given position bounds the truth and is acknowledged itself. The oracle objects (a) to an
 //! approval whose candidate lacks a truly acknowledged commit, and (d) when nothing bounds
 //! what was acknowledged: nothing given, no clean stop in the current report, and no current
@@ -218,8 +220,10 @@ enum Fault {
 }
 
 /// The names a synchronous rule may list: the candidate's and the other generated nodes' ids
-/// (described when the recipe makes that many nodes), and two never described.
-const POOL: [&str; 6] = ["node-1", "node-2", "node-3", "node-4", "standby-a", "standby-b"];
+/// (described when the recipe makes that many nodes), two never described, and three of them in
+/// another case (PostgreSQL matches names up to case).
+const POOL: [&str; 9] =
+    ["node-1", "node-2", "node-3", "node-4", "standby-a", "standby-b", "NODE-2", "Standby-A", "Node-1"];
 
 /// One synchronous rule of the primary's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,6 +285,8 @@ struct Recipe {
     faults: Vec<Fault>,
     /// With a report: the acknowledged position is derived (given too only if `also_given`).
     evidence: Option<EvidenceSpec>,
+    /// The last other node's id is `NODE-2`: `node-2` up to case, beside it or instead of it.
+    upper: bool,
 }
 
 fn below(g: &mut Gen, n: u8) -> u8 {
@@ -483,6 +489,7 @@ impl Arbitrary for Recipe {
             force: chance(g, 20),
             faults,
             evidence: chance(g, 30).then(|| EvidenceSpec::arbitrary(g, described)),
+            upper: chance(g, 15),
         }
     }
 
@@ -504,6 +511,7 @@ impl Arbitrary for Recipe {
             push(r);
         }
         push(Recipe { primary: None, ..self.clone() });
+        push(Recipe { upper: false, ..self.clone() });
         if let Some(e) = &self.evidence {
             push(Recipe { evidence: None, ..self.clone() });
             for e in e.shrink() {
@@ -775,13 +783,16 @@ struct Case {
 #[derive(Debug)]
 struct Report {
     report: PrimaryReport,
-    /// Each stated rule's `k`, and each of its named standbys with where its WAL truly ends.
+    /// Each stated rule's `k`, and each standby it names (up to case, as PostgreSQL matches
+    /// names) with where its WAL truly ends.
     rules: Vec<(usize, Vec<(NodeId, Placed)>)>,
 }
 
 impl EvidenceSpec {
     /// The report, and where every standby it names truly ends: a generated node's WAL end, or
-    /// for a name no generated node carries, a place of its own.
+    /// for a name no generated node carries, a place of its own. A name names every standby whose
+    /// name is the same up to case (PostgreSQL's `pg_strcasecmp`): each generated node so named,
+    /// or else the one undescribed standby of that name (the first of [`POOL`] equal to it).
     fn build(&self, tree: &Tree, chain: &[usize], candidate: &Described, others: &[Described]) -> Report {
         let current = chain[chain.len() - 1];
         let epoch = tree.branches[current].epoch;
@@ -792,6 +803,9 @@ impl EvidenceSpec {
             Owner::EarlierEpoch => (epoch + 2, "primary-0"),
             Owner::OtherPrimary => (epoch, "primary-9"),
         };
+        let same = |a: NodeId, b: NodeId| a.as_str().eq_ignore_ascii_case(b.as_str());
+        let generated: Vec<(NodeId, Placed)> =
+            std::iter::once(candidate).chain(others).map(|d| (d.view.id, d.at)).collect();
         let mut rules = Vec::new();
         let mut stated = Vec::new();
         for spec in &self.rules {
@@ -805,25 +819,26 @@ impl EvidenceSpec {
             if picked.is_empty() {
                 picked.push(0);
             }
-            let named: Vec<(NodeId, Placed)> = picked
-                .iter()
-                .map(|&i| {
-                    let name = id(POOL[i]);
-                    let at = if name == id("node-1") {
-                        candidate.at
-                    } else {
-                        others.iter().find(|d| d.view.id == name).map_or_else(
-                            || Recipe::place(tree, chain, &self.flushes[i % self.flushes.len()]),
-                            |d| d.at,
-                        )
-                    };
-                    (name, at)
-                })
-                .collect();
-            let k = 1 + usize::from(spec.count) % named.len();
+            let mut named: Vec<(NodeId, Placed)> = Vec::new();
+            for &i in &picked {
+                let name = id(POOL[i]);
+                let mut standbys: Vec<(NodeId, Placed)> =
+                    generated.iter().filter(|(n, _)| same(*n, name)).copied().collect();
+                if standbys.is_empty() {
+                    let first = POOL.iter().position(|p| same(id(p), name)).unwrap_or(i);
+                    let place = Recipe::place(tree, chain, &self.flushes[first % self.flushes.len()]);
+                    standbys.push((id(POOL[first]), place));
+                }
+                for standby in standbys {
+                    if !named.iter().any(|(n, _)| *n == standby.0) {
+                        named.push(standby);
+                    }
+                }
+            }
+            let k = 1 + usize::from(spec.count) % picked.len();
             let method = if spec.any { SyncMethod::Any } else { SyncMethod::First };
             stated.push(
-                SyncRule::new(method, k, named.iter().map(|s| s.0).collect())
+                SyncRule::new(method, k, picked.iter().map(|&i| id(POOL[i])).collect())
                     .expect("a valid generated rule"),
             );
             rules.push((k, named));
@@ -996,7 +1011,14 @@ impl Recipe {
             .others
             .iter()
             .enumerate()
-            .map(|(i, spec)| Self::describe(&tree, &chain, &format!("node-{}", i + 2), spec))
+            .map(|(i, spec)| {
+                let name = if self.upper && i + 1 == self.others.len() {
+                    "NODE-2".to_owned()
+                } else {
+                    format!("node-{}", i + 2)
+                };
+                Self::describe(&tree, &chain, &name, spec)
+            })
             .collect();
         if let Some(spec) = &self.primary {
             others.insert(0, Self::describe(&tree, &chain, "primary-0", spec));
@@ -1178,13 +1200,29 @@ impl Case {
         let boundable = |(k, named): &(usize, Vec<(NodeId, Placed)>)| {
             named.iter().filter(|(name, _)| !described(*name)).count() < *k
         };
+        // Nor if a name is twice in it up to case, or is, up to case, two observed nodes': which
+        // standbys PostgreSQL counted for it is unknown (P6-F1).
+        let same = |a: NodeId, b: NodeId| a.as_str().eq_ignore_ascii_case(b.as_str());
+        let ambiguous = |names: &[NodeId]| {
+            names.iter().enumerate().any(|(i, &a)| {
+                names[..i].iter().any(|&b| same(a, b))
+                    || self.inputs.nodes.iter().filter(|n| same(n.id, a)).count() > 1
+            })
+        };
+        let stated = report.map_or(&[][..], |r| r.report.synchronous());
         let clean_stop = report.and_then(|r| r.report.stopped()).is_some_and(|s| s.clean);
-        let derivable = !rules.is_empty() && rules.iter().all(boundable);
+        let derivable = !rules.is_empty()
+            && rules.iter().all(boundable)
+            && !stated.iter().any(|r| ambiguous(r.standbys()));
         if self.inputs.acknowledged.is_none() && !clean_stop && !derivable {
             objections.push(format!(
                 "(d) no acknowledged bound: none given, no clean stop, and the {} report's rules {}",
                 if report.is_some() { "current" } else { "only (another epoch's or primary's)" },
-                if rules.is_empty() { "state nothing" } else { "leave k standbys unobserved" },
+                if rules.is_empty() {
+                    "state nothing"
+                } else {
+                    "leave k standbys unobserved or name one ambiguously"
+                },
             ));
         }
         // Plainly safe: every named standby observed on the authority's chain, and the candidate
@@ -1654,6 +1692,7 @@ fn the_oracle_objects_to_an_acknowledged_position_before_its_epochs_start() {
         force: false,
         faults: vec![Fault::AckEpoch(1)],
         evidence: None,
+        upper: false,
     };
     let case = recipe.build();
     assert_eq!(case.inputs.acknowledged, Some(WalPosition::new(Epoch::new(2), Lsn::new(40))), "{case}");

@@ -122,10 +122,11 @@ struct Agent {
     sync: Sync,
 }
 
-/// `rule` as node `me` applies it when primary: `me` left out, the count capped at the
-/// standbys left; none left: asynchronous.
+/// `rule` as node `me` applies it when primary: `me` left out (up to ASCII case, as PostgreSQL
+/// matches names, P6-S1), the count capped at the standbys left; none left: asynchronous.
 fn rule_for(rule: &SyncRule, me: NodeId) -> Option<SyncRule> {
-    let standbys: Vec<NodeId> = rule.standbys().iter().copied().filter(|s| *s != me).collect();
+    let standbys: Vec<NodeId> =
+        rule.standbys().iter().copied().filter(|s| !s.as_str().eq_ignore_ascii_case(me.as_str())).collect();
     let count = rule.count().min(standbys.len());
     SyncRule::new(rule.method(), count, standbys).ok()
 }
@@ -621,3 +622,17 @@ impl Agent {
 const FROZEN_PLACEHOLDER: &str = aerodb_postgres::observe::FROZEN_PLACEHOLDER;
 
 use aerodb_postgres::observe::message as pg_error;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_primary_leaves_itself_out_of_its_rule_up_to_case() {
+        let rule = |text: &str| text.parse::<SyncRule>().unwrap();
+        let me = NodeId::new("pg1").unwrap();
+        assert_eq!(rule_for(&rule("ANY 2 (PG1, pg2, pg3)"), me), Some(rule("ANY 2 (pg2, pg3)")));
+        assert_eq!(rule_for(&rule("FIRST 2 (pg2, Pg1)"), me), Some(rule("FIRST 1 (pg2)")));
+        assert_eq!(rule_for(&rule("ANY 1 (pg1)"), me), None);
+    }
+}
