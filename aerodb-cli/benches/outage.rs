@@ -301,9 +301,17 @@ impl Bare {
         }
         self.servers[old].start().unwrap_or_else(|e| panic!("{e}"));
         let third = (0..NODES.len()).find(|i| *i != old && *i != new).expect("three nodes");
-        self.servers[third].follow(&self.servers[new]).unwrap_or_else(|e| panic!("{e}"));
-        let mut client = self.servers[third].connect().unwrap_or_else(|e| panic!("{e}"));
-        client.batch_execute("SELECT pg_reload_conf()").expect("reloads");
+        if rewind {
+            // After a kill the asynchronous standby may have received WAL the new primary
+            // never had: it is rewound too ("no rewind required" when it was not).
+            self.servers[third].stop().unwrap_or_else(|e| panic!("{e}"));
+            self.site.rewind(&self.servers[third], &self.servers[new]).unwrap_or_else(|e| panic!("{e}"));
+            self.servers[third].start().unwrap_or_else(|e| panic!("{e}"));
+        } else {
+            self.servers[third].follow(&self.servers[new]).unwrap_or_else(|e| panic!("{e}"));
+            let mut client = self.servers[third].connect().unwrap_or_else(|e| panic!("{e}"));
+            client.batch_execute("SELECT pg_reload_conf()").expect("reloads");
+        }
         self.make_synchronous();
     }
 

@@ -6,8 +6,9 @@
 //! pg2      host=10.0.0.2 port=5432 user=postgres dbname=postgres
 //! ```
 //! Blank lines and lines starting with `#` are comments. Anything else malformed, a node named
-//! twice, or a file naming no node is refused with its line: a node left out silently would
-//! hide a server from every observation.
+//! twice (also up to ASCII case, as PostgreSQL compares standby names), or a file naming no
+//! node is refused with its line: a node left out silently would hide a server from every
+//! observation.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -69,9 +70,19 @@ impl Cluster {
             let id = NodeId::new(id).map_err(|e| bad(e.to_string()))?;
             let conninfo = conninfo.trim();
             conninfo.parse::<postgres::Config>().map_err(|e| bad(format!("conninfo of {id}: {e}")))?;
-            if nodes.insert(id, conninfo.to_owned()).is_some() {
-                return Err(bad(format!("node {id} is named twice")));
+            // PostgreSQL matches standby names ignoring case (P6-S1): two ids equal up to case
+            // would be one name in every synchronous rule, and a derived bound could miss one.
+            if let Some(other) = nodes.keys().find(|n: &&NodeId| n.as_str().eq_ignore_ascii_case(id.as_str()))
+            {
+                return Err(bad(if *other == id {
+                    format!("node {id} is named twice")
+                } else {
+                    format!(
+                        "node {id} and node {other} differ only in case, which PostgreSQL ignores in standby names"
+                    )
+                }));
             }
+            nodes.insert(id, conninfo.to_owned());
         }
         if nodes.is_empty() {
             return Err(ClusterError::Empty);
@@ -114,6 +125,7 @@ mod tests {
     fn malformed_lines_are_refused_with_their_number() {
         for (text, line) in [
             ("pg1 host=a\npg1 host=b\n", 2),
+            ("pg1 host=a\npg2 host=b\nPG1 host=c\n", 3),
             ("pg1\n", 1),
             ("pg/1 host=a\n", 1),
             ("# c\npg1 host=a port=notaport\n", 2),
