@@ -76,6 +76,7 @@ mod commit;
 mod display;
 mod evidence;
 mod explain;
+mod file_store;
 mod gate;
 mod inputs;
 mod invariant;
@@ -132,14 +133,16 @@ pub use codec::{
     REPORT_FORMAT_VERSION, REPORT_MAGIC,
 };
 pub use commit::CommitError;
+pub use file_store::{
+    FileAuthorityStore, HIGHEST_FILE, HIGHEST_TEMP_FILE, LOCK_FILE, METADATA_DIR, OpenReport, RECORD_FILE,
+    REPORT_FILE, REPORT_TEMP_FILE, TEMP_FILE, check_permissions, judge_permissions, read_record, read_report,
+};
 pub use io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 pub use machine::{CommitFailure, Resolution};
 pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use store::{
-    AuthorityStore, Conflict, FileAuthorityStore, HIGHEST_FILE, HIGHEST_TEMP_FILE, IoStep, LOCK_FILE,
-    METADATA_DIR, OpenReport, PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, REPORT_FILE,
-    REPORT_TEMP_FILE, ReportRefusal, StoreError, TEMP_FILE, check_commit, check_evidence, check_permissions,
-    check_report, judge_permissions, read_record, read_report, start_over_record,
+    AuthorityStore, Conflict, IoStep, Location, PermissionProblem, Poison, PredecessorMismatch, Proposal,
+    ReportRefusal, StoreError, check_commit, check_evidence, check_report, start_over_record,
 };
 
 // Recover, and make the named primary's gate writable.
