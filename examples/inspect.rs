@@ -16,7 +16,8 @@ mod etcd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aerodb::promotion::{AuthorityRecord, StoreError, check_permissions, read_record};
+use aerodb::promotion::file_store::{check_permissions, read_record};
+use aerodb::promotion::{AuthorityRecord, StoreError};
 use clap::Parser;
 
 /// Prints the authority record of a data directory, or of an etcd key, read-only.

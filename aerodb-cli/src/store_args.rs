@@ -5,10 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use aerodb_etcd::{Connection, EtcdAuthorityStore, Tls};
-use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, FileAuthorityStore, PrimaryReport, StoreError, check_permissions,
-    read_record, read_report,
-};
+use aerodb_promotion::file_store::{check_permissions, read_record, read_report};
+use aerodb_promotion::{AuthorityRecord, AuthorityStore, FileAuthorityStore, PrimaryReport, StoreError};
 
 /// The environment variable holding the etcd password (never a command-line argument).
 pub const PASSWORD_VAR: &str = "AERODB_ETCD_PASSWORD";

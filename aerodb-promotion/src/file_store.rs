@@ -8,7 +8,7 @@ use aerodb_core::{Epoch, Lsn, NodeId};
 
 use crate::codec::{self, DecodeError};
 use crate::evidence::PrimaryReport;
-use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
+pub use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
 use crate::observe;
 use crate::record::AuthorityRecord;
 use crate::slot::PromotionSlot;

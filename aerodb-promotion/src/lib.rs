@@ -25,7 +25,7 @@
 //!
 //! ```
 //! use aerodb_core::{Epoch, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
-//! use aerodb_promotion::*;
+//! use aerodb_promotion::prelude::*;
 //!
 //! # let dir = std::env::temp_dir().join(format!("aerodb-crate-doc-{}", std::process::id()));
 //! # let _ = std::fs::remove_dir_all(&dir);
@@ -76,7 +76,7 @@ mod commit;
 mod display;
 mod evidence;
 mod explain;
-mod file_store;
+pub mod file_store;
 mod gate;
 mod inputs;
 mod invariant;
@@ -98,6 +98,19 @@ mod store;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 pub mod testing;
 mod validator;
+
+/// What a control plane needs to drive a promotion end to end — observe, request, decide,
+/// commit, recover and rebind, explain — in one glob import. Errors and the less common types
+/// are at the crate root; the file store's internals (its I/O seam, file names, permission
+/// rule, inspection readers) in [`file_store`].
+pub mod prelude {
+    pub use crate::{
+        AuthorityRecord, AuthorityStore, AuthorityView, CommitFailure, Decision, FileAuthorityStore,
+        NodeView, OldPrimary, PrimaryGrant, Promotion, PromotionExplanation, PromotionPolicy,
+        PromotionRequest, PromotionSlot, Recovered, Resolution, ValidationInputs, Verdict, WriteAuthority,
+        assess, recover,
+    };
+}
 
 // Observe the cluster: what the validator reads, gathered by the control plane.
 pub use evidence::{
@@ -133,11 +146,7 @@ pub use codec::{
     REPORT_FORMAT_VERSION, REPORT_MAGIC,
 };
 pub use commit::CommitError;
-pub use file_store::{
-    FileAuthorityStore, HIGHEST_FILE, HIGHEST_TEMP_FILE, LOCK_FILE, METADATA_DIR, OpenReport, RECORD_FILE,
-    REPORT_FILE, REPORT_TEMP_FILE, TEMP_FILE, check_permissions, judge_permissions, read_record, read_report,
-};
-pub use io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
+pub use file_store::FileAuthorityStore;
 pub use machine::{CommitFailure, Resolution};
 pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use store::{
