@@ -73,6 +73,8 @@ mod candidates;
 mod checks;
 mod codec;
 mod commit;
+mod compared;
+mod denial;
 mod display;
 mod evidence;
 mod explain;
@@ -127,7 +129,9 @@ pub use request::{
 };
 
 // Decide: the typestate machine, the validator and its dry run.
-pub use checks::{AuthorityPlan, CheckId, CheckRecord, Compared, DenialReason};
+pub use checks::{AuthorityPlan, CheckId, CheckRecord};
+pub use compared::Compared;
+pub use denial::DenialReason;
 pub use machine::{Decision, Rejected};
 pub use slot::{PromotionSlot, WentBack};
 pub use states::{
