@@ -764,6 +764,49 @@ pub(crate) mod tests {
         assert!(text.contains("made by request (bootstrap), expected (candidate a,"), "{text}");
     }
 
+    /// A file's path and an etcd key read alike in the errors that name where they happened.
+    #[test]
+    fn errors_name_a_path_or_a_key_as_itself() {
+        let locked = |location| StoreError::Locked { location }.to_string();
+        assert_eq!(
+            locked(Location::path("/srv/d/metadata/authority.lock")),
+            "authority store /srv/d/metadata/authority.lock is locked by another controller"
+        );
+        assert_eq!(
+            locked(Location::key("/aerodb/c1/authority")),
+            "authority store /aerodb/c1/authority is locked by another controller"
+        );
+        let corrupt = StoreError::Corrupt {
+            location: Location::key("/aerodb/c1/authority"),
+            error: crate::codec::decode(b"AERODBAR").unwrap_err(),
+        };
+        assert!(
+            corrupt.to_string().starts_with("stored authority data at /aerodb/c1/authority is invalid: "),
+            "{corrupt}"
+        );
+        let io = StoreError::Io {
+            step: IoStep::SyncFile,
+            location: Location::path("d/metadata/authority.record.tmp"),
+            error: Arc::new(std::io::Error::other("injected EIO")),
+        };
+        assert_eq!(io.to_string(), "fsync file failed on d/metadata/authority.record.tmp: injected EIO");
+    }
+
+    /// An unknown outcome poisons for good; every later check refuses with its cause.
+    #[test]
+    fn a_poisoned_handle_refuses_with_its_cause() {
+        let poison = Poison::new();
+        assert!(poison.check().is_ok());
+        let first = poison.unknown("timed out after sending".to_owned());
+        assert!(
+            matches!(first, StoreError::OutcomeUnknown { ref detail } if detail == "timed out after sending")
+        );
+        let Err(StoreError::Poisoned(cause)) = poison.check() else {
+            panic!("usable after an unknown outcome")
+        };
+        assert_eq!(cause, "timed out after sending");
+    }
+
     /// A compare that failed on a record written again unchanged says so, not "expected 2, found 2".
     #[test]
     fn a_conflict_at_the_same_epoch_says_the_record_was_written_again() {
