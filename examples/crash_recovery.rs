@@ -16,11 +16,11 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use aerodb::core::NodeId;
+use aerodb::promotion::file_store::{Backend, Ownership, StdBackend};
 use aerodb::promotion::testing::caught_up_inputs;
 use aerodb::promotion::{
     AuthorityStore, Decision, FileAuthorityStore, PromotionPolicy, PromotionRequest, recover,
 };
-use aerodb::promotion::{Backend, Ownership, StdBackend};
 
 /// Where the child dies: a typestate boundary, or right after I/O step `n` of the commit.
 const BOUNDARIES: [(&str, Crash); 9] = [

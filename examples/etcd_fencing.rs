@@ -10,8 +10,6 @@
 //! good. A replica, node-c, follows the new epoch the same way. Polling decides how soon a
 //! node learns, never who may write: fencing only takes authority away (P6-A1).
 
-#[path = "common/etcd.rs"]
-mod etcd;
 #[path = "common/events.rs"]
 mod events;
 
@@ -22,6 +20,7 @@ use aerodb::promotion::testing::caught_up_inputs;
 use aerodb::promotion::{
     AuthorityStore, Decision, OldPrimary, PromotionPolicy, PromotionRequest, WriteAuthority, recover,
 };
+use aerodb_cli::EtcdArgs;
 use aerodb_etcd::local::Cluster;
 use aerodb_etcd::{AuthorityFollower, EtcdAuthorityStore};
 use clap::Parser;
@@ -32,7 +31,7 @@ use clap::Parser;
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]
-    etcd: etcd::EtcdArgs,
+    etcd: EtcdArgs,
 }
 
 fn main() -> ExitCode {
@@ -49,7 +48,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // A local member lives until `run` returns, then is stopped and its directory removed.
-    let (_dir, _cluster, connection, key) = match args.etcd.target() {
+    let (_dir, _cluster, connection, key) = match args.etcd.target()? {
         Some((connection, key)) => (None, None, connection, key),
         None => {
             let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir()?;

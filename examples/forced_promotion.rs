@@ -12,9 +12,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use aerodb::promotion::PromotionPolicy;
+use aerodb::promotion::file_store::read_record;
 use aerodb::promotion::testing::cluster::{AttemptReport, Cluster};
 use aerodb::promotion::testing::events::Capture;
-use aerodb::promotion::{PromotionPolicy, read_record};
 
 /// The operator override (P6-A1a) and its audit trail, in a temporary directory removed at exit.
 #[derive(Parser)]

@@ -14,9 +14,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use aerodb::promotion::file_store::read_record;
 use aerodb::promotion::testing::cluster::{AttemptReport, Cluster};
 use aerodb::promotion::testing::events::Capture;
-use aerodb::promotion::{AuthorityStore, PromotionPolicy, read_record};
+use aerodb::promotion::{AuthorityStore, PromotionPolicy};
 
 /// The whole promotion lifecycle on a three-node cluster, every event and explanation printed.
 #[derive(Parser)]

@@ -17,8 +17,6 @@
 //! number).
 //! `docs/POSTGRESQL.md` maps PostgreSQL's concepts onto the library's.
 
-#[path = "common/etcd.rs"]
-mod etcd;
 #[path = "common/events.rs"]
 mod events;
 #[path = "postgres_failover/scenario.rs"]
@@ -27,6 +25,7 @@ mod scenario;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aerodb_cli::EtcdArgs;
 use clap::Parser;
 
 /// Fail over a real PostgreSQL cluster with AeroDB promotion; every step, event and
@@ -42,7 +41,7 @@ struct Args {
     keep: Option<PathBuf>,
     /// Where in etcd to keep the authority instead of a file store (the key must hold no record).
     #[command(flatten)]
-    etcd: etcd::EtcdArgs,
+    etcd: EtcdArgs,
 }
 
 /// The first argument with which this program runs as one of the tools instead.
@@ -77,8 +76,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let authority = match args.etcd.target() {
-        Some((connection, key)) => scenario::Authority::Etcd(connection, key),
-        None => scenario::Authority::File,
+        Ok(Some((connection, key))) => scenario::Authority::Etcd(connection, key),
+        Ok(None) => scenario::Authority::File,
+        Err(error) => {
+            eprintln!("postgres_failover: {error}");
+            return ExitCode::from(2);
+        }
     };
     let launcher =
         || aerodb_postgres::deployment::Launcher::new(run_as("aerodb-promote"), run_as("aerodb-pg-agent"));

@@ -11,30 +11,25 @@
 //! `conflict at epoch E` (E: the epoch it validated against), its explanation's reason on
 //! stderr, and the loop goes on from a fresh read. A commit whose outcome is unknown prints nothing and exits 1 with the cause.
 
-#[path = "common/etcd.rs"]
-mod etcd;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use aerodb::core::NodeId;
 use aerodb::promotion::testing::caught_up_inputs;
 use aerodb::promotion::{
-    AuthorityRecord, AuthorityStore, Decision, FileAuthorityStore, PromotionPolicy, PromotionRequest,
-    StoreError, recover,
+    AuthorityRecord, AuthorityStore, Decision, PromotionPolicy, PromotionRequest, StoreError, recover,
 };
-use aerodb_etcd::EtcdAuthorityStore;
+use aerodb_cli::StoreArgs;
 
 /// Promotes back and forth between two nodes, printing `committed epoch E` after each commit.
+/// The store is given as to `aerodb-promote` (`--data-dir DIR`, created if missing and
+/// bootstrapped with node-a if empty, or `--etcd ENDPOINTS --key KEY` with its TLS and
+/// authentication options).
 #[derive(clap::Parser)]
-#[command(group = clap::ArgGroup::new("store").required(true).args(["data_dir", "etcd"]))]
 struct Args {
-    /// The data directory (created if missing; bootstrapped with node-a if empty).
-    #[arg(long, value_name = "DIR", value_parser = clap::builder::NonEmptyStringValueParser::new())]
-    data_dir: Option<String>,
-    /// Or the authority in etcd.
+    /// Where the authority is kept.
     #[command(flatten)]
-    etcd: etcd::EtcdArgs,
+    store: StoreArgs,
     /// How many promotions to make.
     #[arg(long, value_name = "N")]
     count: u64,
@@ -62,11 +57,7 @@ fn conflict(epoch: impl std::fmt::Display) -> Result<(), String> {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut store: Box<dyn AuthorityStore> = match (args.data_dir, args.etcd.target()) {
-        (Some(dir), _) => Box::new(FileAuthorityStore::open(&dir)?),
-        (None, Some((connection, key))) => Box::new(EtcdAuthorityStore::open(&connection, &key)?),
-        _ => return Err("give --data-dir DIR, or --etcd ENDPOINTS with --key KEY".into()),
-    };
+    let mut store = args.store.place()?.open(true)?;
     promote_loop(store.as_mut(), args.count)
 }
 

@@ -18,12 +18,7 @@ pub mod prelude {
         Epoch, EpochHistory, HaltReason, Lsn, MvccBoundary, NodeId, PartialCommit, ReplicationState,
         WalPosition,
     };
-    pub use aerodb_promotion::{
-        AuthorityRecord, AuthorityStore, AuthorityView, CommitFailure, Decision, FileAuthorityStore,
-        NodeView, OldPrimary, PrimaryGrant, Promotion, PromotionExplanation, PromotionPolicy,
-        PromotionRequest, PromotionSlot, Recovered, Resolution, ValidationInputs, Verdict, WriteAuthority,
-        assess, recover,
-    };
+    pub use aerodb_promotion::prelude::*;
 }
 
 /// The README's code is compiled and run as a doctest, so the tour cannot rot.

@@ -8,8 +8,9 @@
 //! cargo build --example promote_loop && cargo test --test etcd_race -- --ignored
 //! ```
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use aerodb_etcd::local::Cluster;
@@ -19,14 +20,6 @@ const CONTROLLERS: usize = 3;
 const COUNT: u64 = 12;
 const KEY: &str = "/aerodb/race/authority";
 
-fn promote_loop() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let examples = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples");
-    let program = examples.join("promote_loop");
-    assert!(program.is_file(), "{} missing: cargo build --example promote_loop", program.display());
-    program
-}
-
 #[test]
 #[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
 fn racing_controllers_commit_every_epoch_exactly_once() {
@@ -35,7 +28,7 @@ fn racing_controllers_commit_every_epoch_exactly_once() {
     let endpoints = cluster.endpoints().join(",");
     let children: Vec<_> = (0..CONTROLLERS)
         .map(|_| {
-            Command::new(promote_loop())
+            Command::new(common::example("promote_loop"))
                 .args(["--etcd", &endpoints, "--key", KEY, "--count", &COUNT.to_string()])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -97,12 +90,12 @@ fn inspect_reads_the_authority_from_etcd() {
     let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
     let cluster = Cluster::start(dir.path(), 1).unwrap_or_else(|e| panic!("{e}"));
     let endpoints = cluster.endpoints().join(",");
-    let inspect = promote_loop().with_file_name("inspect");
+    let inspect = common::example("inspect");
     let run = |args: &[&str]| Command::new(&inspect).args(args).output().unwrap();
 
     let empty = run(&["--etcd", &endpoints, "--key", KEY]);
     assert_eq!(empty.status.code(), Some(3), "{}", String::from_utf8_lossy(&empty.stderr));
-    let looped = Command::new(promote_loop())
+    let looped = Command::new(common::example("promote_loop"))
         .args(["--etcd", &endpoints, "--key", KEY, "--count", "2"])
         .output()
         .unwrap();
@@ -112,7 +105,7 @@ fn inspect_reads_the_authority_from_etcd() {
     );
     let found = run(&["--etcd", &endpoints, "--key", KEY, "--json"]);
     assert_eq!(found.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&found.stdout).contains("\"epoch\":3"));
+    assert!(String::from_utf8_lossy(&found.stdout).contains("\"epoch\": 3"));
     drop(cluster);
     let unreachable = run(&["--etcd", &endpoints, "--key", KEY]);
     assert_eq!(unreachable.status.code(), Some(1), "{}", String::from_utf8_lossy(&unreachable.stderr));
@@ -128,7 +121,7 @@ fn a_controller_killed_mid_commit_leaves_etcd_to_decide() {
     let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
     let cluster = Cluster::start(dir.path(), 3).unwrap_or_else(|e| panic!("{e}"));
     let endpoints = cluster.endpoints().join(",");
-    let mut child = Command::new(promote_loop())
+    let mut child = Command::new(common::example("promote_loop"))
         .args(["--etcd", &endpoints, "--key", KEY, "--count", "1000000"])
         .stdout(Stdio::piped())
         .spawn()
@@ -147,7 +140,7 @@ fn a_controller_killed_mid_commit_leaves_etcd_to_decide() {
     let record = read_record(&cluster.connection(), KEY).unwrap().unwrap();
     let held = record.epoch().get();
     assert!(held == reported || held == reported + 1, "reported {reported}, etcd holds {held}");
-    let next = Command::new(promote_loop())
+    let next = Command::new(common::example("promote_loop"))
         .args(["--etcd", &endpoints, "--key", KEY, "--count", "1"])
         .output()
         .unwrap();
@@ -163,7 +156,7 @@ fn without_a_quorum_promote_loop_reports_nothing_and_fails() {
     let mut cluster = Cluster::start(dir.path(), 3).unwrap_or_else(|e| panic!("{e}"));
     let endpoints = cluster.endpoints().join(",");
     let run = || {
-        Command::new(promote_loop())
+        Command::new(common::example("promote_loop"))
             .args(["--etcd", &endpoints, "--key", KEY, "--count", "1"])
             .output()
             .unwrap()
@@ -191,7 +184,7 @@ fn an_unknown_outcome_prints_nothing_and_exits_1() {
     use aerodb_etcd::local::{OnTransaction, ScriptedGateway};
     let record = AuthorityRecord::bootstrap(NodeId::new("node-a").unwrap()).to_bytes().unwrap();
     let gateway = ScriptedGateway::start(Some(record), OnTransaction::HangUp, 5).unwrap();
-    let out = Command::new(promote_loop())
+    let out = Command::new(common::example("promote_loop"))
         .args(["--etcd", gateway.endpoint(), "--key", KEY, "--count", "1"])
         .output()
         .unwrap();

@@ -8,6 +8,7 @@
 //! ```
 //! The second test keeps the authority in etcd (Debian's `etcd-server`).
 
+mod common;
 #[path = "../examples/postgres_failover/scenario.rs"]
 mod scenario;
 
@@ -34,9 +35,7 @@ fn the_same_failover_with_the_authority_in_etcd() {
 /// The tools as processes: the `postgres_failover` example runs as either with `--run-as`
 /// (`cargo test --workspace` built it).
 fn launcher() -> aerodb_postgres::deployment::Launcher {
-    let exe = std::env::current_exe().unwrap();
-    let example = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples/postgres_failover");
-    assert!(example.is_file(), "{} missing: cargo build --example postgres_failover", example.display());
+    let example = common::example("postgres_failover");
     let run_as = move |tool: &'static str| {
         let example = example.clone();
         move || {

@@ -8,6 +8,8 @@
 //! cargo build --example postgres_failover && cargo test --test postgres_signals -- --ignored
 //! ```
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -21,14 +23,6 @@ use rustix::process::{Pid, Signal, kill_process};
 
 /// How long the example may take to start its servers, or to exit once signalled.
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let examples = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples");
-    let program = examples.join("postgres_failover");
-    assert!(program.is_file(), "{} missing: cargo build --example postgres_failover", program.display());
-    program
-}
 
 /// The pids of the processes whose command line mentions `dir` (the postmasters: `-D dir/pgN`).
 fn mentioning(dir: &Path) -> Vec<Pid> {
@@ -131,7 +125,7 @@ fn interrupted(signal: Signal, number: i32, step: &str) {
     let started = Instant::now();
     // Enough rows that the signal lands while they are being written.
     let mut example = Running(
-        Command::new(example())
+        Command::new(common::example("postgres_failover"))
             .args(["--rows", "100000"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -5,21 +5,42 @@
 use std::path::{Path, PathBuf};
 
 use aerodb_etcd::{Connection, EtcdAuthorityStore, Tls};
-use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, FileAuthorityStore, PrimaryReport, StoreError, check_permissions,
-    read_record, read_report,
-};
+use aerodb_promotion::file_store::{check_permissions, read_record, read_report};
+use aerodb_promotion::{AuthorityRecord, AuthorityStore, FileAuthorityStore, PrimaryReport, StoreError};
 
 /// The environment variable holding the etcd password (never a command-line argument).
 pub const PASSWORD_VAR: &str = "AERODB_ETCD_PASSWORD";
 
+/// Every store option's id: one of them at least is required.
+const STORE_OPTIONS: [&str; 8] = [
+    "data_dir",
+    "etcd",
+    "key",
+    "etcd_ca",
+    "etcd_cert",
+    "etcd_key",
+    "etcd_user",
+    "etcd_allow_plaintext_password",
+];
+
 /// Where the authority is kept, as options: exactly one of `--data-dir` and `--etcd`.
 #[derive(Debug, Clone, clap::Args)]
-#[group(id = "store", required = true, multiple = true)]
+#[group(skip)]
+#[command(group = clap::ArgGroup::new("store").required(true).multiple(true).args(STORE_OPTIONS))]
 pub struct StoreArgs {
     /// The data directory whose metadata/authority.record holds the authority.
     #[arg(long, value_name = "DIR", value_parser = non_empty_path, conflicts_with = "etcd")]
     pub data_dir: Option<PathBuf>,
+    /// Or the authority in etcd.
+    #[command(flatten)]
+    pub etcd: EtcdArgs,
+}
+
+/// The authority in etcd, as options (`--etcd ENDPOINTS --key KEY`, with TLS and
+/// authentication): the tools' and, beside their own stores, the examples'.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct EtcdArgs {
     /// etcd client URLs, comma-separated: the authority is in etcd instead (needs --key).
     #[arg(long, value_name = "ENDPOINTS", value_delimiter = ',', requires = "key")]
     pub etcd: Option<Vec<String>>,
@@ -82,12 +103,22 @@ impl std::fmt::Display for Place {
 impl StoreArgs {
     /// The place these options name, with the etcd connection's files and password read.
     pub fn place(&self) -> Result<Place, PlaceError> {
+        if let Some((connection, key)) = self.etcd.target()? {
+            return Ok(Place::Etcd(connection, key));
+        }
+        self.data_dir
+            .clone()
+            .map(Place::Dir)
+            .ok_or_else(|| PlaceError::Usage("give --data-dir or --etcd".to_owned()))
+    }
+}
+
+impl EtcdArgs {
+    /// The connection and key, when `--etcd` and `--key` were given, with the connection's
+    /// files and password read.
+    pub fn target(&self) -> Result<Option<(Connection, String)>, PlaceError> {
         let (Some(endpoints), Some(key)) = (&self.etcd, &self.key) else {
-            return self
-                .data_dir
-                .clone()
-                .map(Place::Dir)
-                .ok_or_else(|| PlaceError::Usage("give --data-dir or --etcd".to_owned()));
+            return Ok(None);
         };
         let file = |path: &PathBuf| {
             std::fs::read(path).map_err(|e| PlaceError::Usage(format!("{}: {e}", path.display())))
@@ -109,7 +140,7 @@ impl StoreArgs {
                 connection = connection.with_plaintext_password_allowed();
             }
         }
-        Ok(Place::Etcd(connection, key.clone()))
+        Ok(Some((connection, key.clone())))
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aerodb_postgres::deployment::{self, Deployment, Launcher};
-use aerodb_promotion::read_record;
+use aerodb_promotion::file_store::read_record;
 use postgres::NoTls;
 
 const NODES: [&str; 3] = ["pg1", "pg2", "pg3"];
@@ -550,7 +550,7 @@ fn by_position(observation: &serde_json::Value) -> Vec<String> {
 
 /// The primary report kept beside the authority, as the agents and the tool read it.
 fn report(dir: &std::path::Path) -> Option<aerodb_promotion::PrimaryReport> {
-    aerodb_promotion::read_report(dir.join("authority")).unwrap()
+    aerodb_promotion::file_store::read_report(dir.join("authority")).unwrap()
 }
 
 /// Synchronous commits acknowledged by pg3 alone: pg2 is disconnected (its agent stopped, its

@@ -6,9 +6,10 @@ use std::process::{Command, Output, Stdio};
 
 use aerodb_core::NodeId;
 use aerodb_etcd::local::{OnTransaction, ScriptedGateway};
+use aerodb_promotion::file_store::read_record;
 use aerodb_promotion::{
     AuthorityRecord, FileAuthorityStore, Observation, PromotionExplanation, PromotionPolicy,
-    PromotionRequest, assess, read_record,
+    PromotionRequest, assess,
 };
 
 fn bin() -> Command {

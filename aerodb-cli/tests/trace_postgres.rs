@@ -33,7 +33,7 @@ use aerodb_model::trace::{Event, Forbidden, Step, parse_log, steps_of, validate}
 use aerodb_model::{Config, ProtocolModel};
 use aerodb_postgres::deployment::{self, Deployment, Launcher};
 use aerodb_promotion::event_names as names;
-use aerodb_promotion::read_record;
+use aerodb_promotion::file_store::read_record;
 use postgres::NoTls;
 
 /// The nodes, in the model's order: pg1 is `n0`, pg2 `n1`, pg3 `n2`.

@@ -3,13 +3,12 @@
 //! high-water key written in the same transaction, so the authority never goes back unseen.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use aerodb_core::{Epoch, Lsn, NodeId};
 use aerodb_promotion::{
-    AuthorityRecord, AuthorityStore, Conflict, PrimaryReport, PromotionSlot, Proposal, ReportRefusal,
-    StoreError, check_commit, check_evidence, check_report, start_over_record,
+    AuthorityRecord, AuthorityStore, Conflict, Location, Poison, PrimaryReport, PromotionSlot, Proposal,
+    ReportRefusal, StoreError, check_commit, check_evidence, check_report, start_over_record,
 };
 use serde_json::{Value, json};
 
@@ -102,7 +101,7 @@ pub struct EtcdAuthorityStore {
     claim: (String, String),
     key: String,
     slot: PromotionSlot,
-    poisoned: Mutex<Option<String>>,
+    poisoned: Poison,
     /// What this handle last read or wrote: the record there and both keys' revisions.
     seen: Mutex<Option<Seen>>,
     /// The [`fence_key`]'s `mod_revision` as this handle last knew it: a bootstrap compares it.
@@ -154,14 +153,14 @@ impl EtcdAuthorityStore {
         let (current, cluster) = read_pair(&gateway, key)?;
         let claim = (cluster, key.to_owned());
         if !lock(&OPEN_KEYS).insert(claim.clone()) {
-            return Err(StoreError::Locked { path: PathBuf::from(key) });
+            return Err(StoreError::Locked { location: Location::key(key) });
         }
         let store = EtcdAuthorityStore {
             gateway,
             claim,
             key: key.to_owned(),
             slot: PromotionSlot::new(),
-            poisoned: Mutex::new(None),
+            poisoned: Poison::new(),
             seen: Mutex::new(None),
             fence: Mutex::new(0),
         };
@@ -303,7 +302,7 @@ impl EtcdAuthorityStore {
         start: Lsn,
         reason: &str,
     ) -> Result<AuthorityRecord, StoreError> {
-        self.check_poisoned()?;
+        self.poisoned.check()?;
         let highest_key = highest_key(&self.key);
         let (current, _cluster) = read_pair(&self.gateway, &self.key)?;
         let held = [(self.key.as_str(), &current.record), (highest_key.as_str(), &current.highest)]
@@ -392,7 +391,7 @@ impl EtcdAuthorityStore {
     fn transact(&self, transaction: &Value, operation: &'static str) -> Result<Option<Value>, StoreError> {
         let answer = match self.gateway.call("/v3/kv/txn", transaction, Kind::Write) {
             Ok(answer) => answer,
-            Err(CallError::Unknown(detail)) => return Err(self.unknown(detail)),
+            Err(CallError::Unknown(detail)) => return Err(self.poisoned.unknown(detail)),
             Err(other) => return Err(call_error(operation, other)),
         };
         if answer.get("succeeded").and_then(Value::as_bool) == Some(true) {
@@ -402,9 +401,9 @@ impl EtcdAuthorityStore {
         // any other answer settles nothing (proto3 JSON omits `succeeded: false`, so its absence
         // alone proves nothing).
         if answer.pointer("/responses/0/response_range").is_none() {
-            return Err(
-                self.unknown(format!("etcd answered a transaction with neither outcome: {answer:.200}"))
-            );
+            return Err(self
+                .poisoned
+                .unknown(format!("etcd answered a transaction with neither outcome: {answer:.200}")));
         }
         Ok(Some(answer))
     }
@@ -413,13 +412,6 @@ impl EtcdAuthorityStore {
     fn report_now(&self) -> Result<Current, StoreError> {
         let (answer, _cluster) = read_keys(&self.gateway, &[&report_key(&self.key)])?;
         range_at(&answer, 0).map_err(backend("read"))
-    }
-
-    fn check_poisoned(&self) -> Result<(), StoreError> {
-        match &*lock(&self.poisoned) {
-            Some(cause) => Err(StoreError::Poisoned(cause.clone())),
-            None => Ok(()),
-        }
     }
 
     /// One linearizable read of the key and its companion, judged by [`admit`]: the record
@@ -441,12 +433,6 @@ impl EtcdAuthorityStore {
 
     fn decode(&self, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
         decode(&self.key, bytes)
-    }
-
-    /// A transaction whose outcome no answer settles: the handle is poisoned (P6-F3).
-    fn unknown(&self, detail: String) -> StoreError {
-        *lock(&self.poisoned) = Some(detail.clone());
-        StoreError::OutcomeUnknown { detail }
     }
 
     /// The key, its companion and the report key from a transaction answer's first three
@@ -574,7 +560,7 @@ pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
 /// The record in `bytes` read from `key`; bytes that fail any check are corrupt (P6-F1).
 fn decode(key: &str, bytes: &[u8]) -> Result<AuthorityRecord, StoreError> {
     AuthorityRecord::from_bytes(bytes)
-        .map_err(|error| StoreError::Corrupt { path: PathBuf::from(key), error })
+        .map_err(|error| StoreError::Corrupt { location: Location::key(key), error })
 }
 
 /// The report in `current`, read from `key`; bytes that fail any check are corrupt, never
@@ -585,7 +571,7 @@ fn decode_report(key: &str, current: &Current) -> Result<Option<PrimaryReport>, 
         .as_deref()
         .map(PrimaryReport::from_bytes)
         .transpose()
-        .map_err(|error| StoreError::Corrupt { path: PathBuf::from(key), error })
+        .map_err(|error| StoreError::Corrupt { location: Location::key(key), error })
 }
 
 /// The key's value and revision from a range answer's `kvs` (absent or empty: no key).
@@ -617,12 +603,12 @@ pub(crate) fn call_error(operation: &'static str, error: CallError) -> StoreErro
 
 impl AuthorityStore for EtcdAuthorityStore {
     fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
-        self.check_poisoned()?;
+        self.poisoned.check()?;
         Ok(self.current()?.record)
     }
 
     fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
-        self.check_poisoned()?;
+        self.poisoned.check()?;
         // The state to compare against: what this handle last read (the commit edge loads just
         // before committing), if it fits — for a first record, neither key ever seen.
         // `check_commit` compares the whole record with the proposal's predecessor, and the
@@ -698,7 +684,7 @@ impl AuthorityStore for EtcdAuthorityStore {
 
     /// One linearizable read of the [`report_key`], decoded strictly (P6-F1).
     fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
-        self.check_poisoned()?;
+        self.poisoned.check()?;
         decode_report(&report_key(&self.key), &self.report_now()?)
     }
 
@@ -717,7 +703,7 @@ impl AuthorityStore for EtcdAuthorityStore {
         expected: Option<&PrimaryReport>,
         report: &PrimaryReport,
     ) -> Result<(), StoreError> {
-        self.check_poisoned()?;
+        self.poisoned.check()?;
         let (highest, reported) = (highest_key(&self.key), report_key(&self.key));
         let keys = [self.key.as_str(), highest.as_str(), reported.as_str()];
         let (answer, _cluster) = read_keys(&self.gateway, &keys)?;
@@ -1057,12 +1043,12 @@ mod tests {
         let garbage = Current { bytes: Some(b"garbage".to_vec()), revision: 5 };
         let pair = Pair { record: garbage.clone(), highest: garbage };
         assert!(
-            matches!(admit(&fresh(), "/k", &pair), Err(StoreError::Corrupt { path, .. }) if path.as_path() == std::path::Path::new("/k"))
+            matches!(admit(&fresh(), "/k", &pair), Err(StoreError::Corrupt { location, .. }) if location == Location::key("/k"))
         );
         let pair =
             Pair { record: holding(Some(&second)), highest: Current { bytes: Some(vec![1]), revision: 5 } };
         assert!(
-            matches!(admit(&fresh(), "/k", &pair), Err(StoreError::Corrupt { path, .. }) if path.as_path() == std::path::Path::new("/k.highest"))
+            matches!(admit(&fresh(), "/k", &pair), Err(StoreError::Corrupt { location, .. }) if location == Location::key("/k.highest"))
         );
     }
 

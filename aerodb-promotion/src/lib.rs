@@ -25,7 +25,7 @@
 //!
 //! ```
 //! use aerodb_core::{Epoch, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
-//! use aerodb_promotion::*;
+//! use aerodb_promotion::prelude::*;
 //!
 //! # let dir = std::env::temp_dir().join(format!("aerodb-crate-doc-{}", std::process::id()));
 //! # let _ = std::fs::remove_dir_all(&dir);
@@ -73,9 +73,12 @@ mod candidates;
 mod checks;
 mod codec;
 mod commit;
+mod compared;
+mod denial;
 mod display;
 mod evidence;
 mod explain;
+pub mod file_store;
 mod gate;
 mod inputs;
 mod invariant;
@@ -98,6 +101,19 @@ mod store;
 pub mod testing;
 mod validator;
 
+/// What a control plane needs to drive a promotion end to end — observe, request, decide,
+/// commit, recover and rebind, explain — in one glob import. Errors and the less common types
+/// are at the crate root; the file store's internals (its I/O seam, file names, permission
+/// rule, inspection readers) in [`file_store`].
+pub mod prelude {
+    pub use crate::{
+        AuthorityRecord, AuthorityStore, AuthorityView, CommitFailure, Decision, FileAuthorityStore,
+        NodeView, OldPrimary, PrimaryGrant, Promotion, PromotionExplanation, PromotionPolicy,
+        PromotionRequest, PromotionSlot, Recovered, Resolution, ValidationInputs, Verdict, WriteAuthority,
+        assess, recover,
+    };
+}
+
 // Observe the cluster: what the validator reads, gathered by the control plane.
 pub use evidence::{
     AcknowledgedSource, Derivation, Evidence, EvidenceError, MAX_SYNC_RULES, MAX_SYNC_STANDBYS,
@@ -113,7 +129,9 @@ pub use request::{
 };
 
 // Decide: the typestate machine, the validator and its dry run.
-pub use checks::{AuthorityPlan, CheckId, CheckRecord, Compared, DenialReason};
+pub use checks::{AuthorityPlan, CheckId, CheckRecord};
+pub use compared::Compared;
+pub use denial::DenialReason;
 pub use machine::{Decision, Rejected};
 pub use slot::{PromotionSlot, WentBack};
 pub use states::{
@@ -132,14 +150,12 @@ pub use codec::{
     REPORT_FORMAT_VERSION, REPORT_MAGIC,
 };
 pub use commit::CommitError;
-pub use io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
+pub use file_store::FileAuthorityStore;
 pub use machine::{CommitFailure, Resolution};
 pub use record::{AuthorityRecord, Force, HISTORY_CAP, PastAuthority, RecordError, RequestSummary};
 pub use store::{
-    AuthorityStore, Conflict, FileAuthorityStore, HIGHEST_FILE, HIGHEST_TEMP_FILE, IoStep, LOCK_FILE,
-    METADATA_DIR, OpenReport, PermissionProblem, PredecessorMismatch, Proposal, RECORD_FILE, REPORT_FILE,
-    REPORT_TEMP_FILE, ReportRefusal, StoreError, TEMP_FILE, check_commit, check_evidence, check_permissions,
-    check_report, judge_permissions, read_record, read_report, start_over_record,
+    AuthorityStore, Conflict, IoStep, Location, PermissionProblem, Poison, PredecessorMismatch, Proposal,
+    ReportRefusal, StoreError, check_commit, check_evidence, check_report, start_over_record,
 };
 
 // Recover, and make the named primary's gate writable.

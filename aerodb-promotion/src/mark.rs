@@ -6,10 +6,11 @@
 
 use std::path::Path;
 
+use crate::file_store::FileAuthorityStore;
 use crate::observe;
 use crate::record::AuthorityRecord;
 use crate::slot::WentBack;
-use crate::store::{AuthorityStore, FileAuthorityStore, StoreError};
+use crate::store::{AuthorityStore, StoreError};
 
 /// The newest authority record one node has seen, durably, in `<dir>/metadata/`.
 #[derive(Debug)]

@@ -1,39 +1,20 @@
-//! Durable authority stores: the trait, and the file store for one data directory (§9, P6-A2, P6-F2).
+//! The store contract every durable authority store keeps: [`AuthorityStore`], the
+//! [`Proposal`]s it receives, the rules it applies atomically with its writes
+//! ([`check_commit`], [`check_evidence`], [`check_report`], [`start_over_record`]), the handle's
+//! poisoning ([`Poison`]) and its errors ([`StoreError`]) (§5, §9, P6-A1, P6-A2, P6-F3). The
+//! file store is `file_store.rs`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aerodb_core::{Epoch, Lsn, NodeId, WalPosition};
 
-use crate::codec::{self, DecodeError, EncodeError};
+use crate::codec::{DecodeError, EncodeError};
 use crate::display::EpochOrNone;
 use crate::evidence::PrimaryReport;
-use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
-use crate::observe;
 use crate::record::{AuthorityRecord, RequestSummary};
 use crate::slot::{PromotionSlot, WentBack};
-use crate::states::{AuthorityTransitioning, PromotionState};
-
-/// Where a data directory keeps promotion metadata.
-pub const METADATA_DIR: &str = "metadata";
-/// The authority record's file name inside [`METADATA_DIR`]: `<data-dir>/metadata/authority.record`.
-pub const RECORD_FILE: &str = "authority.record";
-/// The temporary file a commit writes before renaming it over the record.
-pub const TEMP_FILE: &str = "authority.record.tmp";
-/// The lock file held by the controller that owns the data directory.
-pub const LOCK_FILE: &str = "authority.lock";
-/// A copy of the newest record the store ever made durable, written after each commit point:
-/// a record restored from a backup, replaced or deleted behind the store's back shows up as
-/// older than it, and a store that once held an authority never bootstraps again (P6-A1).
-pub const HIGHEST_FILE: &str = "authority.highest";
-/// The temporary file the high-water copy is written to before its rename.
-pub const HIGHEST_TEMP_FILE: &str = "authority.highest.tmp";
-/// The primary's report beside the record (`PrimaryReport`), replaced like the record.
-pub const REPORT_FILE: &str = "primary.report";
-/// The temporary file a report is written to before its rename; a leftover is overwritten.
-pub const REPORT_TEMP_FILE: &str = "primary.report.tmp";
 
 /// A record a store is asked to make durable, and the record it must replace (`None`: no record
 /// yet). Only this crate makes one: the bootstrap record, or the successor the commit edge
@@ -96,9 +77,9 @@ impl Proposal {
 /// A durable home for one authority record, replaced only by compare-and-swap on the whole
 /// record ([`check_commit`]).
 ///
-/// [`FileAuthorityStore`] keeps it in a data directory; a store on a replicated system (etcd,
-/// say) lets the control plane survive losing its own machine. Run the conformance suite
-/// (`testing::Suite`, feature `testing`) against every implementation.
+/// [`FileAuthorityStore`](crate::FileAuthorityStore) keeps it in a data directory; a store on a
+/// replicated system (etcd, say) lets the control plane survive losing its own machine. Run the
+/// conformance suite (`testing::Suite`, feature `testing`) against every implementation.
 ///
 /// # To ensure correctness, an implementation must
 ///
@@ -289,120 +270,6 @@ pub fn start_over_record(
         .map_err(|e| refused(e.to_string()))
 }
 
-/// Reads and checks the record at `path`: opened directly, never more than one frame's bytes.
-fn load_from<B: Backend>(backend: &B, path: &Path) -> Result<Option<AuthorityRecord>, StoreError> {
-    decode_from(backend, path, codec::decode)
-}
-
-/// The frame in `path` decoded by `decode`, at most one frame's bytes read; `None` if absent.
-fn decode_from<B: Backend, T>(
-    backend: &B,
-    path: &Path,
-    decode: fn(&[u8]) -> Result<T, DecodeError>,
-) -> Result<Option<T>, StoreError> {
-    let limit = codec::MAX_FRAME as u64 + 1;
-    let bytes = backend.read(path, limit).map_err(io_error(IoStep::Read, path))?;
-    bytes
-        .map(|bytes| decode(&bytes))
-        .transpose()
-        .map_err(|error| StoreError::Corrupt { path: path.to_owned(), error })
-}
-
-/// Reads `<data_dir>/metadata/authority.record` without locking or changing anything, for
-/// inspection tools, and refuses it if it went back from the store's high-water copy (P6-A1).
-/// A controller uses [`FileAuthorityStore::open`] instead.
-pub fn read_record(data_dir: impl AsRef<Path>) -> Result<Option<AuthorityRecord>, StoreError> {
-    let metadata = data_dir.as_ref().join(METADATA_DIR);
-    let highest = load_from(&StdBackend, &metadata.join(HIGHEST_FILE))?;
-    let record = load_from(&StdBackend, &metadata.join(RECORD_FILE))?;
-    let seen = PromotionSlot::new();
-    seen.admit_loaded(highest.as_ref())?;
-    seen.admit_loaded(record.as_ref())?;
-    Ok(record)
-}
-
-/// Reads `<data_dir>/metadata/primary.report` without locking or changing anything, for tools
-/// and agents that only read it; bytes that fail any check are [`StoreError::Corrupt`].
-pub fn read_report(data_dir: impl AsRef<Path>) -> Result<Option<PrimaryReport>, StoreError> {
-    let path = data_dir.as_ref().join(METADATA_DIR).join(REPORT_FILE);
-    decode_from(&StdBackend, &path, codec::decode_report)
-}
-
-/// Why the store refuses a path: someone other than its owner could change the authority.
-///
-/// The record decides which node may write; its CRC catches accidents, not intent. Like
-/// PostgreSQL with its data directory and OpenSSH's StrictModes, the store refuses a
-/// `metadata/` directory or record that group or others may write, or that another user owns.
-/// Group or other *read* is not refused: reading a record grants nothing.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PermissionProblem {
-    /// Group or others may write it.
-    #[error(
-        "{} has mode {mode:04o}, which lets group or others write it; required: no write for group or others (the store creates it as {required:04o})",
-        .path.display()
-    )]
-    Writable {
-        /// The path.
-        path: PathBuf,
-        /// The mode found.
-        mode: u32,
-        /// The mode the store creates it with.
-        required: u32,
-    },
-    /// Another user owns it.
-    #[error("{} is owned by uid {owner}, but this process runs as uid {euid}; only the owner may use the store", .path.display())]
-    ForeignOwner {
-        /// The path.
-        path: PathBuf,
-        /// Its owner.
-        owner: u32,
-        /// This process's effective uid.
-        euid: u32,
-    },
-}
-
-/// The store's permission rule (P6-A1) as a pure function of what `stat` says: `None` if
-/// `ownership` is acceptable for a path the store creates with mode `required`.
-pub fn judge_permissions(
-    path: &Path,
-    required: u32,
-    ownership: Ownership,
-    euid: u32,
-) -> Option<PermissionProblem> {
-    if ownership.uid != euid {
-        return Some(PermissionProblem::ForeignOwner { path: path.to_owned(), owner: ownership.uid, euid });
-    }
-    (ownership.mode & 0o022 != 0).then(|| PermissionProblem::Writable {
-        path: path.to_owned(),
-        mode: ownership.mode,
-        required,
-    })
-}
-
-/// Every permission problem of `metadata/` and the record, in that order.
-fn permission_problems<B: Backend>(
-    backend: &B,
-    metadata: &Path,
-    record: &Path,
-) -> Result<Vec<PermissionProblem>, StoreError> {
-    let euid = backend.effective_uid();
-    let mut problems = Vec::new();
-    for (path, required) in [(metadata, DIR_MODE), (record, FILE_MODE)] {
-        let found = backend.ownership(path).map_err(io_error(IoStep::Stat, path))?;
-        problems.extend(found.and_then(|o| judge_permissions(path, required, o, euid)));
-    }
-    Ok(problems)
-}
-
-/// The permission problems of `<data_dir>/metadata` and its record, without changing anything:
-/// for inspection tools, which warn and still read. A controller's
-/// [`FileAuthorityStore::open`] refuses them instead.
-pub fn check_permissions(data_dir: impl AsRef<Path>) -> Result<Vec<PermissionProblem>, StoreError> {
-    let metadata = data_dir.as_ref().join(METADATA_DIR);
-    permission_problems(&StdBackend, &metadata, &metadata.join(RECORD_FILE))
-}
-
 /// A compare-and-swap that found another epoch than the one expected (or the key rewritten
 /// since it was read, when `expected == found`): nothing was written. The epoch conflict type,
 /// from a store's commit and from the commit edge (P6-A1); a record that differs at the same
@@ -518,7 +385,7 @@ impl fmt::Display for Differences<'_> {
     }
 }
 
-/// One step of the file store's I/O, named in errors.
+/// One step of a store's local I/O (the file store's), named in [`StoreError::Io`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum IoStep {
@@ -567,6 +434,106 @@ impl From<Box<WentBack>> for StoreError {
     }
 }
 
+/// Why the store refuses a path: someone other than its owner could change the authority.
+///
+/// The record decides which node may write; its CRC catches accidents, not intent. Like
+/// PostgreSQL with its data directory and OpenSSH's StrictModes, the store refuses a
+/// `metadata/` directory or record that group or others may write, or that another user owns.
+/// Group or other *read* is not refused: reading a record grants nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PermissionProblem {
+    /// Group or others may write it.
+    #[error(
+        "{} has mode {mode:04o}, which lets group or others write it; required: no write for group or others (the store creates it as {required:04o})",
+        .path.display()
+    )]
+    Writable {
+        /// The path.
+        path: PathBuf,
+        /// The mode found.
+        mode: u32,
+        /// The mode the store creates it with.
+        required: u32,
+    },
+    /// Another user owns it.
+    #[error("{} is owned by uid {owner}, but this process runs as uid {euid}; only the owner may use the store", .path.display())]
+    ForeignOwner {
+        /// The path.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// This process's effective uid.
+        euid: u32,
+    },
+}
+
+/// Where a store keeps what an error is about: a file's path or a replicated store's key,
+/// each displayed as itself (a path as [`Path::display`] shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Location {
+    /// A file or directory of a store on a file system.
+    Path(std::path::PathBuf),
+    /// A key (an etcd key), or the name of a store that is not a file system (`<memory>`).
+    Key(String),
+}
+
+impl Location {
+    /// The location of `path`.
+    pub fn path(path: impl AsRef<Path>) -> Self {
+        Location::Path(path.as_ref().to_owned())
+    }
+
+    /// The location of `key`.
+    pub fn key(key: impl Into<String>) -> Self {
+        Location::Key(key.into())
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Path(path) => path.display().fmt(f),
+            Location::Key(key) => f.write_str(key),
+        }
+    }
+}
+
+/// A store handle's poisoning (§5, P6-F3): once a write's outcome is unknown (a failed fsync,
+/// a request sent and never answered), every later call on the handle is refused with
+/// [`StoreError::Poisoned`] and nothing is retried; only a fresh handle's read decides old or
+/// new. Every store keeps one and checks it first.
+#[derive(Debug, Default)]
+pub struct Poison(Mutex<Option<String>>);
+
+impl Poison {
+    /// A handle not poisoned.
+    pub fn new() -> Self {
+        Poison::default()
+    }
+
+    /// `Ok` while the handle is usable; [`StoreError::Poisoned`] with the first cause once not.
+    pub fn check(&self) -> Result<(), StoreError> {
+        match &*self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(cause) => Err(StoreError::Poisoned(cause.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Poisons the handle for good, for `cause` (kept in every later refusal).
+    pub fn set(&self, cause: impl Into<String>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(cause.into());
+    }
+
+    /// A write whose outcome no answer settles: poisons the handle and returns
+    /// [`StoreError::OutcomeUnknown`] with `detail`.
+    pub fn unknown(&self, detail: String) -> StoreError {
+        self.set(detail.clone());
+        StoreError::OutcomeUnknown { detail }
+    }
+}
+
 /// Why a store operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -574,11 +541,12 @@ pub enum StoreError {
     /// An explicit start-over was refused; nothing was written.
     #[error("refusing to start the authority over: {0}")]
     StartOver(String),
-    /// Another controller holds the data directory.
-    #[error("data directory {} is locked by another controller", .path.display())]
+    /// Another controller holds the store: the file store's data directory lock, or another
+    /// handle on the same key in this process.
+    #[error("authority store {location} is locked by another controller")]
     Locked {
-        /// The lock file.
-        path: PathBuf,
+        /// What is held: the file store's lock file, a replicated store's key.
+        location: Location,
     },
     /// The store shows an authority older than this handle has seen, another at the same
     /// epoch, or none after one (P6-A1): nothing is decided on it.
@@ -588,11 +556,11 @@ pub enum StoreError {
     /// anything is read or written (P6-A1).
     #[error("refusing the authority store: {0}")]
     Insecure(PermissionProblem),
-    /// The record exists but fails a check: no authority is assumed (P6-F1).
-    #[error("authority record {} is invalid: {error}", .path.display())]
+    /// A stored record or report exists but fails a check: no authority is assumed (P6-F1).
+    #[error("stored authority data at {location} is invalid: {error}")]
     Corrupt {
-        /// The record file.
-        path: PathBuf,
+        /// Where the bytes were read: a file, a key.
+        location: Location,
         /// The failed check (in the message, not repeated as a source).
         error: DecodeError,
     },
@@ -624,12 +592,12 @@ pub enum StoreError {
     #[error(transparent)]
     Encode(#[from] EncodeError),
     /// An I/O step failed. During a commit this is fatal for the handle (never retried).
-    #[error("{step} failed on {}: {error}", .path.display())]
+    #[error("{step} failed on {location}: {error}")]
     Io {
         /// The step.
         step: IoStep,
-        /// The path it acted on.
-        path: PathBuf,
+        /// The file or directory it acted on.
+        location: Location,
         /// The OS error (in the message, not repeated as a source).
         error: Arc<std::io::Error>,
     },
@@ -655,332 +623,14 @@ pub enum StoreError {
     Poisoned(String),
 }
 
-/// Maps an OS error at `step` on `path` into a [`StoreError::Io`].
-fn io_error(step: IoStep, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
-    let path = path.to_owned();
-    move |e| StoreError::Io { step, path, error: Arc::new(e) }
-}
-
-/// Creates `dir` and each missing parent, one at a time, outermost first: the directories
-/// created, innermost first (empty if `dir` existed). Only a parent reported missing
-/// (`NotFound`) is created; the walk stops at the first that exists.
-fn create_dirs<B: Backend>(backend: &B, dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
-    let mut missing = Vec::new();
-    let mut next = dir;
-    loop {
-        match backend.create_dir(next) {
-            Ok(false) if missing.is_empty() => return Ok(Vec::new()),
-            // `false` here: another process created it since its child was found missing.
-            // Counted as created: nobody else may have made its name durable.
-            Ok(_) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let Some(parent) = next.parent().filter(|p| !p.as_os_str().is_empty()) else {
-                    return Err(io_error(IoStep::CreateDir, next)(e));
-                };
-                missing.push(next);
-                next = parent;
-            }
-            Err(e) => return Err(io_error(IoStep::CreateDir, next)(e)),
-        }
-    }
-    let mut created = vec![next.to_owned()];
-    for path in missing.into_iter().rev() {
-        backend.create_dir(path).map_err(io_error(IoStep::CreateDir, path))?;
-        created.push(path.to_owned());
-    }
-    created.reverse();
-    Ok(created)
-}
-
-/// What `open` fsyncs, in order: `metadata/`, the data directory, then the parent of every
-/// directory `created` names (innermost first), each once. A relative path's parent `""` is
-/// the working directory.
-fn dirs_to_sync<'a>(metadata: &'a Path, data_dir: &'a Path, created: &'a [PathBuf]) -> Vec<&'a Path> {
-    let mut dirs = vec![metadata, data_dir];
-    for dir in created {
-        let parent = match dir.parent() {
-            Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
-            Some(parent) => parent,
-            None => continue,
-        };
-        if !dirs.contains(&parent) {
-            dirs.push(parent);
-        }
-    }
-    dirs
-}
-
-/// What opening a data directory found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OpenReport {
-    /// The metadata directory did not exist and was created.
-    pub created_metadata: bool,
-    /// Temporary files left by a crashed commit, now removed.
-    pub removed_leftovers: Vec<PathBuf>,
-}
-
-/// The authority store of one data directory: `<data-dir>/metadata/authority.record`.
-///
-/// Holds an exclusive lock on the directory for its lifetime (released by the kernel if the
-/// process dies). A commit writes a temporary file, fsyncs it, renames it over the record and
-/// fsyncs the directory: the rename is the one atomic commit point (P6-A2).
-#[derive(Debug)]
-pub struct FileAuthorityStore<B: Backend = StdBackend> {
-    backend: B,
-    metadata: PathBuf,
-    record: PathBuf,
-    temp: PathBuf,
-    highest: PathBuf,
-    report: OpenReport,
-    poisoned: Option<String>,
-    slot: PromotionSlot,
-    /// What this handle last read of the record, under its lock, and has not written over
-    /// since: the commit compares against it instead of reading the file once more.
-    last_read: Mutex<Option<Option<AuthorityRecord>>>,
-    _lock: B::Lock,
-}
-
-impl FileAuthorityStore {
-    /// Opens (creating if needed) the store of `data_dir`, locking it, removing crash leftovers,
-    /// and fsyncing `metadata/` and the data directory before anything is read.
-    ///
-    /// A missing data directory and missing parents are created one at a time, and the parent
-    /// of every directory created is fsynced too, up to the first that existed, so that a new
-    /// data directory survives a power loss (P6-F2). Any fsync error fails the open.
-    ///
-    /// Directories are created `0700` and files `0600`, whatever the umask. A `metadata/`
-    /// directory or record that group or others may write, or that another user owns, is
-    /// refused with [`StoreError::Insecure`] before anything is locked, read or written.
-    pub fn open(data_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
-        FileAuthorityStore::open_with(StdBackend, data_dir)
-    }
-}
-
-impl<B: Backend> FileAuthorityStore<B> {
-    /// [`open`](FileAuthorityStore::open) over another I/O backend.
-    pub fn open_with(backend: B, data_dir: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let data_dir = data_dir.as_ref();
-        let metadata = data_dir.join(METADATA_DIR);
-
-        let created = create_dirs(&backend, &metadata)?;
-        let created_metadata = created.first() == Some(&metadata);
-        let record = metadata.join(RECORD_FILE);
-        // Nothing is locked, read or written before the permission check (P6-A1).
-        if let Some(problem) = permission_problems(&backend, &metadata, &record)?.into_iter().next() {
-            return Err(StoreError::Insecure(problem));
-        }
-        let lock_path = metadata.join(LOCK_FILE);
-        let lock = backend
-            .try_lock(&lock_path)
-            .map_err(io_error(IoStep::Lock, &lock_path))?
-            .ok_or_else(|| StoreError::Locked { path: lock_path.clone() })?;
-
-        let temp = metadata.join(TEMP_FILE);
-        let mut removed_leftovers = Vec::new();
-        if backend.remove(&temp).map_err(io_error(IoStep::Remove, &temp))? {
-            removed_leftovers.push(temp.clone());
-        }
-        // A high-water copy cut short after its commit point: the record is already durable.
-        let highest_temp = metadata.join(HIGHEST_TEMP_FILE);
-        backend.remove(&highest_temp).map_err(io_error(IoStep::Remove, &highest_temp))?;
-        // Make durable what is about to be read (P6-F2): a predecessor killed between its rename
-        // and its directory fsync leaves a record only the page cache holds, which a power loss
-        // could still undo after this controller acted on it. PostgreSQL likewise fsyncs its data
-        // directory when crash recovery starts. Failure is final for this open.
-        // Then the name of every directory this open created (P6-F2): a new directory is durable
-        // only once the directory holding its entry is fsynced, and without it a power loss after
-        // a successful bootstrap takes the whole data directory, authority and all, away.
-        for dir in dirs_to_sync(&metadata, data_dir, &created) {
-            backend.sync_dir(dir).map_err(io_error(IoStep::SyncDir, dir))?;
-        }
-        let slot = PromotionSlot::new();
-        if !removed_leftovers.is_empty() {
-            // A commit died mid-switch; the record on disk decides (P6-F2).
-            slot.metrics().crash_abort();
-            let cause =
-                format!("{} temporary file(s) of an interrupted commit removed", removed_leftovers.len());
-            observe::aborted_on_crash(AuthorityTransitioning::KIND.name(), None, &cause);
-        }
-        let store = FileAuthorityStore {
-            backend,
-            highest: metadata.join(HIGHEST_FILE),
-            record,
-            metadata,
-            temp,
-            report: OpenReport { created_metadata, removed_leftovers },
-            poisoned: None,
-            slot,
-            last_read: Mutex::new(None),
-            _lock: lock,
-        };
-        // The handle starts from the newest authority this store ever held (P6-A1): what it
-        // loads from now on may not go back from it.
-        let highest = load_from(&store.backend, &store.highest)?;
-        store.slot.admit_loaded(highest.as_ref())?;
-        // A commit killed between its commit point and its high-water copy: bring the copy up.
-        if let Some(record) = load_from(&store.backend, &store.record)?
-            && highest.as_ref().is_none_or(|h| record.epoch() > h.epoch())
-        {
-            store.write_highest(&record)?;
-        }
-        Ok(store)
-    }
-
-    /// What opening found.
-    pub fn open_report(&self) -> &OpenReport {
-        &self.report
-    }
-
-    /// `<data-dir>/metadata/authority.record`.
-    pub fn record_path(&self) -> &Path {
-        &self.record
-    }
-
-    /// The backend, for tests that inspect what it did.
-    pub fn backend(&self) -> &B {
-        &self.backend
-    }
-
-    fn check_usable(&self) -> Result<(), StoreError> {
-        match &self.poisoned {
-            Some(cause) => Err(StoreError::Poisoned(cause.clone())),
-            None => Ok(()),
-        }
-    }
-
-    /// temp write → fsync → rename over the record → fsync directory. Stops at the first error.
-    fn write_durably(&self, bytes: &[u8]) -> Result<(), StoreError> {
-        self.replace(&self.temp, &self.record, bytes)
-    }
-
-    /// `bytes` to `target` through `temp`: write, fsync, rename, fsync the directory.
-    fn replace(&self, temp: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut file = self.backend.create(temp).map_err(io_error(IoStep::CreateTemp, temp))?;
-        self.backend.write_all(&mut file, bytes).map_err(io_error(IoStep::Write, temp))?;
-        self.backend.sync(&mut file).map_err(io_error(IoStep::SyncFile, temp))?;
-        drop(file);
-        self.backend.rename(temp, target).map_err(io_error(IoStep::Rename, target))?;
-        self.backend.sync_dir(&self.metadata).map_err(io_error(IoStep::SyncDir, &self.metadata))
-    }
-
-    /// Starts the authority over after a real loss — the operator's explicit command, never an
-    /// automatic one (P6-A3): `primary` leads epoch `above + 1` from `start`, recorded with
-    /// `reason`, its epoch beginning after `start` on the new primary's WAL. `above` must be at
-    /// least every epoch this store ever held (its record and its high-water copy, as far as
-    /// they can still be read: a lost or corrupt one counts as unknown, and the start-over rests
-    /// on `above`) and should be at least every epoch any node reports (their marks, their
-    /// timelines): the new authority then sorts above everything that was.
-    /// Refused with [`StoreError::StartOver`] otherwise, or without a reason; nothing written.
-    pub fn start_over(
-        &mut self,
-        primary: NodeId,
-        above: Epoch,
-        start: Lsn,
-        reason: &str,
-    ) -> Result<AuthorityRecord, StoreError> {
-        self.check_usable()?;
-        let held = [&self.record, &self.highest]
-            .into_iter()
-            .filter_map(|path| load_from(&self.backend, path).ok().flatten())
-            .map(|r| r.epoch())
-            .max();
-        let record = start_over_record(primary, above, held, start, reason)?;
-        self.remember(&record)?;
-        Ok(record)
-    }
-
-    /// Makes `record` this directory's record without the commit rule: only a [`NodeMark`],
-    /// after checking `record` is newer than what it holds, and an explicit start-over.
-    ///
-    /// [`NodeMark`]: crate::NodeMark
-    pub(crate) fn remember(&mut self, record: &AuthorityRecord) -> Result<(), StoreError> {
-        self.check_usable()?;
-        // What this handle read before is not what it is about to write.
-        *self.last_read.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
-        let bytes = codec::encode(record)?;
-        self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
-        self.slot.note_committed(record);
-        self.write_highest(record).inspect_err(|e| self.poisoned = Some(e.to_string()))
-    }
-
-    /// The high-water copy of `record`, by the same durable replace as the record itself.
-    fn write_highest(&self, record: &AuthorityRecord) -> Result<(), StoreError> {
-        let highest_temp = self.metadata.join(HIGHEST_TEMP_FILE);
-        self.replace(&highest_temp, &self.highest, &codec::encode(record)?)
-    }
-}
-
-impl<B: Backend> AuthorityStore for FileAuthorityStore<B> {
-    fn load(&self) -> Result<Option<AuthorityRecord>, StoreError> {
-        self.check_usable()?;
-        let record = load_from(&self.backend, &self.record)?;
-        self.slot.admit_loaded(record.as_ref())?;
-        *self.last_read.lock().unwrap_or_else(PoisonError::into_inner) = Some(record.clone());
-        Ok(record)
-    }
-
-    fn commit(&mut self, proposal: &Proposal) -> Result<(), StoreError> {
-        // One read per commit: the handle holds the store's lock, so what it last read (the
-        // commit edge's stale-authority check reads just before) is what is on disk; only a
-        // handle that has read nothing since its last write reads again (P6-A1).
-        self.check_usable()?;
-        let cached = self.last_read.get_mut().unwrap_or_else(PoisonError::into_inner).take();
-        let current = match cached {
-            Some(current) => current,
-            None => self.load()?,
-        };
-        *self.last_read.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
-        check_commit(current.as_ref(), proposal)?;
-        // Under the same lock, so the report compared is the report the commit lands beside.
-        if proposal.report().is_some() {
-            check_evidence(self.load_report()?.as_ref(), proposal)?;
-        }
-        let bytes = codec::encode(proposal.record())?;
-        // An I/O error leaves the data's fate unknown: fatal for this handle, never retried (§5).
-        self.write_durably(&bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))?;
-        self.slot.note_committed(proposal.record());
-        // After the commit point the commit stands, whatever happens to the copy: an error here
-        // is not retried and leaves the copy old or new — a lower bound either way, which the
-        // next open brings up from the record — and the handle poisoned.
-        if let Err(error) = self.write_highest(proposal.record()) {
-            self.poisoned = Some(format!("the commit is durable, but its high-water copy failed: {error}"));
-        }
-        Ok(())
-    }
-
-    fn slot(&self) -> &PromotionSlot {
-        &self.slot
-    }
-
-    fn load_report(&self) -> Result<Option<PrimaryReport>, StoreError> {
-        self.check_usable()?;
-        decode_from(&self.backend, &self.metadata.join(REPORT_FILE), codec::decode_report)
-    }
-
-    fn swap_report(
-        &mut self,
-        expected: Option<&PrimaryReport>,
-        report: &PrimaryReport,
-    ) -> Result<(), StoreError> {
-        // Under the handle's lock, so the compare and the write are one step (P6-A1).
-        let authority = self.load()?;
-        let current = self.load_report()?;
-        check_report(authority.as_ref(), current.as_ref(), expected, report)?;
-        let bytes = codec::encode_report(report)?;
-        let (temp, target) = (self.metadata.join(REPORT_TEMP_FILE), self.metadata.join(REPORT_FILE));
-        // As for a commit: an I/O error leaves the write's fate unknown, fatal for the handle.
-        self.replace(&temp, &target, &bytes).inspect_err(|e| self.poisoned = Some(e.to_string()))
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use aerodb_core::{Lsn, WalPosition};
 
     use super::*;
     use crate::record::{Force, PastAuthority, RecordBody};
 
-    fn node(name: &str) -> NodeId {
+    pub(crate) fn node(name: &str) -> NodeId {
         NodeId::new(name).unwrap()
     }
 
@@ -1000,7 +650,12 @@ mod tests {
     }
 
     /// Epoch 2 led by `primary` from `start`, after epoch 1 led by `first` (made by `first_by`).
-    fn second(primary: &str, start: u64, first: &str, first_by: Option<RequestSummary>) -> AuthorityRecord {
+    pub(crate) fn second(
+        primary: &str,
+        start: u64,
+        first: &str,
+        first_by: Option<RequestSummary>,
+    ) -> AuthorityRecord {
         let earlier =
             PastAuthority { epoch: Epoch::new(1), primary: node(first), start: at(1, 0), request: first_by };
         AuthorityRecord::try_from(RecordBody {
@@ -1012,24 +667,6 @@ mod tests {
             request: Some(asked(primary, None)),
         })
         .unwrap()
-    }
-
-    /// The compare-and-swap reuses the handle's last read only while the handle has written
-    /// nothing since: a stale proposal after a start-over is compared against the started-over
-    /// record and refused, never written over it.
-    #[test]
-    fn a_commit_after_a_start_over_compares_against_what_was_written() {
-        let dir = std::env::temp_dir().join(format!("aerodb-last-read-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut store = FileAuthorityStore::open(&dir).unwrap();
-        let first = store.bootstrap(node("a")).unwrap();
-        assert_eq!(store.load().unwrap().as_ref(), Some(&first));
-        let restarted = store.start_over(node("c"), Epoch::new(5), Lsn::new(0), "lost").unwrap();
-        let stale = Proposal::new(Some(first), second("b", 10, "a", None));
-        assert!(matches!(store.commit(&stale), Err(StoreError::Conflict(_))), "written over a start-over");
-        assert_eq!(store.load().unwrap(), Some(restarted));
-        drop(store);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// P6-A1: the epoch first, then the whole record, then the successor epoch.
@@ -1127,6 +764,49 @@ mod tests {
         assert!(text.contains("made by request (bootstrap), expected (candidate a,"), "{text}");
     }
 
+    /// A file's path and an etcd key read alike in the errors that name where they happened.
+    #[test]
+    fn errors_name_a_path_or_a_key_as_itself() {
+        let locked = |location| StoreError::Locked { location }.to_string();
+        assert_eq!(
+            locked(Location::path("/srv/d/metadata/authority.lock")),
+            "authority store /srv/d/metadata/authority.lock is locked by another controller"
+        );
+        assert_eq!(
+            locked(Location::key("/aerodb/c1/authority")),
+            "authority store /aerodb/c1/authority is locked by another controller"
+        );
+        let corrupt = StoreError::Corrupt {
+            location: Location::key("/aerodb/c1/authority"),
+            error: crate::codec::decode(b"AERODBAR").unwrap_err(),
+        };
+        assert!(
+            corrupt.to_string().starts_with("stored authority data at /aerodb/c1/authority is invalid: "),
+            "{corrupt}"
+        );
+        let io = StoreError::Io {
+            step: IoStep::SyncFile,
+            location: Location::path("d/metadata/authority.record.tmp"),
+            error: Arc::new(std::io::Error::other("injected EIO")),
+        };
+        assert_eq!(io.to_string(), "fsync file failed on d/metadata/authority.record.tmp: injected EIO");
+    }
+
+    /// An unknown outcome poisons for good; every later check refuses with its cause.
+    #[test]
+    fn a_poisoned_handle_refuses_with_its_cause() {
+        let poison = Poison::new();
+        assert!(poison.check().is_ok());
+        let first = poison.unknown("timed out after sending".to_owned());
+        assert!(
+            matches!(first, StoreError::OutcomeUnknown { ref detail } if detail == "timed out after sending")
+        );
+        let Err(StoreError::Poisoned(cause)) = poison.check() else {
+            panic!("usable after an unknown outcome")
+        };
+        assert_eq!(cause, "timed out after sending");
+    }
+
     /// A compare that failed on a record written again unchanged says so, not "expected 2, found 2".
     #[test]
     fn a_conflict_at_the_same_epoch_says_the_record_was_written_again() {
@@ -1140,83 +820,5 @@ mod tests {
             moved.to_string(),
             "the authority changed: expected epoch 2, found epoch 3; nothing was written"
         );
-    }
-
-    /// mkdir(2) as a scripted sequence of answers, recording each call; nothing else is used.
-    struct ScriptedMkdir(
-        std::cell::RefCell<Vec<(PathBuf, std::io::Result<bool>)>>,
-        std::cell::RefCell<Vec<PathBuf>>,
-    );
-
-    impl Backend for ScriptedMkdir {
-        type File = ();
-        type Lock = ();
-        fn create_dir(&self, path: &Path) -> std::io::Result<bool> {
-            self.1.borrow_mut().push(path.to_owned());
-            let (expected, answer) = self.0.borrow_mut().remove(0);
-            assert_eq!(path, expected);
-            answer
-        }
-        fn ownership(&self, _: &Path) -> std::io::Result<Option<Ownership>> {
-            unreachable!()
-        }
-        fn effective_uid(&self) -> u32 {
-            unreachable!()
-        }
-        fn try_lock(&self, _: &Path) -> std::io::Result<Option<()>> {
-            unreachable!()
-        }
-        fn read(&self, _: &Path, _: u64) -> std::io::Result<Option<Vec<u8>>> {
-            unreachable!()
-        }
-        fn create(&self, _: &Path) -> std::io::Result<()> {
-            unreachable!()
-        }
-        fn write_all(&self, _: &mut (), _: &[u8]) -> std::io::Result<()> {
-            unreachable!()
-        }
-        fn sync(&self, _: &mut ()) -> std::io::Result<()> {
-            unreachable!()
-        }
-        fn rename(&self, _: &Path, _: &Path) -> std::io::Result<()> {
-            unreachable!()
-        }
-        fn sync_dir(&self, _: &Path) -> std::io::Result<()> {
-            unreachable!()
-        }
-        fn remove(&self, _: &Path) -> std::io::Result<bool> {
-            unreachable!()
-        }
-    }
-
-    /// A parent found missing and then created by another process before this open's mkdir
-    /// still counts as created (its name may not be durable yet), and the walk goes on down.
-    #[test]
-    fn a_parent_created_concurrently_still_counts_as_created() {
-        let (metadata, data) = (PathBuf::from("/srv/d/metadata"), PathBuf::from("/srv/d"));
-        let missing = || Err(std::io::Error::from(std::io::ErrorKind::NotFound));
-        let backend = ScriptedMkdir(
-            vec![(metadata.clone(), missing()), (data.clone(), Ok(false)), (metadata.clone(), Ok(true))]
-                .into(),
-            Vec::new().into(),
-        );
-        assert_eq!(create_dirs(&backend, &metadata).unwrap(), [metadata.clone(), data.clone()]);
-        assert_eq!(*backend.1.borrow(), [metadata.clone(), data, metadata.clone()]);
-        let existing = ScriptedMkdir(vec![(metadata.clone(), Ok(false))].into(), Vec::new().into());
-        assert_eq!(create_dirs(&existing, &metadata).unwrap(), Vec::<PathBuf>::new());
-    }
-
-    /// `metadata/` and the data directory always; then each created directory's parent once,
-    /// innermost first; a relative path's empty parent is the working directory.
-    #[test]
-    fn open_fsyncs_the_parent_of_every_directory_it_created() {
-        let (metadata, data) = (Path::new("a/b/metadata"), Path::new("a/b"));
-        let created = [metadata.to_owned(), data.to_owned(), PathBuf::from("a")];
-        let dirs = dirs_to_sync(metadata, data, &created);
-        assert_eq!(dirs, [metadata, data, Path::new("a"), Path::new(".")]);
-        assert_eq!(dirs_to_sync(metadata, data, &[]), [metadata, data], "nothing created");
-        let absolute = [PathBuf::from("/srv/d/metadata"), PathBuf::from("/srv/d")];
-        let dirs = dirs_to_sync(&absolute[0], &absolute[1], &absolute);
-        assert_eq!(dirs, [Path::new("/srv/d/metadata"), Path::new("/srv/d"), Path::new("/srv")]);
     }
 }

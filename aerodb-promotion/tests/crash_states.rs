@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 
 use aerodb_core::Epoch;
+use aerodb_promotion::file_store::{DIR_MODE, FILE_MODE};
 use aerodb_promotion::testing::caught_up_inputs;
 use aerodb_promotion::*;
 use common::simfs::{DiskState, Model, Node, SimFs, crash_states};

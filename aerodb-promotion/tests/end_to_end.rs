@@ -7,6 +7,7 @@ use std::path::Path;
 
 use aerodb_core::*;
 use aerodb_promotion::event_names as names;
+use aerodb_promotion::file_store::read_record;
 use aerodb_promotion::testing::cluster::Cluster;
 use aerodb_promotion::*;
 use common::*;

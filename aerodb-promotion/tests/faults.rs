@@ -182,8 +182,12 @@ fn a_fault_at_every_operation_of_an_open_that_creates_directories_is_typed_and_f
                         assert!(store.open_report().created_metadata);
                         break;
                     }
-                    Err(StoreError::Io { step, path, .. }) => {
-                        assert_eq!((step, &path), (steps[at].0, &steps[at].1), "the failing op, named")
+                    Err(StoreError::Io { step, location, .. }) => {
+                        assert_eq!(
+                            (step, location),
+                            (steps[at].0, Location::path(&steps[at].1)),
+                            "the failing op, named"
+                        )
                     }
                     Err(other) => panic!("untyped failure at op {at}: {other}"),
                 }

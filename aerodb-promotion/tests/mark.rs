@@ -5,6 +5,7 @@
 mod common;
 
 use aerodb_core::{Epoch, ReplicationState};
+use aerodb_promotion::file_store::{HIGHEST_FILE, METADATA_DIR, RECORD_FILE};
 use aerodb_promotion::*;
 use common::*;
 

@@ -8,8 +8,10 @@ mod common;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use aerodb_promotion::file_store::{
+    DIR_MODE, FILE_MODE, Ownership, check_permissions, judge_permissions, read_record,
+};
 use aerodb_promotion::*;
-use aerodb_promotion::{DIR_MODE, FILE_MODE, Ownership};
 use common::*;
 
 fn mode(path: &Path) -> u32 {

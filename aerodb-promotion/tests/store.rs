@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use aerodb_promotion::file_store::{HIGHEST_FILE, HIGHEST_TEMP_FILE, RECORD_FILE, REPORT_FILE, read_record};
 use aerodb_promotion::testing::{MemoryHarness, StoreHarness, Suite};
 use aerodb_promotion::*;
 use common::*;

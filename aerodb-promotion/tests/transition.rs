@@ -3,6 +3,7 @@
 mod common;
 
 use aerodb_core::*;
+use aerodb_promotion::file_store::OpenReport;
 use aerodb_promotion::testing::caught_up_inputs;
 use aerodb_promotion::*;
 use common::faulty::{FaultKind, Faulty, Plan};

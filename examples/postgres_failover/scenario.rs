@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::Output;
 
 use aerodb::core::{Epoch, EpochHistory, NodeId};
-use aerodb::promotion::{AuthorityRecord, Invariant, read_record};
+use aerodb::promotion::file_store::read_record;
+use aerodb::promotion::{AuthorityRecord, Invariant};
 use aerodb_etcd::Connection;
 use aerodb_postgres::deployment::{Deployment, Launcher, wait_for};
 use aerodb_postgres::observe::ServerState;

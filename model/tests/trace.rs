@@ -16,7 +16,8 @@ mod faulty;
 use aerodb_core::NodeId;
 use aerodb_model::trace::{Event, Forbidden, Step, steps_of, validate};
 use aerodb_model::{Config, ProtocolModel};
-use aerodb_promotion::{AuthorityStore, FileAuthorityStore, METADATA_DIR, TEMP_FILE, recover};
+use aerodb_promotion::file_store::{METADATA_DIR, TEMP_FILE};
+use aerodb_promotion::{AuthorityStore, FileAuthorityStore, recover};
 use common::{Commit, Recorder, Result, approve, commit, promote};
 use faulty::{FaultKind, Faulty, Plan};
 

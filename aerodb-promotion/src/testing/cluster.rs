@@ -19,13 +19,14 @@ use aerodb_core::{
 };
 
 use crate::explain::PromotionExplanation;
+use crate::file_store::FileAuthorityStore;
 use crate::gate::{PrimaryGrant, WriteAuthority};
 use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 use crate::machine::Decision;
 use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
-use crate::store::{AuthorityStore, FileAuthorityStore, StoreError};
+use crate::store::{AuthorityStore, StoreError};
 
 /// Where the controller may crash during a promotion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,7 +27,9 @@ use crate::record::AuthorityRecord;
 use crate::recovery::recover;
 use crate::request::{PromotionPolicy, PromotionRequest};
 use crate::slot::PromotionSlot;
-use crate::store::{AuthorityStore, Proposal, StoreError, check_commit, check_evidence, check_report};
+use crate::store::{
+    AuthorityStore, Location, Proposal, StoreError, check_commit, check_evidence, check_report,
+};
 
 /// How the suite creates, restarts and tampers with your store.
 pub trait StoreHarness {
@@ -594,7 +596,7 @@ impl AuthorityStore for MemoryStore {
             .as_deref()
             .map(codec::decode)
             .transpose()
-            .map_err(|error| StoreError::Corrupt { path: "<memory>".into(), error })?;
+            .map_err(|error| StoreError::Corrupt { location: Location::key("<memory>"), error })?;
         self.slot.admit_loaded(record.as_ref())?;
         Ok(record)
     }
@@ -616,7 +618,7 @@ impl AuthorityStore for MemoryStore {
             .as_deref()
             .map(codec::decode_report)
             .transpose()
-            .map_err(|error| StoreError::Corrupt { path: "<memory report>".into(), error })
+            .map_err(|error| StoreError::Corrupt { location: Location::key("<memory report>"), error })
     }
 
     fn swap_report(

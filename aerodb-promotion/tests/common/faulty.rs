@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use aerodb_promotion::{Backend, Ownership, StdBackend};
+use aerodb_promotion::file_store::{Backend, Ownership, StdBackend};
 
 /// What the injected fault looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -131,7 +131,7 @@ impl AuthorityStore for FailingCommits {
         }
         Err(StoreError::Io {
             step: IoStep::SyncFile,
-            path: "<memory>".into(),
+            location: Location::key("<memory>"),
             error: std::sync::Arc::new(std::io::Error::other("injected EIO")),
         })
     }

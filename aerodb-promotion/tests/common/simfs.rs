@@ -23,7 +23,7 @@ use std::io;
 use std::path::Path;
 use std::rc::Rc;
 
-use aerodb_promotion::{Backend, DIR_MODE, FILE_MODE, Ownership};
+use aerodb_promotion::file_store::{Backend, DIR_MODE, FILE_MODE, Ownership};
 
 #[derive(Debug, Clone)]
 enum Inode {
