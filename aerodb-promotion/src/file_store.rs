@@ -9,7 +9,6 @@ use aerodb_core::{Epoch, Lsn, NodeId};
 use crate::codec::{self, DecodeError};
 use crate::evidence::PrimaryReport;
 pub use crate::io::{Backend, DIR_MODE, FILE_MODE, Ownership, StdBackend};
-use crate::observe;
 use crate::record::AuthorityRecord;
 use crate::slot::PromotionSlot;
 use crate::states::{AuthorityTransitioning, PromotionState};
@@ -17,6 +16,7 @@ use crate::store::{
     AuthorityStore, IoStep, Location, PermissionProblem, Poison, Proposal, StoreError, check_commit,
     check_evidence, check_report, start_over_record,
 };
+use crate::telemetry;
 
 /// Where a data directory keeps promotion metadata.
 pub const METADATA_DIR: &str = "metadata";
@@ -260,7 +260,7 @@ impl<B: Backend> FileAuthorityStore<B> {
             slot.metrics().crash_abort();
             let cause =
                 format!("{} temporary file(s) of an interrupted commit removed", removed_leftovers.len());
-            observe::aborted_on_crash(AuthorityTransitioning::KIND.name(), None, &cause);
+            telemetry::aborted_on_crash(AuthorityTransitioning::KIND.name(), None, &cause);
         }
         let store = FileAuthorityStore {
             backend,

@@ -86,7 +86,6 @@ mod io;
 mod machine;
 mod mark;
 mod observation_json;
-mod observe;
 mod record;
 mod recovery;
 mod request;
@@ -94,6 +93,7 @@ mod slot;
 mod states;
 mod steps;
 mod store;
+mod telemetry;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 // A test harness (conformance suite, cluster model): failing loudly is its job.
@@ -166,5 +166,5 @@ pub use recovery::{RebindError, Recovered, recover};
 // Explain and observe: explanations, events, metrics, invariant ids.
 pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation};
 pub use invariant::Invariant;
-pub use observe::names as event_names;
-pub use observe::{EVENT_TARGET, MetricsSnapshot, PromotionMetrics};
+pub use telemetry::names as event_names;
+pub use telemetry::{EVENT_TARGET, MetricsSnapshot, PromotionMetrics};

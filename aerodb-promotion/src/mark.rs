@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use crate::file_store::FileAuthorityStore;
-use crate::observe;
 use crate::record::AuthorityRecord;
 use crate::slot::WentBack;
 use crate::store::{AuthorityStore, StoreError};
+use crate::telemetry;
 
 /// The newest authority record one node has seen, durably, in `<dir>/metadata/`.
 #[derive(Debug)]
@@ -38,7 +38,7 @@ impl NodeMark {
         match self.store.load()? {
             Some(newest) if &newest == record => Ok(()),
             Some(newest) if record.epoch() <= newest.epoch() => {
-                observe::authority_went_back(&newest, Some(record));
+                telemetry::authority_went_back(&newest, Some(record));
                 Err(Box::new(WentBack { seen: newest, found: Some(record.clone()) }).into())
             }
             _ => self.store.remember(record),

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aerodb_core::Epoch;
 
-use crate::observe::{self, PromotionMetrics};
 use crate::record::AuthorityRecord;
+use crate::telemetry::{self, PromotionMetrics};
 
 /// One authority's promotion slot: at most one attempt holds it between screening and the
 /// return to `Steady`, so a second concurrent attempt in this process is rejected (P6-A1).
@@ -90,7 +90,7 @@ impl PromotionSlot {
         if let Some(newest) = seen.as_ref() {
             let forward = loaded.is_some_and(|r| r.epoch() > newest.epoch() || r == newest);
             if !forward {
-                observe::authority_went_back(newest, loaded);
+                telemetry::authority_went_back(newest, loaded);
                 return Err(Box::new(WentBack { seen: newest.clone(), found: loaded.cloned() }));
             }
         }

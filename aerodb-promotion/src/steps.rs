@@ -7,7 +7,6 @@ use crate::checks::{self, validated_invariants};
 use crate::commit::{CommitError, successor};
 use crate::inputs::ValidationInputs;
 use crate::invariant::Invariant;
-use crate::observe::{self, PromotionMetrics};
 use crate::record::{AuthorityRecord, Force};
 use crate::request::{PromotionPolicy, PromotionRequest, Rejection};
 use crate::slot::{Claim, PromotionSlot};
@@ -16,11 +15,12 @@ use crate::states::{
     PromotionState, PromotionSucceeded, PromotionValidating, StateKind, Steady, Transition,
 };
 use crate::store::AuthorityStore;
+use crate::telemetry::{self, PromotionMetrics};
 use crate::validator::{self, Approval, Denial, Validated};
 
 /// The event fields of edge `F → T`, concerning `invariants`.
-fn edge<F: Transition<T>, T: PromotionState>(invariants: &[Invariant]) -> observe::Transition<'_> {
-    observe::Transition { from: F::KIND.name(), to: T::KIND.name(), reason: F::REASON, invariants }
+fn edge<F: Transition<T>, T: PromotionState>(invariants: &[Invariant]) -> telemetry::TransitionEvent<'_> {
+    telemetry::TransitionEvent { from: F::KIND.name(), to: T::KIND.name(), reason: F::REASON, invariants }
 }
 
 /// `Steady → PromotionRequested`: counts and reports the request; nothing is checked yet.
@@ -28,7 +28,7 @@ pub(crate) fn request(slot: &PromotionSlot, request: &PromotionRequest) {
     let metrics = slot.metrics();
     metrics.request();
     let t = edge::<Steady, PromotionRequested>(&[Invariant::P6A3, Invariant::P6F3]);
-    observe::requested(t, request, metrics);
+    telemetry::requested(t, request, metrics);
 }
 
 /// `PromotionRequested → PromotionValidating`, claiming the authority's slot (P6-A1), or
@@ -44,7 +44,7 @@ pub(crate) fn screen(
         .and_then(|()| slot.try_claim().ok_or(Rejection::AlreadyInProgress));
     match &screened {
         Ok(_) => {
-            observe::validation_started(
+            telemetry::validation_started(
                 edge::<PromotionRequested, PromotionValidating>(validated_invariants()),
                 request,
             );
@@ -53,8 +53,8 @@ pub(crate) fn screen(
             slot.metrics().denied();
             let violated = [rejection.invariant()];
             let t = edge::<PromotionRequested, Steady>(&violated);
-            observe::validation_failed(t, request, violated[0], rejection);
-            observe::completed(t, request, "rejected");
+            telemetry::validation_failed(t, request, violated[0], rejection);
+            telemetry::completed(t, request, "rejected");
         }
     }
     screened
@@ -66,13 +66,13 @@ pub(crate) fn decide(claim: &Claim, request: PromotionRequest, inputs: &Validati
     match &validated {
         Validated::Approved(approval) => {
             let t = edge::<PromotionValidating, PromotionApproved>(validated_invariants());
-            observe::validation_succeeded(t, approval.request(), approval.plan().force_asserted());
+            telemetry::validation_succeeded(t, approval.request(), approval.plan().force_asserted());
         }
         Validated::Denied(denial) => {
             claim.slot().metrics().denied();
             let violated = [denial.reason().invariant()];
             let t = edge::<PromotionValidating, PromotionDenied>(&violated);
-            observe::validation_failed(t, denial.request(), violated[0], &denial.reason());
+            telemetry::validation_failed(t, denial.request(), violated[0], &denial.reason());
         }
     }
     validated
@@ -81,7 +81,7 @@ pub(crate) fn decide(claim: &Claim, request: PromotionRequest, inputs: &Validati
 /// `PromotionApproved → AuthorityTransitioning`: the approval is about to be applied.
 pub(crate) fn begin_transition(approval: &Approval) {
     let t = edge::<PromotionApproved, AuthorityTransitioning>(&[Invariant::P6A2]);
-    observe::transition_started(t, approval.request(), approval.plan().new_epoch.get());
+    telemetry::transition_started(t, approval.request(), approval.plan().new_epoch.get());
 }
 
 /// Where a conflicted commit goes: no state; the attempt ends with nothing written.
@@ -108,7 +108,7 @@ pub(crate) fn commit<St: AuthorityStore + ?Sized>(
             metrics.success();
             metrics.set_primary(record.primary());
             let force = record.request().map_or(Force::NotRequested, |r| r.force);
-            observe::transition_completed(
+            telemetry::transition_completed(
                 t,
                 approval.request(),
                 record.primary(),
@@ -120,13 +120,13 @@ pub(crate) fn commit<St: AuthorityStore + ?Sized>(
             // Fail closed: the validated authority is gone, nothing was written, and no edge was
             // taken; the attempt ends here as a denial (P6-A1), and the event says so.
             metrics.denied();
-            let t = observe::Transition { to: NOTHING_WRITTEN, reason: CONFLICT, ..t };
-            observe::validation_failed(t, approval.request(), Invariant::P6A1, error);
-            observe::completed(t, approval.request(), "conflict");
+            let t = telemetry::TransitionEvent { to: NOTHING_WRITTEN, reason: CONFLICT, ..t };
+            telemetry::validation_failed(t, approval.request(), Invariant::P6A1, error);
+            telemetry::completed(t, approval.request(), "conflict");
         }
         Err(error) => {
             metrics.crash_abort();
-            observe::aborted_on_crash(AuthorityTransitioning::KIND.name(), Some(approval.request()), error);
+            telemetry::aborted_on_crash(AuthorityTransitioning::KIND.name(), Some(approval.request()), error);
         }
     }
     committed
@@ -135,20 +135,20 @@ pub(crate) fn commit<St: AuthorityStore + ?Sized>(
 /// `PromotionSucceeded → Steady`: the attempt is complete.
 pub(crate) fn complete(committed: &Committed) {
     let t = edge::<PromotionSucceeded, Steady>(&[Invariant::P6A1, Invariant::P6A2]);
-    observe::completed(t, committed.approval().request(), "succeeded");
+    telemetry::completed(t, committed.approval().request(), "succeeded");
 }
 
 /// An attempt dropped in `kind`, before any outcome was counted: it ends as a crash there would
 /// end it, forgotten with nothing durable changed, counted as aborted (P6-O1, §2).
 pub(crate) fn abandon(kind: StateKind, slot: &PromotionSlot, request: &PromotionRequest) {
     slot.metrics().crash_abort();
-    observe::aborted_on_crash(kind.name(), Some(request), &"the attempt was dropped before it ended");
+    telemetry::aborted_on_crash(kind.name(), Some(request), &"the attempt was dropped before it ended");
 }
 
 /// `PromotionDenied → Steady`: the denial was reported; authority is unchanged.
 pub(crate) fn conclude(denial: &Denial) {
     let violated = [denial.reason().invariant()];
-    observe::completed(edge::<PromotionDenied, Steady>(&violated), denial.request(), "denied");
+    telemetry::completed(edge::<PromotionDenied, Steady>(&violated), denial.request(), "denied");
 }
 
 impl Payload for PromotionRequest {

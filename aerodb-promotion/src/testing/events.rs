@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::observe::EVENT_TARGET as TARGET;
+use crate::telemetry::EVENT_TARGET as TARGET;
 
 /// One captured event: its name and fields rendered as text.
 #[derive(Debug, Clone, PartialEq, Eq)]

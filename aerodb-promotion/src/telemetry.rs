@@ -45,7 +45,7 @@ pub mod names {
 
 /// The fields every request-related event carries.
 #[derive(Clone, Copy)]
-pub(crate) struct Transition<'a> {
+pub(crate) struct TransitionEvent<'a> {
     pub from: &'static str,
     pub to: &'static str,
     pub reason: &'static str,
@@ -71,7 +71,7 @@ macro_rules! promotion_event {
 
 /// `current_primary_id` is looked up only if a subscriber takes the event, and is absent when
 /// unknown, as are an absent reason and request id: no field is ever blank.
-pub(crate) fn requested(t: Transition<'_>, request: &PromotionRequest, metrics: &PromotionMetrics) {
+pub(crate) fn requested(t: TransitionEvent<'_>, request: &PromotionRequest, metrics: &PromotionMetrics) {
     promotion_event!(
         names::REQUESTED,
         t,
@@ -82,12 +82,12 @@ pub(crate) fn requested(t: Transition<'_>, request: &PromotionRequest, metrics: 
     );
 }
 
-pub(crate) fn validation_started(t: Transition<'_>, request: &PromotionRequest) {
+pub(crate) fn validation_started(t: TransitionEvent<'_>, request: &PromotionRequest) {
     promotion_event!(names::VALIDATION_STARTED, t, request);
 }
 
 pub(crate) fn validation_failed(
-    t: Transition<'_>,
+    t: TransitionEvent<'_>,
     request: &PromotionRequest,
     failed: Invariant,
     failure_reason: &dyn std::fmt::Display,
@@ -101,17 +101,17 @@ pub(crate) fn validation_failed(
     );
 }
 
-pub(crate) fn validation_succeeded(t: Transition<'_>, request: &PromotionRequest, force_asserted: bool) {
+pub(crate) fn validation_succeeded(t: TransitionEvent<'_>, request: &PromotionRequest, force_asserted: bool) {
     promotion_event!(names::VALIDATION_SUCCEEDED, t, request, force_asserted = force_asserted);
 }
 
-pub(crate) fn transition_started(t: Transition<'_>, request: &PromotionRequest, new_epoch: u64) {
+pub(crate) fn transition_started(t: TransitionEvent<'_>, request: &PromotionRequest, new_epoch: u64) {
     promotion_event!(names::TRANSITION_STARTED, t, request, new_epoch = new_epoch);
 }
 
 /// `force_use` says whether force was requested and whether it carried the decision (P6-A1a).
 pub(crate) fn transition_completed(
-    t: Transition<'_>,
+    t: TransitionEvent<'_>,
     request: &PromotionRequest,
     new_primary: NodeId,
     epoch: u64,
@@ -127,7 +127,7 @@ pub(crate) fn transition_completed(
     );
 }
 
-pub(crate) fn completed(t: Transition<'_>, request: &PromotionRequest, outcome: &'static str) {
+pub(crate) fn completed(t: TransitionEvent<'_>, request: &PromotionRequest, outcome: &'static str) {
     promotion_event!(names::COMPLETED, t, request, outcome = outcome);
 }
 
