@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use aerodb::core::{NodeId, ReplicationState};
 use aerodb::promotion::testing::caught_up_inputs;
 use aerodb::promotion::{
-    AuthorityStore, Decision, OldPrimary, PromotionPolicy, PromotionRequest, WriteAuthority, recover,
+    AuthorityStore, Decision, OldPrimary, PromotionPolicy, PromotionRequest, WriteGate, recover,
 };
 use aerodb_cli::EtcdArgs;
 use aerodb_etcd::local::Cluster;
@@ -63,10 +63,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== the controller bootstraps node-a under {key}");
     let mut store = EtcdAuthorityStore::open(&connection, &key)?;
     let first = store.bootstrap(a)?;
-    let node_a = WriteAuthority::replica(a, Some(&first))?;
+    let node_a = WriteGate::replica(a, Some(&first))?;
     let grant = recover(&store)?.grant.ok_or("no grant for the bootstrap record")?;
     grant.rebind(ReplicationState::Uninitialized, &node_a, &store)?;
-    let node_c = WriteAuthority::replica(c, Some(&first))?;
+    let node_c = WriteGate::replica(c, Some(&first))?;
     let (follower_a, follower_c) =
         (AuthorityFollower::new(&connection, &key)?, AuthorityFollower::new(&connection, &key)?);
     follower_c.poll(&node_c)?;

@@ -4,12 +4,12 @@
 //! how soon it learns, never who may write. A follower never goes back: what it has seen is
 //! the bar for every later poll.
 
-use aerodb_promotion::{AuthorityRecord, PromotionSlot, StoreError, WriteAuthority};
+use aerodb_promotion::{AuthorityRecord, PromotionSlot, StoreError, WriteGate};
 
 use crate::gateway::{Connection, Gateway};
 use crate::store::{call_error, check_key, read};
 
-/// Follows the authority under one key for one node's [`WriteAuthority`].
+/// Follows the authority under one key for one node's [`WriteGate`].
 pub struct AuthorityFollower {
     gateway: Gateway,
     key: String,
@@ -40,7 +40,7 @@ impl AuthorityFollower {
     /// companion, another record at that epoch, or none after one (a restored snapshot, a
     /// deleted or rewritten key) — is refused with [`StoreError::WentBack`] and the event
     /// `replication.promotion.authority_went_back`, and the gate is left as it was.
-    pub fn poll(&self, gate: &WriteAuthority) -> Result<Option<AuthorityRecord>, StoreError> {
+    pub fn poll(&self, gate: &WriteGate) -> Result<Option<AuthorityRecord>, StoreError> {
         let record = read(&self.gateway, &self.key, &self.seen)?;
         if let Some(record) = &record {
             gate.observe_epoch(record.epoch());

@@ -545,15 +545,15 @@ fn killing_a_follower_during_commits_loses_no_committed_epoch() {
 fn a_following_old_primary_fences_itself() {
     use aerodb_core::{Epoch, ReplicationState};
     use aerodb_etcd::AuthorityFollower;
-    use aerodb_promotion::{WriteAuthority, WriteRefused};
+    use aerodb_promotion::{WriteGate, WriteRefused};
     let (_dir, cluster) = cluster(3);
     let key = "/aerodb/follow/authority";
     let mut store = EtcdAuthorityStore::open(&cluster.connection(), key).unwrap();
     let first = store.bootstrap(node("n0")).unwrap();
-    let old_primary = WriteAuthority::replica(node("n0"), Some(&first)).unwrap();
+    let old_primary = WriteGate::replica(node("n0"), Some(&first)).unwrap();
     let grant = recover(&store).unwrap().grant.unwrap();
     grant.rebind(ReplicationState::Uninitialized, &old_primary, &store).unwrap();
-    let replica = WriteAuthority::replica(node("n2"), Some(&first)).unwrap();
+    let replica = WriteGate::replica(node("n2"), Some(&first)).unwrap();
     let follower = AuthorityFollower::new(&cluster.connection(), key).unwrap();
     let other = AuthorityFollower::new(&cluster.connection(), key).unwrap();
 
@@ -833,7 +833,7 @@ fn a_store_from_before_the_companion_gets_one_at_the_next_open() {
 fn a_follower_never_goes_back() {
     use aerodb_core::Epoch;
     use aerodb_etcd::AuthorityFollower;
-    use aerodb_promotion::WriteAuthority;
+    use aerodb_promotion::WriteGate;
     let (_dir, cluster) = cluster(1);
     let key = "/aerodb/follow-back/authority";
     let mut store = EtcdAuthorityStore::open(&cluster.connection(), key).unwrap();
@@ -842,7 +842,7 @@ fn a_follower_never_goes_back() {
     let third = promoted(&mut store, "n2", 20);
     drop(store);
     let follower = AuthorityFollower::new(&cluster.connection(), key).unwrap();
-    let gate = WriteAuthority::replica(node("n5"), Some(&first)).unwrap();
+    let gate = WriteGate::replica(node("n5"), Some(&first)).unwrap();
     assert_eq!(follower.poll(&gate).unwrap(), Some(third.clone()));
     assert_eq!(gate.epoch(), Epoch::new(3));
 
@@ -851,7 +851,7 @@ fn a_follower_never_goes_back() {
     assert!(went_back(&polled), "older bytes: {polled:?}");
     assert_eq!(gate.epoch(), Epoch::new(3), "the gate is unchanged");
     let newcomer = AuthorityFollower::new(&cluster.connection(), key).unwrap();
-    let fresh_gate = WriteAuthority::replica(node("n6"), Some(&first)).unwrap();
+    let fresh_gate = WriteGate::replica(node("n6"), Some(&first)).unwrap();
     let polled = newcomer.poll(&fresh_gate);
     assert!(went_back(&polled), "a follower that saw nothing judges by the companion: {polled:?}");
     assert_eq!(fresh_gate.epoch(), Epoch::INITIAL, "its gate is unchanged");

@@ -134,7 +134,7 @@ fn a_wrong_password_is_refused_and_writes_nothing() {
 fn with_jwt_tokens_a_change_to_users_does_not_lock_out_a_long_lived_handle() {
     use aerodb_etcd::AuthorityFollower;
     use aerodb_etcd::local::JwtKeys;
-    use aerodb_promotion::WriteAuthority;
+    use aerodb_promotion::WriteGate;
     let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
     let signing = KeyPair::generate().unwrap();
     let keys = JwtKeys {
@@ -146,7 +146,7 @@ fn with_jwt_tokens_a_change_to_users_does_not_lock_out_a_long_lived_handle() {
     let mut store = EtcdAuthorityStore::open(&cluster.connection(), KEY).unwrap();
     let first = store.bootstrap(node("n0")).unwrap();
     let follower = AuthorityFollower::new(&cluster.connection(), KEY).unwrap();
-    let gate = WriteAuthority::replica(node("n1"), Some(&first)).unwrap();
+    let gate = WriteGate::replica(node("n1"), Some(&first)).unwrap();
     follower.poll(&gate).unwrap();
 
     cluster.add_user("reader", "pw2").unwrap();
@@ -230,7 +230,7 @@ fn a_read_only_node_follows_the_authority_and_cannot_write_it() {
     use aerodb_core::Epoch;
     use aerodb_etcd::AuthorityFollower;
     use aerodb_etcd::local::BareClient;
-    use aerodb_promotion::{PrimaryReport, WriteAuthority};
+    use aerodb_promotion::{PrimaryReport, WriteGate};
     let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
     let mut cluster = Cluster::start(dir.path(), 1).unwrap_or_else(|e| panic!("{e}"));
     cluster.enable_auth("root password").unwrap();
@@ -260,7 +260,7 @@ fn a_read_only_node_follows_the_authority_and_cannot_write_it() {
 
     let node_a = as_user("node-a");
     let follower = AuthorityFollower::new(&node_a, KEY).unwrap();
-    let gate = WriteAuthority::replica(node("n1"), Some(&first)).unwrap();
+    let gate = WriteGate::replica(node("n1"), Some(&first)).unwrap();
     assert_eq!(follower.poll(&gate).unwrap(), Some(first.clone()), "a read-only node follows");
     assert_eq!(gate.epoch(), Epoch::INITIAL);
     assert_eq!(aerodb_etcd::read_record(&node_a, KEY).unwrap(), Some(first));

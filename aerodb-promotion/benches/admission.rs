@@ -1,4 +1,4 @@
-//! Steady-state cost of promotion on the write path: `WriteAuthority::admit_write()` against a
+//! Steady-state cost of promotion on the write path: `WriteGate::admit_write()` against a
 //! bare atomic load and compare, measured in the same run.
 //!
 //! `cargo bench -p aerodb-promotion --bench admission`
@@ -13,7 +13,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn admission(c: &mut Criterion) {
     let mut group = c.benchmark_group("admit_write");
     let gate = detached_primary_gate_for_tests(NodeId::new("primary-0").expect("valid id"));
-    group.bench_function("WriteAuthority::admit_write", |b| b.iter(|| black_box(&gate).admit_write()));
+    group.bench_function("WriteGate::admit_write", |b| b.iter(|| black_box(&gate).admit_write()));
     let bare = AtomicU64::new((1 << 63) | 1);
     group.bench_function("baseline: AtomicU64 load + compare", |b| {
         b.iter(|| {

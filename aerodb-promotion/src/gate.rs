@@ -42,7 +42,7 @@ pub enum WriteRefused {
         epoch: Epoch,
     },
     /// This node was the primary at `own` but has seen a higher epoch: it lost authority for
-    /// good. ([`WriteAuthority::observed_epoch`] says which; one field keeps the result in
+    /// good. ([`WriteGate::observed_epoch`] says which; one field keeps the result in
     /// registers on the write path.)
     #[error(
         "write refused: this node was primary at epoch {own} but a newer epoch exists; it is fenced (P6-A1)"
@@ -92,11 +92,11 @@ pub enum GateError {
 
 /// A node's write-admission gate.
 ///
-/// Made as a replica's ([`WriteAuthority::replica`]); only [`PrimaryGrant::rebind`] makes it
+/// Made as a replica's ([`WriteGate::replica`]); only [`PrimaryGrant::rebind`] makes it
 /// the primary's (P6-A3). Once a primary observes a higher epoch than its own it is fenced:
 /// every later write is refused with [`WriteRefused::Fenced`], and nothing clears the fence.
 #[derive(Debug)]
-pub struct WriteAuthority {
+pub struct WriteGate {
     node: NodeId,
     state: AtomicU64,
     observed: AtomicU64,
@@ -112,7 +112,7 @@ fn word(role: GateRole, epoch: Epoch) -> Result<u64, GateError> {
     })
 }
 
-impl WriteAuthority {
+impl WriteGate {
     /// The gate of `node`, admitting no client writes: a replica following the durable
     /// `authority` it has read (`None`: no authority yet, epoch 0). Its starting epoch comes from
     /// durable state, never from a caller's number, so it refuses everything older. Only a
@@ -123,7 +123,7 @@ impl WriteAuthority {
 
     /// A replica's gate following `epoch`, which the caller read from durable state.
     pub(crate) fn at_epoch(node: NodeId, epoch: Epoch) -> Result<Self, GateError> {
-        Ok(WriteAuthority {
+        Ok(WriteGate {
             node,
             state: AtomicU64::new(word(GateRole::Replica, epoch)?),
             observed: AtomicU64::new(epoch.get()),
@@ -293,8 +293,8 @@ mod tests {
     }
 
     /// A primary's gate at `epoch`, as a grant's rebind leaves it.
-    fn primary(epoch: Epoch) -> WriteAuthority {
-        let gate = WriteAuthority::replica(node("p"), None).unwrap();
+    fn primary(epoch: Epoch) -> WriteGate {
+        let gate = WriteGate::replica(node("p"), None).unwrap();
         gate.assume_primary(epoch).unwrap();
         gate
     }
@@ -310,7 +310,7 @@ mod tests {
 
     #[test]
     fn a_replica_never_admits_writes() {
-        let gate = WriteAuthority::at_epoch(node("r"), Epoch::new(3)).unwrap();
+        let gate = WriteGate::at_epoch(node("r"), Epoch::new(3)).unwrap();
         assert_eq!(gate.role(), GateRole::Replica);
         assert_eq!(primary(Epoch::new(3)).role(), GateRole::Primary);
         assert_eq!(gate.admit_write(), Err(WriteRefused::NotPrimary { epoch: Epoch::new(3) }));
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_replica_follows_newer_epochs_and_refuses_older_wal() {
-        let gate = WriteAuthority::at_epoch(node("r"), Epoch::new(3)).unwrap();
+        let gate = WriteGate::at_epoch(node("r"), Epoch::new(3)).unwrap();
         assert_eq!(gate.admit_wal(Epoch::new(4)), Ok(()));
         assert_eq!(gate.epoch(), Epoch::new(4));
         assert_eq!(
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn a_replica_assumes_no_epoch_older_than_it_has_seen() {
-        let gate = WriteAuthority::at_epoch(node("r"), Epoch::new(3)).unwrap();
+        let gate = WriteGate::at_epoch(node("r"), Epoch::new(3)).unwrap();
         assert_eq!(
             gate.assume_primary(Epoch::new(2)),
             Err(GateError::Superseded { granted: Epoch::new(2), seen: Epoch::new(3) })
@@ -371,11 +371,8 @@ mod tests {
     #[test]
     fn epochs_beyond_62_bits_are_refused() {
         let too_big = Epoch::new(MAX_GATE_EPOCH.get() + 1);
-        assert_eq!(
-            WriteAuthority::at_epoch(node("r"), too_big).err(),
-            Some(GateError::EpochTooLarge(too_big))
-        );
-        assert!(WriteAuthority::at_epoch(node("r"), MAX_GATE_EPOCH).is_ok());
+        assert_eq!(WriteGate::at_epoch(node("r"), too_big).err(), Some(GateError::EpochTooLarge(too_big)));
+        assert!(WriteGate::at_epoch(node("r"), MAX_GATE_EPOCH).is_ok());
         assert_eq!(primary(MAX_GATE_EPOCH).admit_write(), Ok(MAX_GATE_EPOCH));
     }
 }
@@ -410,7 +407,7 @@ mod properties {
     fn fencing_is_monotonic() {
         fn prop(own: u8, observations: Vec<Observation>) -> bool {
             let own = Epoch::new(u64::from(own % 6) + 1);
-            let gate = WriteAuthority::replica(NodeId::new("p").unwrap(), None).unwrap();
+            let gate = WriteGate::replica(NodeId::new("p").unwrap(), None).unwrap();
             gate.assume_primary(own).unwrap();
             let mut fenced = false;
             for observation in observations {

@@ -4,7 +4,7 @@
 //! lost and no second primary can appear, or refuses and says exactly why. Every state is its
 //! own type ([`Promotion<S>`]), so only the nine transitions of the protocol compile; the one
 //! durable step is [`Promotion::commit`], and only the [`PrimaryGrant`] it yields makes the new
-//! primary's [`WriteAuthority`] writable. The protocol, its invariants (P6-A1 …) and its record
+//! primary's [`WriteGate`] writable. The protocol, its invariants (P6-A1 …) and its record
 //! format are in this repository's `docs/PROTOCOL.md`.
 //!
 //! A control plane meets the API in this order:
@@ -55,7 +55,7 @@
 //! assert_eq!(committed.record().epoch(), Epoch::new(2));
 //!
 //! // Stage 6.5: the commit's one grant makes replica-1's gate, and only it, writable.
-//! let gate = WriteAuthority::replica(NodeId::new("replica-1")?, recovered.authority.as_ref())?;
+//! let gate = WriteGate::replica(NodeId::new("replica-1")?, recovered.authority.as_ref())?;
 //! let role = committed.into_grant().rebind(ReplicationState::ReplicaActive, &gate, &store)?;
 //! assert_eq!((role, gate.admit_write()?), (ReplicationState::PrimaryActive, Epoch::new(2)));
 //! # drop(store);
@@ -109,8 +109,8 @@ pub mod prelude {
     pub use crate::{
         AuthorityRecord, AuthorityStore, AuthorityView, CommitFailure, Decision, FileAuthorityStore,
         NodeView, OldPrimary, PrimaryGrant, Promotion, PromotionExplanation, PromotionPolicy,
-        PromotionRequest, PromotionSlot, Recovered, Resolution, ValidationInputs, Verdict, WriteAuthority,
-        assess, recover,
+        PromotionRequest, PromotionSlot, Recovered, Resolution, ValidationInputs, Verdict, WriteGate, assess,
+        recover,
     };
 }
 
@@ -159,7 +159,7 @@ pub use store::{
 };
 
 // Recover, and make the named primary's gate writable.
-pub use gate::{GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, WalRefused, WriteAuthority, WriteRefused};
+pub use gate::{GateError, GateRole, MAX_GATE_EPOCH, PrimaryGrant, WalRefused, WriteGate, WriteRefused};
 pub use mark::NodeMark;
 pub use recovery::{RebindError, Recovered, recover};
 

@@ -2,7 +2,7 @@
 //! kept in the node's own directory with the authority store's framing, locking, permissions
 //! and durable replace. A node that keeps one refuses any authority below it — a store that
 //! went back while the node was away — and builds its gate from it
-//! (`WriteAuthority::replica(node, mark.newest()?.as_ref())`), so no grant below it takes.
+//! (`WriteGate::replica(node, mark.newest()?.as_ref())`), so no grant below it takes.
 
 use std::path::Path;
 

@@ -6,7 +6,7 @@
 
 use aerodb_core::{Epoch, NodeId, ReplicationState, RoleChangeError};
 
-use crate::gate::{GateError, PrimaryGrant, WriteAuthority};
+use crate::gate::{GateError, PrimaryGrant, WriteGate};
 use crate::record::AuthorityRecord;
 use crate::states::{Promotion, Steady};
 use crate::store::{AuthorityStore, StoreError};
@@ -83,7 +83,7 @@ impl PrimaryGrant {
     pub fn rebind<St: AuthorityStore + ?Sized>(
         self,
         role: ReplicationState,
-        gate: &WriteAuthority,
+        gate: &WriteGate,
         store: &St,
     ) -> Result<ReplicationState, RebindError> {
         if gate.node() != self.node() {

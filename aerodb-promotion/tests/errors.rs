@@ -96,7 +96,7 @@ fn every_error_prints_its_cause_once() {
     let mut fresh = aerodb_promotion::testing::MemoryStore::default();
     fresh.bootstrap(id("primary-0")).unwrap();
     let grant = recover(&fresh).unwrap().grant.unwrap();
-    let gate = WriteAuthority::replica(grant.node(), None).unwrap();
+    let gate = WriteGate::replica(grant.node(), None).unwrap();
     let halted = ReplicationState::ReplicationHalted { reason: aerodb_core::HaltReason::WalGap };
     assert_cause_once("RebindError::Role", &grant.rebind(halted, &gate, &fresh).unwrap_err());
 }

@@ -54,7 +54,7 @@ fn a_store_restored_whole_grants_nothing_below_a_nodes_mark() {
         (NodeMark::open(node_a.path()).unwrap(), NodeMark::open(node_b.path()).unwrap());
     mark_a.observe(&second).unwrap();
     mark_b.observe(&second).unwrap();
-    let gate_b = WriteAuthority::replica(id("node-b"), mark_b.newest().unwrap().as_ref()).unwrap();
+    let gate_b = WriteGate::replica(id("node-b"), mark_b.newest().unwrap().as_ref()).unwrap();
     let grant = recover(&store).unwrap().grant;
     assert!(grant.is_none(), "the commit's grant was this handle's one for epoch 2");
     drop(store);
@@ -71,7 +71,7 @@ fn a_store_restored_whole_grants_nothing_below_a_nodes_mark() {
     assert_eq!(recovered.authority.as_ref(), Some(&first), "the store cannot see a whole restore");
     let stale = recovered.grant.unwrap();
     assert!(matches!(mark_a.observe(&first), Err(StoreError::WentBack(_))), "node-a refuses the authority");
-    let gate_a = WriteAuthority::replica(id("node-a"), mark_a.newest().unwrap().as_ref()).unwrap();
+    let gate_a = WriteGate::replica(id("node-a"), mark_a.newest().unwrap().as_ref()).unwrap();
     let refused = stale.rebind(ReplicationState::Uninitialized, &gate_a, &restored);
     assert!(
         matches!(refused, Err(RebindError::Gate(GateError::Superseded { granted, seen }))

@@ -1,10 +1,9 @@
-//! The file store: conformance suite, lock exclusivity across processes, crash leftovers.
+//! The file store: conformance suite, lock exclusivity, crash leftovers (the lock across
+//! processes: `store_lock_process.rs`).
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use aerodb_promotion::file_store::{HIGHEST_FILE, HIGHEST_TEMP_FILE, RECORD_FILE, REPORT_FILE, read_record};
 use aerodb_promotion::testing::{MemoryHarness, StoreHarness, Suite};
@@ -107,39 +106,6 @@ fn a_second_controller_is_locked_out_with_a_clear_error() {
     let err = FileAuthorityStore::open(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::Locked { .. }));
     assert!(err.to_string().contains("is locked by another controller"), "{err}");
-}
-
-const CHILD_DIR: &str = "AERODB_LOCK_CHILD_DIR";
-
-/// Child half of the kill test: holds the lock until killed. A no-op in a normal run.
-#[test]
-fn child_holds_lock() {
-    let Some(dir) = std::env::var_os(CHILD_DIR) else { return };
-    let _store = FileAuthorityStore::open(dir).unwrap();
-    println!("locked");
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line); // blocks until the parent kills us
-}
-
-#[test]
-fn a_killed_controller_leaves_no_lock_behind() {
-    let dir = temp_dir("killed");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_holds_lock", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR, dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let holding = stdout.lines().map_while(Result::ok).any(|line| line.contains("locked"));
-    assert!(holding, "child never reported holding the lock");
-    assert!(matches!(FileAuthorityStore::open(dir.path()), Err(StoreError::Locked { .. })));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let store = FileAuthorityStore::open(dir.path()).expect("the kernel released the dead child's lock");
-    assert_eq!(store.load().unwrap(), None);
 }
 
 /// P6-A1: a commit compares the whole predecessor, not only its epoch. A promotion validated

@@ -34,11 +34,11 @@ fn a_successful_promotion_commits_epoch_plus_one_and_rebinds_roles() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 300, OldPrimary::Fenced);
 
-    let old_gate = WriteAuthority::replica(id("primary-0"), None).unwrap();
+    let old_gate = WriteGate::replica(id("primary-0"), None).unwrap();
     let bootstrap_grant = recover(&store).unwrap().grant.unwrap();
     bootstrap_grant.rebind(ReplicationState::Uninitialized, &old_gate, &store).unwrap();
-    let new_gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
-    let follower = WriteAuthority::replica(id("replica-2"), Some(&first)).unwrap();
+    let new_gate = WriteGate::replica(id("replica-1"), Some(&first)).unwrap();
+    let follower = WriteGate::replica(id("replica-2"), Some(&first)).unwrap();
     let never_both = || !(old_gate.admit_write().is_ok() && new_gate.admit_write().is_ok());
     assert!(never_both());
 
@@ -93,7 +93,7 @@ fn rebinding_refuses_a_candidate_that_is_not_a_replica() {
     let first = store.bootstrap(id("primary-0")).unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
     let succeeded = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap();
-    let gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
+    let gate = WriteGate::replica(id("replica-1"), Some(&first)).unwrap();
     let halted = ReplicationState::ReplicationHalted { reason: HaltReason::WalGap };
     let grant = succeeded.complete().1.into_grant();
     assert!(matches!(grant.rebind(halted, &gate, &store), Err(RebindError::Role(_))));
@@ -111,7 +111,7 @@ fn one_commit_makes_exactly_one_gate_writable() {
     let committed = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete().1;
     let grant = committed.into_grant();
     assert_eq!((grant.node(), grant.epoch()), (id("replica-1"), Epoch::new(2)));
-    let other = WriteAuthority::replica(id("replica-2"), Some(&first)).unwrap();
+    let other = WriteGate::replica(id("replica-2"), Some(&first)).unwrap();
     assert!(matches!(
         grant.rebind(ReplicationState::ReplicaActive, &other, &store),
         Err(RebindError::WrongNode { named, gate }) if named == id("replica-1") && gate == id("replica-2")
@@ -136,7 +136,7 @@ fn a_store_handle_grants_each_record_once() {
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
     let committed = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete().1;
     assert!(recover(&store).unwrap().grant.is_none(), "the commit's grant is the one for epoch 2");
-    let gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
+    let gate = WriteGate::replica(id("replica-1"), Some(&first)).unwrap();
     let second = committed.into_grant();
     assert_ne!(grant, second, "grants for two records differ");
     second.rebind(ReplicationState::ReplicaActive, &gate, &store).unwrap();
@@ -154,7 +154,7 @@ fn a_superseded_grant_is_refused() {
     let stale = recover(&store).unwrap().grant.unwrap();
     let inputs = inputs_over(&first, "replica-1", 10, OldPrimary::ConfirmedStopped);
     let committed = approved(&store, "replica-1", &inputs).commit(&mut store).unwrap().complete().1;
-    let gate = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
+    let gate = WriteGate::replica(id("primary-0"), Some(&first)).unwrap();
     assert!(matches!(
         stale.rebind(ReplicationState::Uninitialized, &gate, &store),
         Err(RebindError::Superseded { granted, durable: Some(durable) })
@@ -163,7 +163,7 @@ fn a_superseded_grant_is_refused() {
     assert!(gate.admit_write().is_err());
     assert_eq!(gate.epoch(), Epoch::new(2), "the refusal taught the gate the durable epoch");
     // The new primary's grant still works: one writer, at epoch 2.
-    let new_gate = WriteAuthority::replica(id("replica-1"), Some(&first)).unwrap();
+    let new_gate = WriteGate::replica(id("replica-1"), Some(&first)).unwrap();
     committed.into_grant().rebind(ReplicationState::ReplicaActive, &new_gate, &store).unwrap();
     assert_eq!(new_gate.admit_write(), Ok(Epoch::new(2)));
 }
@@ -180,7 +180,7 @@ fn a_grant_is_usable_only_with_its_own_store_while_its_record_is_durable() {
     let grant = recover(&store).unwrap().grant.unwrap();
     // Another handle on the same bytes: its own slot, its own grant.
     let twin = harness.reopen(store);
-    let gate = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
+    let gate = WriteGate::replica(id("primary-0"), Some(&first)).unwrap();
     assert!(matches!(
         grant.rebind(ReplicationState::Uninitialized, &gate, &twin),
         Err(RebindError::OtherStore)
@@ -204,7 +204,7 @@ fn a_grant_is_usable_only_with_its_own_store_while_its_record_is_durable() {
     // Through a handle that never saw the first record, the planted one is simply not the
     // record the grant names.
     let grant = recover(&other).unwrap().grant.unwrap();
-    let planted_gate = WriteAuthority::replica(id("primary-9"), None).unwrap();
+    let planted_gate = WriteGate::replica(id("primary-9"), None).unwrap();
     let mut replacement = harness.fresh();
     let replaced = replacement.bootstrap(id("primary-8")).unwrap();
     assert!(harness.tamper_with_record(&mut other, &replaced.to_bytes().unwrap()));
@@ -226,11 +226,11 @@ fn two_gates_for_one_node_in_one_process_is_the_callers_duty() {
     let dir = temp_dir("two-gates");
     let first = FileAuthorityStore::open(dir.path()).unwrap().bootstrap(id("primary-0")).unwrap();
     let store = FileAuthorityStore::open(dir.path()).unwrap();
-    let gate = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
+    let gate = WriteGate::replica(id("primary-0"), Some(&first)).unwrap();
     recover(&store).unwrap().grant.unwrap().rebind(ReplicationState::Uninitialized, &gate, &store).unwrap();
     drop(store);
     let reopened = FileAuthorityStore::open(dir.path()).unwrap();
-    let second = WriteAuthority::replica(id("primary-0"), Some(&first)).unwrap();
+    let second = WriteGate::replica(id("primary-0"), Some(&first)).unwrap();
     let grant = recover(&reopened).unwrap().grant.unwrap();
     grant.rebind(ReplicationState::Uninitialized, &second, &reopened).unwrap();
     assert_eq!((gate.admit_write(), second.admit_write()), (Ok(Epoch::new(1)), Ok(Epoch::new(1))));

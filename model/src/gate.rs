@@ -1,10 +1,10 @@
-//! A node's write gate as model state: the value of the library's `WriteAuthority` (its role,
+//! A node's write gate as model state: the value of the library's `WriteGate` (its role,
 //! epoch and fence bits and the highest epoch it observed), with the same four operations. The
 //! real gate is atomics, neither `Clone` nor `Hash`, so the model keeps its value; the test
 //! `gate_mirror_agrees_with_the_real_gate` replays every short sequence of operations on both
 //! and compares them, so this mirror cannot drift from `aerodb-promotion/src/gate.rs` unseen.
 
-/// The value of one `WriteAuthority`.
+/// The value of one `WriteGate`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Gate {
     /// The gate's own epoch.
@@ -18,7 +18,7 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// A replica's gate following `epoch` (`WriteAuthority::replica` of a record at `epoch`).
+    /// A replica's gate following `epoch` (`WriteGate::replica` of a record at `epoch`).
     pub fn replica(epoch: u64) -> Self {
         Gate { epoch, primary: false, fenced: false, observed: epoch }
     }

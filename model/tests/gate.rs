@@ -1,11 +1,11 @@
-//! The model's gate value against the library's real `WriteAuthority`: every sequence of up to
+//! The model's gate value against the library's real `WriteGate`: every sequence of up to
 //! three observations and WAL admissions, from a replica's gate and from a primary's, leaves
 //! both in the same state with the same answers.
 
 use aerodb_core::{Epoch, NodeId};
 use aerodb_model::gate::Gate;
 use aerodb_promotion::testing::detached_primary_gate_for_tests;
-use aerodb_promotion::{GateRole, WriteAuthority};
+use aerodb_promotion::{GateRole, WriteGate};
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -13,7 +13,7 @@ enum Op {
     AdmitWal(u64),
 }
 
-fn same(real: &WriteAuthority, mirror: &Gate) -> bool {
+fn same(real: &WriteGate, mirror: &Gate) -> bool {
     real.epoch().get() == mirror.epoch
         && (real.role() == GateRole::Primary) == mirror.primary
         && real.is_fenced() == mirror.fenced
@@ -39,7 +39,7 @@ fn gate_mirror_agrees_with_the_real_gate() {
             let real = if primary {
                 detached_primary_gate_for_tests(node)
             } else {
-                WriteAuthority::replica(node, None).unwrap()
+                WriteGate::replica(node, None).unwrap()
             };
             let mut mirror = if primary {
                 Gate { epoch: 1, primary: true, fenced: false, observed: 1 }

@@ -20,7 +20,7 @@ use aerodb_core::{
 
 use crate::explain::PromotionExplanation;
 use crate::file_store::FileAuthorityStore;
-use crate::gate::{PrimaryGrant, WriteAuthority};
+use crate::gate::{PrimaryGrant, WriteGate};
 use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
 use crate::machine::Decision;
 use crate::record::AuthorityRecord;
@@ -76,7 +76,7 @@ pub struct SimNode {
     up: bool,
     partitioned: bool,
     role: ReplicationState,
-    gate: WriteAuthority,
+    gate: WriteGate,
     wal: Vec<WalPosition>,
     history: EpochHistory,
     applying: bool,
@@ -118,7 +118,7 @@ impl SimNode {
     }
 
     /// Its write gate.
-    pub fn gate(&self) -> &WriteAuthority {
+    pub fn gate(&self) -> &WriteGate {
         &self.gate
     }
 
@@ -153,14 +153,14 @@ impl SimNode {
     }
 }
 
-fn gate(id: NodeId, record: &AuthorityRecord) -> Result<WriteAuthority, ClusterError> {
-    WriteAuthority::replica(id, Some(record)).map_err(|e| ClusterError::Invariant(e.to_string()))
+fn gate(id: NodeId, record: &AuthorityRecord) -> Result<WriteGate, ClusterError> {
+    WriteGate::replica(id, Some(record)).map_err(|e| ClusterError::Invariant(e.to_string()))
 }
 
 fn rebind(
     grant: PrimaryGrant,
     role: ReplicationState,
-    gate: &WriteAuthority,
+    gate: &WriteGate,
     store: &FileAuthorityStore,
 ) -> Result<ReplicationState, ClusterError> {
     grant.rebind(role, gate, store).map_err(|e| ClusterError::Invariant(e.to_string()))

@@ -20,7 +20,7 @@ use aerodb_core::{Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationSta
 use crate::ReportRefusal;
 use crate::codec;
 use crate::evidence::{PrimaryReport, Stopped, SyncMethod, SyncRule};
-use crate::gate::WriteAuthority;
+use crate::gate::WriteGate;
 use crate::inputs::{NodeView, OldPrimary, ValidationInputs};
 use crate::machine::Decision;
 use crate::record::AuthorityRecord;
@@ -101,10 +101,10 @@ pub fn caught_up_inputs(record: &AuthorityRecord, candidate: NodeId, lsn: u64) -
 /// gone when this returns, so nothing stops a second call from making another node's gate
 /// writable at the same epoch: two primaries. A real node's gate becomes writable only through
 /// the grant of its own durable store ([`recover`], [`crate::PrimaryGrant::rebind`]).
-pub fn detached_primary_gate_for_tests(primary: NodeId) -> WriteAuthority {
+pub fn detached_primary_gate_for_tests(primary: NodeId) -> WriteGate {
     let mut store = MemoryStore::default();
     let record = store.bootstrap(primary).unwrap_or_else(|e| panic!("bootstrap: {e}"));
-    let gate = WriteAuthority::replica(primary, None).unwrap_or_else(|e| panic!("{e}"));
+    let gate = WriteGate::replica(primary, None).unwrap_or_else(|e| panic!("{e}"));
     let grant = recover(&store).ok().and_then(|r| r.grant).unwrap_or_else(|| panic!("no grant"));
     grant.rebind(ReplicationState::Uninitialized, &gate, &store).unwrap_or_else(|e| panic!("rebind: {e}"));
     debug_assert_eq!(gate.epoch(), record.epoch());
