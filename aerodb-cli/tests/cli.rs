@@ -44,6 +44,19 @@ fn record_bytes(dir: &Path) -> Vec<u8> {
 
 /// A whole operator session: bootstrap, a denied dry run, a promotion, history, a forced
 /// promotion, a stale expectation, a held lock.
+/// Waits (at most 5 s) until `dir`'s store lock is free after this process dropped its handle:
+/// a tool another test of this process spawned meanwhile keeps the lock's descriptor until its
+/// exec, so the lock is free a moment later, not at once.
+fn wait_unlocked(dir: &Path) {
+    let free = (0..500).any(|_| {
+        FileAuthorityStore::open(dir).is_ok() || {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            false
+        }
+    });
+    assert!(free, "the lock stayed held after its holder was dropped");
+}
+
 #[test]
 fn an_operator_session() {
     let temp = tempfile::tempdir().unwrap();
@@ -132,6 +145,7 @@ fn an_operator_session() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
     drop(holder);
+    wait_unlocked(&dir);
     assert_eq!(record_bytes(&dir), before);
 
     let out = run(
@@ -422,6 +436,7 @@ fn candidates_exit_4_when_none_is_approvable_and_read_the_primary_report() {
             .with_stopped(Stopped { checkpoint, clean: false });
         store.swap_report(None, &report).unwrap();
     }
+    wait_unlocked(&dir);
     let observation = serde_json::json!({
         "nodes": [
             {"id": "node-1", "replication": "ReplicaActive", "position": {"epoch": 1, "lsn": 12},
