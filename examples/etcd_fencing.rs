@@ -21,7 +21,7 @@ use aerodb::promotion::{
     AuthorityStore, Decision, OldPrimary, PromotionPolicy, PromotionRequest, WriteGate, recover,
 };
 use aerodb_cli::EtcdArgs;
-use aerodb_etcd::local::Cluster;
+use aerodb_etcd::harness::Cluster;
 use aerodb_etcd::{AuthorityFollower, EtcdAuthorityStore};
 use clap::Parser;
 

@@ -71,7 +71,7 @@ fn main() -> ExitCode {
     }
     let args = Args::parse();
     events::print_events();
-    if let Err(error) = aerodb_postgres::local::stop_all_on_signals() {
+    if let Err(error) = aerodb_postgres::harness::stop_all_on_signals() {
         eprintln!("postgres_failover: {error}");
         return ExitCode::FAILURE;
     }
@@ -90,7 +90,7 @@ fn main() -> ExitCode {
     let result = match &args.keep {
         Some(dir) => std::fs::create_dir(dir).map_err(Into::into).and_then(|()| run(dir)),
         None => tempfile::Builder::new().prefix("aerodb-pg-").tempdir().map_err(Into::into).and_then(|dir| {
-            let _removed_on_signal = aerodb_postgres::local::remove_on_signal(dir.path());
+            let _removed_on_signal = aerodb_postgres::harness::remove_on_signal(dir.path());
             run(dir.path())
         }),
     };

@@ -13,7 +13,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
-use aerodb_etcd::local::Cluster;
+use aerodb_etcd::harness::Cluster;
 use aerodb_etcd::read_record;
 
 const CONTROLLERS: usize = 3;
@@ -181,7 +181,7 @@ fn without_a_quorum_promote_loop_reports_nothing_and_fails() {
 fn an_unknown_outcome_prints_nothing_and_exits_1() {
     use aerodb::core::NodeId;
     use aerodb::promotion::AuthorityRecord;
-    use aerodb_etcd::local::{OnTransaction, ScriptedGateway};
+    use aerodb_etcd::harness::{OnTransaction, ScriptedGateway};
     let record = AuthorityRecord::bootstrap(NodeId::new("node-a").unwrap()).to_bytes().unwrap();
     let gateway = ScriptedGateway::start(Some(record), OnTransaction::HangUp, 5).unwrap();
     let out = Command::new(common::example("promote_loop"))

@@ -28,7 +28,7 @@ fn a_real_failover_loses_no_acknowledged_write_and_fences_the_old_primary() {
 #[ignore = "needs PostgreSQL (Debian's postgresql) and etcd (Debian's etcd-server); .ci/run runs it"]
 fn the_same_failover_with_the_authority_in_etcd() {
     let etcd_dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
-    let cluster = aerodb_etcd::local::Cluster::start(etcd_dir.path(), 3).unwrap_or_else(|e| panic!("{e}"));
+    let cluster = aerodb_etcd::harness::Cluster::start(etcd_dir.path(), 3).unwrap_or_else(|e| panic!("{e}"));
     failover(&scenario::Authority::Etcd(cluster.connection(), "/aerodb/pg/authority".to_owned()));
 }
 
@@ -49,9 +49,9 @@ fn launcher() -> aerodb_postgres::deployment::Launcher {
 
 fn failover(authority: &scenario::Authority) {
     // Ctrl-C or SIGTERM of the test stops its servers and agents and removes their directory first.
-    aerodb_postgres::local::stop_all_on_signals().unwrap_or_else(|e| panic!("{e}"));
+    aerodb_postgres::harness::stop_all_on_signals().unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::Builder::new().prefix("aerodb-pg-").tempdir().unwrap();
-    let _removed_on_signal = aerodb_postgres::local::remove_on_signal(dir.path());
+    let _removed_on_signal = aerodb_postgres::harness::remove_on_signal(dir.path());
     let mut out = Vec::new();
     let result = scenario::run(dir.path(), authority, ROWS, launcher(), &mut out);
     let printed = String::from_utf8_lossy(&out).into_owned();

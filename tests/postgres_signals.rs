@@ -17,7 +17,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use aerodb_postgres::local::{Programs, Site};
+use aerodb_postgres::harness::{Programs, Site};
 use aerodb_postgres::procs::{self, ProcessId};
 use rustix::process::{Pid, Signal, kill_process};
 

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use aerodb_postgres::control::ServerControl;
 use aerodb_postgres::deployment::{self, Deployment, Launcher};
-use aerodb_postgres::local::{self, Programs, Server, Site};
+use aerodb_postgres::harness::{self, Programs, Server, Site};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use postgres::error::SqlState;
 use postgres::types::PgLsn;
@@ -676,7 +676,7 @@ fn outage(c: &mut Criterion) {
             return;
         }
     };
-    local::stop_all_on_signals().unwrap_or_else(|e| panic!("{e}"));
+    harness::stop_all_on_signals().unwrap_or_else(|e| panic!("{e}"));
     let mut summaries = Vec::new();
     // One iteration is one round (seconds); criterion's warm-up is one round.
     let configure = |group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>| {

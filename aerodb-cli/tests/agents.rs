@@ -488,7 +488,7 @@ fn misconfigurations_are_refused_not_guessed() {
         .arg("--pgdata")
         .arg(rig.data_dir("pg2"))
         .arg("--bindir")
-        .arg(aerodb_postgres::local::Programs::locate().unwrap().bindir())
+        .arg(aerodb_postgres::harness::Programs::locate().unwrap().bindir())
         .arg("--cluster")
         .arg(rig.cluster_file())
         .arg("--data-dir")

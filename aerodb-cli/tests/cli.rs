@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use aerodb_core::NodeId;
-use aerodb_etcd::local::{OnTransaction, ScriptedGateway};
+use aerodb_etcd::harness::{OnTransaction, ScriptedGateway};
 use aerodb_promotion::file_store::read_record;
 use aerodb_promotion::{
     AuthorityRecord, FileAuthorityStore, Observation, PromotionExplanation, PromotionPolicy,

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use aerodb_etcd::local::Cluster;
+use aerodb_etcd::harness::Cluster;
 
 const KEY: &str = "/aerodb/tool/authority";
 

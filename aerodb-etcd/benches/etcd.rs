@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aerodb_etcd::EtcdAuthorityStore;
-use aerodb_etcd::local::{BareClient, Cluster};
+use aerodb_etcd::harness::{BareClient, Cluster};
 use aerodb_promotion::testing::caught_up_inputs;
 use aerodb_promotion::{
     AuthorityRecord, AuthorityStore, Decision, PromotionPolicy, PromotionRequest, recover,

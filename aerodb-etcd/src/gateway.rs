@@ -36,7 +36,7 @@ pub struct Connection {
 }
 
 /// The environment variable the operator tools read the etcd password from (never the command
-/// line). No process this crate starts inherits it (`local`, feature `testing`, removes it); the
+/// line). No process this crate starts inherits it (`harness`, feature `testing`, removes it); the
 /// reading process's own environment keeps it, as removing a variable is `unsafe` in Rust 2024.
 pub const PASSWORD_VAR: &str = "AERODB_ETCD_PASSWORD";
 

@@ -14,7 +14,7 @@
 //! runtime.
 //!
 //! [`AuthorityFollower`] lets a node follow the key and fence its own write gate once a newer
-//! epoch is durable; it never goes back. `local` (feature `testing`) starts real etcd members on
+//! epoch is durable; it never goes back. `harness` (feature `testing`) starts real etcd members on
 //! loopback ports for examples and tests.
 
 // No unwrap, expect or panic outside tests (clippy.toml allows them in tests): every failure
@@ -27,7 +27,7 @@ mod follow;
 mod gateway;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod local;
+pub mod harness;
 mod store;
 
 pub use follow::AuthorityFollower;

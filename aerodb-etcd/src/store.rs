@@ -752,7 +752,7 @@ mod tests {
     use aerodb_core::NodeId;
 
     use super::*;
-    use crate::local::{OnTransaction, ScriptedGateway};
+    use crate::harness::{OnTransaction, ScriptedGateway};
 
     /// A scripted gateway on a loopback port finding no key; transactions get `on_txn`.
     fn scripted(on_txn: OnTransaction, requests: usize) -> (String, ScriptedGateway) {

@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use aerodb_etcd::EtcdAuthorityStore;
-use aerodb_etcd::local::Cluster;
+use aerodb_etcd::harness::Cluster;
 use aerodb_promotion::testing::{StoreHarness, Suite, caught_up_inputs};
 use aerodb_promotion::{
     AuthorityStore, CommitError, CommitFailure, Decision, PromotionPolicy, PromotionRequest, StoreError,
@@ -675,7 +675,7 @@ fn a_key_rewritten_before_the_transaction_is_refused_by_the_whole_record() {
             assert!(matches!(failure.error(), CommitError::Conflict(_)), "{message}");
             assert!(message.contains("written again since this commit read it"), "{message}");
         }
-        let raw = aerodb_etcd::local::BareClient::new(&cluster.connection()).unwrap();
+        let raw = aerodb_etcd::harness::BareClient::new(&cluster.connection()).unwrap();
         let value = |key: &str| raw.get(key).unwrap().map(|(bytes, _)| bytes);
         assert_eq!(value(key), Some(planted.to_bytes().unwrap()), "nothing was written over the rewrite");
         assert_eq!(value(&aerodb_etcd::highest_key(key)), Some(durable.to_bytes().unwrap()));
@@ -701,7 +701,7 @@ fn a_key_rewritten_before_the_transaction_is_refused_by_the_whole_record() {
 
 /// The raw value under `key`, read behind every store's back.
 fn raw(cluster: &Cluster, key: &str) -> Option<Vec<u8>> {
-    let client = aerodb_etcd::local::BareClient::new(&cluster.connection()).unwrap();
+    let client = aerodb_etcd::harness::BareClient::new(&cluster.connection()).unwrap();
     client.get(key).unwrap().map(|(bytes, _)| bytes)
 }
 

@@ -12,7 +12,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use aerodb_etcd::local::{Cluster, MemberTls};
+use aerodb_etcd::harness::{Cluster, MemberTls};
 use aerodb_etcd::{Connection, EtcdAuthorityStore, Tls};
 use aerodb_promotion::{AuthorityStore, StoreError};
 use common::node;
@@ -133,7 +133,7 @@ fn a_wrong_password_is_refused_and_writes_nothing() {
 #[ignore = "needs etcd (Debian's etcd-server); .ci/run runs it"]
 fn with_jwt_tokens_a_change_to_users_does_not_lock_out_a_long_lived_handle() {
     use aerodb_etcd::AuthorityFollower;
-    use aerodb_etcd::local::JwtKeys;
+    use aerodb_etcd::harness::JwtKeys;
     use aerodb_promotion::WriteGate;
     let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
     let signing = KeyPair::generate().unwrap();
@@ -186,7 +186,7 @@ fn an_answer_from_another_cluster_is_refused() {
 const CHILD: &str = "AERODB_TEST_MEMBER_ENVIRONMENT";
 
 /// The etcd password a tool read from its environment does not reach the processes it starts:
-/// etcd members started by `local::Cluster` run without `AERODB_ETCD_PASSWORD`. (The test runs
+/// etcd members started by `harness::Cluster` run without `AERODB_ETCD_PASSWORD`. (The test runs
 /// itself again with the password in its environment; that child starts a member and reads
 /// the member's environment from /proc.)
 #[test]
@@ -229,7 +229,7 @@ fn etcd_members_never_inherit_the_etcd_password() {
 fn a_read_only_node_follows_the_authority_and_cannot_write_it() {
     use aerodb_core::Epoch;
     use aerodb_etcd::AuthorityFollower;
-    use aerodb_etcd::local::BareClient;
+    use aerodb_etcd::harness::BareClient;
     use aerodb_promotion::{PrimaryReport, WriteGate};
     let dir = tempfile::Builder::new().prefix("aerodb-etcd-").tempdir().unwrap();
     let mut cluster = Cluster::start(dir.path(), 1).unwrap_or_else(|e| panic!("{e}"));

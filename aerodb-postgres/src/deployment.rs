@@ -5,7 +5,7 @@
 //! example runs itself as them.
 //!
 //! Every agent and every server is stopped on drop, and on SIGTERM / SIGINT once
-//! [`local::stop_all_on_signals`] is installed.
+//! [`harness::stop_all_on_signals`] is installed.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -19,7 +19,7 @@ use postgres::NoTls;
 use rustix::process::Pid;
 
 use crate::control::ServerControl;
-use crate::local::{self, LocalError, Programs, Site};
+use crate::harness::{self, LocalError, Programs, Site};
 use crate::observe::{ServerState, observe};
 use crate::procs::ProcessId;
 
@@ -66,7 +66,7 @@ impl AgentProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some(id) = self.id {
-            local::forget_on_signal(id);
+            harness::forget_on_signal(id);
         }
         self.printed()
     }
@@ -173,7 +173,7 @@ impl Deployment {
             agent_args,
         };
         for node in nodes {
-            local::kill_server_on_signal(&deployment.data_dir(node));
+            harness::kill_server_on_signal(&deployment.data_dir(node));
         }
         let out = deployment.tool(&["bootstrap", first])?;
         if !out.status.success() {
@@ -244,7 +244,7 @@ impl Deployment {
         })?;
         let id = ProcessId::of(Pid::from_child(&child)).ok().flatten();
         if let Some(id) = id {
-            local::kill_on_signal(id);
+            harness::kill_on_signal(id);
         }
         let lines = Arc::new(Mutex::new(Vec::new()));
         if let Some(out) = child.stdout.take() {
@@ -274,7 +274,7 @@ impl Deployment {
         let mut agent = self.agents.remove(node)?;
         let status = agent.child.wait().ok();
         if let Some(id) = agent.id {
-            local::forget_on_signal(id);
+            harness::forget_on_signal(id);
         }
         status
     }

@@ -14,7 +14,7 @@
 //! - [`control`]: one server as its node agent runs it (`pg_ctl`, `pg_rewind`, `postmaster.pid`).
 //! - `deployment` (feature `testing`): servers with node agents and the tools as processes, for
 //!   examples and tests.
-//! - `local` (feature `testing`): local servers for examples and tests (`initdb`,
+//! - `harness` (feature `testing`): local servers for examples and tests (`initdb`,
 //!   `pg_basebackup`, `pg_rewind`), and the signal registry that stops what they started.
 //! - [`procs`]: a server's processes, read from `/proc`: whether it is confirmed stopped.
 //!
@@ -40,7 +40,7 @@ pub mod control;
 pub mod deployment;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod local;
+pub mod harness;
 pub mod observe;
 pub mod procs;
 pub mod timeline;

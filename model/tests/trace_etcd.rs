@@ -21,7 +21,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aerodb_core::NodeId;
-use aerodb_etcd::local::Cluster;
+use aerodb_etcd::harness::Cluster;
 use aerodb_etcd::{Connection, EtcdAuthorityStore};
 use aerodb_model::trace::{Event, Forbidden, Step, steps_of, validate};
 use aerodb_model::{Config, ProtocolModel};
