@@ -114,6 +114,16 @@ pub mod prelude {
     };
 }
 
+/// The stored frames' constants: magic bytes, format versions and size bounds of the authority
+/// record and the primary report (the bytes themselves live behind `codec`, pinned by its
+/// golden-bytes tests; a change of layout bumps the version).
+pub mod format {
+    pub use crate::codec::{
+        FORMAT_VERSION, MAGIC, MAX_FRAME, MAX_PAYLOAD, OLDEST_READABLE_VERSION, REPORT_FORMAT_VERSION,
+        REPORT_MAGIC,
+    };
+}
+
 // Observe the cluster: what the validator reads, gathered by the control plane.
 pub use evidence::{
     AcknowledgedSource, Derivation, Evidence, EvidenceError, MAX_SYNC_RULES, MAX_SYNC_STANDBYS,
@@ -145,10 +155,7 @@ pub use validator::{Approval, Assessment, Denial, Verdict, assess};
 pub use candidates::{Blocker, Candidate, Candidates, Missing, Remedy, candidates};
 
 // Commit: the authority record, its bytes, and the stores that keep it.
-pub use codec::{
-    DecodeError, EncodeError, FORMAT_VERSION, MAGIC, MAX_FRAME, MAX_PAYLOAD, OLDEST_READABLE_VERSION,
-    REPORT_FORMAT_VERSION, REPORT_MAGIC,
-};
+pub use codec::{DecodeError, EncodeError};
 pub use commit::CommitError;
 pub use file_store::FileAuthorityStore;
 pub use machine::{CommitFailure, Resolution};

@@ -6,6 +6,7 @@
 mod common;
 
 use aerodb_core::testing::check;
+use aerodb_promotion::format::{FORMAT_VERSION, MAGIC, MAX_PAYLOAD};
 use aerodb_promotion::testing::{MemoryStore, caught_up_inputs};
 use aerodb_promotion::*;
 use common::*;
