@@ -138,14 +138,7 @@ impl ServerControl {
         let path = PathBuf::from(path);
         let io =
             |error| ControlError::Io { what: "could not take the agent lock", path: path.clone(), error };
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&path)
-            .map_err(io)?;
+        let file = open_private(&path).map_err(io)?;
         match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => Ok(file),
             Err(rustix::io::Errno::WOULDBLOCK) => {
@@ -186,14 +179,7 @@ impl ServerControl {
     pub fn make_standby(&self) -> Result<(), ControlError> {
         let path = self.data.join("standby.signal");
         let io = |error| ControlError::Io { what: "could not create", path: path.clone(), error };
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&path)
-            .map_err(io)?;
+        let file = open_private(&path).map_err(io)?;
         if let Some((uid, gid)) = self.user {
             rustix::fs::fchown(
                 &file,
@@ -448,6 +434,18 @@ impl ServerControl {
             output: text,
         })
     }
+}
+
+/// Opens `path` for writing, created with mode 0600 when missing, never through a symbolic link
+/// (the server's user may own the directory and plant one).
+fn open_private(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
 }
 
 /// A stopped server's last checkpoint, as `pg_controldata` reports it.

@@ -442,13 +442,19 @@ mod tests {
         all
     }
 
-    fn seens() -> Vec<Seen> {
-        let mut all = vec![
+    /// Every server the agent cannot talk to: down (set up as a standby or not), or unreadable
+    /// (writable or not).
+    fn not_running() -> Vec<Seen> {
+        vec![
             Seen::Down { standby: false },
             Seen::Down { standby: true },
             Seen::Unreadable { why: "x".into(), may_write: false },
             Seen::Unreadable { why: "x".into(), may_write: true },
-        ];
+        ]
+    }
+
+    fn seens() -> Vec<Seen> {
+        let mut all = not_running();
         for private in [false, true] {
             for in_recovery in [false, true] {
                 for timeline in 1..=3 {
@@ -653,12 +659,7 @@ mod tests {
             Some(Authority { primary: me, epoch: e2, history: history(&[0, 100]) }),
             Some(Authority { primary: node("pg2"), epoch: e2, history: history(&[0, 100]) }),
         ];
-        let mut seens = vec![
-            Seen::Down { standby: false },
-            Seen::Down { standby: true },
-            Seen::Unreadable { why: "x".into(), may_write: false },
-            Seen::Unreadable { why: "x".into(), may_write: true },
-        ];
+        let mut seens = not_running();
         for private in [false, true] {
             for in_recovery in [false, true] {
                 for (timeline, starts) in [(2, &[0, 100][..]), (1, &[0][..])] {
