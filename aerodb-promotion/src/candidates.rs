@@ -43,11 +43,12 @@ pub enum Missing {
         at_most: WalPosition,
     },
     /// A synchronous standby the primary's rules name, observed with its WAL ending at or before
-    /// `at_most`: the derivation of the acknowledged bound needs it (P6-S1).
+    /// `at_most`: the derivation of the acknowledged bound needs it (P6-S1). A lower end on the
+    /// same branch does too, unless another standby's end on another branch sorts between.
     Observed {
         /// The standby.
         node: NodeId,
-        /// The highest WAL end that would do.
+        /// The highest WAL end tried that would do.
         at_most: WalPosition,
     },
     /// The node's WAL flushed through `position` (P6-S1, P6-S2).
@@ -287,9 +288,9 @@ fn candidate(policy: PromotionPolicy, inputs: &ValidationInputs, node: NodeId) -
     Candidate { node, verdict, remedy }
 }
 
-/// The evidence that does not concern the candidate itself, each with the value most favourable
-/// to it, in a fixed order.
-fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> Vec<Missing> {
+/// The evidence that does not concern the candidate itself, in a fixed order: one slot per
+/// piece, each with every value worth trying ([`values`]), the most lenient first.
+fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> Vec<Vec<Missing>> {
     let mut pool = Vec::new();
     let Some(authority) = &inputs.authority else { return pool };
     let primary = authority.primary;
@@ -297,15 +298,18 @@ fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> Vec<Missing> {
     let stated = report.and_then(PrimaryReport::stopped).is_some();
     let seen_active = inputs.node(primary).is_some_and(|n| n.replication == ReplicationState::PrimaryActive);
     let active = seen_active || inputs.old_primary == OldPrimary::KnownActive;
-    // The candidate's own point under its newest name on the authority's history: a bound there
-    // is one it holds, and outranks every other name of that point (the highest bound counts).
+    let values = values(inputs, candidate, &authority.history);
+    // A given bound or a clean stop's checkpoint only adds a bound the candidate must hold
+    // (check 5): its own point under its newest name on the authority's history is held as it
+    // is, as is any lower point of its branch, and after any WAL it gains; a higher point needs
+    // that WAL too, another branch's is never held. So that one value does for every other.
     let at_most =
         authority.history.names(candidate.position).into_iter().fold(candidate.position, WalPosition::max);
     if !active && !stated && inputs.old_primary == OldPrimary::Unknown {
-        pool.push(Missing::OldPrimaryStopped { primary });
+        pool.push(vec![Missing::OldPrimaryStopped { primary }]);
     }
     if !active && !stated {
-        pool.push(Missing::CleanStop { primary, at_most });
+        pool.push(vec![Missing::CleanStop { primary, at_most }]);
     }
     // Observed standbys before a given bound: where sizes tie, evidence over assertion.
     let rules = report.map(PrimaryReport::synchronous).unwrap_or_default();
@@ -316,11 +320,46 @@ fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> Vec<Missing> {
         .collect();
     unobserved.sort_unstable();
     unobserved.dedup();
-    pool.extend(unobserved.into_iter().map(|node| Missing::Observed { node, at_most }));
+    for node in unobserved {
+        pool.push(values.iter().map(|&at_most| Missing::Observed { node, at_most }).collect());
+    }
     if inputs.acknowledged.is_none() {
-        pool.push(Missing::Acknowledged { at_most });
+        pool.push(vec![Missing::Acknowledged { at_most }]);
     }
     pool
+}
+
+/// The positions worth trying for a bound or a standby's WAL end, highest first. The verdict
+/// depends on such a value only through where it sorts among the positions already there (a
+/// rule's derived bound, P6-S1) and whether the candidate holds it (check 5); (epoch, LSN) order
+/// is not "held" across branches, so no single value is best. Each existing point — every
+/// observed WAL end, the given bound, the stop checkpoint, each epoch start of the authority's
+/// and the candidate's history, the candidate's visible commit — as it is, and its LSN and the
+/// LSN before it under every name either history gives them: between two neighbouring points
+/// that is the highest the candidate can hold, if any, and the point itself stands for the rest.
+fn values(inputs: &ValidationInputs, candidate: &NodeView, auth: &EpochHistory) -> Vec<WalPosition> {
+    let histories: Vec<&EpochHistory> = std::iter::once(auth).chain(candidate.history.as_ref()).collect();
+    let mut points: Vec<WalPosition> = inputs.nodes.iter().map(|n| n.position).collect();
+    points.extend(inputs.acknowledged);
+    points.extend(inputs.current_report().and_then(PrimaryReport::stopped).map(|s| s.checkpoint));
+    points.extend(
+        histories.iter().flat_map(|h| h.entries().iter().map(|e| WalPosition::new(e.epoch, e.start))),
+    );
+    let commit = candidate.mvcc.map(|m| WalPosition::new(candidate.position.epoch, m.visible_commit));
+    points.extend(commit);
+    let mut values = points.clone();
+    for p in points {
+        let before = p.lsn.get().checked_sub(1).map(Lsn::new);
+        for lsn in std::iter::once(p.lsn).chain(before) {
+            for history in &histories {
+                let names = history.entries().iter().map(|e| WalPosition::new(e.epoch, lsn));
+                values.extend(names.filter(|name| history.place(*name).is_ok()));
+            }
+        }
+    }
+    values.sort_unstable_by(|a, b| b.cmp(a));
+    values.dedup();
+    values
 }
 
 fn approves(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> bool {
@@ -335,8 +374,10 @@ fn applied(inputs: &ValidationInputs, evidence: &[Missing]) -> ValidationInputs 
     inputs
 }
 
-/// How many subsets of the evidence about others are tried at most, smallest first (the whole
-/// of it is always tried too): 2^12, every subset of a pool of twelve.
+/// How many choices of evidence about others are tried at most once subsets of two or more
+/// pieces are searched (each a subset with one value per piece): 2^12. Subsets of none or one
+/// piece are always tried with every value, so one addition never approves a node stated
+/// unfixable; the whole pool, each piece at its most lenient value, is tried too.
 const SEARCH_BUDGET: usize = 1 << 12;
 
 fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> Remedy {
@@ -365,28 +406,33 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
         return Remedy::Unfixable { blocker: blocker(policy, request, inputs) };
     };
     let pool = pool(inputs, node);
-    // Smallest first; among equals the earliest subset.
+    // Smallest first; among equals the earliest subset, and in it the earliest values.
     let mut best: Option<Vec<Missing>> = None;
     let mut tried = 0;
     'sizes: for size in 0..=pool.len() {
-        if best.as_ref().is_some_and(|b| b.len() <= size) {
-            break;
-        }
         for subset in Combinations::new(pool.len(), size) {
-            tried += 1;
-            if tried > SEARCH_BUDGET {
-                break 'sizes;
-            }
-            let chosen: Vec<Missing> = subset.iter().map(|&i| pool[i].clone()).collect();
-            if let Some(found) = completed(policy, request, inputs, chosen)
-                && best.as_ref().is_none_or(|b| found.len() < b.len())
-            {
-                best = Some(found);
+            for chosen in choices(&pool, &subset) {
+                // Nothing found later at this size is smaller (P6-O2).
+                if best.as_ref().is_some_and(|b| b.len() <= size) {
+                    break 'sizes;
+                }
+                if size >= 2 {
+                    tried += 1;
+                    if tried > SEARCH_BUDGET {
+                        break 'sizes;
+                    }
+                }
+                if let Some(found) = completed(policy, request, inputs, chosen)
+                    && best.as_ref().is_none_or(|b| found.len() < b.len())
+                {
+                    best = Some(found);
+                }
             }
         }
     }
+    let lenient: Vec<Missing> = pool.iter().filter_map(|slot| slot.first().cloned()).collect();
     if tried > SEARCH_BUDGET
-        && let Some(found) = completed(policy, request, inputs, pool.clone())
+        && let Some(found) = completed(policy, request, inputs, lenient.clone())
         && best.as_ref().is_none_or(|b| found.len() < b.len())
     {
         best = Some(found);
@@ -394,7 +440,7 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
     match best {
         Some(found) => Remedy::Missing { evidence: reduced(policy, request, inputs, found) },
         None => {
-            let everything = completed_anyway(policy, request, &applied(inputs, &pool));
+            let everything = completed_anyway(policy, request, &applied(inputs, &lenient));
             Remedy::Unfixable { blocker: blocker(policy, request, &everything) }
         }
     }
@@ -627,6 +673,26 @@ fn reduced(
         }
         return found;
     }
+}
+
+/// Every way to pick one value for each slot of `pool` that `subset` names, the first slot's
+/// value varying slowest: the odometer over the slots' alternatives, most lenient first.
+fn choices<'a>(pool: &'a [Vec<Missing>], subset: &'a [usize]) -> impl Iterator<Item = Vec<Missing>> + 'a {
+    let count = subset.iter().fold(1_usize, |n, &i| n.saturating_mul(pool[i].len()));
+    (0..count).map(move |mut n| {
+        let mut chosen: Vec<Missing> = subset
+            .iter()
+            .rev()
+            .map(|&i| {
+                let slot = &pool[i];
+                let item = slot[n % slot.len()].clone();
+                n /= slot.len();
+                item
+            })
+            .collect();
+        chosen.reverse();
+        chosen
+    })
 }
 
 /// The `size`-element subsets of `0..n` as index lists, in lexicographic order.
