@@ -121,6 +121,16 @@ impl fmt::Display for Missing {
 }
 
 impl Missing {
+    /// The position a bound or an observed WAL end is stated at or before, for those kinds.
+    fn at_most(&self) -> Option<WalPosition> {
+        match self {
+            Missing::CleanStop { at_most, .. }
+            | Missing::Acknowledged { at_most }
+            | Missing::Observed { at_most, .. } => Some(*at_most),
+            _ => None,
+        }
+    }
+
     /// `inputs` with this evidence added.
     fn apply(&self, inputs: &mut ValidationInputs) {
         match self {
@@ -289,10 +299,11 @@ fn candidate(policy: PromotionPolicy, inputs: &ValidationInputs, node: NodeId) -
 }
 
 /// The evidence that does not concern the candidate itself, in a fixed order: one slot per
-/// piece, each with every value worth trying ([`values`]), the most lenient first.
-fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> Vec<Vec<Missing>> {
+/// piece, each with every value worth trying ([`values`]), the most lenient first; and each
+/// piece at the candidate's own point, what the blocker of an unfixable node is shown with.
+fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> (Vec<Vec<Missing>>, Vec<Missing>) {
     let mut pool = Vec::new();
-    let Some(authority) = &inputs.authority else { return pool };
+    let Some(authority) = &inputs.authority else { return (pool, Vec::new()) };
     let primary = authority.primary;
     let report = inputs.current_report();
     let stated = report.and_then(PrimaryReport::stopped).is_some();
@@ -326,7 +337,10 @@ fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> Vec<Vec<Missing>> {
     if inputs.acknowledged.is_none() {
         pool.push(vec![Missing::Acknowledged { at_most }]);
     }
-    pool
+    let own =
+        pool.iter().filter_map(|slot| slot.iter().find(|m| m.at_most() == Some(at_most)).or(slot.first()));
+    let own = own.cloned().collect();
+    (pool, own)
 }
 
 /// The positions worth trying for a bound or a standby's WAL end, highest first. The verdict
@@ -377,7 +391,7 @@ fn applied(inputs: &ValidationInputs, evidence: &[Missing]) -> ValidationInputs 
 /// How many choices of evidence about others are tried at most once subsets of two or more
 /// pieces are searched (each a subset with one value per piece): 2^12. Subsets of none or one
 /// piece are always tried with every value, so one addition never approves a node stated
-/// unfixable; the whole pool, each piece at its most lenient value, is tried too.
+/// unfixable; the whole pool, each piece at the candidate's own point, is tried too.
 const SEARCH_BUDGET: usize = 1 << 12;
 
 fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> Remedy {
@@ -405,7 +419,7 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
     let Some(node) = inputs.node(request.candidate()) else {
         return Remedy::Unfixable { blocker: blocker(policy, request, inputs) };
     };
-    let pool = pool(inputs, node);
+    let (pool, own) = pool(inputs, node);
     // Smallest first; among equals the earliest subset, and in it the earliest values.
     let mut best: Option<Vec<Missing>> = None;
     let mut tried = 0;
@@ -430,9 +444,8 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
             }
         }
     }
-    let lenient: Vec<Missing> = pool.iter().filter_map(|slot| slot.first().cloned()).collect();
     if tried > SEARCH_BUDGET
-        && let Some(found) = completed(policy, request, inputs, lenient.clone())
+        && let Some(found) = completed(policy, request, inputs, own.clone())
         && best.as_ref().is_none_or(|b| found.len() < b.len())
     {
         best = Some(found);
@@ -440,7 +453,7 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
     match best {
         Some(found) => Remedy::Missing { evidence: reduced(policy, request, inputs, found) },
         None => {
-            let everything = completed_anyway(policy, request, &applied(inputs, &lenient));
+            let everything = completed_anyway(policy, request, &applied(inputs, &own));
             Remedy::Unfixable { blocker: blocker(policy, request, &everything) }
         }
     }
