@@ -6,7 +6,9 @@
 
 use std::fmt;
 
-use aerodb_core::{Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
+use aerodb_core::{
+    Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, OffHistory, ReplicationState, WalPosition,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{CheckId, DenialReason};
@@ -459,11 +461,14 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
     }
 }
 
-/// What refuses the request on `inputs`.
+/// What refuses the request on `inputs`: a WAL off the authority's history (check 6) before a
+/// bound it is behind, since no WAL it gains reaches that bound (P6-S2).
 fn blocker(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> Blocker {
-    match assess(policy, request, inputs).verdict {
+    let assessment = assess(policy, request, inputs);
+    let prefix = assessment.checks.iter().find(|c| c.check == CheckId::WalPrefix).and_then(|c| c.failure);
+    match assessment.verdict {
         Verdict::Reject(rejection) => Blocker::Rejected { rejection },
-        Verdict::Deny(reason) => Blocker::Denied { reason },
+        Verdict::Deny(reason) => Blocker::Denied { reason: prefix.unwrap_or(reason) },
         // Unreachable when called: the search tried this very evidence.
         Verdict::Approve(_) => Blocker::Denied { reason: DenialReason::CandidateMissing },
     }
@@ -623,10 +628,18 @@ fn changes(original: &NodeView, view: &NodeView) -> Vec<Missing> {
 }
 
 /// Moves `view`'s WAL end to `target`, its known history extended along the authority's when
-/// it lacks `target`'s epoch.
+/// it lacks `target`'s epoch. Not a WAL end past its epoch's end or before its start on its own
+/// history or the authority's: that WAL contradicts its history or diverged, and more WAL does
+/// not undo it (P6-F1, P6-S2).
 fn reach(view: &mut NodeView, auth: &EpochHistory, target: WalPosition) -> Option<()> {
     // Forward only: another name of the same point is not more WAL.
     if target.lsn <= view.position.lsn {
+        return None;
+    }
+    let off = |h: &EpochHistory| {
+        matches!(h.place(view.position), Err(OffHistory::PastEnd { .. } | OffHistory::BeforeStart { .. }))
+    };
+    if off(auth) || view.history.as_ref().is_some_and(off) {
         return None;
     }
     if let Some(history) = &view.history

@@ -310,6 +310,26 @@ fn a_standby_observed_lower_can_move_the_bound_onto_the_candidates_branch() {
     assert!(remedies_are_exact(Cluster { inputs }));
 }
 
+/// A WAL end that contradicts the node's own history (1/120 when its epoch 1 ended at 100) is
+/// not moved forward to approve it: more WAL does not undo a contradiction (P6-F1).
+#[test]
+fn a_wal_end_off_its_own_history_is_not_moved_forward() {
+    let h = history(&[(1, 0), (2, 100)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), h.clone())));
+    inputs.nodes = vec![replica("pg2", pos(1, 120), h.clone()), replica("pg3", pos(2, 190), h)];
+    inputs.old_primary = OldPrimary::ConfirmedStopped;
+    inputs.acknowledged = Some(pos(2, 190));
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    match &pg2.remedy {
+        Some(Remedy::Unfixable {
+            blocker: Blocker::Denied { reason: DenialReason::PositionOffHistory { .. } },
+        }) => {}
+        other => panic!("{other:?}\n{found}"),
+    }
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
 /// The generator reaches every kind of outcome: approvals, each kind of missing evidence, and
 /// unfixable nodes, so the property above is not vacuous.
 #[test]
