@@ -312,10 +312,8 @@ fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> (Vec<Vec<Missing>>, 
     let seen_active = inputs.node(primary).is_some_and(|n| n.replication == ReplicationState::PrimaryActive);
     let active = seen_active || inputs.old_primary == OldPrimary::KnownActive;
     let values = values(inputs, candidate, &authority.history);
-    // A given bound or a clean stop's checkpoint only adds a bound the candidate must hold
-    // (check 5): its own point under its newest name on the authority's history is held as it
-    // is, as is any lower point of its branch, and after any WAL it gains; a higher point needs
-    // that WAL too, another branch's is never held. So that one value does for every other.
+    // A given bound or a clean stop only adds a bound to hold (check 5): the candidate's own
+    // point under its newest name, held now and after any WAL it gains, does for every value.
     let at_most =
         authority.history.names(candidate.position).into_iter().fold(candidate.position, WalPosition::max);
     if !active && !stated && inputs.old_primary == OldPrimary::Unknown {
@@ -345,14 +343,10 @@ fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> (Vec<Vec<Missing>>, 
     (pool, own)
 }
 
-/// The positions worth trying for a bound or a standby's WAL end, highest first. The verdict
-/// depends on such a value only through where it sorts among the positions already there (a
-/// rule's derived bound, P6-S1) and whether the candidate holds it (check 5); (epoch, LSN) order
-/// is not "held" across branches, so no single value is best. Each existing point — every
-/// observed WAL end, the given bound, the stop checkpoint, each epoch start of the authority's
-/// and the candidate's history, the candidate's visible commit — as it is, and its LSN and the
-/// LSN before it under every name either history gives them: between two neighbouring points
-/// that is the highest the candidate can hold, if any, and the point itself stands for the rest.
+/// A standby's WAL ends worth trying, highest first: each existing point as it is, and its LSN
+/// and the one before under every name the authority's or the candidate's history gives. Only
+/// where it sorts among the others and whether the candidate holds it matter (P6-S1, check 5):
+/// between two neighbouring points that is the highest it can hold, and the point itself.
 fn values(inputs: &ValidationInputs, candidate: &NodeView, auth: &EpochHistory) -> Vec<WalPosition> {
     let histories: Vec<&EpochHistory> = std::iter::once(auth).chain(candidate.history.as_ref()).collect();
     let mut points: Vec<WalPosition> = inputs.nodes.iter().map(|n| n.position).collect();
@@ -390,10 +384,9 @@ fn applied(inputs: &ValidationInputs, evidence: &[Missing]) -> ValidationInputs 
     inputs
 }
 
-/// How many choices of evidence about others are tried at most once subsets of two or more
-/// pieces are searched (each a subset with one value per piece): 2^12. Subsets of none or one
-/// piece are always tried with every value, so one addition never approves a node stated
-/// unfixable; the whole pool, each piece at the candidate's own point, is tried too.
+/// How many choices (a subset of two or more pieces, one value each) are tried at most: 2^12.
+/// Subsets of none or one piece are always tried with every value, so one addition never
+/// approves a node stated unfixable; past the budget, the whole pool at the candidate's point.
 const SEARCH_BUDGET: usize = 1 << 12;
 
 fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> Remedy {
@@ -754,7 +747,17 @@ impl Iterator for Combinations {
 
 #[cfg(test)]
 mod tests {
-    use super::Combinations;
+    use super::{Combinations, Epoch, Lsn, Missing, WalPosition, choices};
+
+    #[test]
+    fn choices_run_the_first_slots_value_slowest() {
+        let item = |l| Missing::Acknowledged { at_most: WalPosition::new(Epoch::new(1), Lsn::new(l)) };
+        let pool = vec![vec![item(1), item(2)], vec![item(3)], vec![item(4), item(5)]];
+        let all: Vec<Vec<Missing>> = choices(&pool, &[0, 2]).collect();
+        let expected = [[item(1), item(4)], [item(1), item(5)], [item(2), item(4)], [item(2), item(5)]];
+        assert_eq!(all, expected);
+        assert_eq!(choices(&pool, &[]).collect::<Vec<_>>(), [Vec::<Missing>::new()]);
+    }
 
     #[test]
     fn combinations_are_every_subset_once_in_order() {
