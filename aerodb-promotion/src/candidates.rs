@@ -6,7 +6,9 @@
 
 use std::fmt;
 
-use aerodb_core::{Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, ReplicationState, WalPosition};
+use aerodb_core::{
+    Epoch, EpochHistory, Lsn, MvccBoundary, NodeId, OffHistory, ReplicationState, WalPosition,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{CheckId, DenialReason};
@@ -43,11 +45,12 @@ pub enum Missing {
         at_most: WalPosition,
     },
     /// A synchronous standby the primary's rules name, observed with its WAL ending at or before
-    /// `at_most`: the derivation of the acknowledged bound needs it (P6-S1).
+    /// `at_most`: the derivation of the acknowledged bound needs it (P6-S1). A lower end on the
+    /// same branch does too, unless another standby's end on another branch sorts between.
     Observed {
         /// The standby.
         node: NodeId,
-        /// The highest WAL end that would do.
+        /// The highest WAL end tried that would do.
         at_most: WalPosition,
     },
     /// The node's WAL flushed through `position` (P6-S1, P6-S2).
@@ -120,6 +123,16 @@ impl fmt::Display for Missing {
 }
 
 impl Missing {
+    /// The position a bound or an observed WAL end is stated at or before, for those kinds.
+    fn at_most(&self) -> Option<WalPosition> {
+        match self {
+            Missing::CleanStop { at_most, .. }
+            | Missing::Acknowledged { at_most }
+            | Missing::Observed { at_most, .. } => Some(*at_most),
+            _ => None,
+        }
+    }
+
     /// `inputs` with this evidence added.
     fn apply(&self, inputs: &mut ValidationInputs) {
         match self {
@@ -287,25 +300,27 @@ fn candidate(policy: PromotionPolicy, inputs: &ValidationInputs, node: NodeId) -
     Candidate { node, verdict, remedy }
 }
 
-/// The evidence that does not concern the candidate itself, each with the value most favourable
-/// to it, in a fixed order.
-fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> Vec<Missing> {
+/// The evidence that does not concern the candidate itself, in a fixed order: one slot per
+/// piece, each with every value worth trying ([`values`]), the most lenient first; and each
+/// piece at the candidate's own point, what the blocker of an unfixable node is shown with.
+fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> (Vec<Vec<Missing>>, Vec<Missing>) {
     let mut pool = Vec::new();
-    let Some(authority) = &inputs.authority else { return pool };
+    let Some(authority) = &inputs.authority else { return (pool, Vec::new()) };
     let primary = authority.primary;
     let report = inputs.current_report();
     let stated = report.and_then(PrimaryReport::stopped).is_some();
     let seen_active = inputs.node(primary).is_some_and(|n| n.replication == ReplicationState::PrimaryActive);
     let active = seen_active || inputs.old_primary == OldPrimary::KnownActive;
-    // The candidate's own point under its newest name on the authority's history: a bound there
-    // is one it holds, and outranks every other name of that point (the highest bound counts).
+    let values = values(inputs, candidate, &authority.history);
+    // A given bound or a clean stop only adds a bound to hold (check 5): the candidate's own
+    // point under its newest name, held now and after any WAL it gains, does for every value.
     let at_most =
         authority.history.names(candidate.position).into_iter().fold(candidate.position, WalPosition::max);
     if !active && !stated && inputs.old_primary == OldPrimary::Unknown {
-        pool.push(Missing::OldPrimaryStopped { primary });
+        pool.push(vec![Missing::OldPrimaryStopped { primary }]);
     }
     if !active && !stated {
-        pool.push(Missing::CleanStop { primary, at_most });
+        pool.push(vec![Missing::CleanStop { primary, at_most }]);
     }
     // Observed standbys before a given bound: where sizes tie, evidence over assertion.
     let rules = report.map(PrimaryReport::synchronous).unwrap_or_default();
@@ -316,11 +331,45 @@ fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> Vec<Missing> {
         .collect();
     unobserved.sort_unstable();
     unobserved.dedup();
-    pool.extend(unobserved.into_iter().map(|node| Missing::Observed { node, at_most }));
-    if inputs.acknowledged.is_none() {
-        pool.push(Missing::Acknowledged { at_most });
+    for node in unobserved {
+        pool.push(values.iter().map(|&at_most| Missing::Observed { node, at_most }).collect());
     }
-    pool
+    if inputs.acknowledged.is_none() {
+        pool.push(vec![Missing::Acknowledged { at_most }]);
+    }
+    let own =
+        pool.iter().filter_map(|slot| slot.iter().find(|m| m.at_most() == Some(at_most)).or(slot.first()));
+    let own = own.cloned().collect();
+    (pool, own)
+}
+
+/// A standby's WAL ends worth trying, highest first: each existing point as it is, and its LSN
+/// and the one before under every name the authority's or the candidate's history gives. Only
+/// where it sorts among the others and whether the candidate holds it matter (P6-S1, check 5):
+/// between two neighbouring points that is the highest it can hold, and the point itself.
+fn values(inputs: &ValidationInputs, candidate: &NodeView, auth: &EpochHistory) -> Vec<WalPosition> {
+    let histories: Vec<&EpochHistory> = std::iter::once(auth).chain(candidate.history.as_ref()).collect();
+    let mut points: Vec<WalPosition> = inputs.nodes.iter().map(|n| n.position).collect();
+    points.extend(inputs.acknowledged);
+    points.extend(inputs.current_report().and_then(PrimaryReport::stopped).map(|s| s.checkpoint));
+    points.extend(
+        histories.iter().flat_map(|h| h.entries().iter().map(|e| WalPosition::new(e.epoch, e.start))),
+    );
+    let commit = candidate.mvcc.map(|m| WalPosition::new(candidate.position.epoch, m.visible_commit));
+    points.extend(commit);
+    let mut values = points.clone();
+    for p in points {
+        let before = p.lsn.get().checked_sub(1).map(Lsn::new);
+        for lsn in std::iter::once(p.lsn).chain(before) {
+            for history in &histories {
+                let names = history.entries().iter().map(|e| WalPosition::new(e.epoch, lsn));
+                values.extend(names.filter(|name| history.place(*name).is_ok()));
+            }
+        }
+    }
+    values.sort_unstable_by(|a, b| b.cmp(a));
+    values.dedup();
+    values
 }
 
 fn approves(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> bool {
@@ -335,8 +384,9 @@ fn applied(inputs: &ValidationInputs, evidence: &[Missing]) -> ValidationInputs 
     inputs
 }
 
-/// How many subsets of the evidence about others are tried at most, smallest first (the whole
-/// of it is always tried too): 2^12, every subset of a pool of twelve.
+/// How many choices (a subset of two or more pieces, one value each) are tried at most: 2^12.
+/// Subsets of none or one piece are always tried with every value, so one addition never
+/// approves a node stated unfixable; past the budget, the whole pool at the candidate's point.
 const SEARCH_BUDGET: usize = 1 << 12;
 
 fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> Remedy {
@@ -364,29 +414,33 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
     let Some(node) = inputs.node(request.candidate()) else {
         return Remedy::Unfixable { blocker: blocker(policy, request, inputs) };
     };
-    let pool = pool(inputs, node);
-    // Smallest first; among equals the earliest subset.
+    let (pool, own) = pool(inputs, node);
+    // Smallest first; among equals the earliest subset, and in it the earliest values.
     let mut best: Option<Vec<Missing>> = None;
     let mut tried = 0;
     'sizes: for size in 0..=pool.len() {
-        if best.as_ref().is_some_and(|b| b.len() <= size) {
-            break;
-        }
         for subset in Combinations::new(pool.len(), size) {
-            tried += 1;
-            if tried > SEARCH_BUDGET {
-                break 'sizes;
-            }
-            let chosen: Vec<Missing> = subset.iter().map(|&i| pool[i].clone()).collect();
-            if let Some(found) = completed(policy, request, inputs, chosen)
-                && best.as_ref().is_none_or(|b| found.len() < b.len())
-            {
-                best = Some(found);
+            for chosen in choices(&pool, &subset) {
+                // Nothing found later at this size is smaller (P6-O2).
+                if best.as_ref().is_some_and(|b| b.len() <= size) {
+                    break 'sizes;
+                }
+                if size >= 2 {
+                    tried += 1;
+                    if tried > SEARCH_BUDGET {
+                        break 'sizes;
+                    }
+                }
+                if let Some(found) = completed(policy, request, inputs, chosen)
+                    && best.as_ref().is_none_or(|b| found.len() < b.len())
+                {
+                    best = Some(found);
+                }
             }
         }
     }
     if tried > SEARCH_BUDGET
-        && let Some(found) = completed(policy, request, inputs, pool.clone())
+        && let Some(found) = completed(policy, request, inputs, own.clone())
         && best.as_ref().is_none_or(|b| found.len() < b.len())
     {
         best = Some(found);
@@ -394,17 +448,20 @@ fn remedy(policy: PromotionPolicy, request: &PromotionRequest, inputs: &Validati
     match best {
         Some(found) => Remedy::Missing { evidence: reduced(policy, request, inputs, found) },
         None => {
-            let everything = completed_anyway(policy, request, &applied(inputs, &pool));
+            let everything = completed_anyway(policy, request, &applied(inputs, &own));
             Remedy::Unfixable { blocker: blocker(policy, request, &everything) }
         }
     }
 }
 
-/// What refuses the request on `inputs`.
+/// What refuses the request on `inputs`: a WAL off the authority's history (check 6) before a
+/// bound it is behind, since no WAL it gains reaches that bound (P6-S2).
 fn blocker(policy: PromotionPolicy, request: &PromotionRequest, inputs: &ValidationInputs) -> Blocker {
-    match assess(policy, request, inputs).verdict {
+    let assessment = assess(policy, request, inputs);
+    let prefix = assessment.checks.iter().find(|c| c.check == CheckId::WalPrefix).and_then(|c| c.failure);
+    match assessment.verdict {
         Verdict::Reject(rejection) => Blocker::Rejected { rejection },
-        Verdict::Deny(reason) => Blocker::Denied { reason },
+        Verdict::Deny(reason) => Blocker::Denied { reason: prefix.unwrap_or(reason) },
         // Unreachable when called: the search tried this very evidence.
         Verdict::Approve(_) => Blocker::Denied { reason: DenialReason::CandidateMissing },
     }
@@ -564,10 +621,18 @@ fn changes(original: &NodeView, view: &NodeView) -> Vec<Missing> {
 }
 
 /// Moves `view`'s WAL end to `target`, its known history extended along the authority's when
-/// it lacks `target`'s epoch.
+/// it lacks `target`'s epoch. Not a WAL end past its epoch's end or before its start on its own
+/// history or the authority's: that WAL contradicts its history or diverged, and more WAL does
+/// not undo it (P6-F1, P6-S2).
 fn reach(view: &mut NodeView, auth: &EpochHistory, target: WalPosition) -> Option<()> {
     // Forward only: another name of the same point is not more WAL.
     if target.lsn <= view.position.lsn {
+        return None;
+    }
+    let off = |h: &EpochHistory| {
+        matches!(h.place(view.position), Err(OffHistory::PastEnd { .. } | OffHistory::BeforeStart { .. }))
+    };
+    if off(auth) || view.history.as_ref().is_some_and(off) {
         return None;
     }
     if let Some(history) = &view.history
@@ -629,6 +694,26 @@ fn reduced(
     }
 }
 
+/// Every way to pick one value for each slot of `pool` that `subset` names, the first slot's
+/// value varying slowest: the odometer over the slots' alternatives, most lenient first.
+fn choices<'a>(pool: &'a [Vec<Missing>], subset: &'a [usize]) -> impl Iterator<Item = Vec<Missing>> + 'a {
+    let count = subset.iter().fold(1_usize, |n, &i| n.saturating_mul(pool[i].len()));
+    (0..count).map(move |mut n| {
+        let mut chosen: Vec<Missing> = subset
+            .iter()
+            .rev()
+            .map(|&i| {
+                let slot = &pool[i];
+                let item = slot[n % slot.len()].clone();
+                n /= slot.len();
+                item
+            })
+            .collect();
+        chosen.reverse();
+        chosen
+    })
+}
+
 /// The `size`-element subsets of `0..n` as index lists, in lexicographic order.
 struct Combinations {
     n: usize,
@@ -662,7 +747,17 @@ impl Iterator for Combinations {
 
 #[cfg(test)]
 mod tests {
-    use super::Combinations;
+    use super::{Combinations, Epoch, Lsn, Missing, WalPosition, choices};
+
+    #[test]
+    fn choices_run_the_first_slots_value_slowest() {
+        let item = |l| Missing::Acknowledged { at_most: WalPosition::new(Epoch::new(1), Lsn::new(l)) };
+        let pool = vec![vec![item(1), item(2)], vec![item(3)], vec![item(4), item(5)]];
+        let all: Vec<Vec<Missing>> = choices(&pool, &[0, 2]).collect();
+        let expected = [[item(1), item(4)], [item(1), item(5)], [item(2), item(4)], [item(2), item(5)]];
+        assert_eq!(all, expected);
+        assert_eq!(choices(&pool, &[]).collect::<Vec<_>>(), [Vec::<Missing>::new()]);
+    }
 
     #[test]
     fn combinations_are_every_subset_once_in_order() {

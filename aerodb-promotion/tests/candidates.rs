@@ -278,6 +278,58 @@ fn stated_evidence_is_exactly_what_approves() {
     check("candidates_remedies_are_exact", 1500, remedies_are_exact as fn(Cluster) -> bool);
 }
 
+/// Regression (seed 2925583110): a standby observed at the candidate's own point is not always
+/// the most favourable. Under `ANY 4 (pg2, pg5, pg4, pg3)` the lowest observed standby bounds
+/// what was acknowledged; pg2 at 1/180 is on a branch epoch 2 left at 1/100, so pg4 (at 2/180 on
+/// the authority's history) does not hold it. pg5 observed at 2/180 leaves that bound; pg5 at or
+/// before 1/100 replaces it with one pg4 holds. The remedy names the highest such value.
+#[test]
+fn a_standby_observed_lower_can_move_the_bound_onto_the_candidates_branch() {
+    let h = history(&[(1, 0), (2, 100)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), h.clone())));
+    let mut pg2 = replica("pg2", pos(1, 180), h.clone());
+    pg2.mvcc = None;
+    let mut pg3 = replica("pg3", pos(1, 220), h.clone());
+    pg3.replication = ReplicationState::Uninitialized;
+    inputs.nodes = vec![pg2, pg3, replica("pg4", pos(2, 180), h)];
+    inputs.old_primary = OldPrimary::Fenced;
+    inputs.acknowledged = Some(pos(1, 40));
+    let rule: SyncRule = "ANY 4 (pg2, pg5, pg4, pg3)".parse().unwrap();
+    inputs.report = Some(PrimaryReport::new(Epoch::new(2), id("pg1")).with_synchronous(vec![rule]).unwrap());
+
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg4 = found.nodes.iter().find(|c| c.node == id("pg4")).unwrap();
+    let expected = Missing::Observed { node: id("pg5"), at_most: pos(1, 100) };
+    assert_eq!(pg4.remedy, Some(Remedy::Missing { evidence: vec![expected.clone()] }), "{found}");
+    assert!(approved(&with_evidence(&inputs, &[&expected]), id("pg4")));
+    // Higher, or at the candidate's own point (the single value offered before): refused.
+    for at_most in [pos(1, 180), pos(2, 100), pos(2, 180)] {
+        let higher = Missing::Observed { node: id("pg5"), at_most };
+        assert!(!approved(&with_evidence(&inputs, &[&higher]), id("pg4")), "{higher}");
+    }
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
+/// A WAL end that contradicts the node's own history (1/120 when its epoch 1 ended at 100) is
+/// not moved forward to approve it: more WAL does not undo a contradiction (P6-F1).
+#[test]
+fn a_wal_end_off_its_own_history_is_not_moved_forward() {
+    let h = history(&[(1, 0), (2, 100)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), h.clone())));
+    inputs.nodes = vec![replica("pg2", pos(1, 120), h.clone()), replica("pg3", pos(2, 190), h)];
+    inputs.old_primary = OldPrimary::ConfirmedStopped;
+    inputs.acknowledged = Some(pos(2, 190));
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    match &pg2.remedy {
+        Some(Remedy::Unfixable {
+            blocker: Blocker::Denied { reason: DenialReason::PositionOffHistory { .. } },
+        }) => {}
+        other => panic!("{other:?}\n{found}"),
+    }
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
 /// The generator reaches every kind of outcome: approvals, each kind of missing evidence, and
 /// unfixable nodes, so the property above is not vacuous.
 #[test]
