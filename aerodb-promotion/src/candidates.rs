@@ -327,7 +327,7 @@ fn pool(inputs: &ValidationInputs, candidate: &NodeView) -> (Vec<Vec<Missing>>, 
     let mut unobserved: Vec<NodeId> = rules
         .iter()
         .flat_map(|r| r.standbys().iter().copied())
-        .filter(|s| inputs.node(*s).is_none())
+        .filter(|s| !inputs.nodes.iter().any(|n| n.id.as_str().eq_ignore_ascii_case(s.as_str())))
         .collect();
     unobserved.sort_unstable();
     unobserved.dedup();
