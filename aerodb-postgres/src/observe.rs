@@ -98,16 +98,23 @@ impl ServerState {
     /// server out of recovery `PrimaryActive`. PostgreSQL makes a commit visible exactly when
     /// its commit record is applied, so readers see a whole-commit prefix ending at or before
     /// the replayed position: the MVCC boundary (P6-S3) is at rest there. A standby whose
-    /// replay is paused is not known to be at rest: halted (`Configuration`), never promoted.
+    /// replay is paused or behind what it flushed is not at rest: halted (`Configuration`),
+    /// never promoted, and its WAL end is what it flushed — a synchronous standby acknowledges
+    /// on flush, so a bound derived from it must not stop at its replay (P6-S1).
     pub fn node_view(&self, id: NodeId) -> NodeView {
-        let role = if self.replay_paused {
+        let at_rest = !self.replay_paused && self.settled();
+        let role = if !at_rest {
             ReplicationState::ReplicationHalted { reason: HaltReason::Configuration }
         } else if self.in_recovery {
             ReplicationState::ReplicaActive
         } else {
             ReplicationState::PrimaryActive
         };
-        NodeView::new(id, role, self.wal_end())
+        let end = match self.flushed {
+            Some(flushed) if flushed > self.replayed => timeline::position(&self.history, flushed),
+            _ => self.wal_end(),
+        };
+        NodeView::new(id, role, end)
             .with_history(self.history.clone())
             .with_mvcc(MvccBoundary::at_rest(self.replayed))
     }
@@ -241,13 +248,22 @@ mod tests {
         assert!(!standby(Some(0x181), 0x180).settled());
     }
 
-    /// The view places the replayed end on the standby's own history; readers rest there.
+    /// A standby at rest is seen at its replayed end, on its own history; readers rest there.
+    /// One whose replay lags what it flushed (paused, delayed, waiting on a query) is halted
+    /// and seen at its flushed end: it may have acknowledged that much (P6-S1).
     #[test]
-    fn the_view_is_the_replayed_end() {
-        let view = standby(Some(0x200), 0x80).node_view(NodeId::new("pg2").unwrap());
+    fn the_view_is_the_replayed_end_at_rest_and_the_flushed_end_otherwise() {
+        let view = standby(Some(0x80), 0x80).node_view(NodeId::new("pg2").unwrap());
         assert_eq!(view.position, WalPosition::new(Epoch::new(1), Lsn::new(0x80)));
         assert_eq!(view.replication, ReplicationState::ReplicaActive);
         assert_eq!(view.mvcc, Some(MvccBoundary::at_rest(Lsn::new(0x80))));
+        let halted = ReplicationState::ReplicationHalted { reason: HaltReason::Configuration };
+        let lagging = standby(Some(0x300), 0x150).node_view(NodeId::new("pg3").unwrap());
+        assert_eq!(lagging.position, WalPosition::new(Epoch::new(2), Lsn::new(0x300)));
+        assert_eq!(lagging.replication, halted);
+        assert_eq!(lagging.mvcc, Some(MvccBoundary::at_rest(Lsn::new(0x150))));
+        let paused = ServerState { replay_paused: true, ..standby(Some(0x80), 0x80) };
+        assert_eq!(paused.node_view(NodeId::new("pg3").unwrap()).replication, halted);
         let primary = ServerState { in_recovery: false, ..standby(Some(0x180), 0x180) };
         let view = primary.node_view(NodeId::new("pg1").unwrap());
         assert_eq!(view.position, WalPosition::new(Epoch::new(2), Lsn::new(0x180)));
