@@ -262,6 +262,9 @@ fn authority_unambiguous<'a>(
         Err(DenialReason::CandidateAhead { epoch: newer, authority: epoch })
     } else if let Some(node) = ahead.first().and_then(|id| inputs.node(*id)) {
         Err(DenialReason::NodeAhead { node: node.id, epoch: newest_epoch(node), authority: epoch })
+    } else if let Some(report) = inputs.report.as_ref().filter(|r| r.epoch() > epoch) {
+        // A primary reported at a newer epoch: that authority existed (the record went back).
+        Err(DenialReason::NodeAhead { node: report.primary(), epoch: report.epoch(), authority: epoch })
     } else {
         epoch.next().map(|next| (authority, next)).ok_or(DenialReason::EpochExhausted { epoch })
     };
@@ -361,19 +364,30 @@ fn acknowledged_bound(inputs: &ValidationInputs) -> Bound {
         .collect();
     // Ties go to the later source: evidence over what was merely given.
     let highest = all.iter().copied().reduce(|a, b| if b.0 >= a.0 { b } else { a });
-    let chosen = highest.ok_or_else(|| {
-        let unbounded = derivation.as_ref().and_then(|d| d.rules.iter().find(|r| r.bound.is_none()));
-        match unbounded {
-            Some(RuleBound { ambiguous: Some(name), .. }) => {
-                DenialReason::AcknowledgedAmbiguous { name: *name }
-            }
-            Some(r) => DenialReason::AcknowledgedUnderivable {
-                observed: u8::try_from(r.observed.len()).unwrap_or(u8::MAX),
-                needed: u8::try_from(r.rule.needed()).unwrap_or(u8::MAX),
-            },
-            None => DenialReason::AcknowledgedUnknown,
+    // P6-F1: epoch E's primary stopped cleanly on epoch E's WAL; a checkpoint before E began,
+    // under any epoch's name, contradicts the authority.
+    let start =
+        inputs.authority.as_ref().map(|a| a.history.latest()).map(|e| WalPosition::new(e.epoch, e.start));
+    let contradiction = clean_stop.zip(start).filter(|(checkpoint, start)| checkpoint.lsn < start.lsn);
+    let chosen = match (contradiction, highest) {
+        (Some((acknowledged, start)), _) => {
+            Err(DenialReason::AcknowledgedBeforeEpochStart { start, acknowledged })
         }
-    });
+        (None, Some(highest)) => Ok(highest),
+        (None, None) => {
+            let unbounded = derivation.as_ref().and_then(|d| d.rules.iter().find(|r| r.bound.is_none()));
+            Err(match unbounded {
+                Some(RuleBound { ambiguous: Some(name), .. }) => {
+                    DenialReason::AcknowledgedAmbiguous { name: *name }
+                }
+                Some(r) => DenialReason::AcknowledgedUnderivable {
+                    observed: u8::try_from(r.observed.len()).unwrap_or(u8::MAX),
+                    needed: u8::try_from(r.rule.needed()).unwrap_or(u8::MAX),
+                },
+                None => DenialReason::AcknowledgedUnknown,
+            })
+        }
+    };
     Bound { given: inputs.acknowledged, derivation, clean_stop, all, chosen }
 }
 

@@ -192,7 +192,8 @@ pub fn check_evidence(current: Option<&PrimaryReport>, proposal: &Proposal) -> R
 /// `authority` (its epoch and primary: nobody writes evidence for an epoch that is over, P6-A1);
 /// and within one epoch a stop request or a stop statement, once made, stays as it is until a
 /// resume withdraws both together (the primary may then be opened again: a promotion that
-/// rested on the statement no longer commits, [`check_evidence`]).
+/// rested on the statement no longer commits, [`check_evidence`]); nor do the rules change
+/// while a stop stands.
 pub fn check_report(
     authority: Option<&AuthorityRecord>,
     current: Option<&PrimaryReport>,
@@ -215,6 +216,12 @@ pub fn check_report(
         let request_kept = !current.stop_requested() || report.stop_requested();
         if !(resumed || stopped_kept && request_kept) {
             return Err(StoreError::Report(ReportRefusal::StopTakenBack));
+        }
+        // The rules a stop rests on stay with it (P6-S1: narrowed, they would derive a lower
+        // bound for what the primary acknowledged under the old ones).
+        let stopping = current.stop_requested() || current.stopped().is_some();
+        if stopping && !resumed && report.synchronous() != current.synchronous() {
+            return Err(StoreError::Report(ReportRefusal::RulesWhileStopped));
         }
     }
     Ok(())
@@ -243,6 +250,9 @@ pub enum ReportRefusal {
     /// A stop request or statement would be changed, or one withdrawn without the other.
     #[error("a stop request or stop statement stays as it is until a resume withdraws both")]
     StopTakenBack,
+    /// The synchronous rules would change while a stop is requested or stated.
+    #[error("the synchronous rules stay as they are while a stop is requested or stated")]
+    RulesWhileStopped,
 }
 
 /// The start-over rule every store applies before writing (P6-A1, P6-A3): a reason is given,

@@ -183,8 +183,11 @@ fn single_additions(inputs: &ValidationInputs, node: NodeId) -> Vec<Missing> {
     }
     let current = inputs.report.as_ref().filter(|r| r.epoch() == authority.history.latest().epoch);
     let stated = current.is_some_and(|r| r.stopped().is_some());
+    // A report of a newer epoch is what tells that the record went back: no statement of this
+    // epoch's primary replaces it.
+    let newer = inputs.report.as_ref().is_some_and(|r| r.epoch() > authority.history.latest().epoch);
     for &p in &positions {
-        if !stated {
+        if !stated && !newer {
             all.push(Missing::CleanStop { primary, at_most: p });
         }
         if inputs.acknowledged.is_none() {

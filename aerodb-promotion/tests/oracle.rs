@@ -1351,6 +1351,14 @@ impl Case {
                     ));
                 }
             }
+            // So does a primary's report: one is written only beside its own authority.
+            if let Some(report) = inputs.report.as_ref().filter(|r| r.epoch() > authority) {
+                objections.push(format!(
+                    "(d) a report of {} at epoch {}, newer than the authority's {authority}",
+                    report.primary().as_str(),
+                    report.epoch()
+                ));
+            }
         }
         match inputs.old_primary {
             OldPrimary::KnownActive => objections.push("the old primary is known active".to_owned()),
