@@ -34,7 +34,7 @@ pub struct PromotionExplanation {
     /// One deterministic sentence.
     pub reason: String,
     /// The authority afterwards.
-    pub authority: AuthorityResult,
+    pub authority: AuthorityAfter,
 }
 
 /// How an attempt ended.
@@ -77,7 +77,7 @@ pub struct CheckLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum AuthorityResult {
+pub enum AuthorityAfter {
     /// A new record is durable.
     Changed {
         /// New epoch.
@@ -149,7 +149,7 @@ impl PromotionExplanation {
                         plan.basis_epoch, plan.new_epoch, plan.primary
                     )
                 },
-                authority: AuthorityResult::Unchanged,
+                authority: AuthorityAfter::Unchanged,
             },
             Verdict::Deny(reason) => PromotionExplanation::denied(request, &assessment.checks, *reason),
             Verdict::Reject(rejection) => PromotionExplanation::rejected(request, rejection),
@@ -165,7 +165,7 @@ impl PromotionExplanation {
             invariants_satisfied: Vec::new(),
             invariant_violated: Some(rejection.invariant()),
             reason: format!("rejected before validation: {rejection}"),
-            authority: AuthorityResult::Unchanged,
+            authority: AuthorityAfter::Unchanged,
         }
     }
 
@@ -178,7 +178,7 @@ impl PromotionExplanation {
             invariants_satisfied: Vec::new(),
             invariant_violated: Some(reason.invariant()),
             reason: format!("denied: {reason}"),
-            authority: AuthorityResult::Unchanged,
+            authority: AuthorityAfter::Unchanged,
         }
     }
 }
@@ -197,8 +197,8 @@ impl Rejected {
     }
 }
 
-fn changed(record: &AuthorityRecord) -> AuthorityResult {
-    AuthorityResult::Changed {
+fn changed(record: &AuthorityRecord) -> AuthorityAfter {
+    AuthorityAfter::Changed {
         epoch: record.epoch().get(),
         primary: record.primary().to_string(),
         previous_primary: record.previous_primary().map(|p| p.to_string()),
@@ -240,9 +240,9 @@ impl CommitFailure {
     pub fn explain(&self) -> PromotionExplanation {
         let approval = self.approval();
         let (outcome, violated, authority) = if self.error().is_conflict() {
-            (Outcome::Conflict, Some(Invariant::P6A1), AuthorityResult::Unchanged)
+            (Outcome::Conflict, Some(Invariant::P6A1), AuthorityAfter::Unchanged)
         } else {
-            (Outcome::CommitFault, Some(Invariant::P6F2), AuthorityResult::DecidedByRecovery)
+            (Outcome::CommitFault, Some(Invariant::P6F2), AuthorityAfter::DecidedByRecovery)
         };
         PromotionExplanation {
             request: RequestSummary::of(approval.request(), approval.plan()),
@@ -309,13 +309,13 @@ impl fmt::Display for PromotionExplanation {
         writeln!(f, "  invariant violated: {}", self.invariant_violated.map_or("none", |i| i.id()))?;
         writeln!(f, "  reason: {}", self.reason)?;
         match &self.authority {
-            AuthorityResult::Changed { epoch, primary, previous_primary, force } => writeln!(
+            AuthorityAfter::Changed { epoch, primary, previous_primary, force } => writeln!(
                 f,
                 "  authority: epoch {epoch}, primary {primary} (was {}), force {force}",
                 previous_primary.as_deref().unwrap_or("none"),
             ),
-            AuthorityResult::Unchanged => writeln!(f, "  authority: unchanged"),
-            AuthorityResult::DecidedByRecovery => {
+            AuthorityAfter::Unchanged => writeln!(f, "  authority: unchanged"),
+            AuthorityAfter::DecidedByRecovery => {
                 writeln!(
                     f,
                     "  authority: decided by recovery from the durable record (old or new, never mixed)"

@@ -171,7 +171,7 @@ pub use mark::NodeMark;
 pub use recovery::{RebindError, Recovered, recover};
 
 // Explain and observe: explanations, events, metrics, invariant ids.
-pub use explain::{AuthorityResult, CheckLine, Outcome, PromotionExplanation};
+pub use explain::{AuthorityAfter, CheckLine, Outcome, PromotionExplanation};
 pub use invariant::Invariant;
 pub use telemetry::names as event_names;
 pub use telemetry::{EVENT_TARGET, MetricsSnapshot, PromotionMetrics};

@@ -127,7 +127,7 @@ fn a_forced_promotion_is_recorded_in_record_event_and_explanation() {
     let explanation = forced.explanation.unwrap();
     assert!(matches!(
         explanation.authority,
-        AuthorityResult::Changed { force: Force::CarriedTheDecision, .. }
+        AuthorityAfter::Changed { force: Force::CarriedTheDecision, .. }
     ));
     assert_eq!(explanation.request.force, Force::CarriedTheDecision);
     let events = capture.take();

@@ -291,7 +291,7 @@ fn a_forced_promotion_says_so() {
     let explanation = attempt(&mut store, forced("replica-1"), &inputs, PromotionPolicy::Enabled);
     assert!(matches!(
         explanation.authority,
-        AuthorityResult::Changed { force: Force::CarriedTheDecision, .. }
+        AuthorityAfter::Changed { force: Force::CarriedTheDecision, .. }
     ));
     assert!(explanation.reason.contains("operator's assertion"), "{}", explanation.reason);
     golden("promoted_forced", &explanation);
@@ -339,13 +339,13 @@ fn a_cas_conflict_and_a_commit_fault_are_explained() {
     );
     let conflict = attempt(&mut store, request("replica-1"), &stale, PromotionPolicy::Enabled);
     assert_eq!(conflict.outcome, Outcome::Conflict);
-    assert_eq!(conflict.authority, AuthorityResult::Unchanged);
+    assert_eq!(conflict.authority, AuthorityAfter::Unchanged);
     golden("conflict", &conflict);
 
     let mut failing = FailingCommits::default();
     failing.bootstrap(id("primary-0")).unwrap();
     let fault = attempt(&mut failing, request("replica-1"), &stale, PromotionPolicy::Enabled);
-    assert_eq!(fault.authority, AuthorityResult::DecidedByRecovery);
+    assert_eq!(fault.authority, AuthorityAfter::DecidedByRecovery);
     golden("commit_fault", &fault);
 }
 

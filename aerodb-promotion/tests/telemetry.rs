@@ -286,7 +286,7 @@ fn a_conflict_is_reported_as_what_happened() {
     }
     assert_eq!(after_commit[1].field("outcome"), "conflict");
     assert_eq!(failure.explain().outcome, Outcome::Conflict);
-    assert_eq!(failure.explain().authority, AuthorityResult::Unchanged);
+    assert_eq!(failure.explain().authority, AuthorityAfter::Unchanged);
     let (recovered, resolution) = failure.recover(&store).unwrap();
     assert_eq!(resolution, Resolution::NotApplied, "this attempt wrote nothing");
     assert_eq!(recovered.authority.as_ref(), Some(winner.record()));

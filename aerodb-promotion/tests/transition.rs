@@ -303,7 +303,7 @@ fn force_requested_but_unused_is_recorded_as_such() {
     assert_eq!(committed.record().request().unwrap().force, Force::RequestedUnused);
     assert!(matches!(
         committed.explain().authority,
-        AuthorityResult::Changed { force: Force::RequestedUnused, .. }
+        AuthorityAfter::Changed { force: Force::RequestedUnused, .. }
     ));
 }
 
