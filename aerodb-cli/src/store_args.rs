@@ -181,7 +181,8 @@ impl Place {
                 existing(dir)?;
                 read_report(dir)?
             }
-            Place::Etcd(..) => self.open(false)?.load_report()?,
+            // Never through a handle: its open writes (it settles), racing every commit.
+            Place::Etcd(connection, key) => aerodb_etcd::read_report(connection, key)?,
         })
     }
 }

@@ -32,4 +32,6 @@ mod store;
 
 pub use follow::AuthorityFollower;
 pub use gateway::{Connection, PASSWORD_VAR, Tls};
-pub use store::{EtcdAuthorityStore, MAX_KEY_LEN, fence_key, highest_key, read_record, report_key};
+pub use store::{
+    EtcdAuthorityStore, MAX_KEY_LEN, fence_key, highest_key, read_record, read_report, report_key,
+};

@@ -501,6 +501,18 @@ pub fn read_record(connection: &Connection, key: &str) -> Result<Option<Authorit
     read(&gateway, key, &PromotionSlot::new())
 }
 
+/// Reads the primary's report under `key`'s [`report_key`] once, linearizably, decoded
+/// strictly (P6-F1), without opening a handle: an open settles earlier transactions by putting
+/// the record back, which would make every controller's commit in flight lose its compare.
+/// For agents and inspection; a controller reads it through its handle.
+pub fn read_report(connection: &Connection, key: &str) -> Result<Option<PrimaryReport>, StoreError> {
+    check_key(key)?;
+    let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
+    let reported = report_key(key);
+    let (answer, _cluster) = read_keys(&gateway, &[&reported])?;
+    decode_report(&reported, &range_at(&answer, 0).map_err(backend("read"))?)
+}
+
 /// The record under `key`, read once, linearizably, with its companion, judged by [`admit`]
 /// against it and against what `seen` holds.
 pub(crate) fn read(
