@@ -526,3 +526,48 @@ fn a_settled_denial_is_the_blocker_shown() {
     let reason = DenialReason::SecondPrimary { node: id("pg3"), primary: id("pg1") };
     assert_eq!(pg2.remedy, Some(Remedy::Unfixable { blocker: Blocker::Denied { reason } }), "{found}");
 }
+
+/// Among remedies of one size, the first found: pg2's MVCC boundary unknown, every remedy also
+/// carries its own `MvccKnown`, so the search goes on through every value of pg9 after the
+/// first that approves; pg9 observed at 1/100 (the most lenient that does without moving pg2's
+/// WAL) stays the answer, not a lower value found later (P6-D1, P6-O2). Pins the `<` that keeps
+/// the first of equal remedies: `<=` ended on the last.
+#[test]
+fn among_equal_remedies_the_first_found_is_kept() {
+    let mut inputs = stated_unclean_stop();
+    inputs.nodes.push(replica("pg4", pos(1, 300), history(&[(1, 0)])));
+    inputs.nodes[0].mvcc = None;
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    let evidence = vec![
+        Missing::Observed { node: id("pg9"), at_most: pos(1, 100) },
+        Missing::MvccKnown { node: id("pg2"), visible_commit: Lsn::new(100) },
+    ];
+    assert_eq!(pg2.remedy, Some(Remedy::Missing { evidence }), "{found}");
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
+/// An unfixable node's blocker is its WAL off the authority's history (check 6) before a bound
+/// it is behind (check 5), since no WAL it gains reaches that bound (P6-S2): pg2 switched to
+/// epoch 2 at 90 where the authority did at 100, and stands at 2/120 below the acknowledged
+/// 2/150. Pins the `==` that finds the prefix check in `blocker`.
+#[test]
+fn an_unfixable_nodes_blocker_is_its_diverged_wal_before_a_bound() {
+    let authority = history(&[(1, 0), (2, 100)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), authority.clone())));
+    inputs.nodes = vec![
+        replica("pg2", pos(2, 120), history(&[(1, 0), (2, 90)])),
+        replica("pg3", pos(2, 150), authority),
+    ];
+    inputs.old_primary = OldPrimary::ConfirmedStopped;
+    inputs.acknowledged = Some(pos(2, 150));
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    let Verdict::Deny(first) = pg2.verdict else { panic!("{found}") };
+    let Some(Remedy::Unfixable { blocker: Blocker::Denied { reason } }) = pg2.remedy else {
+        panic!("{found}")
+    };
+    assert_ne!(first, reason, "{found}");
+    assert_eq!(reason, DenialReason::HistoryDiverged { epoch: Epoch::new(2), at: Lsn::new(90) }, "{found}");
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
