@@ -548,9 +548,10 @@ fn among_equal_remedies_the_first_found_is_kept() {
 }
 
 /// An unfixable node's blocker is its WAL off the authority's history (check 6) before a bound
-/// it is behind (check 5), since no WAL it gains reaches that bound (P6-S2): pg2 switched to
-/// epoch 2 at 90 where the authority did at 100, and stands at 2/120 below the acknowledged
-/// 2/150. Pins the `==` that finds the prefix check in `blocker`.
+/// it does not hold (check 5), since no WAL it gains reaches that bound (P6-S2): pg2 switched
+/// to epoch 2 at 90 where the authority did at 100, so the acknowledged 1/95 lies past the end
+/// of epoch 1 on pg2's history. Pins the `==` that finds the prefix check in `blocker`: `!=`
+/// showed the first failure, check 5's.
 #[test]
 fn an_unfixable_nodes_blocker_is_its_diverged_wal_before_a_bound() {
     let authority = history(&[(1, 0), (2, 100)]);
@@ -560,7 +561,7 @@ fn an_unfixable_nodes_blocker_is_its_diverged_wal_before_a_bound() {
         replica("pg3", pos(2, 150), authority),
     ];
     inputs.old_primary = OldPrimary::ConfirmedStopped;
-    inputs.acknowledged = Some(pos(2, 150));
+    inputs.acknowledged = Some(pos(1, 95));
     let found = candidates(PromotionPolicy::Enabled, &inputs);
     let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
     let Verdict::Deny(first) = pg2.verdict else { panic!("{found}") };
@@ -569,5 +570,26 @@ fn an_unfixable_nodes_blocker_is_its_diverged_wal_before_a_bound() {
     };
     assert_ne!(first, reason, "{found}");
     assert_eq!(reason, DenialReason::HistoryDiverged { epoch: Epoch::new(2), at: Lsn::new(90) }, "{found}");
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
+/// A diverged history is not papered over with the authority's: pg2 switched to epoch 2 at 90
+/// where the authority did at 100, and the acknowledged 3/250 lies in epoch 3, which pg2 has
+/// not learnt. Gaining epoch 3 would continue pg2's own history, not the authority's, so no
+/// history shown for it approves it (P6-S2, P6-F1). Pins the `&&` of `extended_to`: `||`
+/// extended any shorter history, a diverged one too, and listed it as missing evidence.
+#[test]
+fn a_diverged_history_is_not_extended_along_the_authoritys() {
+    let authority = history(&[(1, 0), (2, 100), (3, 200)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), authority.clone())));
+    inputs.nodes = vec![
+        replica("pg2", pos(2, 150), history(&[(1, 0), (2, 90)])),
+        replica("pg3", pos(3, 250), authority),
+    ];
+    inputs.old_primary = OldPrimary::ConfirmedStopped;
+    inputs.acknowledged = Some(pos(3, 250));
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    assert!(matches!(pg2.remedy, Some(Remedy::Unfixable { .. })), "{found}");
     assert!(remedies_are_exact(Cluster { inputs }));
 }
