@@ -747,7 +747,87 @@ impl Iterator for Combinations {
 
 #[cfg(test)]
 mod tests {
-    use super::{Combinations, Epoch, Lsn, Missing, WalPosition, choices};
+    use super::{Combinations, Epoch, Lsn, Missing, WalPosition, choices, pool};
+    use crate::evidence::{PrimaryReport, Stopped};
+    use crate::inputs::{AuthorityView, NodeView, OldPrimary, ValidationInputs};
+    use aerodb_core::{EpochHistory, EpochStart, NodeId, ReplicationState};
+
+    fn id(s: &str) -> NodeId {
+        NodeId::new(s).unwrap()
+    }
+
+    fn at(lsn: u64) -> WalPosition {
+        WalPosition::new(Epoch::new(1), Lsn::new(lsn))
+    }
+
+    /// Epoch 1 led by pg1 (`[1@0]`), the old primary `old_primary`, its report's rule
+    /// `ANY 1 (pg2, pg9)` and its stop statement `stopped`; pg2 (the candidate) at 1/100, pg4
+    /// (named in no rule) ahead at 1/300, pg9 unobserved, no acknowledged position given. The
+    /// pool's kinds, slot by slot, and each slot's value at the candidate's point (`own`).
+    fn pool_of(old_primary: OldPrimary, stopped: Option<Stopped>) -> (Vec<&'static str>, Vec<Missing>) {
+        let h = EpochHistory::new(vec![EpochStart { epoch: Epoch::new(1), start: Lsn::new(0) }]).unwrap();
+        let mut report = PrimaryReport::new(Epoch::new(1), id("pg1"))
+            .with_synchronous(vec!["ANY 1 (pg2, pg9)".parse().unwrap()])
+            .unwrap();
+        if let Some(stopped) = stopped {
+            report = report.with_stop_requested().with_stopped(stopped);
+        }
+        let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), h.clone())));
+        inputs.nodes = vec![
+            NodeView::new(id("pg2"), ReplicationState::ReplicaActive, at(100)).with_history(h.clone()),
+            NodeView::new(id("pg4"), ReplicationState::ReplicaActive, at(300)).with_history(h),
+        ];
+        inputs.old_primary = old_primary;
+        inputs.report = Some(report);
+        let (slots, own) = pool(&inputs, &inputs.nodes[0]);
+        let kind = |m: &Missing| match m {
+            Missing::OldPrimaryStopped { .. } => "old primary stopped",
+            Missing::CleanStop { .. } => "clean stop",
+            Missing::Observed { .. } => "observed",
+            Missing::Acknowledged { .. } => "acknowledged",
+            _ => "other",
+        };
+        (slots.iter().filter_map(|slot| slot.first().map(kind)).collect(), own)
+    }
+
+    /// The search's pool offers the old primary's stop evidence only where it is missing: a
+    /// stop confirmed only while nothing says the old primary stopped (P6-A1), a clean stop
+    /// only while its agent stated no stop (one stated unclean is not contradicted, P6-F1), and
+    /// neither for an old primary known active, which no evidence remedies (P6-A1). Evidence
+    /// already there would only spend the search budget. Pins the `||` and the `&&`s and `!`s
+    /// of `pool`'s conditions (through `candidates` an active old primary never reaches `pool`:
+    /// `remedy` calls it unfixable first).
+    #[test]
+    fn the_pool_offers_stop_evidence_only_where_it_is_missing() {
+        let unclean = Some(Stopped { checkpoint: at(50), clean: false });
+        let rest = ["observed", "acknowledged"];
+        let with = |first: &[&'static str]| [first, &rest[..]].concat();
+        assert_eq!(pool_of(OldPrimary::Unknown, None).0, with(&["old primary stopped", "clean stop"]));
+        assert_eq!(pool_of(OldPrimary::ConfirmedStopped, None).0, with(&["clean stop"]));
+        assert_eq!(pool_of(OldPrimary::Unknown, unclean).0, rest);
+        assert_eq!(pool_of(OldPrimary::ConfirmedStopped, unclean).0, rest);
+        assert_eq!(pool_of(OldPrimary::KnownActive, None).0, rest);
+    }
+
+    /// What an unfixable node's blocker is shown with, and the search's fallback past its
+    /// budget: every piece at the candidate's own point (1/100), not at the slot's most lenient
+    /// value (pg9 observed at pg4's 1/300 would move the derived bound past the candidate,
+    /// P6-S1). Pins `Missing::at_most` and the `==` that picks each slot's own value.
+    #[test]
+    fn own_evidence_is_each_piece_at_the_candidates_point() {
+        let (_, own) = pool_of(OldPrimary::Unknown, None);
+        let expected = [
+            Missing::OldPrimaryStopped { primary: id("pg1") },
+            Missing::CleanStop { primary: id("pg1"), at_most: at(100) },
+            Missing::Observed { node: id("pg9"), at_most: at(100) },
+            Missing::Acknowledged { at_most: at(100) },
+        ];
+        assert_eq!(own, expected);
+        assert_eq!(
+            own.iter().map(Missing::at_most).collect::<Vec<_>>(),
+            [None, Some(at(100)), Some(at(100)), Some(at(100))]
+        );
+    }
 
     #[test]
     fn choices_run_the_first_slots_value_slowest() {

@@ -387,3 +387,209 @@ fn each_missing_item_reads_in_operator_words_and_serializes_in_snake_case() {
     let back: Missing = serde_json::from_value(serde_json::to_value(&history_item).unwrap()).unwrap();
     assert_eq!(back, history_item);
 }
+
+/// Epoch 1 led by pg1 (history `[1@0]`), its old primary confirmed stopped, acknowledged through
+/// 1/100; pg2 caught up at 1/100, pg3 behind at 1/80.
+fn two_replicas() -> ValidationInputs {
+    let h = history(&[(1, 0)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), h.clone())));
+    inputs.nodes = vec![replica("pg2", pos(1, 100), h.clone()), replica("pg3", pos(1, 80), h)];
+    inputs.old_primary = OldPrimary::ConfirmedStopped;
+    inputs.acknowledged = Some(pos(1, 100));
+    inputs
+}
+
+/// What the operator reads and what the tool's exit status rests on: `any_approved` says
+/// whether some node would be approved now, and the text lists each node's verdict, each
+/// missing item, an unfixable node's blocker and the summary line (P6-O2). Pins
+/// `Candidates::any_approved` and the `Display` of `Candidates` and `Blocker`.
+#[test]
+fn the_candidates_text_and_summary_say_what_each_node_needs() {
+    let inputs = two_replicas();
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    assert!(found.any_approved(), "{found}");
+    let text = found.to_string();
+    assert!(text.starts_with("pg2: WOULD APPROVE: epoch 1 to 2 with pg2 as primary, from 1/100 ("), "{text}");
+    let pg3 = found.nodes.iter().find(|c| c.node == id("pg3")).unwrap();
+    let Verdict::Deny(behind) = &pg3.verdict else { panic!("{text}") };
+    assert!(text.contains(&format!("\npg3: DENIED: {behind}\n  missing: flush ≥ 1/100 on pg3\n")), "{text}");
+    assert!(text.ends_with("\nwould be approved: pg2\n"), "{text}");
+
+    // The old primary known active: no node approvable, nor any evidence that would change it.
+    let mut active = inputs;
+    active.old_primary = OldPrimary::KnownActive;
+    let found = candidates(PromotionPolicy::Enabled, &active);
+    assert!(!found.any_approved(), "{found}");
+    let reason = DenialReason::OldPrimaryActive { primary: id("pg1") };
+    let blocker = Blocker::Denied { reason };
+    assert_eq!(blocker.to_string(), reason.to_string());
+    let text = found.to_string();
+    assert!(text.contains(&format!("\n  no evidence changes this: {reason}\n")), "{text}");
+    assert!(text.ends_with("\nno node would be approved\n"), "{text}");
+    let rejected = Blocker::Rejected { rejection: Rejection::Disabled };
+    assert_eq!(rejected.to_string(), Rejection::Disabled.to_string());
+}
+
+/// An old primary that stated an unclean stop is not offered a clean stop as evidence: its
+/// agent has said how it stopped, and a clean-stop statement beside it would contradict that
+/// (P6-F1); the remedy is the evidence the stated rules need, the standby observed (P6-S1).
+/// Pins the `&&` of `pool`'s `!active && !stated`: `||` offered the clean stop first.
+#[test]
+fn a_stated_unclean_stop_is_not_remedied_by_a_clean_one() {
+    let inputs = stated_unclean_stop();
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    assert_eq!(
+        pg2.remedy,
+        Some(Remedy::Missing { evidence: vec![Missing::Observed { node: id("pg9"), at_most: pos(1, 100) }] }),
+        "{found}"
+    );
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
+/// The smallest remedy over all, not the first found: pg9 observed at pg4's 1/300 (the most
+/// lenient value, tried first) approves pg2 only with its WAL brought to 1/300 too, two items;
+/// pg9 observed at 1/100 alone does (P6-O2: nothing listed that is not needed). Pins the `<=`
+/// of the search's early stop: `>` stopped at the first, larger remedy.
+#[test]
+fn the_smallest_remedy_is_found_past_a_larger_first_one() {
+    let mut inputs = stated_unclean_stop();
+    let h = history(&[(1, 0)]);
+    inputs.nodes.push(replica("pg4", pos(1, 300), h));
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    assert_eq!(
+        pg2.remedy,
+        Some(Remedy::Missing { evidence: vec![Missing::Observed { node: id("pg9"), at_most: pos(1, 100) }] }),
+        "{found}"
+    );
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
+/// [`two_replicas`] with the old primary's report: the rule `ANY 1 (pg2, pg9)`, pg9 not
+/// observed, and a stop requested and stated unclean at 1/50; nothing given of the old primary
+/// or of what was acknowledged.
+fn stated_unclean_stop() -> ValidationInputs {
+    let mut inputs = two_replicas();
+    let report = PrimaryReport::new(Epoch::new(1), id("pg1"))
+        .with_synchronous(vec!["ANY 1 (pg2, pg9)".parse().unwrap()])
+        .unwrap()
+        .with_stop_requested()
+        .with_stopped(Stopped { checkpoint: pos(1, 50), clean: false });
+    inputs.report = Some(report);
+    inputs.old_primary = OldPrimary::Unknown;
+    inputs.acknowledged = None;
+    inputs
+}
+
+/// A remedy of two pieces, which only the search of pairs finds: pg2 at 1/80 is short of
+/// epoch 2 (begun at 100), the old primary unknown and nothing bounds what was acknowledged. A
+/// clean stop at pg2's point (1/80) lies before epoch 2 began, which contradicts the authority
+/// (P6-F1), so it cannot be the one piece that both stops the old primary and bounds what was
+/// acknowledged; the stop confirmed and the acknowledged position given do, with pg2's WAL
+/// brought to the switch point (P6-A1, P6-S1, P6-S2). Pins the search budget (`1 << 12`): with
+/// none, the pairs go untried and pg2 is called unfixable.
+#[test]
+fn a_remedy_of_two_pieces_is_found_by_the_search_of_pairs() {
+    let authority = history(&[(1, 0), (2, 100)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), authority)));
+    inputs.nodes = vec![replica("pg2", pos(1, 80), history(&[(1, 0)]))];
+    inputs.old_primary = OldPrimary::Unknown;
+    inputs.acknowledged = None;
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    let evidence = vec![
+        Missing::OldPrimaryStopped { primary: id("pg1") },
+        Missing::Acknowledged { at_most: pos(1, 80) },
+        Missing::WalReaches { node: id("pg2"), position: pos(1, 100) },
+    ];
+    assert_eq!(pg2.remedy, Some(Remedy::Missing { evidence }), "{found}");
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
+/// What no evidence touches is named as the blocker: a second primary visible (check 2, P6-A1)
+/// refuses pg2 whatever is added, and that is what the operator reads, not the later failure
+/// the remaining evidence would leave (pg2's history diverged from the authority's, check 6).
+/// Pins `remedy`'s early answer for a settled denial: without it the search runs and the blocker
+/// shown is the prefix's.
+#[test]
+fn a_settled_denial_is_the_blocker_shown() {
+    let authority = history(&[(1, 0), (2, 100)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), authority.clone())));
+    let active =
+        NodeView::new(id("pg3"), ReplicationState::PrimaryActive, pos(2, 120)).with_history(authority);
+    inputs.nodes = vec![replica("pg2", pos(1, 150), history(&[(1, 0)])), active];
+    inputs.old_primary = OldPrimary::ConfirmedStopped;
+    inputs.acknowledged = Some(pos(1, 100));
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    let reason = DenialReason::SecondPrimary { node: id("pg3"), primary: id("pg1") };
+    assert_eq!(pg2.remedy, Some(Remedy::Unfixable { blocker: Blocker::Denied { reason } }), "{found}");
+}
+
+/// Among remedies of one size, the first found: pg2's MVCC boundary unknown, every remedy also
+/// carries its own `MvccKnown`, so the search goes on through every value of pg9 after the
+/// first that approves; pg9 observed at 1/100 (the most lenient that does without moving pg2's
+/// WAL) stays the answer, not a lower value found later (P6-D1, P6-O2). Pins the `<` that keeps
+/// the first of equal remedies: `<=` ended on the last.
+#[test]
+fn among_equal_remedies_the_first_found_is_kept() {
+    let mut inputs = stated_unclean_stop();
+    inputs.nodes.push(replica("pg4", pos(1, 300), history(&[(1, 0)])));
+    inputs.nodes[0].mvcc = None;
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    let evidence = vec![
+        Missing::Observed { node: id("pg9"), at_most: pos(1, 100) },
+        Missing::MvccKnown { node: id("pg2"), visible_commit: Lsn::new(100) },
+    ];
+    assert_eq!(pg2.remedy, Some(Remedy::Missing { evidence }), "{found}");
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
+/// An unfixable node's blocker is its WAL off the authority's history (check 6) before a bound
+/// it does not hold (check 5), since no WAL it gains reaches that bound (P6-S2): pg2 switched
+/// to epoch 2 at 90 where the authority did at 100, so the acknowledged 1/95 lies past the end
+/// of epoch 1 on pg2's history. Pins the `==` that finds the prefix check in `blocker`: `!=`
+/// showed the first failure, check 5's.
+#[test]
+fn an_unfixable_nodes_blocker_is_its_diverged_wal_before_a_bound() {
+    let authority = history(&[(1, 0), (2, 100)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), authority.clone())));
+    inputs.nodes = vec![
+        replica("pg2", pos(2, 120), history(&[(1, 0), (2, 90)])),
+        replica("pg3", pos(2, 150), authority),
+    ];
+    inputs.old_primary = OldPrimary::ConfirmedStopped;
+    inputs.acknowledged = Some(pos(1, 95));
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    let Verdict::Deny(first) = pg2.verdict else { panic!("{found}") };
+    let Some(Remedy::Unfixable { blocker: Blocker::Denied { reason } }) = pg2.remedy else {
+        panic!("{found}")
+    };
+    assert_ne!(first, reason, "{found}");
+    assert_eq!(reason, DenialReason::HistoryDiverged { epoch: Epoch::new(2), at: Lsn::new(90) }, "{found}");
+    assert!(remedies_are_exact(Cluster { inputs }));
+}
+
+/// A diverged history is not papered over with the authority's: pg2 switched to epoch 2 at 90
+/// where the authority did at 100, and the acknowledged 3/250 lies in epoch 3, which pg2 has
+/// not learnt. Gaining epoch 3 would continue pg2's own history, not the authority's, so no
+/// history shown for it approves it (P6-S2, P6-F1). Pins the `&&` of `extended_to`: `||`
+/// extended any shorter history, a diverged one too, and listed it as missing evidence.
+#[test]
+fn a_diverged_history_is_not_extended_along_the_authoritys() {
+    let authority = history(&[(1, 0), (2, 100), (3, 200)]);
+    let mut inputs = ValidationInputs::new(Some(AuthorityView::new(id("pg1"), authority.clone())));
+    inputs.nodes = vec![
+        replica("pg2", pos(2, 150), history(&[(1, 0), (2, 90)])),
+        replica("pg3", pos(3, 250), authority),
+    ];
+    inputs.old_primary = OldPrimary::ConfirmedStopped;
+    inputs.acknowledged = Some(pos(3, 250));
+    let found = candidates(PromotionPolicy::Enabled, &inputs);
+    let pg2 = found.nodes.iter().find(|c| c.node == id("pg2")).unwrap();
+    assert!(matches!(pg2.remedy, Some(Remedy::Unfixable { .. })), "{found}");
+    assert!(remedies_are_exact(Cluster { inputs }));
+}

@@ -103,3 +103,59 @@ fn a_stop_stays_until_a_resume_withdraws_it_whole() {
     assert!(refused(&requested, &stated).is_ok());
     assert!(refused(&requested, &base).is_ok());
 }
+
+/// P6-S1: of every acknowledged bound the inputs offer, the highest is the one chosen, shown and
+/// recorded (the candidate must hold each, so the verdict alone does not tell which); a tie goes
+/// to the later source, the report's evidence over what was merely given, so that the record
+/// says the bound rested on the report. Pins the `>=` in `acknowledged_bound`'s choice: `<`
+/// would record the lowest bound, and a tie as given.
+#[test]
+fn the_highest_acknowledged_bound_is_recorded_and_a_tie_goes_to_the_report() {
+    let record = AuthorityRecord::bootstrap(id("primary-0"));
+    let chosen = |given: u64, checkpoint: u64| {
+        let report = PrimaryReport::new(record.epoch(), id("primary-0"))
+            .with_stop_requested()
+            .with_stopped(Stopped { checkpoint: pos(1, checkpoint), clean: true });
+        let mut inputs = caught_up_inputs(&record, id("replica-1"), 40).with_report(report);
+        inputs.acknowledged = Some(pos(1, given));
+        let request = PromotionRequest::builder("replica-1").build().unwrap();
+        match assess(PromotionPolicy::Enabled, &request, &inputs).verdict {
+            Verdict::Approve(plan) => (plan.evidence.acknowledged, plan.evidence.acknowledged_from),
+            other => panic!("given {given}, clean stop {checkpoint}: {other:?}"),
+        }
+    };
+    assert_eq!(chosen(30, 35), (pos(1, 35), AcknowledgedSource::CleanStop), "the clean stop is higher");
+    assert_eq!(chosen(38, 35), (pos(1, 38), AcknowledgedSource::Given), "the given position is higher");
+    assert_eq!(chosen(35, 35), (pos(1, 35), AcknowledgedSource::CleanStop), "a tie: the report's");
+}
+
+/// P6-S1: the rules a stop rests on stay while either half of the stop stands — a request not
+/// yet answered by a statement (the primary may still acknowledge under the rules until it
+/// stops, and the statement to come rests on them), or a statement alone — not only while
+/// both do; without a stop, or by a resume withdrawing both, they may change. Pins the `||`
+/// of `check_report`'s `stopping`: `&&` let the rules be narrowed after a request alone.
+#[test]
+fn the_rules_stay_while_a_stop_is_requested_or_stated_alone() {
+    let record = AuthorityRecord::bootstrap(id("primary-0"));
+    let rules = |names: &[&str]| {
+        vec![SyncRule::new(SyncMethod::Any, 1, names.iter().map(|n| id(n)).collect()).unwrap()]
+    };
+    let base =
+        PrimaryReport::new(record.epoch(), record.primary()).with_synchronous(rules(&["a", "b"])).unwrap();
+    let narrowed = |r: &PrimaryReport| r.clone().with_synchronous(rules(&["a"])).unwrap();
+    let write = |current: &PrimaryReport, next: &PrimaryReport| {
+        check_report(Some(&record), Some(current), Some(current), next)
+    };
+    let held = |current: &PrimaryReport, next: &PrimaryReport| {
+        matches!(write(current, next), Err(StoreError::Report(ReportRefusal::RulesWhileStopped)))
+    };
+    let requested = base.clone().with_stop_requested();
+    assert!(held(&requested, &narrowed(&requested)), "the rules narrowed after a request alone");
+    let stated = base.clone().with_stopped(stopped(35));
+    assert!(held(&stated, &narrowed(&stated)), "the rules narrowed after a statement alone");
+    let both = requested.clone().with_stopped(stopped(35));
+    assert!(held(&both, &narrowed(&both)), "the rules narrowed after request and statement");
+    // No stop, or a resume withdrawing it whole: the rules may change.
+    assert!(write(&base, &narrowed(&base)).is_ok());
+    assert!(write(&both, &narrowed(&PrimaryReport::new(record.epoch(), record.primary()))).is_ok());
+}
