@@ -206,7 +206,10 @@ pub enum Remedy {
         evidence: Vec<Missing>,
     },
     /// No evidence added to these inputs approves the node: the state itself must change (the
-    /// old primary known active, a diverged history, a node that is not a replica, …).
+    /// old primary known active, a diverged history, a node that is not a replica, …). Every
+    /// single piece of evidence is tried; combinations of two or more within 4,096
+    /// choices, then the whole pool at the candidate's own point, so past that bound a larger
+    /// remedy may exist that was not searched.
     Unfixable {
         /// What refuses it even with every piece of evidence added.
         blocker: Blocker,
