@@ -157,6 +157,19 @@ fn handover(acks: &[(Instant, usize)], old: usize, new: usize) -> (Instant, Inst
 
 static NEXT_ID: Mutex<i64> = Mutex::new(0);
 
+/// The floor's stop, as the issue names it: a bare `pg_ctl stop -m fast` (which waits, polling
+/// every 100 ms), as the data directory's owner.
+fn pg_ctl_stop_fast(bindir: &Path, data: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let owner = std::fs::metadata(data).expect("reads the data directory");
+    let mut command = Command::new(bindir.join("pg_ctl"));
+    command.args(["stop", "-m", "fast", "-D"]).arg(data).env("LC_ALL", "C").current_dir("/");
+    command.uid(owner.uid()).gid(owner.gid()).stdin(Stdio::null()).stdout(Stdio::null());
+    let status = command.status().expect("runs pg_ctl");
+    assert!(status.success(), "pg_ctl stop -m fast: {status}");
+}
+
 /// The first id of a new writer: a range no earlier writer used.
 fn next_ids() -> i64 {
     let mut next = NEXT_ID.lock().unwrap_or_else(PoisonError::into_inner);
@@ -293,6 +306,10 @@ impl Bare {
     /// After `new` was promoted: the old primary (stopped) rejoins it (`rewind` after a kill),
     /// the third standby streams from it, and it gets its synchronous rule.
     fn rejoin(&mut self, new: usize, rewind: bool) {
+        // pg_rewind reads the source's timeline from its latest checkpoint: the promoted one's
+        // must be on its new timeline (a promotion only requests it).
+        let mut primary = self.servers[new].connect().unwrap_or_else(|e| panic!("{e}"));
+        primary.batch_execute("CHECKPOINT").expect("checkpoints the new primary");
         let old = std::mem::replace(&mut self.primary, new);
         if rewind {
             self.site.rewind(&self.servers[old], &self.servers[new]).unwrap_or_else(|e| panic!("{e}"));
@@ -320,13 +337,14 @@ impl Bare {
         let sync = self.make_synchronous();
         let old = self.primary;
         let mut standby = self.servers[sync].connect().unwrap_or_else(|e| panic!("{e}"));
-        let control = ServerControl::new(&self.bindir, self.servers[old].data_dir(), Path::new("/dev/null"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let data = self.servers[old].data_dir().to_owned();
+        let control =
+            ServerControl::new(&self.bindir, &data, Path::new("/dev/null")).unwrap_or_else(|e| panic!("{e}"));
         let since = Instant::now();
         let writer = Writer::start(self.configs(), next_ids());
         writer.wait_acked(old, WARM, since);
         let started = Instant::now();
-        control.stop(false).unwrap_or_else(|e| panic!("{e}"));
+        pg_ctl_stop_fast(&self.bindir, &data);
         let stopped = Instant::now();
         let checkpoint = control.last_checkpoint().unwrap_or_else(|e| panic!("{e}"));
         assert!(checkpoint.clean, "pg_ctl stop -m fast did not shut down cleanly");

@@ -509,6 +509,21 @@ struct Looked {
     observation: Observation,
 }
 
+/// `ask` of every node at once (one thread each: a look's time is its slowest node's, not the
+/// sum), the answers in the nodes' order.
+fn each_node<T: Send>(
+    configs: &[(NodeId, postgres::Config)],
+    ask: impl Fn(&postgres::Config) -> T + Sync,
+) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let asked: Vec<_> = configs.iter().map(|(_, config)| scope.spawn(|| ask(config))).collect();
+        asked
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
 /// Looks at every node of `cluster` (standbys frozen first if `freeze` and the recorded primary
 /// does not run), refusing the whole look on any unknown or inconsistent answer (P6-F1).
 fn look(
@@ -527,8 +542,8 @@ fn look(
     // promotion is denied anyway (KnownActive), and freezing its synchronous standby would stall
     // every commit, so nothing is frozen then.
     let mut primary_runs = false;
-    for (node, config) in &configs {
-        match pg::observe(config) {
+    for ((node, _), first) in configs.iter().zip(each_node(&configs, pg::observe)) {
+        match first {
             Ok(state) => primary_runs |= *node == record.primary() && !state.in_recovery,
             Err(pg::ObserveError::Unreachable(_)) => {}
             Err(error) => return Err(unreadable(node, &error)),
@@ -537,15 +552,18 @@ fn look(
     if freeze && primary_runs {
         eprintln!("aerodb-promote: {} runs as a primary: standbys not frozen", record.primary());
     } else if freeze {
-        for (node, config) in &configs {
-            if let Err(error) = pg::freeze(config, record.epoch().get(), FREEZE_LIMIT) {
+        let epoch = record.epoch().get();
+        let frozen = each_node(&configs, |config| pg::freeze(config, epoch, FREEZE_LIMIT));
+        for ((node, _), result) in configs.iter().zip(frozen) {
+            if let Err(error) = result {
                 eprintln!("aerodb-promote: {node}: not frozen: {error}");
             }
         }
     }
     let mut seen: Vec<(NodeId, ServerState)> = Vec::new();
-    for (node, config) in &configs {
-        match pg::observe_settled(config, FREEZE_LIMIT) {
+    let settled = each_node(&configs, |config| pg::observe_settled(config, FREEZE_LIMIT));
+    for ((node, _), result) in configs.iter().zip(settled) {
+        match result {
             Ok(state) => seen.push((*node, state)),
             // Unreachable: left out (the validator knows nothing of it; a candidate left out is
             // denied, an old primary left out is Unknown unless the operator says otherwise).
@@ -700,7 +718,8 @@ fn stated_stop(
         if stated.is_some() || std::time::Instant::now() >= deadline {
             return Ok(stated);
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Reading the report is cheap, and a switchover's write outage waits on this look.
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
 

@@ -896,3 +896,161 @@ fn a_switchover_that_cannot_finish_changes_nothing_or_is_resumed() {
     let mut client = rig.config("pg1").connect(NoTls).unwrap();
     client.execute("INSERT INTO acked VALUES (7)", &[]).unwrap();
 }
+
+/// A `--synchronous` agent's standby carries the fence (`FENCE_RULE`): promoted by hand behind
+/// its agent's back, it acknowledges no commit — the session waits on synchronous replication
+/// to a standby that cannot exist — and its agent, back, stops it at once (the authority names
+/// pg1) and makes it a standby again. Fails if a standby is left unarmed.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn a_standby_promoted_by_hand_acknowledges_nothing_and_is_fenced() {
+    use aerodb_cli::agent::plan::FENCE_RULE;
+    let (_dir, mut rig) = deploy_with(600, &["--synchronous", "FIRST 1 (pg1, pg2, pg3)"]);
+    wait_for("pg1 to lead with pg2 and pg3 streaming", || rig.streaming("pg1").len() == 2);
+    let names = |rig: &Rig, node: &str| -> String {
+        rig.config(node)
+            .connect(NoTls)
+            .and_then(|mut c| c.query_one("SHOW synchronous_standby_names", &[]))
+            .map(|row| row.get(0))
+            .unwrap_or_default()
+    };
+    wait_for("pg3's agent to arm the fence", || names(&rig, "pg3") == FENCE_RULE);
+    assert_ne!(names(&rig, "pg1"), FENCE_RULE, "the primary carries the fence");
+    rig.kill_agent("pg3");
+    let mut pg3 = rig.config("pg3").connect(NoTls).unwrap();
+    let promoted: bool = pg3.query_one("SELECT pg_promote(true, 60)", &[]).unwrap().get(0);
+    assert!(promoted);
+    // A commit on the promoted pg3 is made, and waits: never acknowledged.
+    let config = rig.config("pg3");
+    let commit = std::thread::spawn(move || {
+        let mut client = config.connect(NoTls).map_err(|e| e.to_string())?;
+        let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).map_err(|e| e.to_string())?.get(0);
+        println!("committing session {pid}");
+        client.execute("INSERT INTO acked VALUES (-1)", &[]).map(|_| pid).map_err(|e| e.to_string())
+    });
+    wait_for("the commit on pg3 to wait for synchronous replication", || {
+        pg3.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE 'INSERT%'",
+            &[],
+        )
+        .is_ok_and(|row| row.get::<_, i64>(0) == 1)
+    });
+    assert!(!commit.is_finished(), "the commit returned on a fenced server");
+    // Its agent back: the server is not the authority's, so it is stopped at once and rewound.
+    rig.start_agent("pg3", None).unwrap();
+    let acknowledged = commit.join().unwrap();
+    assert!(acknowledged.is_err(), "a commit on the hand-promoted pg3 was acknowledged: {acknowledged:?}");
+    wait_for("pg3 to stream from pg1 again", || rig.streaming("pg1").iter().any(|(n, _)| n == "pg3"));
+    assert!(
+        rig.printed("pg3").iter().any(|l| l.contains("fence: stop the server at once")),
+        "{:?}",
+        rig.printed("pg3")
+    );
+    wait_for("pg3 armed again", || names(&rig, "pg3") == FENCE_RULE);
+    println!("the hand-promoted pg3 acknowledged nothing and was fenced: {acknowledged:?}");
+}
+
+/// Failovers with `--synchronous` agents, whose standbys are promoted under the fence (no
+/// private restart): the candidate's agent — and in half the rounds its server — is killed
+/// after each of its actions once the record names it (record the rule, promote, set the rule).
+/// Every round: timeline = epoch, the history file = the record, every acknowledged row kept,
+/// the new primary under its own rule (never left fenced), and the others armed again.
+#[test]
+#[ignore = "needs PostgreSQL's server programs (Debian's postgresql package); .ci/run runs it"]
+fn fenced_promotions_with_the_candidates_agent_killed_after_each_action() {
+    use aerodb_cli::agent::plan::FENCE_RULE;
+    let kills = [
+        Kill::Agent(1),
+        Kill::AgentAndServer(2),
+        Kill::Agent(3),
+        Kill::AgentAndServer(1),
+        Kill::Agent(2),
+        Kill::AgentAndServer(3),
+        Kill::None,
+    ];
+    let (dir, mut rig) = deploy_with(600, &["--synchronous", "FIRST 1 (pg1, pg2, pg3)"]);
+    let names = |rig: &Rig, node: &str| -> String {
+        rig.config(node)
+            .connect(NoTls)
+            .and_then(|mut c| c.query_one("SHOW synchronous_standby_names", &[]))
+            .map(|row| row.get(0))
+            .unwrap_or_default()
+    };
+    let mut primary = "pg1".to_owned();
+    let mut all_acknowledged: Vec<i64> = Vec::new();
+    for (round, kill) in kills.into_iter().enumerate() {
+        let epoch = round as u64 + 1;
+        let mut sync = None;
+        wait_for(
+            &format!("round {round}: {primary} with a synchronous standby, both standbys armed"),
+            || {
+                let streaming = rig.streaming(&primary);
+                sync = streaming.iter().find(|(_, s)| s == "sync").map(|(n, _)| n.clone());
+                streaming.len() == 2
+                    && sync.is_some()
+                    && NODES.iter().filter(|n| **n != primary).all(|n| names(&rig, n) == FENCE_RULE)
+            },
+        );
+        let sync = sync.unwrap();
+        let other = NODES.iter().find(|n| **n != primary && **n != sync).unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicUsize::new(0));
+        let first = 50_000_000 + round as i64 * 1_000_000;
+        let load = writer(rig.config(&primary), first, Arc::clone(&stop), Arc::clone(&count));
+        wait_for("50 acknowledged commits", || count.load(Ordering::Relaxed) >= 50 || load.is_finished());
+        rig.kill_agent(&primary);
+        rig.kill_server(&primary).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let acknowledged = load.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        all_acknowledged.extend(&acknowledged);
+        if let Kill::Agent(n) | Kill::AgentAndServer(n) = kill {
+            rig.start_agent(&sync, Some(n)).unwrap();
+        }
+        let (observed, _) = observe(&rig, dir.path(), &format!("fenced-{round}.json"));
+        let (code, stdout, stderr) =
+            run(&rig, &["promote", &sync, "--observed", &observed, "--force", "--reason", "primary lost"]);
+        assert_eq!(code, Some(0), "round {round}: {sync} not promoted:\n{stdout}{stderr}");
+        let record = read_record(dir.path().join("authority")).unwrap().unwrap();
+        assert_eq!((record.epoch().get(), record.primary().as_str()), (epoch + 1, sync.as_str()));
+        if let Kill::Agent(n) | Kill::AgentAndServer(n) = kill {
+            wait_for(&format!("round {round}: {sync}'s agent to pause after {n} actions"), || {
+                rig.printed(&sync).iter().any(|l| l.starts_with("paused after"))
+            });
+            let printed = rig.kill_agent(&sync);
+            assert!(
+                !printed.iter().any(|l| l.contains("private")),
+                "round {round}: a fenced promotion restarted privately: {printed:?}"
+            );
+            if matches!(kill, Kill::AgentAndServer(_)) {
+                rig.kill_server(&sync).unwrap();
+            }
+            rig.start_agent(&sync, None).unwrap();
+        }
+        wait_for(&format!("round {round}: {sync} to lead at timeline {}", epoch + 1), || {
+            rig.state(&sync).is_some_and(|s| !s.in_recovery && u64::from(s.timeline) == epoch + 1)
+        });
+        assert_eq!(rig.state(&sync).unwrap().history, *record.epoch_history(), "round {round}");
+        // Under its own rule, with the others streaming from it and armed again.
+        rig.start_agent(&primary, None).unwrap();
+        wait_for(&format!("round {round}: {primary} and {other} to stream from {sync}"), || {
+            let names: Vec<String> = rig.streaming(&sync).into_iter().map(|(n, _)| n).collect();
+            names.contains(&primary) && names.contains(&other)
+        });
+        wait_for(&format!("round {round}: {sync} under its own rule"), || {
+            let rule = names(&rig, &sync);
+            rule.starts_with("FIRST 1 (") && rule != FENCE_RULE
+        });
+        let mut client = rig.config(&sync).connect(NoTls).unwrap();
+        let rows: BTreeSet<i64> =
+            client.query("SELECT id FROM acked", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+        let lost: Vec<i64> = all_acknowledged.iter().copied().filter(|id| !rows.contains(id)).collect();
+        assert!(lost.is_empty(), "round {round}: acknowledged rows lost: {lost:?}");
+        client.execute("INSERT INTO acked VALUES ($1)", &[&-(first)]).unwrap();
+        println!(
+            "round {round}: {primary} -> {sync} at epoch {}, candidate {kill:?}, {} rows",
+            epoch + 1,
+            acknowledged.len()
+        );
+        primary = sync;
+    }
+}

@@ -18,8 +18,9 @@ use rustix::process::{Pid, geteuid};
 
 use crate::procs::{self, ProcessId, StillRunning};
 
-/// How long a server may take to stop once `pg_ctl` says it did: its last processes exiting.
-const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a server may take to stop once signalled: its shutdown checkpoint, then its last
+/// processes exiting (`pg_ctl`'s own limit was 120 s).
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Why a server could not be controlled.
 #[derive(Debug, thiserror::Error)]
@@ -356,11 +357,13 @@ impl ServerControl {
 
     /// Stops the server: `immediate` (at once, no checkpoint: a fence) or `fast` (clean), and
     /// returns once every process it had is gone, each checked in /proc (confirmed stopped).
+    /// `pg_ctl` only signals (`-W`): its own wait polls every 100 ms, which a switchover's
+    /// write outage would pay; /proc is read every 2 ms instead.
     pub fn stop(&self, immediate: bool) -> Result<(), ControlError> {
         let processes = self.processes()?;
         let mut command = self.command("pg_ctl");
         command.arg("stop").arg("-D").arg(&self.data);
-        command.args(["-w", "-t", "120", "-m", if immediate { "immediate" } else { "fast" }]);
+        command.args(["-W", "-m", if immediate { "immediate" } else { "fast" }]);
         self.run(command)?;
         procs::wait_gone(&processes, STOP_LIMIT).map_err(ControlError::StillRunning)
     }

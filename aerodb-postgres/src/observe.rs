@@ -202,12 +202,12 @@ pub fn freeze(config: &Config, epoch: u64, limit: Duration) -> Result<(), Observ
         if Instant::now() >= deadline {
             return Err(ObserveError::StillReceiving(limit));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
 /// Observes a standby until replay has applied everything it flushed, for at most `limit`
-/// (polled every 50 ms). Returns the last observation either way: an unsettled standby's WAL
+/// (polled every 5 ms). Returns the last observation either way: an unsettled standby's WAL
 /// end is its replayed position, which denies rather than overstates (P6-F1).
 pub fn observe_settled(config: &Config, limit: Duration) -> Result<ServerState, ObserveError> {
     let deadline = Instant::now() + limit;
@@ -216,7 +216,7 @@ pub fn observe_settled(config: &Config, limit: Duration) -> Result<ServerState, 
         if state.settled() || Instant::now() >= deadline {
             return Ok(state);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -20,7 +20,7 @@ use postgres::config::Host;
 
 use aerodb_core::{Epoch, WalPosition};
 use aerodb_promotion::{PrimaryReport, Stopped, SyncRule};
-use plan::{Authority, Duties, Running, Seen, Step, Sync, plan_with};
+use plan::{Authority, Duties, FENCE_RULE, Running, Seen, Step, Sync, plan_with};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 stopped by SIGTERM or SIGINT (the server is left as it is), or --once converged;
@@ -29,13 +29,21 @@ it), with its cause; 2 usage error; 3 --once did not converge within 32 looks; 4
 something only an operator can resolve (printed as `step: hold: ...`). A failed action is
 retried after a back-off that doubles up to 5 s.
 
-Every step is printed on stdout as `step: ...`. The server is never writable by clients unless
-the authority names this node at exactly the timeline the server is on, with the same history:
-a primary the authority does not name is stopped at once (immediate shutdown), then rewound
-and restarted as a standby of the named primary; a server that may come up writable is started
+Every step is printed on stdout as `step: ...`. The server acknowledges no write unless the
+authority names this node at exactly the timeline the server is on, with the same history: a
+primary the authority does not name is stopped at once (immediate shutdown), then rewound and
+restarted as a standby of the named primary; a server that may come up writable is started
 privately (no TCP, its socket in DATA-DIR.sock, mode 0700) and opened only once it checks out; a
-standby the authority names is frozen, restarted privately and promoted only from exactly the
-record's switch point, and kept private if PostgreSQL then runs another timeline.
+standby the authority names is frozen and promoted only from exactly the record's switch point,
+fenced until it checks out, and stopped (then kept private) if PostgreSQL runs another timeline.
+The fence: with --synchronous, every standby carries synchronous_standby_names = 'FIRST 1
+(\"aerodb fence\")', which no standby satisfies, so a promoted standby (by its agent, or by hand)
+acknowledges no commit until its agent has checked it and set its rule; without --synchronous,
+the standby is restarted privately before it is promoted. A session that lowers
+synchronous_commit below on passes the fence, as it passes the acknowledged bound.
+
+While a stop of the primary stands (a switchover; at most 30 s), and for 5 s after the
+authority moves to a new epoch, the agent looks every 5 ms instead of every --interval-ms.
 
 A standby frozen for an observation (aerodb-promote observe) stays frozen while the authority
 is the one it was frozen under, for at most --freeze-hold seconds, then streams again.
@@ -96,6 +104,9 @@ struct Args {
 /// How long a freeze may take to see its WAL receiver gone.
 const FREEZE_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long a promotion may take to end recovery.
+const PROMOTE_LIMIT: Duration = Duration::from_secs(60);
+
 /// How many looks `--once` takes at most before giving up.
 const ONCE_LIMIT: usize = 32;
 
@@ -120,7 +131,26 @@ struct Agent {
     freeze_hold: Duration,
     /// The synchronous rule this node applies as primary.
     sync: Sync,
+    /// The postmaster (its start time) whose checkpointer this agent saw take up
+    /// [`FENCE_RULE`]: what makes commits wait is the checkpointer's copy of the rule.
+    fence_confirmed: Option<String>,
+    /// Since when a stop of the primary has been seen standing: a switchover under way, when
+    /// the agent looks every [`HURRY`] instead of `--interval-ms`, for at most [`HURRY_LIMIT`].
+    hurry_since: Option<Instant>,
+    /// When this agent last saw the authority move to a newer epoch: it looks every [`HURRY`]
+    /// for [`HURRY_AFTER_EPOCH`] after, while the nodes converge on the new primary.
+    new_epoch_at: Option<Instant>,
 }
+
+/// How often an agent looks while a switchover is under way: the write outage waits on the
+/// candidate's look and on the one of the standby that will acknowledge its first commit.
+const HURRY: Duration = Duration::from_millis(5);
+
+/// How long an agent keeps looking every [`HURRY`] after it first saw a stop standing.
+const HURRY_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long an agent keeps looking every [`HURRY`] after it saw a newer epoch.
+const HURRY_AFTER_EPOCH: Duration = Duration::from_secs(5);
 
 /// `rule` as node `me` applies it when primary: `me` left out (up to ASCII case, as PostgreSQL
 /// matches names, P6-S1), the count capped at the standbys left; none left: asynchronous.
@@ -171,6 +201,11 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
         looks += 1;
         let acts = !matches!(step, Step::Leads | Step::Follows | Step::Wait(_) | Step::Hold(_));
         let mut pause = Duration::from_millis(args.interval_ms);
+        if agent.hurry_since.is_some_and(|since| since.elapsed() < HURRY_LIMIT)
+            || agent.new_epoch_at.is_some_and(|at| at.elapsed() < HURRY_AFTER_EPOCH)
+        {
+            pause = pause.min(HURRY);
+        }
         if acts {
             match agent.take(&step) {
                 Ok(()) => failures = 0,
@@ -237,6 +272,9 @@ fn describe(step: &Step) -> String {
         Step::StartPublic => "start the standby".to_owned(),
         Step::OpenUp => "restart the server publicly".to_owned(),
         Step::GoPrivate => "restart the standby privately to promote it".to_owned(),
+        Step::ArmFence => format!(
+            "arm the fence: synchronous_standby_names = '{FENCE_RULE}' (a standby: no effect until promoted)"
+        ),
         Step::Freeze => "freeze: stop the standby's WAL receiver".to_owned(),
         Step::Promote => "promote (pg_promote)".to_owned(),
         Step::Rewind(source) => format!("pg_rewind from {source}, then follow it"),
@@ -254,6 +292,9 @@ fn describe(step: &Step) -> String {
         }
         Step::ApplyRule(Some(rule)) => format!("set synchronous_standby_names = '{rule}'"),
         Step::ApplyRule(None) => "set synchronous_standby_names = '' (asynchronous)".to_owned(),
+        Step::Checkpoint => {
+            "checkpoint: the latest checkpoint is on an earlier timeline (pg_rewind reads it)".to_owned()
+        }
         Step::Rejoin(primary) => {
             format!(
                 "stopped cleanly before the next epoch began: set up as a standby of {primary}, no pg_rewind"
@@ -297,6 +338,9 @@ impl Agent {
             frozen_since: None,
             freeze_hold: Duration::from_secs(args.freeze_hold),
             sync: args.synchronous.as_ref().map_or(Sync::Unmanaged, |rule| Sync::Apply(rule_for(rule, me))),
+            fence_confirmed: None,
+            hurry_since: None,
+            new_epoch_at: None,
         })
     }
 
@@ -314,6 +358,9 @@ impl Agent {
                     self.highest
                 ));
             }
+            if epoch > self.highest && self.highest > 0 {
+                self.new_epoch_at = Some(Instant::now());
+            }
             self.highest = epoch;
         }
         // Unread, a stop requested of this primary could be missed: nothing is done.
@@ -330,8 +377,17 @@ impl Agent {
             Seen::Down { standby: false } => self.server.last_checkpoint().ok(),
             _ => None,
         };
+        let stop_stands = report.as_ref().is_some_and(|r| {
+            record.as_ref().is_some_and(|a| r.is_for(a.epoch(), a.primary()))
+                && (r.stop_requested() || r.stopped().is_some())
+        });
+        self.hurry_since = if stop_stands { self.hurry_since.or_else(|| Some(Instant::now())) } else { None };
         let duties = Duties { report, sync: self.sync.clone(), checkpoint };
         let step = plan_with(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired, &duties);
+        let step = match (step, &authority) {
+            (Step::Follow(primary), Some(authority)) => self.once_promoted(primary, authority.epoch),
+            (step, _) => step,
+        };
         self.planned = authority;
         step
     }
@@ -388,7 +444,8 @@ impl Agent {
         let settings = config.connect(NoTls).and_then(|mut client| {
             let row = client.query_one(
                 "SELECT current_setting('primary_conninfo'), current_setting('aerodb.frozen_at', true), \
-                 current_setting('synchronous_standby_names'), current_setting('synchronous_commit')",
+                 current_setting('synchronous_standby_names'), current_setting('synchronous_commit'), \
+                 (SELECT timeline_id FROM pg_control_checkpoint())",
                 &[],
             )?;
             // A primary's standbys that have flushed all it has (none asked of a standby).
@@ -411,12 +468,14 @@ impl Agent {
                 row.try_get::<_, String>(2)?,
                 row.try_get::<_, String>(3)?,
                 caught_up,
+                row.try_get::<_, i32>(4)?,
             ))
         });
-        let (following, frozen, synchronous, synchronous_commit, caught_up) = match settings {
-            Ok(settings) => settings,
-            Err(error) => return unreadable(pg_error(&error)),
-        };
+        let (following, frozen, synchronous, synchronous_commit, caught_up, checkpoint_timeline) =
+            match settings {
+                Ok(settings) => settings,
+                Err(error) => return unreadable(pg_error(&error)),
+            };
         let frozen_at =
             frozen.filter(|text| !text.is_empty()).map(|text| text.parse::<u64>().unwrap_or(u64::MAX));
         Seen::Up(Running {
@@ -427,6 +486,8 @@ impl Agent {
             synchronous,
             synchronous_commit,
             caught_up,
+            // A timeline id is positive: anything else reads as before every timeline.
+            checkpoint_timeline: u32::try_from(checkpoint_timeline).unwrap_or(0),
         })
     }
 
@@ -435,8 +496,15 @@ impl Agent {
     /// gets promoted, not a server another line or a copied agent points at.
     fn cluster_line_reaches_me(&self) -> Result<(), String> {
         // Which server answers: the node id its agent started it as, and its postmaster's start.
-        let which = |config: &postgres::Config| {
-            observe(config).map(|state| (state.node, state.started)).map_err(|e| e.to_string())
+        let which = |config: &postgres::Config| -> Result<(Option<String>, String), String> {
+            let mut client = config.connect(NoTls).map_err(|e| pg_error(&e))?;
+            let row = client
+                .query_one(
+                    "SELECT nullif(current_setting('aerodb.node', true), ''), pg_postmaster_start_time()::text",
+                    &[],
+                )
+                .map_err(|e| pg_error(&e))?;
+            Ok((row.try_get(0).map_err(|e| pg_error(&e))?, row.try_get(1).map_err(|e| pg_error(&e))?))
         };
         let mine = which(&self.own_config()?)?;
         let line = self.cluster.config(&self.me).ok_or("the cluster file does not name this node")?;
@@ -460,6 +528,45 @@ impl Agent {
 
     fn own_client(&self) -> Result<postgres::Client, String> {
         self.own_config()?.connect(NoTls).map_err(|e| pg_error(&e))
+    }
+
+    /// `Follow(primary)`, unless `primary` answers on a timeline before `epoch`: not promoted
+    /// yet. A standby streaming from it then would reach the end of that timeline at its
+    /// promotion and wait up to `wal_retrieve_retry_interval` (5 s by default) before asking
+    /// for the new one; a primary that cannot be asked is followed anyway.
+    fn once_promoted(&self, primary: NodeId, epoch: Epoch) -> Step {
+        let timeline = self
+            .cluster
+            .config(&primary)
+            .and_then(|config| aerodb_postgres::walsender::identify(&config).ok())
+            .map(|(identity, _)| identity.timeline);
+        match timeline {
+            Some(timeline) if u64::from(timeline) < epoch.get() => {
+                Step::Wait(format!("{primary} is not promoted to epoch {epoch} yet: following it then"))
+            }
+            _ => Step::Follow(primary),
+        }
+    }
+
+    /// Refuses to rewind from `source` before its latest checkpoint is on the planned epoch's
+    /// timeline: `pg_rewind` takes the source's timeline from that checkpoint, and from a
+    /// primary promoted moments ago would find "no rewind required" where one is (the server
+    /// then cannot start). The source's agent checkpoints once it leads.
+    fn checkpointed_on_epoch(&self, source: &NodeId) -> Result<(), String> {
+        let epoch = self.planned.as_ref().ok_or("no authority was planned on")?.epoch;
+        let config =
+            self.cluster.config(source).ok_or_else(|| format!("the cluster file does not name {source}"))?;
+        let timeline: i32 = config
+            .connect(NoTls)
+            .and_then(|mut client| client.query_one("SELECT timeline_id FROM pg_control_checkpoint()", &[]))
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| format!("{source}: {}", pg_error(&e)))?;
+        if i64::from(timeline) < i64::try_from(epoch.get()).unwrap_or(i64::MAX) {
+            return Err(format!(
+                "{source}'s latest checkpoint is on timeline {timeline}, not yet on epoch {epoch}'s: not rewinding from it yet"
+            ));
+        }
+        Ok(())
     }
 
     /// Refuses to follow a primary of another database system (P6-F1: not one cluster), when
@@ -511,6 +618,7 @@ impl Agent {
                 }
                 self.server.start(false, self.port, &self.me).map_err(|e| e.to_string())
             }
+            Step::ArmFence => self.arm_fence(),
             Step::GoPrivate => {
                 self.cluster_line_reaches_me()?;
                 self.server.stop(false).map_err(|e| e.to_string())?;
@@ -522,19 +630,41 @@ impl Agent {
                 aerodb_postgres::observe::freeze(&self.own_config()?, epoch, FREEZE_LIMIT)
                     .map_err(|e| e.to_string())
             }
+            // pg_promote(wait => true) polls every 100 ms, which a switchover's write outage
+            // would pay: signalled without waiting, then watched every 2 ms (at most 60 s).
             Step::Promote => {
+                let private = self.postmaster().is_some_and(|p| p.is_private());
+                if !private {
+                    // What observers validated is what gets promoted; and the fence holds.
+                    self.cluster_line_reaches_me()?;
+                    self.confirm_fence()?;
+                }
                 let mut client = self.own_client()?;
-                let done: bool = client
-                    .query_one("SELECT pg_promote(true, 60)", &[])
-                    .and_then(|row| row.try_get(0))
-                    .map_err(|e| e.to_string())?;
-                if done { Ok(()) } else { Err("pg_promote did not finish within 60 s".to_owned()) }
+                let query = |client: &mut postgres::Client, sql: &str| -> Result<bool, String> {
+                    client.query_one(sql, &[]).and_then(|row| row.try_get(0)).map_err(|e| pg_error(&e))
+                };
+                if !query(&mut client, "SELECT pg_promote(false)")? {
+                    return Err("pg_promote could not signal the server".to_owned());
+                }
+                let deadline = Instant::now() + PROMOTE_LIMIT;
+                while query(&mut client, "SELECT pg_is_in_recovery()")? {
+                    if Instant::now() >= deadline {
+                        return Err(format!(
+                            "pg_promote did not finish within {} s",
+                            PROMOTE_LIMIT.as_secs()
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(())
             }
             Step::Resync(source) => {
+                self.checkpointed_on_epoch(source)?;
                 self.server.stop(false).map_err(|e| e.to_string())?;
                 self.take(&Step::Rewind(*source))
             }
             Step::Rewind(source) => {
+                self.checkpointed_on_epoch(source)?;
                 let conninfo = self
                     .cluster
                     .conninfo(source)
@@ -546,6 +676,7 @@ impl Agent {
                 // pg_rewind wrote its own primary_conninfo; the next look sets ours.
                 Ok(())
             }
+            Step::Checkpoint => sql(&["CHECKPOINT"]),
             Step::Shutdown => self.server.stop(false).map_err(|e| e.to_string()),
             Step::Rejoin(_) => self.server.make_standby().map_err(|e| e.to_string()),
             Step::StateStopped => {
@@ -560,17 +691,22 @@ impl Agent {
                 self.change_report(|report| report.with_synchronous(rules.clone()).map_err(|e| e.to_string()))
             }
             Step::ApplyRule(rule) => {
-                let text = rule.as_ref().map(ToString::to_string).unwrap_or_default();
+                self.set_synchronous(&rule.as_ref().map(ToString::to_string).unwrap_or_default())?;
+                // Commits made under the fence are released by a synchronous standby's next
+                // reply, which new WAL brings: a commit of nothing, not itself waiting.
                 let mut client = self.own_client()?;
-                let set: String = client
-                    .query_one(
-                        "SELECT format('ALTER SYSTEM SET synchronous_standby_names = %L', $1::text)",
-                        &[&text],
-                    )
-                    .and_then(|row| row.try_get(0))
+                let primary: bool = client
+                    .query_one("SELECT NOT pg_is_in_recovery()", &[])
+                    .and_then(|r| r.try_get(0))
                     .map_err(|e| pg_error(&e))?;
-                drop(client);
-                sql(&[&set, "SELECT pg_reload_conf()"])
+                if primary {
+                    client
+                        .batch_execute(
+                            "BEGIN; SET LOCAL synchronous_commit = local; SELECT txid_current(); COMMIT",
+                        )
+                        .map_err(|e| pg_error(&e))?;
+                }
+                Ok(())
             }
             Step::Follow(primary) => {
                 self.same_system(primary)?;
@@ -596,6 +732,71 @@ impl Agent {
                 ])
             }
         }
+    }
+}
+
+impl Agent {
+    /// Sets [`FENCE_RULE`] on the standby, then confirms the checkpointer took it up (it keeps
+    /// the copy commits consult): see [`confirm_fence`](Self::confirm_fence).
+    fn arm_fence(&mut self) -> Result<(), String> {
+        self.set_synchronous(FENCE_RULE)?;
+        self.fence_confirmed = None;
+        self.confirm_fence()
+    }
+
+    /// Sets `synchronous_standby_names` to `text` (quoted by the server) and reloads; returns
+    /// once a new session sees it: the postmaster has reloaded, and signalled every process.
+    fn set_synchronous(&self, text: &str) -> Result<(), String> {
+        let pg = |e: postgres::Error| pg_error(&e);
+        let mut client = self.own_client()?;
+        let set: String = client
+            .query_one("SELECT format('ALTER SYSTEM SET synchronous_standby_names = %L', $1::text)", &[&text])
+            .and_then(|row| row.try_get(0))
+            .map_err(pg)?;
+        client.batch_execute(&set).map_err(pg)?;
+        client.batch_execute("SELECT pg_reload_conf()").map_err(pg)?;
+        let deadline = Instant::now() + FREEZE_LIMIT;
+        loop {
+            let seen: String = self
+                .own_client()?
+                .query_one("SELECT current_setting('synchronous_standby_names')", &[])
+                .and_then(|row| row.try_get(0))
+                .map_err(pg)?;
+            if seen == text {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "synchronous_standby_names is still '{seen}' {} s after a reload set it to '{text}'",
+                    FREEZE_LIMIT.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Confirms, once per postmaster, that the standby's checkpointer runs under
+    /// [`FENCE_RULE`]: a new session sees the fence, so the postmaster had loaded it (and
+    /// signalled the checkpointer) or started with it; a `CHECKPOINT` (on a standby, a
+    /// restartpoint) runs only after the checkpointer has handled the reloads it was sent.
+    fn confirm_fence(&mut self) -> Result<(), String> {
+        let mut client = self.own_client()?;
+        let row = client
+            .query_one(
+                "SELECT current_setting('synchronous_standby_names'), pg_postmaster_start_time()::text",
+                &[],
+            )
+            .map_err(|e| pg_error(&e))?;
+        let (rule, started): (String, String) =
+            (row.try_get(0).map_err(|e| pg_error(&e))?, row.try_get(1).map_err(|e| pg_error(&e))?);
+        if rule.trim() != FENCE_RULE {
+            return Err(format!("synchronous_standby_names is '{rule}', not the fence: not promoted"));
+        }
+        if self.fence_confirmed.as_deref() != Some(started.as_str()) {
+            client.batch_execute("CHECKPOINT").map_err(|e| pg_error(&e))?;
+            self.fence_confirmed = Some(started);
+        }
+        Ok(())
     }
 }
 

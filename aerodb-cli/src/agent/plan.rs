@@ -3,10 +3,11 @@
 //! reads everything again and asks again, so a step interrupted by a kill is simply asked for
 //! again.
 //!
-//! The rule it enforces (P6-A1 at the database): the server accepts writes from clients only
-//! when it is public, out of recovery, and the authority names this node at exactly the
-//! server's timeline with exactly the server's timeline history. Anything else that could
-//! write is fenced (stopped at once) or kept private (no TCP, only its owner can connect).
+//! The rule it enforces (P6-A1 at the database): the server acknowledges writes only when it
+//! is out of recovery, unfenced, and the authority names this node at exactly the server's
+//! timeline with exactly the server's timeline history. Anything else that could write is
+//! stopped at once, kept private (no TCP, only its owner can connect), or promoted under
+//! [`FENCE_RULE`] (it acknowledges no commit until its agent has checked it).
 
 use aerodb_core::{Continuation, Epoch, EpochHistory, NodeId};
 use aerodb_postgres::control::Checkpoint;
@@ -76,6 +77,9 @@ pub struct Running {
     pub synchronous_commit: String,
     /// A primary's standbys (by `application_name`) that have flushed everything it has.
     pub caught_up: Vec<String>,
+    /// The timeline of the server's latest checkpoint (`pg_control_checkpoint()`): before a
+    /// promoted server's first checkpoint, its old one.
+    pub checkpoint_timeline: u32,
 }
 
 /// What the agent keeps or honours beside the authority.
@@ -119,12 +123,17 @@ pub enum Step {
     StartPublic,
     /// Restart the private server publicly: it checked out.
     OpenUp,
-    /// Restart the public standby privately: it is to be promoted.
+    /// Restart the public standby privately: it is to be promoted, and is not fenced by
+    /// [`FENCE_RULE`].
     GoPrivate,
+    /// Set the standby's `synchronous_standby_names` to [`FENCE_RULE`] (no effect while it is a
+    /// standby): promoted, by its agent or by hand, it acknowledges no commit until its agent
+    /// has checked it and applied its own rule.
+    ArmFence,
     /// Stop the standby's WAL receiver (`primary_conninfo = ''`) so its position holds.
     Freeze,
-    /// Promote the private standby (`pg_promote`): its history and switch point are the
-    /// record's.
+    /// Promote the private or fenced standby (`pg_promote`): its history and switch point are
+    /// the record's.
     Promote,
     /// Rewind the stopped former primary from `source` and set it up as its standby.
     Rewind(NodeId),
@@ -145,6 +154,10 @@ pub enum Step {
     /// Set the cleanly stopped former primary up as a standby of `primary` without
     /// `pg_rewind`: its WAL ends before the authority's next epoch began.
     Rejoin(NodeId),
+    /// `CHECKPOINT` the writable primary, whose latest checkpoint is still on an earlier
+    /// timeline: `pg_rewind` reads a source's timeline from its latest checkpoint, and from a
+    /// primary promoted without one would find no rewind required where one is.
+    Checkpoint,
 }
 
 /// The next step with the agent's duties beside the authority: a stop requested of this
@@ -172,13 +185,83 @@ pub fn plan_with(
         return Step::Rejoin(record.primary);
     }
     let step = plan(me, record, seen, primary_conninfo, freeze_expired);
-    let (Seen::Up(running), Sync::Apply(rule)) = (seen, &duties.sync) else { return step };
+    let Seen::Up(running) = seen else { return step };
+    let armed = running.synchronous.trim() == FENCE_RULE;
+    let recorded = report.map_or(&[][..], PrimaryReport::synchronous);
+    let Sync::Apply(rule) = &duties.sync else {
+        // Only a --synchronous agent lifts the fence: held, not guessed.
+        return if matches!(step, Step::Leads) && armed {
+            Step::Hold(format!(
+                "synchronous_standby_names is the fence {FENCE_RULE} (left by an agent run with --synchronous): \
+                 no commit is acknowledged; run this agent with --synchronous, or set the rule by hand"
+            ))
+        } else {
+            checkpoint_step(step, running)
+        };
+    };
+    match step {
+        // A managed standby carries the fence: promoted by anyone, it acknowledges nothing
+        // until this agent has checked it.
+        Step::Follows if !armed => return Step::ArmFence,
+        // The fence instead of a private restart, when commits wait for it.
+        Step::GoPrivate if !WEAK_COMMIT.contains(&running.synchronous_commit.as_str()) => {
+            return Step::ArmFence;
+        }
+        // The rule is recorded before the promotion: applied the moment the server checks out.
+        Step::Promote => {
+            if let Some(record_first) = rule.as_ref().and_then(|wanted| record_first(wanted, recorded)) {
+                return record_first;
+            }
+        }
+        _ => {}
+    }
     let writable =
         matches!(step, Step::Leads) || (matches!(step, Step::OpenUp) && !running.state.in_recovery);
     if !writable {
         return step;
     }
-    sync_step(rule.as_ref(), running, report.map_or(&[], PrimaryReport::synchronous)).unwrap_or(step)
+    sync_step(rule.as_ref(), running, recorded).unwrap_or_else(|| checkpoint_step(step, running))
+}
+
+/// A leading primary whose latest checkpoint is on an earlier timeline checkpoints first: once
+/// open, not before (a promotion's own checkpoint is no part of the write outage).
+fn checkpoint_step(step: Step, running: &Running) -> Step {
+    if step == Step::Leads && running.checkpoint_timeline < running.state.timeline {
+        Step::Checkpoint
+    } else {
+        step
+    }
+}
+
+/// `synchronous_standby_names` that no standby satisfies (its one name is no node id): a server
+/// promoted under it acknowledges no commit made at `synchronous_commit` `on` or
+/// `remote_apply` until its agent replaces it. Never recorded: nothing is acknowledged under it.
+pub const FENCE_RULE: &str = "FIRST 1 (\"aerodb fence\")";
+
+/// Whether `running`, promoted, would acknowledge no commit until its agent opens it: private,
+/// or under [`FENCE_RULE`] with commits that wait for it.
+fn fenced(running: &Running) -> bool {
+    running.private
+        || (running.synchronous.trim() == FENCE_RULE
+            && !WEAK_COMMIT.contains(&running.synchronous_commit.as_str()))
+}
+
+/// The report records `wanted` before PostgreSQL may apply it (P6-S1): the step recording it,
+/// if it is not recorded yet.
+fn record_first(wanted: &SyncRule, recorded: &[SyncRule]) -> Option<Step> {
+    if recorded.contains(wanted) {
+        return None;
+    }
+    let mut rules = recorded.to_vec();
+    rules.push(wanted.clone());
+    Some(if rules.len() > MAX_SYNC_RULES {
+        Step::Hold(format!(
+            "the report already records {} rules and {wanted} would be one more: restart this agent with the rule in force until its standbys have caught up",
+            recorded.len()
+        ))
+    } else {
+        Step::RecordRules(rules)
+    })
 }
 
 /// Whether a server stopped cleanly at `checkpoint` holds nothing the authority's history does
@@ -221,7 +304,8 @@ const WEAK_COMMIT: [&str; 3] = ["off", "local", "remote_write"];
 /// commit acknowledged under an earlier rule is also bounded by the one left).
 fn sync_step(wanted: Option<&SyncRule>, running: &Running, recorded: &[SyncRule]) -> Option<Step> {
     let text = running.synchronous.trim();
-    let in_force = if text.is_empty() {
+    let armed = text == FENCE_RULE;
+    let in_force = if text.is_empty() || armed {
         None
     } else {
         match text.parse::<SyncRule>() {
@@ -234,7 +318,7 @@ fn sync_step(wanted: Option<&SyncRule>, running: &Running, recorded: &[SyncRule]
         }
     };
     let Some(wanted) = wanted else {
-        return if in_force.is_some() {
+        return if in_force.is_some() || armed {
             Some(Step::ApplyRule(None))
         } else if !recorded.is_empty() {
             Some(Step::RecordRules(Vec::new()))
@@ -249,17 +333,8 @@ fn sync_step(wanted: Option<&SyncRule>, running: &Running, recorded: &[SyncRule]
         );
         return Some(if running.private { Step::Hold(why) } else { Step::Fence });
     }
-    if !recorded.contains(wanted) {
-        let mut rules = recorded.to_vec();
-        rules.push(wanted.clone());
-        return Some(if rules.len() > MAX_SYNC_RULES {
-            Step::Hold(format!(
-                "the report already records {} rules and {wanted} would be one more: restart this agent with the rule in force until its standbys have caught up",
-                recorded.len()
-            ))
-        } else {
-            Step::RecordRules(rules)
-        });
+    if let Some(step) = record_first(wanted, recorded) {
+        return Some(step);
     }
     if in_force.as_ref() != Some(wanted) {
         return Some(Step::ApplyRule(Some(wanted.clone())));
@@ -398,7 +473,7 @@ fn promote_step(record: &Authority, running: &Running) -> Step {
             record.epoch, start, expected, state.replayed, state.flushed, state.timeline, state.history
         ));
     }
-    if running.private { Step::Promote } else { Step::GoPrivate }
+    if fenced(running) { Step::Promote } else { Step::GoPrivate }
 }
 
 #[cfg(test)]
@@ -465,7 +540,10 @@ mod tests {
                                     [(false, false), (true, false), (false, true)]
                                 {
                                     for following in ["", "wanted", "elsewhere"] {
-                                        for frozen_at in [None, Some(1), Some(2), Some(3)] {
+                                        for (frozen_at, synchronous) in [None, Some(1), Some(2), Some(3)]
+                                            .into_iter()
+                                            .flat_map(|f| [(f, ""), (f, FENCE_RULE)])
+                                        {
                                             all.push(Seen::Up(Running {
                                                 private,
                                                 state: ServerState {
@@ -482,9 +560,10 @@ mod tests {
                                                 },
                                                 following: following.to_owned(),
                                                 frozen_at,
-                                                synchronous: String::new(),
+                                                synchronous: synchronous.to_owned(),
                                                 synchronous_commit: "on".to_owned(),
                                                 caught_up: Vec::new(),
+                                                checkpoint_timeline: timeline,
                                             }));
                                         }
                                     }
@@ -538,10 +617,13 @@ mod tests {
                                 if state.replay_paused && state.in_recovery {
                                     assert!(matches!(step, Step::Hold(_)), "{}", case());
                                 }
+                                // Promoted only private or under the fence: acknowledging nothing
+                                // until checked; restarted privately only when neither.
+                                let fence = running.synchronous == FENCE_RULE;
                                 if let Step::Promote = step {
                                     let a = authority.unwrap();
                                     assert!(
-                                        running.private && state.in_recovery && a.primary == me,
+                                        (running.private || fence) && state.in_recovery && a.primary == me,
                                         "{}",
                                         case()
                                     );
@@ -553,6 +635,9 @@ mod tests {
                                     assert_eq!(state.replayed, a.history.latest().start, "{}", case());
                                     let earlier = &a.history.entries()[..a.history.entries().len() - 1];
                                     assert_eq!(state.history.entries(), earlier, "{}", case());
+                                }
+                                if let Step::GoPrivate = step {
+                                    assert!(!running.private && !fence && state.in_recovery, "{}", case());
                                 }
                                 let placed = authority
                                     .map(|a| state.history.continuation_of(state.wal_end(), &a.history));
@@ -663,8 +748,13 @@ mod tests {
         for private in [false, true] {
             for in_recovery in [false, true] {
                 for (timeline, starts) in [(2, &[0, 100][..]), (1, &[0][..])] {
-                    for synchronous in ["", "ANY 1 (pg2, pg3)", "FIRST 1 (pg2)", "FIRST 1 (pg3)", "*"] {
-                        for synchronous_commit in ["on", "remote_apply", "off", "local"] {
+                    for synchronous in
+                        ["", "ANY 1 (pg2, pg3)", "FIRST 1 (pg2)", "FIRST 1 (pg3)", "*", FENCE_RULE]
+                    {
+                        for (synchronous_commit, following) in ["on", "remote_apply", "off", "local"]
+                            .into_iter()
+                            .flat_map(|c| [(c, ""), (c, "wanted")])
+                        {
                             for caught_up in [&[][..], &["pg2"][..], &["pg2", "pg3"][..]] {
                                 seens.push(Seen::Up(Running {
                                     private,
@@ -680,11 +770,12 @@ mod tests {
                                         node: None,
                                         started: String::new(),
                                     },
-                                    following: String::new(),
+                                    following: following.to_owned(),
                                     frozen_at: None,
                                     synchronous: synchronous.to_owned(),
                                     synchronous_commit: synchronous_commit.to_owned(),
                                     caught_up: caught_up.iter().map(|s| (*s).to_owned()).collect(),
+                                    checkpoint_timeline: timeline,
                                 }));
                             }
                         }
@@ -765,7 +856,29 @@ mod tests {
                             .then(|| running.synchronous.parse::<SyncRule>());
                         let writable = matches!(step, Step::Leads)
                             || (matches!(step, Step::OpenUp) && !running.state.in_recovery);
+                        let fence = running.synchronous == FENCE_RULE;
+                        let weak = ["off", "local"].contains(&running.synchronous_commit.as_str());
+                        if let Step::ArmFence = step {
+                            // Armed only on a standby, by a --synchronous agent, when not armed.
+                            assert!(matches!(sync, Sync::Apply(_)), "{}", case());
+                            assert!(running.state.in_recovery && !fence, "{}", case());
+                            assert!(
+                                base == Step::Follows || (base == Step::GoPrivate && !weak),
+                                "{}",
+                                case()
+                            );
+                        }
+                        if let (Step::Promote, Sync::Apply(Some(w))) = (&step, sync) {
+                            assert!(
+                                recorded.contains(w),
+                                "promoted before its rule was recorded: {}",
+                                case()
+                            );
+                        }
                         match sync {
+                            Sync::Unmanaged if base == Step::Leads && fence => {
+                                assert!(matches!(step, Step::Hold(_)), "{}", case())
+                            }
                             Sync::Unmanaged => assert_eq!(step, base, "{}", case()),
                             Sync::Apply(wanted) => {
                                 if writable {
@@ -817,7 +930,15 @@ mod tests {
                                         assert!(kept_caught_up, "a rule dropped too soon: {}", case());
                                     }
                                 }
-                                if !writable && !matches!(base, Step::Leads | Step::OpenUp) {
+                                let before_promotion = matches!(
+                                    (&base, &step),
+                                    (Step::Follows | Step::GoPrivate, Step::ArmFence)
+                                        | (Step::Promote, Step::RecordRules(_) | Step::Hold(_))
+                                );
+                                if !writable
+                                    && !matches!(base, Step::Leads | Step::OpenUp)
+                                    && !before_promotion
+                                {
                                     assert_eq!(step, base, "{}", case());
                                 }
                             }
@@ -836,6 +957,10 @@ mod tests {
             "Leads",
             "OpenUp",
             "Wait",
+            "ArmFence",
+            "Promote",
+            "GoPrivate",
+            "Follows",
         ] {
             assert!(counts.get(step).copied().unwrap_or(0) > 0, "no case plans {step}: {counts:?}");
         }
@@ -913,11 +1038,66 @@ mod tests {
             Step::StartPublic => "StartPublic",
             Step::OpenUp => "OpenUp",
             Step::GoPrivate => "GoPrivate",
+            Step::ArmFence => "ArmFence",
+            Step::Checkpoint => "Checkpoint",
             Step::Freeze => "Freeze",
             Step::Promote => "Promote",
             Step::Rewind(_) => "Rewind",
             Step::Resync(_) => "Resync",
             Step::Follow(_) => "Follow",
+        }
+    }
+
+    /// A primary promoted without a checkpoint on its timeline checkpoints once it leads, and
+    /// only then: with every agent mode, and never while fenced, private or a standby.
+    #[test]
+    fn a_leading_primary_checkpoints_its_new_timeline_once_open() {
+        let me = node("pg1");
+        let record = Authority { primary: me, epoch: Epoch::new(2), history: history(&[0, 100]) };
+        let wanted = rule("FIRST 1 (pg2)");
+        let report = PrimaryReport::new(Epoch::new(2), me).with_synchronous(vec![wanted.clone()]).unwrap();
+        let syncs = [
+            (Sync::Unmanaged, ""),
+            (Sync::Apply(Some(wanted.clone())), "FIRST 1 (pg2)"),
+            (Sync::Apply(Some(wanted.clone())), FENCE_RULE),
+        ];
+        for (sync, synchronous) in syncs {
+            for private in [false, true] {
+                for (in_recovery, timeline, starts) in [(false, 2, &[0, 100][..]), (true, 1, &[0][..])] {
+                    for checkpoint_timeline in [1, 2] {
+                        let running = Running {
+                            private,
+                            state: ServerState {
+                                system_identifier: 7,
+                                in_recovery,
+                                flushed: Some(Lsn::new(100)),
+                                replayed: Lsn::new(100),
+                                timeline,
+                                history: history(starts),
+                                replay_paused: false,
+                                receiving: false,
+                                node: None,
+                                started: String::new(),
+                            },
+                            following: String::new(),
+                            frozen_at: None,
+                            synchronous: synchronous.to_owned(),
+                            synchronous_commit: "on".to_owned(),
+                            caught_up: vec!["pg2".to_owned()],
+                            checkpoint_timeline,
+                        };
+                        let duties =
+                            Duties { report: Some(report.clone()), sync: sync.clone(), checkpoint: None };
+                        let step = plan_with(me, Some(&record), &Seen::Up(running), None, false, &duties);
+                        let leads_open = !private && !in_recovery && synchronous != FENCE_RULE;
+                        assert_eq!(
+                            step == Step::Checkpoint,
+                            leads_open && checkpoint_timeline < timeline,
+                            "{sync:?} {synchronous} private {private} recovery {in_recovery} checkpoint on {checkpoint_timeline}: {step:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -945,6 +1125,7 @@ mod tests {
             synchronous: String::new(),
             synchronous_commit: "on".to_owned(),
             caught_up: Vec::new(),
+            checkpoint_timeline: 3,
         };
         let Step::Hold(report) = plan(node("pg1"), Some(&record), &Seen::Up(running), None, false) else {
             panic!("not held")

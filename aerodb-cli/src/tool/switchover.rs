@@ -79,7 +79,7 @@ pub(super) fn run(place: &Place, s: &Switchover<'_>) -> Result<u8, Failure> {
         match pg::observe(&config) {
             Ok(state) if holds(&state, stopped.checkpoint) => break,
             Ok(_) | Err(pg::ObserveError::Unreachable(_)) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(2));
             }
             Ok(state) => {
                 let at = state.wal_end();
