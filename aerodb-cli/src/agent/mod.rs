@@ -131,8 +131,8 @@ struct Agent {
     freeze_hold: Duration,
     /// The synchronous rule this node applies as primary.
     sync: Sync,
-    /// The postmaster (its start time) whose checkpointer this agent saw take up
-    /// [`FENCE_RULE`]: what makes commits wait is the checkpointer's copy of the rule.
+    /// The postmaster and configuration load (their times) under which this agent saw the
+    /// checkpointer take up [`FENCE_RULE`]: what makes commits wait is the checkpointer's copy.
     fence_confirmed: Option<String>,
     /// Since when a stop of the primary has been seen standing: a switchover under way, when
     /// the agent looks every [`HURRY`] instead of `--interval-ms`, for at most [`HURRY_LIMIT`].
@@ -256,8 +256,13 @@ fn say(line: &str) {
 
 fn sleep_unless(stop: &AtomicBool, pause: Duration) {
     let until = Instant::now() + pause;
-    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(10));
+    while let Some(left) =
+        until.checked_duration_since(Instant::now()).filter(|_| !stop.load(Ordering::Relaxed))
+    {
+        std::thread::sleep(left.min(Duration::from_millis(10)));
+        if left.is_zero() {
+            break;
+        }
     }
 }
 
@@ -384,8 +389,11 @@ impl Agent {
         self.hurry_since = if stop_stands { self.hurry_since.or_else(|| Some(Instant::now())) } else { None };
         let duties = Duties { report, sync: self.sync.clone(), checkpoint };
         let step = plan_with(self.me, authority.as_ref(), &seen, wanted.as_deref(), expired, &duties);
+        // An expired freeze is lifted whatever the named primary is: it holds at most so long.
         let step = match (step, &authority) {
-            (Step::Follow(primary), Some(authority)) => self.once_promoted(primary, authority.epoch),
+            (Step::Follow(primary), Some(authority)) if !expired => {
+                self.once_promoted(primary, authority.epoch)
+            }
             (step, _) => step,
         };
         self.planned = authority;
@@ -444,8 +452,11 @@ impl Agent {
         let settings = config.connect(NoTls).and_then(|mut client| {
             let row = client.query_one(
                 "SELECT current_setting('primary_conninfo'), current_setting('aerodb.frozen_at', true), \
-                 current_setting('synchronous_standby_names'), current_setting('synchronous_commit'), \
-                 (SELECT timeline_id FROM pg_control_checkpoint())",
+                 current_setting('synchronous_standby_names'), \
+                 coalesce((SELECT lower(split_part(c, '=', 2)) FROM pg_db_role_setting, unnest(setconfig) c \
+                           WHERE lower(c) LIKE 'synchronous\\_commit=%' \
+                             AND lower(split_part(c, '=', 2)) NOT IN ('on', 'true', 'yes', '1', 'remote_apply') \
+                           ORDER BY 1 LIMIT 1), current_setting('synchronous_commit'))",
                 &[],
             )?;
             // A primary's standbys that have flushed all it has (none asked of a standby).
@@ -468,7 +479,11 @@ impl Agent {
                 row.try_get::<_, String>(2)?,
                 row.try_get::<_, String>(3)?,
                 caught_up,
-                row.try_get::<_, i32>(4)?,
+                // Apart: unreadable, it is unknown (no checkpoint asked), not a reason to fence.
+                client
+                    .query_one("SELECT timeline_id FROM pg_control_checkpoint()", &[])
+                    .and_then(|row| row.try_get::<_, i32>(0))
+                    .ok(),
             ))
         });
         let (following, frozen, synchronous, synchronous_commit, caught_up, checkpoint_timeline) =
@@ -486,8 +501,8 @@ impl Agent {
             synchronous,
             synchronous_commit,
             caught_up,
-            // A timeline id is positive: anything else reads as before every timeline.
-            checkpoint_timeline: u32::try_from(checkpoint_timeline).unwrap_or(0),
+            // Unknown reads as the newest timeline: no checkpoint is asked on a guess.
+            checkpoint_timeline: checkpoint_timeline.and_then(|t| u32::try_from(t).ok()).unwrap_or(u32::MAX),
         })
     }
 
@@ -530,21 +545,74 @@ impl Agent {
         self.own_config()?.connect(NoTls).map_err(|e| pg_error(&e))
     }
 
-    /// `Follow(primary)`, unless `primary` answers on a timeline before `epoch`: not promoted
-    /// yet. A standby streaming from it then would reach the end of that timeline at its
+    /// `Follow(primary)`, unless `primary` answers that it is still in recovery: not promoted
+    /// yet. A standby streaming from it then would reach the end of its timeline at its
     /// promotion and wait up to `wal_retrieve_retry_interval` (5 s by default) before asking
-    /// for the new one; a primary that cannot be asked is followed anyway.
+    /// for the new one. A primary that cannot be asked is followed anyway.
     fn once_promoted(&self, primary: NodeId, epoch: Epoch) -> Step {
-        let timeline = self
-            .cluster
-            .config(&primary)
-            .and_then(|config| aerodb_postgres::walsender::identify(&config).ok())
-            .map(|(identity, _)| identity.timeline);
-        match timeline {
-            Some(timeline) if u64::from(timeline) < epoch.get() => {
-                Step::Wait(format!("{primary} is not promoted to epoch {epoch} yet: following it then"))
+        let in_recovery = self.cluster.config(&primary).and_then(|config| {
+            let mut client = config.connect(NoTls).ok()?;
+            client.query_one("SELECT pg_is_in_recovery()", &[]).and_then(|row| row.try_get::<_, bool>(0)).ok()
+        });
+        if in_recovery == Some(true) {
+            Step::Wait(format!("{primary} is not promoted to epoch {epoch} yet: following it then"))
+        } else {
+            Step::Follow(primary)
+        }
+    }
+
+    /// Refuses to promote unless PostgreSQL will take the planned epoch as its new timeline: it
+    /// takes the first timeline after the one it follows that has no history file, in `pg_wal`
+    /// or an archive (which must be off: `restore_command` empty). Promoted onto another, the
+    /// server would be stopped at the next look — but a session that cancelled its wait for
+    /// the fence, or lowered `synchronous_commit`, could have been acknowledged there first.
+    fn promotes_onto_epoch(&self) -> Result<(), String> {
+        let epoch = self.planned.as_ref().ok_or("no authority was planned on")?.epoch;
+        let config = self.own_config()?;
+        let restore: String = config
+            .connect(NoTls)
+            .and_then(|mut client| client.query_one("SELECT current_setting('restore_command')", &[]))
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| pg_error(&e))?;
+        if !restore.is_empty() {
+            return Err(format!(
+                "restore_command is '{restore}': an archive could hold a history file of a later timeline; not promoted"
+            ));
+        }
+        let (identity, _) = aerodb_postgres::walsender::identify(&config).map_err(|e| e.to_string())?;
+        let following = u64::from(identity.timeline);
+        if following + 1 != epoch.get() {
+            return Err(format!(
+                "this standby is on timeline {following}: PostgreSQL would promote it onto timeline {}, not epoch {epoch}; not promoted",
+                following + 1
+            ));
+        }
+        let wal = self.server.data_dir().join("pg_wal");
+        let entries = std::fs::read_dir(&wal).map_err(|e| format!("{}: {e}", wal.display()))?;
+        for entry in entries {
+            let name = entry.map_err(|e| format!("{}: {e}", wal.display()))?.file_name();
+            let name = name.to_string_lossy();
+            let later = name
+                .strip_suffix(".history")
+                .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+                .filter(|timeline| *timeline > following);
+            if let Some(timeline) = later {
+                return Err(format!(
+                    "pg_wal holds {name} (timeline {timeline}): PostgreSQL would promote past it, not onto epoch {epoch}; not promoted (remove it if no server runs that timeline)"
+                ));
             }
-            _ => Step::Follow(primary),
+        }
+        Ok(())
+    }
+
+    /// The authority now is the one this step was planned on (a step that opens a server
+    /// refuses to act on a record that moved since).
+    fn authority_unchanged(&self) -> Result<(), String> {
+        let now = self.place.read(|_| ()).map_err(|e| e.to_string())?.as_ref().map(Authority::of);
+        if now == self.planned {
+            Ok(())
+        } else {
+            Err("the authority changed since this step was planned".to_owned())
         }
     }
 
@@ -612,10 +680,7 @@ impl Agent {
                 self.server.stop(false).map_err(|e| e.to_string())?;
                 // The record may have moved while the server stopped: open only under the one
                 // planned on, or leave it stopped for the next look.
-                let now = self.place.read(|_| ()).map_err(|e| e.to_string())?.as_ref().map(Authority::of);
-                if now != self.planned {
-                    return Err("the authority changed while the server stopped: left stopped".to_owned());
-                }
+                self.authority_unchanged().map_err(|e| format!("{e}: left stopped"))?;
                 self.server.start(false, self.port, &self.me).map_err(|e| e.to_string())
             }
             Step::ArmFence => self.arm_fence(),
@@ -639,6 +704,7 @@ impl Agent {
                     self.cluster_line_reaches_me()?;
                     self.confirm_fence()?;
                 }
+                self.promotes_onto_epoch()?;
                 let mut client = self.own_client()?;
                 let query = |client: &mut postgres::Client, sql: &str| -> Result<bool, String> {
                     client.query_one(sql, &[]).and_then(|row| row.try_get(0)).map_err(|e| pg_error(&e))
@@ -691,14 +757,19 @@ impl Agent {
                 self.change_report(|report| report.with_synchronous(rules.clone()).map_err(|e| e.to_string()))
             }
             Step::ApplyRule(rule) => {
-                self.set_synchronous(&rule.as_ref().map(ToString::to_string).unwrap_or_default())?;
-                // Commits made under the fence are released by a synchronous standby's next
-                // reply, which new WAL brings: a commit of nothing, not itself waiting.
                 let mut client = self.own_client()?;
                 let primary: bool = client
                     .query_one("SELECT NOT pg_is_in_recovery()", &[])
                     .and_then(|r| r.try_get(0))
                     .map_err(|e| pg_error(&e))?;
+                // A primary's new rule may lift the fence, which opens it: only under the
+                // authority planned on, as OpenUp.
+                if primary {
+                    self.authority_unchanged()?;
+                }
+                self.set_synchronous(&rule.as_ref().map(ToString::to_string).unwrap_or_default())?;
+                // Commits made under the fence are released by a synchronous standby's next
+                // reply, which new WAL brings: a commit of nothing, not itself waiting.
                 if primary {
                     client
                         .batch_execute(
@@ -749,6 +820,16 @@ impl Agent {
     fn set_synchronous(&self, text: &str) -> Result<(), String> {
         let pg = |e: postgres::Error| pg_error(&e);
         let mut client = self.own_client()?;
+        let source: String = client
+            .query_one("SELECT source FROM pg_settings WHERE name = 'synchronous_standby_names'", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(pg)?;
+        if !["default", "configuration file"].contains(&source.as_str()) {
+            return Err(format!(
+                "synchronous_standby_names is set by the {source}, which ALTER SYSTEM cannot override: \
+                 remove it there and let this agent (--synchronous) set it"
+            ));
+        }
         let set: String = client
             .query_one("SELECT format('ALTER SYSTEM SET synchronous_standby_names = %L', $1::text)", &[&text])
             .and_then(|row| row.try_get(0))
@@ -783,18 +864,21 @@ impl Agent {
         let mut client = self.own_client()?;
         let row = client
             .query_one(
-                "SELECT current_setting('synchronous_standby_names'), pg_postmaster_start_time()::text",
+                "SELECT current_setting('synchronous_standby_names'), \
+                 pg_postmaster_start_time()::text || ' ' || pg_conf_load_time()::text",
                 &[],
             )
             .map_err(|e| pg_error(&e))?;
-        let (rule, started): (String, String) =
+        let (rule, loaded): (String, String) =
             (row.try_get(0).map_err(|e| pg_error(&e))?, row.try_get(1).map_err(|e| pg_error(&e))?);
         if rule.trim() != FENCE_RULE {
             return Err(format!("synchronous_standby_names is '{rule}', not the fence: not promoted"));
         }
-        if self.fence_confirmed.as_deref() != Some(started.as_str()) {
-            client.batch_execute("CHECKPOINT").map_err(|e| pg_error(&e))?;
-            self.fence_confirmed = Some(started);
+        // Twice: a reload signal landing between the checkpointer's handling of interrupts and
+        // its taking up the first request is handled before the second.
+        if self.fence_confirmed.as_deref() != Some(loaded.as_str()) {
+            client.batch_execute("CHECKPOINT; CHECKPOINT").map_err(|e| pg_error(&e))?;
+            self.fence_confirmed = Some(loaded);
         }
         Ok(())
     }

@@ -73,7 +73,8 @@ pub struct Running {
     pub frozen_at: Option<u64>,
     /// `synchronous_standby_names` as the server applies it.
     pub synchronous: String,
-    /// `synchronous_commit` as the server applies it.
+    /// `synchronous_commit` as the server applies it, or the first value below `on` that an
+    /// `ALTER ROLE` or `ALTER DATABASE` sets for its sessions.
     pub synchronous_commit: String,
     /// A primary's standbys (by `application_name`) that have flushed everything it has.
     pub caught_up: Vec<String>,
@@ -199,21 +200,25 @@ pub fn plan_with(
             checkpoint_step(step, running)
         };
     };
-    match step {
+    let step = match step {
         // A managed standby carries the fence: promoted by anyone, it acknowledges nothing
         // until this agent has checked it.
         Step::Follows if !armed => return Step::ArmFence,
-        // The fence instead of a private restart, when commits wait for it.
-        Step::GoPrivate if !WEAK_COMMIT.contains(&running.synchronous_commit.as_str()) => {
-            return Step::ArmFence;
-        }
-        // The rule is recorded before the promotion: applied the moment the server checks out.
-        Step::Promote => {
-            if let Some(record_first) = rule.as_ref().and_then(|wanted| record_first(wanted, recorded)) {
-                return record_first;
+        // Promoted under the fence instead of restarted privately, when commits wait for it
+        // (a weaker synchronous_commit passes the fence: the private restart then).
+        Step::GoPrivate if !weak(running) => {
+            if !armed {
+                return Step::ArmFence;
             }
+            Step::Promote
         }
-        _ => {}
+        step => step,
+    };
+    // The rule is recorded before the promotion: applied the moment the server checks out.
+    if step == Step::Promote
+        && let Some(record_first) = rule.as_ref().and_then(|wanted| record_first(wanted, recorded))
+    {
+        return record_first;
     }
     let writable =
         matches!(step, Step::Leads) || (matches!(step, Step::OpenUp) && !running.state.in_recovery);
@@ -238,12 +243,11 @@ fn checkpoint_step(step: Step, running: &Running) -> Step {
 /// `remote_apply` until its agent replaces it. Never recorded: nothing is acknowledged under it.
 pub const FENCE_RULE: &str = "FIRST 1 (\"aerodb fence\")";
 
-/// Whether `running`, promoted, would acknowledge no commit until its agent opens it: private,
-/// or under [`FENCE_RULE`] with commits that wait for it.
-fn fenced(running: &Running) -> bool {
-    running.private
-        || (running.synchronous.trim() == FENCE_RULE
-            && !WEAK_COMMIT.contains(&running.synchronous_commit.as_str()))
+/// Whether commits on `running` may be acknowledged before its synchronous standbys flushed
+/// them (`synchronous_commit` below `on`, for the server or any role or database): they pass
+/// both the fence and the reported rule.
+fn weak(running: &Running) -> bool {
+    WEAK_COMMIT.contains(&running.synchronous_commit.as_str())
 }
 
 /// The report records `wanted` before PostgreSQL may apply it (P6-S1): the step recording it,
@@ -296,7 +300,7 @@ fn stop_step(seen: &Seen, report: &PrimaryReport) -> Step {
 
 /// `synchronous_commit` values with which a commit is acknowledged before the synchronous
 /// standbys flushed it: the report's rule would overstate what was waited for.
-const WEAK_COMMIT: [&str; 3] = ["off", "local", "remote_write"];
+const WEAK_COMMIT: [&str; 6] = ["off", "false", "no", "0", "local", "remote_write"];
 
 /// The synchronous-replication step a writable primary takes first, if any: a rule is recorded
 /// before PostgreSQL applies it, PostgreSQL drops a rule before the record does, and the record
@@ -326,7 +330,7 @@ fn sync_step(wanted: Option<&SyncRule>, running: &Running, recorded: &[SyncRule]
             None
         };
     };
-    if WEAK_COMMIT.contains(&running.synchronous_commit.as_str()) {
+    if weak(running) {
         let why = format!(
             "synchronous_commit is {}: commits are acknowledged before the synchronous standbys flush them, so the reported rule would not bound them; set it to on or remote_apply",
             running.synchronous_commit
@@ -473,7 +477,7 @@ fn promote_step(record: &Authority, running: &Running) -> Step {
             record.epoch, start, expected, state.replayed, state.flushed, state.timeline, state.history
         ));
     }
-    if fenced(running) { Step::Promote } else { Step::GoPrivate }
+    if running.private { Step::Promote } else { Step::GoPrivate }
 }
 
 #[cfg(test)]
@@ -617,13 +621,12 @@ mod tests {
                                 if state.replay_paused && state.in_recovery {
                                     assert!(matches!(step, Step::Hold(_)), "{}", case());
                                 }
-                                // Promoted only private or under the fence: acknowledging nothing
-                                // until checked; restarted privately only when neither.
-                                let fence = running.synchronous == FENCE_RULE;
+                                // Promoted only private (the fence is a --synchronous agent's,
+                                // plan_with's); a public standby is restarted privately.
                                 if let Step::Promote = step {
                                     let a = authority.unwrap();
                                     assert!(
-                                        (running.private || fence) && state.in_recovery && a.primary == me,
+                                        running.private && state.in_recovery && a.primary == me,
                                         "{}",
                                         case()
                                     );
@@ -637,7 +640,7 @@ mod tests {
                                     assert_eq!(state.history.entries(), earlier, "{}", case());
                                 }
                                 if let Step::GoPrivate = step {
-                                    assert!(!running.private && !fence && state.in_recovery, "{}", case());
+                                    assert!(!running.private && state.in_recovery, "{}", case());
                                 }
                                 let placed = authority
                                     .map(|a| state.history.continuation_of(state.wal_end(), &a.history));
@@ -751,9 +754,10 @@ mod tests {
                     for synchronous in
                         ["", "ANY 1 (pg2, pg3)", "FIRST 1 (pg2)", "FIRST 1 (pg3)", "*", FENCE_RULE]
                     {
-                        for (synchronous_commit, following) in ["on", "remote_apply", "off", "local"]
-                            .into_iter()
-                            .flat_map(|c| [(c, ""), (c, "wanted")])
+                        for (synchronous_commit, following) in
+                            ["on", "remote_apply", "off", "local", "remote_write"]
+                                .into_iter()
+                                .flat_map(|c| [(c, ""), (c, "wanted")])
                         {
                             for caught_up in [&[][..], &["pg2"][..], &["pg2", "pg3"][..]] {
                                 seens.push(Seen::Up(Running {
@@ -857,7 +861,13 @@ mod tests {
                         let writable = matches!(step, Step::Leads)
                             || (matches!(step, Step::OpenUp) && !running.state.in_recovery);
                         let fence = running.synchronous == FENCE_RULE;
-                        let weak = ["off", "local"].contains(&running.synchronous_commit.as_str());
+                        let weak =
+                            ["off", "local", "remote_write"].contains(&running.synchronous_commit.as_str());
+                        // Promoted public only under the fence of a --synchronous agent, with
+                        // commits that wait for it: acknowledging nothing until checked.
+                        if step == Step::Promote && !running.private {
+                            assert!(matches!(sync, Sync::Apply(_)) && fence && !weak, "{}", case());
+                        }
                         if let Step::ArmFence = step {
                             // Armed only on a standby, by a --synchronous agent, when not armed.
                             assert!(matches!(sync, Sync::Apply(_)), "{}", case());
@@ -933,7 +943,11 @@ mod tests {
                                 let before_promotion = matches!(
                                     (&base, &step),
                                     (Step::Follows | Step::GoPrivate, Step::ArmFence)
-                                        | (Step::Promote, Step::RecordRules(_) | Step::Hold(_))
+                                        | (Step::GoPrivate, Step::Promote)
+                                        | (
+                                            Step::Promote | Step::GoPrivate,
+                                            Step::RecordRules(_) | Step::Hold(_)
+                                        )
                                 );
                                 if !writable
                                     && !matches!(base, Step::Leads | Step::OpenUp)
