@@ -910,13 +910,6 @@ fn a_standby_promoted_by_hand_acknowledges_nothing_and_is_fenced() {
     use aerodb_cli::agent::plan::FENCE_RULE;
     let (_dir, mut rig) = deploy_with(600, &["--synchronous", "FIRST 1 (pg1, pg2, pg3)"]);
     wait_for("pg1 to lead with pg2 and pg3 streaming", || rig.streaming("pg1").len() == 2);
-    let names = |rig: &Rig, node: &str| -> String {
-        rig.config(node)
-            .connect(NoTls)
-            .and_then(|mut c| c.query_one("SHOW synchronous_standby_names", &[]))
-            .map(|row| row.get(0))
-            .unwrap_or_default()
-    };
     wait_for("pg3's agent to arm the fence", || names(&rig, "pg3") == FENCE_RULE);
     assert_ne!(names(&rig, "pg1"), FENCE_RULE, "the primary carries the fence");
     rig.kill_agent("pg3");
@@ -972,13 +965,6 @@ fn fenced_promotions_with_the_candidates_agent_killed_after_each_action() {
         Kill::None,
     ];
     let (dir, mut rig) = deploy_with(600, &["--synchronous", "FIRST 1 (pg1, pg2, pg3)"]);
-    let names = |rig: &Rig, node: &str| -> String {
-        rig.config(node)
-            .connect(NoTls)
-            .and_then(|mut c| c.query_one("SHOW synchronous_standby_names", &[]))
-            .map(|row| row.get(0))
-            .unwrap_or_default()
-    };
     let mut primary = "pg1".to_owned();
     let mut all_acknowledged: Vec<i64> = Vec::new();
     for (round, kill) in kills.into_iter().enumerate() {
@@ -1056,4 +1042,13 @@ fn fenced_promotions_with_the_candidates_agent_killed_after_each_action() {
         );
         primary = sync;
     }
+}
+
+/// `synchronous_standby_names` as `node`'s server applies it (empty if it cannot be asked).
+fn names(rig: &Rig, node: &str) -> String {
+    rig.config(node)
+        .connect(NoTls)
+        .and_then(|mut c| c.query_one("SHOW synchronous_standby_names", &[]))
+        .map(|row| row.get(0))
+        .unwrap_or_default()
 }

@@ -501,6 +501,22 @@ mod tests {
         EpochHistory::new(entries).unwrap()
     }
 
+    /// A server at rest at 100 on `timeline` with the history of `starts`.
+    fn at_rest(in_recovery: bool, timeline: u32, starts: &[u64]) -> ServerState {
+        ServerState {
+            system_identifier: 7,
+            in_recovery,
+            flushed: Some(Lsn::new(100)),
+            replayed: Lsn::new(100),
+            timeline,
+            history: history(starts),
+            replay_paused: false,
+            receiving: false,
+            node: None,
+            started: String::new(),
+        }
+    }
+
     fn histories() -> Vec<EpochHistory> {
         vec![
             history(&[0]),
@@ -762,18 +778,7 @@ mod tests {
                             for caught_up in [&[][..], &["pg2"][..], &["pg2", "pg3"][..]] {
                                 seens.push(Seen::Up(Running {
                                     private,
-                                    state: ServerState {
-                                        system_identifier: 7,
-                                        in_recovery,
-                                        flushed: Some(Lsn::new(100)),
-                                        replayed: Lsn::new(100),
-                                        timeline,
-                                        history: history(starts),
-                                        replay_paused: false,
-                                        receiving: false,
-                                        node: None,
-                                        started: String::new(),
-                                    },
+                                    state: at_rest(in_recovery, timeline, starts),
                                     following: following.to_owned(),
                                     frozen_at: None,
                                     synchronous: synchronous.to_owned(),
@@ -1081,18 +1086,7 @@ mod tests {
                     for checkpoint_timeline in [1, 2] {
                         let running = Running {
                             private,
-                            state: ServerState {
-                                system_identifier: 7,
-                                in_recovery,
-                                flushed: Some(Lsn::new(100)),
-                                replayed: Lsn::new(100),
-                                timeline,
-                                history: history(starts),
-                                replay_paused: false,
-                                receiving: false,
-                                node: None,
-                                started: String::new(),
-                            },
+                            state: at_rest(in_recovery, timeline, starts),
                             following: String::new(),
                             frozen_at: None,
                             synchronous: synchronous.to_owned(),
