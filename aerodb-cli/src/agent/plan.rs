@@ -775,7 +775,7 @@ mod tests {
                                 .into_iter()
                                 .flat_map(|c| [(c, ""), (c, "wanted")])
                         {
-                            for caught_up in [&[][..], &["pg2"][..], &["pg2", "pg3"][..]] {
+                            for caught_up in [&[][..], &["pg2"][..], &["pg3"][..], &["pg2", "pg3"][..]] {
                                 seens.push(Seen::Up(Running {
                                     private,
                                     state: at_rest(in_recovery, timeline, starts),
@@ -813,7 +813,8 @@ mod tests {
         // Stops asked of another epoch, or of another node: evidence of nothing here.
         reports.push(Some(PrimaryReport::new(Epoch::new(1), me).with_stop_requested().with_stopped(stopped)));
         reports.push(Some(PrimaryReport::new(e2, node("pg2")).with_stop_requested()));
-        let syncs = [Sync::Unmanaged, Sync::Apply(None), Sync::Apply(Some(d.clone()))];
+        let syncs =
+            [Sync::Unmanaged, Sync::Apply(None), Sync::Apply(Some(d.clone())), Sync::Apply(Some(a.clone()))];
         let mut counts = std::collections::BTreeMap::<&str, usize>::new();
         let mut cases = 0usize;
         for authority in &authorities {
@@ -896,6 +897,58 @@ mod tests {
                             }
                             Sync::Unmanaged => assert_eq!(step, base, "{}", case()),
                             Sync::Apply(wanted) => {
+                                // A --synchronous agent's standby is left as it is only armed, and
+                                // restarted privately only when commits would pass the fence.
+                                if step == Step::Follows {
+                                    assert!(fence, "a standby left unarmed: {}", case());
+                                }
+                                if step == Step::GoPrivate {
+                                    assert!(weak, "restarted privately, not fenced: {}", case());
+                                }
+                                // Progress: a rule step changes the report; a leading primary is
+                                // held only for a reason; the record narrows once it may.
+                                if let Step::RecordRules(rules) = &step {
+                                    assert_ne!(
+                                        rules.as_slice(),
+                                        recorded,
+                                        "a step that changes nothing: {}",
+                                        case()
+                                    );
+                                }
+                                if base == Step::Leads && !weak {
+                                    let recordable = matches!(&in_force, None | Some(Ok(_))) || fence;
+                                    let too_many = wanted.as_ref().is_some_and(|w| {
+                                        !recorded.contains(w) && recorded.len() >= MAX_SYNC_RULES
+                                    });
+                                    if recordable && !too_many {
+                                        assert!(
+                                            !matches!(step, Step::Hold(_)),
+                                            "held without a reason: {}",
+                                            case()
+                                        );
+                                    }
+                                    if too_many {
+                                        assert!(matches!(step, Step::Hold(_)), "{}", case());
+                                    }
+                                    let narrowable = wanted.as_ref().is_some_and(|w| {
+                                        let caught = w
+                                            .standbys()
+                                            .iter()
+                                            .filter(|s| running.caught_up.iter().any(|c| c == s.as_str()))
+                                            .count();
+                                        matches!(&in_force, Some(Ok(p)) if p == w)
+                                            && recorded.contains(w)
+                                            && recorded.len() > 1
+                                            && caught >= w.count()
+                                    });
+                                    if narrowable {
+                                        let kept = vec![wanted.clone().unwrap()];
+                                        assert_eq!(step, Step::RecordRules(kept), "not narrowed: {}", case());
+                                    }
+                                    if wanted.is_none() && step == Step::Leads {
+                                        assert!(recorded.is_empty() && in_force.is_none(), "{}", case());
+                                    }
+                                }
                                 if writable {
                                     // Writable only under the wanted rule, applied and recorded,
                                     // with commits that wait for it.
