@@ -40,7 +40,9 @@ The fence: with --synchronous, every standby carries synchronous_standby_names =
 (\"aerodb fence\")', which no standby satisfies, so a promoted standby (by its agent, or by hand)
 acknowledges no commit until its agent has checked it and set its rule; without --synchronous,
 the standby is restarted privately before it is promoted. A session that lowers
-synchronous_commit below on passes the fence, as it passes the acknowledged bound.
+synchronous_commit below on, or cancels its commit's wait, passes the fence as it passes the
+acknowledged bound; so a standby is promoted only if PostgreSQL will name its new timeline the
+record's epoch (no later history file in pg_wal, no restore_command).
 
 While a stop of the primary stands (a switchover; at most 30 s), and for 5 s after the
 authority moves to a new epoch, the agent looks every 5 ms instead of every --interval-ms.
