@@ -25,12 +25,13 @@ fn main() -> ExitCode {
 fn tool_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
     let mut tool = vec![OsString::from("aerodb-promote")];
     let mut json = false;
-    for (i, arg) in args.enumerate() {
+    for arg in args {
         if arg == "--json" {
             json = true;
             continue;
         }
-        if i == 0 && !arg.to_string_lossy().starts_with('-') {
+        // The first argument but `--json` (so `--json DATA_DIR` is read as well).
+        if tool.len() == 1 && !arg.to_string_lossy().starts_with('-') {
             tool.push("--data-dir".into());
         }
         tool.push(arg);

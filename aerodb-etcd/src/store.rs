@@ -313,11 +313,11 @@ impl EtcdAuthorityStore {
         let record = start_over_record(primary, above, held, start, reason)?;
         let fence_revision = *lock(&self.fence);
         let compare = |key: &str, highest: &str, fence: &str| {
-            json!([
-                {"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.record.revision.to_string()},
-                {"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": current.highest.revision.to_string()},
-                {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": fence_revision.to_string()},
-            ])
+            vec![
+                json!({"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": current.record.revision.to_string()}),
+                json!({"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": current.highest.revision.to_string()}),
+                json!({"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": fence_revision.to_string()}),
+            ]
         };
         let Some(answer) = self.put_with_companion(compare, &record, None, "start over")? else {
             return Ok(record);
@@ -340,7 +340,7 @@ impl EtcdAuthorityStore {
     /// An answer with neither outcome is unknown and poisons, like no answer (P6-F2, P6-F3).
     fn put_with_companion(
         &self,
-        compare: impl FnOnce(&str, &str, &str) -> Value,
+        compare: impl FnOnce(&str, &str, &str) -> Vec<Value>,
         record: &AuthorityRecord,
         evidence: Option<&Current>,
         operation: &'static str,
@@ -357,9 +357,9 @@ impl EtcdAuthorityStore {
         ];
         // The report the proposal rests on, exactly as read (`check_evidence`): its key not
         // written since, compared in the same transaction, and read again on failure (4th).
-        if let (Some(evidence), Some(compares)) = (evidence, compare.as_array_mut()) {
+        if let Some(evidence) = evidence {
             let reported = gateway::encode(report_key(&self.key).as_bytes());
-            compares.push(match evidence.bytes {
+            compare.push(match evidence.bytes {
                 None => json!({"key": reported, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
                 Some(_) => {
                     json!({"key": reported, "target": "MOD", "result": "EQUAL", "mod_revision": evidence.revision.to_string()})
@@ -410,8 +410,7 @@ impl EtcdAuthorityStore {
 
     /// The [`report_key`]'s value and revision, one linearizable read.
     fn report_now(&self) -> Result<Current, StoreError> {
-        let (answer, _cluster) = read_keys(&self.gateway, &[&report_key(&self.key)])?;
-        range_at(&answer, 0).map_err(backend("read"))
+        report_at(&self.gateway, &self.key)
     }
 
     /// One linearizable read of the key and its companion, judged by [`admit`]: the record
@@ -508,9 +507,13 @@ pub fn read_record(connection: &Connection, key: &str) -> Result<Option<Authorit
 pub fn read_report(connection: &Connection, key: &str) -> Result<Option<PrimaryReport>, StoreError> {
     check_key(key)?;
     let gateway = Gateway::new(connection).map_err(|e| call_error("open", e))?;
-    let reported = report_key(key);
-    let (answer, _cluster) = read_keys(&gateway, &[&reported])?;
-    decode_report(&reported, &range_at(&answer, 0).map_err(backend("read"))?)
+    decode_report(&report_key(key), &report_at(&gateway, key)?)
+}
+
+/// The value and revision of `key`'s [`report_key`], one linearizable read.
+fn report_at(gateway: &Gateway, key: &str) -> Result<Current, StoreError> {
+    let (answer, _cluster) = read_keys(gateway, &[&report_key(key)])?;
+    range_at(&answer, 0).map_err(backend("read"))
 }
 
 /// The record under `key`, read once, linearizably, with its companion, judged by [`admit`]
@@ -656,15 +659,15 @@ impl AuthorityStore for EtcdAuthorityStore {
         // bootstrap also compares the fence key's revision, so that a handle opened later can
         // settle it (P6-F2): with no key, there is no revision of the key's to move.
         let compare = |key: &str, highest: &str, fence: &str| match seen.record {
-            None => json!([
-                {"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
-                {"key": highest, "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
-                {"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": fence_revision.to_string()},
-            ]),
-            Some(_) => json!([
-                {"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()},
-                {"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": seen.highest_revision.to_string()},
-            ]),
+            None => vec![
+                json!({"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
+                json!({"key": highest, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}),
+                json!({"key": fence, "target": "MOD", "result": "EQUAL", "mod_revision": fence_revision.to_string()}),
+            ],
+            Some(_) => vec![
+                json!({"key": key, "target": "MOD", "result": "EQUAL", "mod_revision": seen.revision.to_string()}),
+                json!({"key": highest, "target": "MOD", "result": "EQUAL", "mod_revision": seen.highest_revision.to_string()}),
+            ],
         };
         let Some(answer) =
             self.put_with_companion(compare, proposal.record(), evidence.as_ref(), "commit")?

@@ -190,7 +190,8 @@ pub fn check_evidence(current: Option<&PrimaryReport>, proposal: &Proposal) -> R
 /// The rule every store applies before replacing the primary's report, atomically with the
 /// write: the stored report is exactly `expected`; the new one speaks for the current
 /// `authority` (its epoch and primary: nobody writes evidence for an epoch that is over, P6-A1);
-/// and within one epoch a stop request or a stop statement, once made, stays as it is until a
+/// no report of a newer epoch is replaced by an older one's (it proves the authority went
+/// back); and within one epoch a stop request or a stop statement, once made, stays as it is until a
 /// resume withdraws both together (the primary may then be opened again: a promotion that
 /// rested on the statement no longer commits, [`check_evidence`]); nor do the rules change
 /// while a stop stands.
@@ -210,6 +211,14 @@ pub fn check_report(
             authority: authority.map(|a| (a.epoch(), a.primary())),
         }));
     };
+    // A report of a newer epoch proves the authority went back (check 2 denies on it): never
+    // overwritten by one of an older epoch.
+    if let Some(current) = current.filter(|c| c.epoch() > report.epoch()) {
+        return Err(StoreError::Report(ReportRefusal::Backwards {
+            stored: current.epoch(),
+            report: report.epoch(),
+        }));
+    }
     if let Some(current) = current.filter(|c| c.is_for(authority.epoch(), authority.primary())) {
         let resumed = !report.stop_requested() && report.stopped().is_none();
         let stopped_kept = current.stopped().is_none() || current.stopped() == report.stopped();
@@ -253,6 +262,17 @@ pub enum ReportRefusal {
     /// The synchronous rules would change while a stop is requested or stated.
     #[error("the synchronous rules stay as they are while a stop is requested or stated")]
     RulesWhileStopped,
+    /// The stored report is of a newer epoch than the report: the authority went back, and the
+    /// report that proves it stays.
+    #[error(
+        "the stored primary report is of epoch {stored}, newer than this one's ({report}): the authority went back; the newer report stays"
+    )]
+    Backwards {
+        /// The stored report's epoch.
+        stored: Epoch,
+        /// The refused report's epoch.
+        report: Epoch,
+    },
 }
 
 /// The start-over rule every store applies before writing (P6-A1, P6-A3): a reason is given,
@@ -531,9 +551,10 @@ impl Poison {
         }
     }
 
-    /// Poisons the handle for good, for `cause` (kept in every later refusal).
+    /// Poisons the handle for good, for `cause` (kept in every later refusal; a later cause
+    /// does not replace the first).
     pub fn set(&self, cause: impl Into<String>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(cause.into());
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(|| cause.into());
     }
 
     /// A write whose outcome no answer settles: poisons the handle and returns

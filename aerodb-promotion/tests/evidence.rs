@@ -159,3 +159,44 @@ fn the_rules_stay_while_a_stop_is_requested_or_stated_alone() {
     assert!(write(&base, &narrowed(&base)).is_ok());
     assert!(write(&both, &narrowed(&PrimaryReport::new(record.epoch(), record.primary()))).is_ok());
 }
+
+/// P6-A1: a stored report of a newer epoch than the one written proves the authority went back
+/// (check 2 denies on it), so it is never replaced by an older epoch's — whatever the record
+/// now says, over every pair of epochs, primaries and stop states; a report of the same or a
+/// newer epoch is judged by the other rules alone.
+#[test]
+fn a_newer_epochs_report_is_never_replaced_by_an_older_ones() {
+    let mut store = MemoryStore::default();
+    let mut records = vec![store.bootstrap(id("primary-0")).unwrap()];
+    for (i, candidate) in ["replica-1", "primary-0", "replica-1"].iter().enumerate() {
+        let next = promoted(&mut store, &records[i], candidate, 10 * (i as u64 + 1));
+        records.push(next);
+    }
+    let mut cases = 0;
+    for record in &records {
+        let writing = PrimaryReport::new(record.epoch(), record.primary());
+        for epoch in 1..=5 {
+            for primary in ["primary-0", "replica-1"] {
+                for stop in [false, true] {
+                    let mut stored = PrimaryReport::new(Epoch::new(epoch), id(primary));
+                    if stop {
+                        stored = stored.with_stop_requested().with_stopped(stopped(35));
+                    }
+                    let result = check_report(Some(record), Some(&stored), Some(&stored), &writing);
+                    let backwards =
+                        matches!(result, Err(StoreError::Report(ReportRefusal::Backwards { .. })));
+                    assert_eq!(
+                        backwards,
+                        stored.epoch() > writing.epoch(),
+                        "stored {stored:?}, writing {writing:?}: {result:?}"
+                    );
+                    if stored.epoch() < writing.epoch() {
+                        assert!(result.is_ok(), "an older epoch's report is replaced: {result:?}");
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 4 * 5 * 2 * 2);
+}

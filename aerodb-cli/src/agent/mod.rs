@@ -133,8 +133,8 @@ struct Agent {
     freeze_hold: Duration,
     /// The synchronous rule this node applies as primary.
     sync: Sync,
-    /// The postmaster and configuration load (their times) under which this agent saw the
-    /// checkpointer take up [`FENCE_RULE`]: what makes commits wait is the checkpointer's copy.
+    /// The postmaster (its start time) whose checkpointer this agent saw take up
+    /// [`FENCE_RULE`]: what makes commits wait is the checkpointer's copy.
     fence_confirmed: Option<String>,
     /// Since when a stop of the primary has been seen standing: a switchover under way, when
     /// the agent looks every [`HURRY`] instead of `--interval-ms`, for at most [`HURRY_LIMIT`].
@@ -454,11 +454,10 @@ impl Agent {
         let settings = config.connect(NoTls).and_then(|mut client| {
             let row = client.query_one(
                 "SELECT current_setting('primary_conninfo'), current_setting('aerodb.frozen_at', true), \
-                 current_setting('synchronous_standby_names'), \
-                 coalesce((SELECT lower(split_part(c, '=', 2)) FROM pg_db_role_setting, unnest(setconfig) c \
-                           WHERE lower(c) LIKE 'synchronous\\_commit=%' \
-                             AND lower(split_part(c, '=', 2)) NOT IN ('on', 'true', 'yes', '1', 'remote_apply') \
-                           ORDER BY 1 LIMIT 1), current_setting('synchronous_commit'))",
+                 current_setting('synchronous_standby_names'), current_setting('synchronous_commit'), \
+                 EXISTS (SELECT 1 FROM pg_db_role_setting, unnest(setconfig) c \
+                         WHERE lower(c) LIKE 'synchronous\\_commit=%' \
+                           AND lower(split_part(c, '=', 2)) NOT IN ('on', 'true', 'yes', '1', 'remote_apply'))",
                 &[],
             )?;
             // A primary's standbys that have flushed all it has (none asked of a standby).
@@ -480,6 +479,7 @@ impl Agent {
                 row.try_get::<_, Option<String>>(1)?,
                 row.try_get::<_, String>(2)?,
                 row.try_get::<_, String>(3)?,
+                row.try_get::<_, bool>(4)?,
                 caught_up,
                 // Apart: unreadable, it is unknown (no checkpoint asked), not a reason to fence.
                 client
@@ -488,11 +488,18 @@ impl Agent {
                     .ok(),
             ))
         });
-        let (following, frozen, synchronous, synchronous_commit, caught_up, checkpoint_timeline) =
-            match settings {
-                Ok(settings) => settings,
-                Err(error) => return unreadable(pg_error(&error)),
-            };
+        let (
+            following,
+            frozen,
+            synchronous,
+            synchronous_commit,
+            lowered_for_sessions,
+            caught_up,
+            checkpoint_timeline,
+        ) = match settings {
+            Ok(settings) => settings,
+            Err(error) => return unreadable(pg_error(&error)),
+        };
         let frozen_at =
             frozen.filter(|text| !text.is_empty()).map(|text| text.parse::<u64>().unwrap_or(u64::MAX));
         Seen::Up(Running {
@@ -502,6 +509,7 @@ impl Agent {
             frozen_at,
             synchronous,
             synchronous_commit,
+            lowered_for_sessions,
             caught_up,
             // Unknown reads as the newest timeline: no checkpoint is asked on a guess.
             checkpoint_timeline: checkpoint_timeline.and_then(|t| u32::try_from(t).ok()).unwrap_or(u32::MAX),
@@ -553,8 +561,7 @@ impl Agent {
     /// for the new one. A primary that cannot be asked is followed anyway.
     fn once_promoted(&self, primary: NodeId, epoch: Epoch) -> Step {
         let in_recovery = self.cluster.config(&primary).and_then(|config| {
-            let mut client = config.connect(NoTls).ok()?;
-            client.query_one("SELECT pg_is_in_recovery()", &[]).and_then(|row| row.try_get::<_, bool>(0)).ok()
+            scalar::<bool>(&mut config.connect(NoTls).ok()?, "SELECT pg_is_in_recovery()").ok()
         });
         if in_recovery == Some(true) {
             Step::Wait(format!("{primary} is not promoted to epoch {epoch} yet: following it then"))
@@ -564,31 +571,21 @@ impl Agent {
     }
 
     /// Refuses to promote unless PostgreSQL will take the planned epoch as its new timeline: it
-    /// takes the first timeline after the one it follows that has no history file, in `pg_wal`
-    /// or an archive (which must be off: `restore_command` empty). Promoted onto another, the
+    /// takes the first timeline after the one it follows (epoch − 1, as the plan checked) that
+    /// has no history file, in `pg_wal` or an archive (which must be off: `restore_command`
+    /// empty). Promoted onto another, the
     /// server would be stopped at the next look — but a session that cancelled its wait for
     /// the fence, or lowered `synchronous_commit`, could have been acknowledged there first.
     fn promotes_onto_epoch(&self) -> Result<(), String> {
         let epoch = self.planned.as_ref().ok_or("no authority was planned on")?.epoch;
-        let config = self.own_config()?;
-        let restore: String = config
-            .connect(NoTls)
-            .and_then(|mut client| client.query_one("SELECT current_setting('restore_command')", &[]))
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| pg_error(&e))?;
+        let restore: String = scalar(&mut self.own_client()?, "SELECT current_setting('restore_command')")?;
         if !restore.is_empty() {
             return Err(format!(
                 "restore_command is '{restore}': an archive could hold a history file of a later timeline; not promoted"
             ));
         }
-        let (identity, _) = aerodb_postgres::walsender::identify(&config).map_err(|e| e.to_string())?;
-        let following = u64::from(identity.timeline);
-        if following + 1 != epoch.get() {
-            return Err(format!(
-                "this standby is on timeline {following}: PostgreSQL would promote it onto timeline {}, not epoch {epoch}; not promoted",
-                following + 1
-            ));
-        }
+        // The plan promotes only a standby following timeline epoch − 1: a history file of the
+        // epoch's timeline or a later one would make PostgreSQL go past it.
         let wal = self.server.data_dir().join("pg_wal");
         let entries = std::fs::read_dir(&wal).map_err(|e| format!("{}: {e}", wal.display()))?;
         for entry in entries {
@@ -597,7 +594,7 @@ impl Agent {
             let later = name
                 .strip_suffix(".history")
                 .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-                .filter(|timeline| *timeline > following);
+                .filter(|timeline| *timeline >= epoch.get());
             if let Some(timeline) = later {
                 return Err(format!(
                     "pg_wal holds {name} (timeline {timeline}): PostgreSQL would promote past it, not onto epoch {epoch}; not promoted (remove it if no server runs that timeline)"
@@ -628,9 +625,9 @@ impl Agent {
             self.cluster.config(source).ok_or_else(|| format!("the cluster file does not name {source}"))?;
         let timeline: i32 = config
             .connect(NoTls)
-            .and_then(|mut client| client.query_one("SELECT timeline_id FROM pg_control_checkpoint()", &[]))
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| format!("{source}: {}", pg_error(&e)))?;
+            .map_err(|e| pg_error(&e))
+            .and_then(|mut client| scalar(&mut client, "SELECT timeline_id FROM pg_control_checkpoint()"))
+            .map_err(|e| format!("{source}: {e}"))?;
         if i64::from(timeline) < i64::try_from(epoch.get()).unwrap_or(i64::MAX) {
             return Err(format!(
                 "{source}'s latest checkpoint is on timeline {timeline}, not yet on epoch {epoch}'s: not rewinding from it yet"
@@ -708,14 +705,11 @@ impl Agent {
                 }
                 self.promotes_onto_epoch()?;
                 let mut client = self.own_client()?;
-                let query = |client: &mut postgres::Client, sql: &str| -> Result<bool, String> {
-                    client.query_one(sql, &[]).and_then(|row| row.try_get(0)).map_err(|e| pg_error(&e))
-                };
-                if !query(&mut client, "SELECT pg_promote(false)")? {
+                if !scalar::<bool>(&mut client, "SELECT pg_promote(false)")? {
                     return Err("pg_promote could not signal the server".to_owned());
                 }
                 let deadline = Instant::now() + PROMOTE_LIMIT;
-                while query(&mut client, "SELECT pg_is_in_recovery()")? {
+                while scalar::<bool>(&mut client, "SELECT pg_is_in_recovery()")? {
                     if Instant::now() >= deadline {
                         return Err(format!(
                             "pg_promote did not finish within {} s",
@@ -729,20 +723,11 @@ impl Agent {
             Step::Resync(source) => {
                 self.checkpointed_on_epoch(source)?;
                 self.server.stop(false).map_err(|e| e.to_string())?;
-                self.take(&Step::Rewind(*source))
+                self.rewind_from(source)
             }
             Step::Rewind(source) => {
                 self.checkpointed_on_epoch(source)?;
-                let conninfo = self
-                    .cluster
-                    .conninfo(source)
-                    .ok_or_else(|| format!("the cluster file does not name {source}"))?;
-                let output = self.server.rewind(conninfo).map_err(|e| e.to_string())?;
-                for line in output.lines().filter(|l| l.starts_with("pg_rewind:")) {
-                    say(&format!("  {line}"));
-                }
-                // pg_rewind wrote its own primary_conninfo; the next look sets ours.
-                Ok(())
+                self.rewind_from(source)
             }
             Step::Checkpoint => sql(&["CHECKPOINT"]),
             Step::Shutdown => self.server.stop(false).map_err(|e| e.to_string()),
@@ -758,46 +743,22 @@ impl Agent {
             Step::RecordRules(rules) => {
                 self.change_report(|report| report.with_synchronous(rules.clone()).map_err(|e| e.to_string()))
             }
+            // Asked only of a writable primary: its new rule may lift the fence, which opens it,
+            // so only under the authority planned on, as OpenUp.
             Step::ApplyRule(rule) => {
-                let mut client = self.own_client()?;
-                let primary: bool = client
-                    .query_one("SELECT NOT pg_is_in_recovery()", &[])
-                    .and_then(|r| r.try_get(0))
-                    .map_err(|e| pg_error(&e))?;
-                // A primary's new rule may lift the fence, which opens it: only under the
-                // authority planned on, as OpenUp.
-                if primary {
-                    self.authority_unchanged()?;
-                }
+                self.authority_unchanged()?;
                 self.set_synchronous(&rule.as_ref().map(ToString::to_string).unwrap_or_default())?;
                 // Commits made under the fence are released by a synchronous standby's next
                 // reply, which new WAL brings: a commit of nothing, not itself waiting.
-                if primary {
-                    client
-                        .batch_execute(
-                            "BEGIN; SET LOCAL synchronous_commit = local; SELECT txid_current(); COMMIT",
-                        )
-                        .map_err(|e| pg_error(&e))?;
-                }
-                Ok(())
+                sql(&["BEGIN; SET LOCAL synchronous_commit = local; SELECT txid_current(); COMMIT"])
             }
             Step::Follow(primary) => {
                 self.same_system(primary)?;
                 let wanted = self
                     .conninfo_of(*primary)
                     .ok_or_else(|| format!("the cluster file does not name {primary}"))?;
-                let mut client = self.own_client()?;
-                // The server quotes the literal itself (standard_conforming_strings either way).
-                let set: String = client
-                    .query_one(
-                        "SELECT format('ALTER SYSTEM SET primary_conninfo = %L', $1::text)",
-                        &[&wanted],
-                    )
-                    .and_then(|row| row.try_get(0))
-                    .map_err(|e| pg_error(&e))?;
-                drop(client);
+                alter_system(&mut self.own_client()?, "primary_conninfo", &wanted)?;
                 sql(&[
-                    &set,
                     "ALTER SYSTEM RESET restore_command",
                     FROZEN_PLACEHOLDER,
                     "ALTER SYSTEM SET aerodb.frozen_at = ''",
@@ -809,6 +770,20 @@ impl Agent {
 }
 
 impl Agent {
+    /// `pg_rewind`s the stopped server from `source`, printing what it said. It writes its own
+    /// `primary_conninfo`; the next look sets ours.
+    fn rewind_from(&self, source: &NodeId) -> Result<(), String> {
+        let conninfo = self
+            .cluster
+            .conninfo(source)
+            .ok_or_else(|| format!("the cluster file does not name {source}"))?;
+        let output = self.server.rewind(conninfo).map_err(|e| e.to_string())?;
+        for line in output.lines().filter(|l| l.starts_with("pg_rewind:")) {
+            say(&format!("  {line}"));
+        }
+        Ok(())
+    }
+
     /// Sets [`FENCE_RULE`] on the standby, then confirms the checkpointer took it up (it keeps
     /// the copy commits consult): see [`confirm_fence`](Self::confirm_fence).
     fn arm_fence(&mut self) -> Result<(), String> {
@@ -820,31 +795,21 @@ impl Agent {
     /// Sets `synchronous_standby_names` to `text` (quoted by the server) and reloads; returns
     /// once a new session sees it: the postmaster has reloaded, and signalled every process.
     fn set_synchronous(&self, text: &str) -> Result<(), String> {
-        let pg = |e: postgres::Error| pg_error(&e);
         let mut client = self.own_client()?;
-        let source: String = client
-            .query_one("SELECT source FROM pg_settings WHERE name = 'synchronous_standby_names'", &[])
-            .and_then(|row| row.try_get(0))
-            .map_err(pg)?;
+        let source: String =
+            scalar(&mut client, "SELECT source FROM pg_settings WHERE name = 'synchronous_standby_names'")?;
         if !["default", "configuration file"].contains(&source.as_str()) {
             return Err(format!(
                 "synchronous_standby_names is set by the {source}, which ALTER SYSTEM cannot override: \
                  remove it there and let this agent (--synchronous) set it"
             ));
         }
-        let set: String = client
-            .query_one("SELECT format('ALTER SYSTEM SET synchronous_standby_names = %L', $1::text)", &[&text])
-            .and_then(|row| row.try_get(0))
-            .map_err(pg)?;
-        client.batch_execute(&set).map_err(pg)?;
-        client.batch_execute("SELECT pg_reload_conf()").map_err(pg)?;
+        alter_system(&mut client, "synchronous_standby_names", text)?;
+        client.batch_execute("SELECT pg_reload_conf()").map_err(|e| pg_error(&e))?;
         let deadline = Instant::now() + FREEZE_LIMIT;
         loop {
-            let seen: String = self
-                .own_client()?
-                .query_one("SELECT current_setting('synchronous_standby_names')", &[])
-                .and_then(|row| row.try_get(0))
-                .map_err(pg)?;
+            let seen: String =
+                scalar(&mut self.own_client()?, "SELECT current_setting('synchronous_standby_names')")?;
             if seen == text {
                 return Ok(());
             }
@@ -866,21 +831,23 @@ impl Agent {
         let mut client = self.own_client()?;
         let row = client
             .query_one(
-                "SELECT current_setting('synchronous_standby_names'), \
-                 pg_postmaster_start_time()::text || ' ' || pg_conf_load_time()::text",
+                "SELECT current_setting('synchronous_standby_names'), pg_postmaster_start_time()::text",
                 &[],
             )
             .map_err(|e| pg_error(&e))?;
-        let (rule, loaded): (String, String) =
+        let (rule, started): (String, String) =
             (row.try_get(0).map_err(|e| pg_error(&e))?, row.try_get(1).map_err(|e| pg_error(&e))?);
         if rule.trim() != FENCE_RULE {
             return Err(format!("synchronous_standby_names is '{rule}', not the fence: not promoted"));
         }
         // Twice: a reload signal landing between the checkpointer's handling of interrupts and
-        // its taking up the first request is handled before the second.
-        if self.fence_confirmed.as_deref() != Some(loaded.as_str()) {
+        // its taking up the first request is handled before the second. Once per postmaster:
+        // later reloads (a freeze's) leave the rule as it is, and one that changes it is seen
+        // by a look and armed again (`arm_fence` confirms anew); not in a switchover's outage,
+        // where the first would be a full restartpoint.
+        if self.fence_confirmed.as_deref() != Some(started.as_str()) {
             client.batch_execute("CHECKPOINT; CHECKPOINT").map_err(|e| pg_error(&e))?;
-            self.fence_confirmed = Some(loaded);
+            self.fence_confirmed = Some(started);
         }
         Ok(())
     }
@@ -903,6 +870,24 @@ impl Agent {
         let mut store = self.place.open(false).map_err(|e| e.to_string())?;
         store.swap_report(stored.as_ref(), &report).map_err(|e| e.to_string())
     }
+}
+
+/// The one value of `sql`'s one row, on `client`.
+fn scalar<T: for<'a> postgres::types::FromSql<'a>>(
+    client: &mut postgres::Client,
+    sql: &str,
+) -> Result<T, String> {
+    client.query_one(sql, &[]).and_then(|row| row.try_get(0)).map_err(|e| pg_error(&e))
+}
+
+/// `ALTER SYSTEM SET name = value`, the value quoted by the server itself
+/// (`standard_conforming_strings` either way).
+fn alter_system(client: &mut postgres::Client, name: &str, value: &str) -> Result<(), String> {
+    let set: String = client
+        .query_one("SELECT format('ALTER SYSTEM SET %s = %L', $1::text, $2::text)", &[&name, &value])
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| pg_error(&e))?;
+    client.batch_execute(&set).map_err(|e| format!("{set}: {}", pg_error(&e)))
 }
 
 /// `aerodb.frozen_at` is a custom setting: the session must know it before ALTER SYSTEM may set it.

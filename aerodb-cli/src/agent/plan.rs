@@ -73,9 +73,12 @@ pub struct Running {
     pub frozen_at: Option<u64>,
     /// `synchronous_standby_names` as the server applies it.
     pub synchronous: String,
-    /// `synchronous_commit` as the server applies it, or the first value below `on` that an
-    /// `ALTER ROLE` or `ALTER DATABASE` sets for its sessions.
+    /// `synchronous_commit` as the server applies it.
     pub synchronous_commit: String,
+    /// An `ALTER ROLE` or `ALTER DATABASE` sets `synchronous_commit` below `on` for some
+    /// sessions: their commits would pass the fence (any role may set its own, so this only
+    /// ever chooses the private restart, never stops a server).
+    pub lowered_for_sessions: bool,
     /// A primary's standbys (by `application_name`) that have flushed everything it has.
     pub caught_up: Vec<String>,
     /// The timeline of the server's latest checkpoint (`pg_control_checkpoint()`): before a
@@ -206,7 +209,7 @@ pub fn plan_with(
         Step::Follows if !armed => return Step::ArmFence,
         // Promoted under the fence instead of restarted privately, when commits wait for it
         // (a weaker synchronous_commit passes the fence: the private restart then).
-        Step::GoPrivate if !weak(running) => {
+        Step::GoPrivate if !weak(running) && !running.lowered_for_sessions => {
             if !armed {
                 return Step::ArmFence;
             }
@@ -244,8 +247,8 @@ fn checkpoint_step(step: Step, running: &Running) -> Step {
 pub const FENCE_RULE: &str = "FIRST 1 (\"aerodb fence\")";
 
 /// Whether commits on `running` may be acknowledged before its synchronous standbys flushed
-/// them (`synchronous_commit` below `on`, for the server or any role or database): they pass
-/// both the fence and the reported rule.
+/// them (the server's `synchronous_commit` below `on`): they pass both the fence and the
+/// reported rule.
 fn weak(running: &Running) -> bool {
     WEAK_COMMIT.contains(&running.synchronous_commit.as_str())
 }
@@ -477,6 +480,18 @@ fn promote_step(record: &Authority, running: &Running) -> Step {
             record.epoch, start, expected, state.replayed, state.flushed, state.timeline, state.history
         ));
     }
+    // PostgreSQL names the new timeline one past the one it follows (given no later history
+    // file, which the agent checks in `pg_wal` before promoting): it must be the epoch.
+    if u64::from(state.timeline) + 1 != record.epoch.get() {
+        return Step::Hold(format!(
+            "the authority names this node at epoch {}, but this standby follows timeline {}: \
+             PostgreSQL would promote it onto timeline {}; not promoted (start the authority over \
+             at that timeline, or promote another node)",
+            record.epoch,
+            state.timeline,
+            u64::from(state.timeline) + 1
+        ));
+    }
     if running.private { Step::Promote } else { Step::GoPrivate }
 }
 
@@ -582,6 +597,7 @@ mod tests {
                                                 frozen_at,
                                                 synchronous: synchronous.to_owned(),
                                                 synchronous_commit: "on".to_owned(),
+                                                lowered_for_sessions: false,
                                                 caught_up: Vec::new(),
                                                 checkpoint_timeline: timeline,
                                             }));
@@ -652,6 +668,7 @@ mod tests {
                                         case()
                                     );
                                     assert_eq!(state.replayed, a.history.latest().start, "{}", case());
+                                    assert_eq!(u64::from(state.timeline) + 1, a.epoch.get(), "{}", case());
                                     let earlier = &a.history.entries()[..a.history.entries().len() - 1];
                                     assert_eq!(state.history.entries(), earlier, "{}", case());
                                 }
@@ -770,10 +787,10 @@ mod tests {
                     for synchronous in
                         ["", "ANY 1 (pg2, pg3)", "FIRST 1 (pg2)", "FIRST 1 (pg3)", "*", FENCE_RULE]
                     {
-                        for (synchronous_commit, following) in
-                            ["on", "remote_apply", "off", "local", "remote_write"]
-                                .into_iter()
-                                .flat_map(|c| [(c, ""), (c, "wanted")])
+                        for (synchronous_commit, following, lowered_for_sessions) in
+                            ["on", "remote_apply", "off", "local", "remote_write"].into_iter().flat_map(|c| {
+                                [(c, "", false), (c, "wanted", false), (c, "", true), (c, "wanted", true)]
+                            })
                         {
                             for caught_up in [&[][..], &["pg2"][..], &["pg3"][..], &["pg2", "pg3"][..]] {
                                 seens.push(Seen::Up(Running {
@@ -783,6 +800,7 @@ mod tests {
                                     frozen_at: None,
                                     synchronous: synchronous.to_owned(),
                                     synchronous_commit: synchronous_commit.to_owned(),
+                                    lowered_for_sessions,
                                     caught_up: caught_up.iter().map(|s| (*s).to_owned()).collect(),
                                     checkpoint_timeline: timeline,
                                 }));
@@ -872,14 +890,31 @@ mod tests {
                         // Promoted public only under the fence of a --synchronous agent, with
                         // commits that wait for it: acknowledging nothing until checked.
                         if step == Step::Promote && !running.private {
-                            assert!(matches!(sync, Sync::Apply(_)) && fence && !weak, "{}", case());
+                            assert!(
+                                matches!(sync, Sync::Apply(_))
+                                    && fence
+                                    && !weak
+                                    && !running.lowered_for_sessions,
+                                "{}",
+                                case()
+                            );
+                        }
+                        // Settings some roles or databases lower (any role may lower its own)
+                        // only ever choose the private restart over the fence: never a stop.
+                        if running.lowered_for_sessions && base != Step::GoPrivate {
+                            let unlowered =
+                                Seen::Up(Running { lowered_for_sessions: false, ..running.clone() });
+                            let step_unlowered =
+                                plan_with(me, authority, &unlowered, Some("wanted"), false, &duties);
+                            assert_eq!(step, step_unlowered, "{}", case());
                         }
                         if let Step::ArmFence = step {
                             // Armed only on a standby, by a --synchronous agent, when not armed.
                             assert!(matches!(sync, Sync::Apply(_)), "{}", case());
                             assert!(running.state.in_recovery && !fence, "{}", case());
                             assert!(
-                                base == Step::Follows || (base == Step::GoPrivate && !weak),
+                                base == Step::Follows
+                                    || (base == Step::GoPrivate && !weak && !running.lowered_for_sessions),
                                 "{}",
                                 case()
                             );
@@ -903,7 +938,11 @@ mod tests {
                                     assert!(fence, "a standby left unarmed: {}", case());
                                 }
                                 if step == Step::GoPrivate {
-                                    assert!(weak, "restarted privately, not fenced: {}", case());
+                                    assert!(
+                                        weak || running.lowered_for_sessions,
+                                        "restarted privately, not fenced: {}",
+                                        case()
+                                    );
                                 }
                                 // Progress: a rule step changes the report; a leading primary is
                                 // held only for a reason; the record narrows once it may.
@@ -1144,6 +1183,7 @@ mod tests {
                             frozen_at: None,
                             synchronous: synchronous.to_owned(),
                             synchronous_commit: "on".to_owned(),
+                            lowered_for_sessions: false,
                             caught_up: vec!["pg2".to_owned()],
                             checkpoint_timeline,
                         };
@@ -1185,6 +1225,7 @@ mod tests {
             frozen_at: None,
             synchronous: String::new(),
             synchronous_commit: "on".to_owned(),
+            lowered_for_sessions: false,
             caught_up: Vec::new(),
             checkpoint_timeline: 3,
         };
